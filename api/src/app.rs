@@ -1,0 +1,177 @@
+//! Wiring the adapters together and running the server.
+
+use crate::config::Settings;
+use crate::graphql;
+use crate::http::{self, AppState};
+use crate::services::Services;
+use anyhow::Context as _;
+use infra::db::{DbSettings, Storage};
+use infra::jwt::{JwtSettings, JwtTokens};
+use infra::password::{Argon2Hasher, Argon2Params};
+use std::future::Future;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+use tokio::net::TcpListener;
+use tokio::sync::Notify;
+
+pub fn db_settings(s: &Settings) -> DbSettings {
+    DbSettings {
+        url: s.database.url.clone(),
+        max_connections: s.database.max_connections,
+        acquire_timeout: Duration::from_secs(s.database.acquire_timeout_secs),
+        log_statements: s.database.log_statements,
+    }
+}
+
+/// Builds the adapters for the domain's ports from configuration.
+pub fn services(storage: &Storage, s: &Settings) -> anyhow::Result<Services> {
+    let secret = s.auth.jwt_secret.clone().context("JWT secret is resolved at load time")?;
+    let hasher = Argon2Hasher::new(Argon2Params {
+        memory_kib: s.auth.argon2_memory_kib,
+        iterations: s.auth.argon2_iterations,
+        lanes: s.auth.argon2_lanes,
+    })
+    .map_err(|e| anyhow::anyhow!("configuration: argon2 parameters: {e}"))?;
+    Ok(Services {
+        tenancy: Arc::new(storage.tenancy()),
+        identity: Arc::new(storage.identity()),
+        hasher: Arc::new(hasher),
+        tokens: Arc::new(JwtTokens::new(JwtSettings {
+            secret,
+            issuer: s.auth.issuer.clone(),
+            audience: s.auth.audience.clone(),
+            ttl_seconds: s.auth.access_token_ttl_secs,
+        })),
+    })
+}
+
+/// A server bound to its port, ready to run.
+pub struct Application {
+    listener: TcpListener,
+    state: AppState,
+}
+
+impl Application {
+    /// Connects, migrates (unless configured not to), seeds the demo tenant on a
+    /// first start (when configured), and binds the listener.
+    ///
+    /// # Errors
+    /// Any of those steps failing, with what failed.
+    pub async fn build(settings: Settings) -> anyhow::Result<Self> {
+        http::metrics::handle();
+        let storage = Storage::connect(&db_settings(&settings))
+            .await
+            .with_context(|| format!("connecting to the database ({})", redact(&settings.database.url)))?;
+        if settings.database.migrate_on_start {
+            storage.migrate().await.context("running migrations")?;
+        }
+        let services = Arc::new(services(&storage, &settings)?);
+        if settings.demo.seed_on_first_start && storage.has_no_tenants().await.context("checking for tenants")? {
+            seed::demo::seed(&seed::demo::Ports {
+                identity: &*services.identity,
+                hasher: &*services.hasher,
+                tokens: &*services.tokens,
+                tenancy: &*services.tenancy,
+            })
+            .await
+            .map_err(|e| anyhow::anyhow!("seeding the demo tenant: {e}"))?;
+            tracing::info!("seeded the demo tenant");
+        }
+        let schema = graphql::build(
+            services.clone(),
+            &settings.graphql,
+            settings.introspection(),
+            settings.tenancy.default_isolation,
+        );
+        let addr = settings.listen_addr()?;
+        let listener = TcpListener::bind(addr).await.with_context(|| format!("binding {addr}"))?;
+        let state = AppState { schema, services, storage, settings: Arc::new(settings) };
+        Ok(Self { listener, state })
+    }
+
+    pub fn local_addr(&self) -> SocketAddr {
+        self.listener.local_addr().expect("a bound listener has an address")
+    }
+
+    /// Whether the demo tenant is there to log in to.
+    pub async fn demo_available(&self) -> bool {
+        seed::demo::exists(&*self.state.services.identity).await.unwrap_or(false)
+    }
+
+    pub fn backend(&self) -> &'static str {
+        self.state.storage.backend()
+    }
+
+    /// Serves until `shutdown` completes, then lets in-flight requests finish
+    /// for up to the configured grace period.
+    ///
+    /// # Errors
+    /// When the server fails.
+    pub async fn run(self, shutdown: impl Future<Output = ()> + Send + 'static) -> anyhow::Result<()> {
+        let grace = Duration::from_secs(self.state.settings.server.shutdown_grace_secs);
+        let storage = self.state.storage.clone();
+        let started = Arc::new(Notify::new());
+        let notify = started.clone();
+        let router = http::router(self.state);
+        let server = axum::serve(self.listener, router.into_make_service_with_connect_info::<SocketAddr>())
+            .with_graceful_shutdown(async move {
+                shutdown.await;
+                tracing::info!("shutting down: finishing in-flight requests");
+                notify.notify_one();
+            });
+        let deadline = async move {
+            started.notified().await;
+            tokio::time::sleep(grace).await;
+        };
+        tokio::select! {
+            result = server => result.context("serving")?,
+            () = deadline => tracing::warn!("grace period over; dropping requests still in flight"),
+        }
+        storage.close().await;
+        Ok(())
+    }
+}
+
+/// SIGTERM or Ctrl-C.
+pub async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let term = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let term = std::future::pending::<()>();
+    tokio::select! {
+        () = ctrl_c => {},
+        () = term => {},
+    }
+}
+
+/// A database URL without its password, for messages.
+pub fn redact(url: &str) -> String {
+    match (url.find("://"), url.rfind('@')) {
+        (Some(scheme), Some(at)) if at > scheme => {
+            let creds = &url[scheme + 3..at];
+            let user = creds.split(':').next().unwrap_or("");
+            format!("{}{user}:***{}", &url[..scheme + 3], &url[at..])
+        }
+        _ => url.to_owned(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn passwords_are_redacted_from_urls() {
+        assert_eq!(super::redact("postgres://app:s3cret@db:5432/x"), "postgres://app:***@db:5432/x");
+        assert_eq!(super::redact("sqlite://data/t.db"), "sqlite://data/t.db");
+    }
+}

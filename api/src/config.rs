@@ -1,0 +1,240 @@
+//! Layered configuration: compiled-in defaults (`config/default.toml`), then
+//! `config/<APP_ENV>.toml` from the working directory, then the environment.
+//! Loading fails at start-up with a message naming the bad setting.
+
+use domain::Isolation;
+use figment::providers::{Env, Format, Toml};
+use figment::Figment;
+use secrecy::{ExposeSecret, SecretString};
+use serde::Deserialize;
+use std::net::SocketAddr;
+
+const DEFAULTS: &str = include_str!("../../config/default.toml");
+/// Used outside production when JWT_SECRET is unset, so tokens survive restarts in development.
+const DEV_JWT_SECRET: &str = "tenantry-development-secret-do-not-use-in-production";
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Default)]
+#[serde(rename_all = "lowercase")]
+pub enum AppEnv {
+    #[default]
+    Development,
+    Test,
+    Production,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+pub struct Settings {
+    #[serde(default)]
+    pub app_env: AppEnv,
+    pub server: ServerSettings,
+    pub database: DatabaseSettings,
+    #[serde(default)]
+    pub redis: RedisSettings,
+    pub auth: AuthSettings,
+    pub tenancy: TenancySettings,
+    pub graphql: GraphqlSettings,
+    pub demo: DemoSettings,
+    pub log: LogSettings,
+    #[serde(default)]
+    pub fixtures: FixturesSettings,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+pub struct ServerSettings {
+    pub host: String,
+    pub port: u16,
+    pub body_limit_bytes: usize,
+    pub request_timeout_secs: u64,
+    pub shutdown_grace_secs: u64,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+pub struct DatabaseSettings {
+    pub url: String,
+    pub max_connections: u32,
+    pub acquire_timeout_secs: u64,
+    pub migrate_on_start: bool,
+    pub log_statements: bool,
+}
+
+#[derive(Debug, Clone, Deserialize, Default)]
+pub struct RedisSettings {
+    /// Unset: in-process adapters.
+    pub url: Option<String>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+pub struct AuthSettings {
+    pub jwt_secret: Option<SecretString>,
+    pub issuer: String,
+    pub audience: String,
+    pub access_token_ttl_secs: i64,
+    pub argon2_memory_kib: u32,
+    pub argon2_iterations: u32,
+    pub argon2_lanes: u32,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+pub struct TenancySettings {
+    #[serde(deserialize_with = "isolation")]
+    pub default_isolation: Isolation,
+}
+
+fn isolation<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Isolation, D::Error> {
+    let s = String::deserialize(d)?;
+    s.parse().map_err(serde::de::Error::custom)
+}
+
+#[derive(Debug, Clone, Deserialize)]
+pub struct GraphqlSettings {
+    pub max_depth: usize,
+    pub max_complexity: usize,
+    pub max_aliases: usize,
+    pub max_batch: usize,
+    pub max_page_size: u64,
+    pub default_page_size: u64,
+    pub execution_timeout_secs: u64,
+    pub introspection: Option<bool>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+pub struct DemoSettings {
+    pub seed_on_first_start: bool,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum LogFormat {
+    Auto,
+    Json,
+    Pretty,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+pub struct LogSettings {
+    pub format: LogFormat,
+    pub filter: String,
+}
+
+#[derive(Debug, Clone, Deserialize, Default)]
+pub struct FixturesSettings {
+    pub secret: Option<SecretString>,
+}
+
+impl Settings {
+    /// Reads the layers for the current `APP_ENV`.
+    ///
+    /// # Errors
+    /// A setting that is missing, mistyped, or unsafe for production.
+    pub fn load() -> anyhow::Result<Self> {
+        Self::from_figment(Self::figment())
+    }
+
+    /// The layers, for callers (tests, the CLI) that add their own on top.
+    pub fn figment() -> Figment {
+        let env = std::env::var("APP_ENV").unwrap_or_else(|_| "development".into());
+        Figment::new()
+            .merge(Toml::string(DEFAULTS))
+            .merge(Toml::file(format!("config/{env}.toml")))
+            .merge(Env::prefixed("APP_").split("__").ignore(&["env"]))
+            .merge(Env::raw().only(&["app_env"]))
+            .merge(Env::raw().only(&["port"]).map(|_| "server.port".into()))
+            .merge(Env::raw().only(&["database_url"]).map(|_| "database.url".into()))
+            .merge(Env::raw().only(&["redis_url"]).map(|_| "redis.url".into()))
+            .merge(Env::raw().only(&["jwt_secret"]).map(|_| "auth.jwt_secret".into()))
+            .merge(Env::raw().only(&["tenancy_isolation"]).map(|_| "tenancy.default_isolation".into()))
+            .merge(Env::raw().only(&["fixtures_secret"]).map(|_| "fixtures.secret".into()))
+    }
+
+    /// # Errors
+    /// As [`Settings::load`].
+    pub fn from_figment(figment: Figment) -> anyhow::Result<Self> {
+        let mut s: Settings = figment.extract().map_err(|e| anyhow::anyhow!("configuration: {e}"))?;
+        s.check()?;
+        Ok(s)
+    }
+
+    fn check(&mut self) -> anyhow::Result<()> {
+        match (&self.auth.jwt_secret, self.app_env) {
+            (None, AppEnv::Production) => anyhow::bail!("configuration: JWT_SECRET is required in production"),
+            (Some(s), AppEnv::Production) if s.expose_secret().len() < 32 || s.expose_secret() == DEV_JWT_SECRET => {
+                anyhow::bail!("configuration: JWT_SECRET is too weak for production (use at least 32 random bytes)")
+            }
+            (None, _) => {
+                tracing::warn!("JWT_SECRET is not set; using the development secret");
+                self.auth.jwt_secret = Some(SecretString::from(DEV_JWT_SECRET.to_owned()));
+            }
+            _ => {}
+        }
+        if self.tenancy.default_isolation != Isolation::Row {
+            anyhow::bail!(
+                "configuration: TENANCY_ISOLATION={} is not available yet; only `row` is served by this version",
+                self.tenancy.default_isolation
+            );
+        }
+        if self.graphql.default_page_size > self.graphql.max_page_size {
+            anyhow::bail!("configuration: graphql.default_page_size exceeds graphql.max_page_size");
+        }
+        Ok(())
+    }
+
+    pub fn listen_addr(&self) -> anyhow::Result<SocketAddr> {
+        format!("{}:{}", self.server.host, self.server.port)
+            .parse()
+            .map_err(|e| anyhow::anyhow!("configuration: server.host/port: {e}"))
+    }
+
+    pub fn introspection(&self) -> bool {
+        self.graphql.introspection.unwrap_or(self.app_env != AppEnv::Production)
+    }
+
+    /// The fixture endpoint is on only with a secret and never in production.
+    pub fn fixtures_enabled(&self) -> bool {
+        self.fixtures.secret.is_some() && self.app_env != AppEnv::Production
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use figment::Jail;
+
+    #[test]
+    fn fixed_env_names_override_defaults() {
+        Jail::expect_with(|jail| {
+            jail.set_env("PORT", "9999");
+            jail.set_env("DATABASE_URL", "postgres://x/y");
+            jail.set_env("APP_GRAPHQL__MAX_DEPTH", "7");
+            let s = Settings::load().map_err(|e| e.to_string())?;
+            assert_eq!(s.server.port, 9999);
+            assert_eq!(s.database.url, "postgres://x/y");
+            assert_eq!(s.graphql.max_depth, 7);
+            Ok(())
+        });
+    }
+
+    #[test]
+    fn production_refuses_a_missing_or_weak_secret() {
+        Jail::expect_with(|jail| {
+            jail.set_env("APP_ENV", "production");
+            let err = Settings::load().unwrap_err().to_string();
+            assert!(err.contains("JWT_SECRET is required"), "{err}");
+            jail.set_env("JWT_SECRET", "short");
+            let err = Settings::load().unwrap_err().to_string();
+            assert!(err.contains("too weak"), "{err}");
+            jail.set_env("JWT_SECRET", "x".repeat(40));
+            assert!(Settings::load().is_ok());
+            Ok(())
+        });
+    }
+
+    #[test]
+    fn an_unknown_isolation_is_a_clear_error() {
+        Jail::expect_with(|jail| {
+            jail.set_env("TENANCY_ISOLATION", "galaxy");
+            let err = Settings::load().unwrap_err().to_string();
+            assert!(err.contains("unknown isolation"), "{err}");
+            Ok(())
+        });
+    }
+}

@@ -1,0 +1,129 @@
+//! Sign-up, sign-in, tenants and the caller's identity.
+
+use super::context::{services, tenant};
+use super::error::{ApiError, ApiResult};
+use super::scalars::{parse_id, Isolation};
+use super::types::{AuthPayload, MembershipNode, TenantNode, UserNode};
+use super::MUTATION_COST;
+use async_graphql::{Context, InputObject, Object, ID};
+use domain::auth::{SignUpInput as DomainSignUp, TenantInput};
+use domain::error::Entity;
+use domain::TenantId;
+
+#[derive(InputObject)]
+pub struct SignUpInput {
+    pub email: String,
+    /// 10 to 128 characters.
+    pub password: String,
+    pub display_name: String,
+    /// The first tenant, which the new user owns.
+    pub tenant_name: String,
+    /// 3–63 lower-case letters, digits and hyphens.
+    pub tenant_slug: String,
+    pub isolation: Option<Isolation>,
+}
+
+#[derive(InputObject)]
+pub struct SignInInput {
+    pub email: String,
+    pub password: String,
+    /// The tenant to sign in to; the user's first tenant when absent.
+    pub tenant_slug: Option<String>,
+}
+
+#[derive(InputObject)]
+pub struct CreateTenantInput {
+    pub name: String,
+    pub slug: String,
+    /// Where the tenant's data lives; the deployment's default when absent.
+    pub isolation: Option<Isolation>,
+}
+
+/// The deployment's default isolation, from configuration.
+#[derive(Clone, Copy)]
+pub struct DefaultIsolation(pub domain::Isolation);
+
+/// Only the row strategy is served so far; refuse the others clearly rather than later.
+fn isolation(ctx: &Context<'_>, requested: Option<Isolation>, field: &str) -> ApiResult<domain::Isolation> {
+    let chosen = requested.map(Into::into).unwrap_or(ctx.data_unchecked::<DefaultIsolation>().0);
+    if chosen != domain::Isolation::Row {
+        return Err(ApiError::invalid(field, "only ROW isolation is available in this version"));
+    }
+    Ok(chosen)
+}
+
+#[derive(Default)]
+pub struct AuthQuery;
+
+#[Object]
+impl AuthQuery {
+    /// The signed-in user.
+    async fn me(&self, ctx: &Context<'_>) -> ApiResult<UserNode> {
+        let t = tenant(ctx)?;
+        let id = t.user_id().ok_or_else(ApiError::unauthenticated)?;
+        Ok(UserNode(services(ctx).identity.user(id).await?))
+    }
+
+    /// Every tenant the signed-in user belongs to, with their role.
+    async fn my_tenants(&self, ctx: &Context<'_>) -> ApiResult<Vec<MembershipNode>> {
+        let t = tenant(ctx)?;
+        let id = t.user_id().ok_or_else(ApiError::unauthenticated)?;
+        let all = services(ctx).identity.memberships_of(id).await?;
+        Ok(all.into_iter().map(|(m, t)| MembershipNode(m, t)).collect())
+    }
+
+    /// The tenant the access token is for.
+    async fn tenant(&self, ctx: &Context<'_>) -> ApiResult<TenantNode> {
+        let t = tenant(ctx)?;
+        Ok(TenantNode(services(ctx).identity.tenant(t.tenant_id()).await?))
+    }
+}
+
+#[derive(Default)]
+pub struct AuthMutation;
+
+#[Object]
+impl AuthMutation {
+    /// Creates a user and their first tenant (the user its owner) and signs in to it.
+    #[graphql(complexity = "MUTATION_COST")]
+    async fn sign_up(&self, ctx: &Context<'_>, input: SignUpInput) -> ApiResult<AuthPayload> {
+        let isolation = isolation(ctx, input.isolation, "isolation")?;
+        let input = DomainSignUp {
+            email: input.email,
+            password: input.password,
+            display_name: input.display_name,
+            tenant_name: input.tenant_name,
+            tenant_slug: input.tenant_slug,
+            isolation,
+        };
+        Ok(services(ctx).auth().sign_up(input).await?.into())
+    }
+
+    /// Signs in. Every failure answers the same `UNAUTHENTICATED`, whichever part was wrong.
+    #[graphql(complexity = "MUTATION_COST")]
+    async fn sign_in(&self, ctx: &Context<'_>, input: SignInInput) -> ApiResult<AuthPayload> {
+        let signed = services(ctx).auth().sign_in(&input.email, &input.password, input.tenant_slug.as_deref()).await?;
+        Ok(signed.into())
+    }
+
+    /// Issues a token for another tenant the caller belongs to.
+    #[graphql(complexity = "MUTATION_COST")]
+    async fn switch_tenant(&self, ctx: &Context<'_>, tenant_id: ID) -> ApiResult<AuthPayload> {
+        let t = tenant(ctx)?;
+        let target: TenantId = parse_id(&tenant_id).ok_or(ApiError::from(domain::Error::NotFound(Entity::Tenant)))?;
+        Ok(services(ctx).auth().switch_tenant(t, target).await?.into())
+    }
+
+    /// Creates a tenant owned by the caller. Use `switchTenant` to work in it.
+    #[graphql(complexity = "MUTATION_COST")]
+    async fn create_tenant(&self, ctx: &Context<'_>, input: CreateTenantInput) -> ApiResult<TenantNode> {
+        let t = tenant(ctx)?;
+        let owner = t.user_id().ok_or_else(ApiError::unauthenticated)?;
+        let isolation = isolation(ctx, input.isolation, "isolation")?;
+        let tenant = services(ctx)
+            .auth()
+            .create_tenant(owner, TenantInput { name: input.name, slug: input.slug, isolation })
+            .await?;
+        Ok(TenantNode(tenant))
+    }
+}

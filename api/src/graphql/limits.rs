@@ -1,0 +1,117 @@
+//! Limits async-graphql does not enforce by itself (aliases), and giving every
+//! error a code: parse, validation and limit errors come from the engine without one.
+
+use super::error::code;
+use async_graphql::extensions::{Extension, ExtensionContext, ExtensionFactory, NextParseQuery};
+use async_graphql::parser::types::{ExecutableDocument, Selection, SelectionSet};
+use async_graphql::{ServerError, ServerResult, Value, Variables};
+use std::sync::Arc;
+
+/// Refuses documents with more than `max` aliased fields: aliases are how one
+/// cheap field is multiplied into hundreds.
+pub struct AliasLimit {
+    pub max: usize,
+}
+
+impl ExtensionFactory for AliasLimit {
+    fn create(&self) -> Arc<dyn Extension> {
+        Arc::new(AliasLimitExt { max: self.max })
+    }
+}
+
+struct AliasLimitExt {
+    max: usize,
+}
+
+fn count_aliases(set: &SelectionSet) -> usize {
+    set.items
+        .iter()
+        .map(|s| match &s.node {
+            Selection::Field(f) => usize::from(f.node.alias.is_some()) + count_aliases(&f.node.selection_set.node),
+            Selection::InlineFragment(f) => count_aliases(&f.node.selection_set.node),
+            Selection::FragmentSpread(_) => 0,
+        })
+        .sum()
+}
+
+fn aliases_in(doc: &ExecutableDocument) -> usize {
+    let ops: usize = doc.operations.iter().map(|(_, op)| count_aliases(&op.node.selection_set.node)).sum();
+    let frags: usize = doc.fragments.values().map(|f| count_aliases(&f.node.selection_set.node)).sum();
+    ops + frags
+}
+
+#[async_trait::async_trait]
+impl Extension for AliasLimitExt {
+    async fn parse_query(
+        &self,
+        ctx: &ExtensionContext<'_>,
+        query: &str,
+        variables: &Variables,
+        next: NextParseQuery<'_>,
+    ) -> ServerResult<ExecutableDocument> {
+        let doc = next.run(ctx, query, variables).await?;
+        let n = aliases_in(&doc);
+        if n > self.max {
+            let mut e = ServerError::new(format!("Query has {n} aliases; at most {} are allowed", self.max), None);
+            set_code(&mut e, code::QUERY_TOO_COMPLEX);
+            return Err(e);
+        }
+        Ok(doc)
+    }
+}
+
+fn set_code(e: &mut ServerError, c: &str) {
+    e.extensions.get_or_insert_with(Default::default).set("code", c);
+}
+
+fn code_of(e: &ServerError) -> Option<String> {
+    match e.extensions.as_ref().and_then(|x| x.get("code")) {
+        Some(Value::String(s)) => Some(s.clone()),
+        _ => None,
+    }
+}
+
+/// Gives engine errors a code, and internal errors the request id so that a
+/// user's report can be matched with the log.
+pub fn finish_errors(errors: &mut [ServerError], request_id: &str) {
+    for e in errors {
+        match code_of(e).as_deref() {
+            None => {
+                let m = e.message.as_str();
+                let limit = m.contains("too complex") || m.contains("nested too deep") || m.contains("too many");
+                set_code(e, if limit { code::QUERY_TOO_COMPLEX } else { code::BAD_USER_INPUT });
+            }
+            Some(code::INTERNAL_SERVER_ERROR) => {
+                e.message = format!("internal server error (request id {request_id})");
+                e.extensions.get_or_insert_with(Default::default).set("requestId", request_id);
+            }
+            Some(_) => {}
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn aliases_are_counted_in_operations_and_fragments() {
+        let doc = async_graphql::parser::parse_query(
+            "query { a: me { id } b: me { x: id } ...F } fragment F on Query { c: tenant { id } }",
+        )
+        .unwrap();
+        assert_eq!(aliases_in(&doc), 4);
+    }
+
+    #[test]
+    fn internal_errors_get_the_request_id_and_engine_errors_a_code() {
+        let mut errs = vec![ServerError::new("Query is too complex.", None), ServerError::new("Unknown field", None)];
+        let mut internal = ServerError::new("internal server error", None);
+        set_code(&mut internal, code::INTERNAL_SERVER_ERROR);
+        errs.push(internal);
+        finish_errors(&mut errs, "req-1");
+        assert_eq!(code_of(&errs[0]).as_deref(), Some(code::QUERY_TOO_COMPLEX));
+        assert_eq!(code_of(&errs[1]).as_deref(), Some(code::BAD_USER_INPUT));
+        assert!(errs[2].message.contains("req-1"));
+    }
+}

@@ -1,0 +1,200 @@
+//! Output types, built from domain values (never from ORM rows).
+
+use super::context::{page_limits, services, tenant};
+use super::error::{ApiError, ApiResult};
+use super::loaders::Loaders;
+use super::pagination::{list_cost, PageArgs};
+use super::scalars::{Date, Isolation, TaskStatus};
+use super::tasks::{task_connection, TaskConnection, TaskOrder, TaskScope};
+use async_graphql::{ComplexObject, Context, Object, SimpleObject, ID};
+use chrono::{DateTime, Utc};
+use domain::error::Entity;
+use domain::identity::{Membership, Tenant, User};
+use domain::project::Project;
+use domain::task::Task;
+
+pub struct UserNode(pub User);
+
+#[Object(name = "User")]
+impl UserNode {
+    async fn id(&self) -> ID {
+        ID(self.0.id.to_string())
+    }
+    async fn email(&self) -> &str {
+        self.0.email.as_str()
+    }
+    async fn display_name(&self) -> &str {
+        self.0.display_name.as_str()
+    }
+}
+
+pub struct TenantNode(pub Tenant);
+
+#[Object(name = "Tenant")]
+impl TenantNode {
+    async fn id(&self) -> ID {
+        ID(self.0.id.to_string())
+    }
+    async fn slug(&self) -> &str {
+        self.0.slug.as_str()
+    }
+    async fn name(&self) -> &str {
+        self.0.name.as_str()
+    }
+    async fn isolation(&self) -> Isolation {
+        self.0.isolation.into()
+    }
+    async fn created_at(&self) -> DateTime<Utc> {
+        self.0.created_at
+    }
+}
+
+/// One of the caller's tenants, with their role in it.
+pub struct MembershipNode(pub Membership, pub Tenant);
+
+#[Object(name = "Membership")]
+impl MembershipNode {
+    async fn role(&self) -> &str {
+        self.0.role.as_str()
+    }
+    async fn tenant(&self) -> TenantNode {
+        TenantNode(self.1.clone())
+    }
+}
+
+/// What signing in, signing up and switching tenant return.
+#[derive(SimpleObject)]
+#[graphql(complex, name = "AuthPayload")]
+pub struct AuthPayload {
+    /// Send as `Authorization: Bearer <accessToken>`; valid for one tenant.
+    pub access_token: String,
+    /// Seconds until the access token expires.
+    pub expires_in: i64,
+    /// Always `Bearer`.
+    pub token_type: &'static str,
+    #[graphql(skip)]
+    pub user: User,
+    #[graphql(skip)]
+    pub tenant: Tenant,
+}
+
+#[ComplexObject]
+impl AuthPayload {
+    async fn user(&self) -> UserNode {
+        UserNode(self.user.clone())
+    }
+    async fn tenant(&self) -> TenantNode {
+        TenantNode(self.tenant.clone())
+    }
+}
+
+impl From<domain::auth::SignedIn> for AuthPayload {
+    fn from(s: domain::auth::SignedIn) -> Self {
+        Self {
+            access_token: s.access.token,
+            expires_in: s.access.expires_in_seconds,
+            token_type: "Bearer",
+            user: s.user,
+            tenant: s.tenant,
+        }
+    }
+}
+
+pub struct ProjectNode(pub Project);
+
+#[Object(name = "Project")]
+impl ProjectNode {
+    async fn id(&self) -> ID {
+        ID(self.0.id.to_string())
+    }
+    async fn name(&self) -> &str {
+        self.0.name.as_str()
+    }
+    async fn description(&self) -> &str {
+        self.0.description.as_str()
+    }
+    async fn created_at(&self) -> DateTime<Utc> {
+        self.0.created_at
+    }
+    async fn updated_at(&self) -> DateTime<Utc> {
+        self.0.updated_at
+    }
+    /// Set while the project is soft-deleted.
+    async fn deleted_at(&self) -> Option<DateTime<Utc>> {
+        self.0.deleted_at
+    }
+    /// Pass it back as `expectedVersion` when updating.
+    async fn version(&self) -> i32 {
+        self.0.version
+    }
+    /// This project's tasks.
+    #[graphql(complexity = "list_cost(first, last, child_complexity)")]
+    #[allow(clippy::too_many_arguments)]
+    async fn tasks(
+        &self,
+        ctx: &Context<'_>,
+        first: Option<i32>,
+        after: Option<String>,
+        last: Option<i32>,
+        before: Option<String>,
+        filter: Option<super::tasks::ProjectTaskFilter>,
+        order_by: Option<TaskOrder>,
+    ) -> ApiResult<TaskConnection> {
+        let scope = TaskScope::Project(self.0.id, filter.unwrap_or_default());
+        task_connection(ctx, scope, PageArgs { first, after, last, before }, order_by.unwrap_or_default()).await
+    }
+}
+
+pub struct TaskNode(pub Task);
+
+#[Object(name = "Task")]
+impl TaskNode {
+    async fn id(&self) -> ID {
+        ID(self.0.id.to_string())
+    }
+    async fn title(&self) -> &str {
+        self.0.title.as_str()
+    }
+    async fn description(&self) -> &str {
+        self.0.description.as_str()
+    }
+    async fn status(&self) -> TaskStatus {
+        self.0.status.into()
+    }
+    /// 0 (none) to 4 (urgent).
+    async fn priority(&self) -> i32 {
+        i32::from(self.0.priority.value())
+    }
+    async fn due_date(&self) -> Option<Date> {
+        self.0.due_date.map(|d| d.date().into())
+    }
+    async fn created_at(&self) -> DateTime<Utc> {
+        self.0.created_at
+    }
+    async fn updated_at(&self) -> DateTime<Utc> {
+        self.0.updated_at
+    }
+    async fn version(&self) -> i32 {
+        self.0.version
+    }
+    async fn project(&self, ctx: &Context<'_>) -> async_graphql::Result<ProjectNode> {
+        let loaders = ctx.data_unchecked::<Loaders>();
+        match loaders.projects.load_one(self.0.project_id).await? {
+            Some(p) => Ok(ProjectNode(p)),
+            None => Err(ApiError::from(domain::Error::NotFound(Entity::Project)).into()),
+        }
+    }
+    async fn assignee(&self, ctx: &Context<'_>) -> async_graphql::Result<Option<UserNode>> {
+        let Some(id) = self.0.assignee_id else { return Ok(None) };
+        let loaders = ctx.data_unchecked::<Loaders>();
+        Ok(loaders.members.load_one(id).await?.map(UserNode))
+    }
+}
+
+/// Keeps `page_limits`, `services` and `tenant` referenced from one place for
+/// list resolvers in sibling modules.
+pub(super) fn list_context<'a>(
+    ctx: &Context<'a>,
+) -> ApiResult<(&'a std::sync::Arc<crate::services::Services>, &'a domain::TenantContext, super::context::PageLimits)> {
+    Ok((services(ctx), tenant(ctx)?, page_limits(ctx)))
+}

@@ -1,0 +1,214 @@
+//! GraphQL over HTTP: JSON bodies on POST, queries only on GET, GraphiQL for browsers.
+//!
+//! The handler authenticates, then attaches the caller's [`TenantContext`],
+//! fresh DataLoaders and the request id to each request: per request, never
+//! on the schema, so nothing is shared across tenants.
+
+use super::AppState;
+use super::graphiql;
+use super::metrics::record_operation;
+use crate::graphql::context::Caller;
+use crate::graphql::error::{ApiError, code};
+use crate::graphql::limits::finish_errors;
+use crate::graphql::loaders::Loaders;
+use async_graphql::parser::types::OperationType;
+use async_graphql::{BatchRequest, BatchResponse, ServerError, Variables};
+use axum::Json;
+use axum::body::Bytes;
+use axum::extract::{Query, State};
+use axum::http::header::{ACCEPT, AUTHORIZATION, CONTENT_TYPE};
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::{IntoResponse, Response};
+use serde::Deserialize;
+use serde_json::json;
+use std::time::{Duration, Instant};
+use tower_http::request_id::RequestId;
+use tracing::Span;
+
+/// A response for errors that happen before GraphQL execution, in the same
+/// `{"errors": [...]}` shape clients already parse.
+fn http_error(status: StatusCode, code: &str, message: &str) -> Response {
+    (status, Json(json!({ "errors": [{ "message": message, "extensions": { "code": code } }] }))).into_response()
+}
+
+pub fn panic_response(_: Box<dyn std::any::Any + Send + 'static>) -> Response {
+    tracing::error!("a handler panicked");
+    http_error(StatusCode::INTERNAL_SERVER_ERROR, code::INTERNAL_SERVER_ERROR, "internal server error")
+}
+
+fn request_id(headers: &HeaderMap, ext: Option<&RequestId>) -> String {
+    ext.and_then(|r| r.header_value().to_str().ok())
+        .or_else(|| headers.get("x-request-id").and_then(|v| v.to_str().ok()))
+        .unwrap_or("")
+        .to_owned()
+}
+
+/// Only `Authorization: Bearer`; tokens are never read from the query string.
+async fn caller(state: &AppState, headers: &HeaderMap) -> Result<Caller, ApiError> {
+    let Some(value) = headers.get(AUTHORIZATION) else { return Ok(Caller::Anonymous) };
+    let token = value
+        .to_str()
+        .ok()
+        .and_then(|v| v.strip_prefix("Bearer ").or_else(|| v.strip_prefix("bearer ")))
+        .map(str::trim)
+        .filter(|t| !t.is_empty())
+        .ok_or_else(|| ApiError::from(domain::Error::Unauthenticated("use `Authorization: Bearer <accessToken>`")))?;
+    let ctx = state.services.auth().authenticate(token).await?;
+    let span = Span::current();
+    span.record("tenant_id", tracing::field::display(ctx.tenant_id()));
+    if let Some(user) = ctx.user_id() {
+        span.record("user_id", tracing::field::display(user));
+    }
+    Ok(Caller::Member(ctx))
+}
+
+/// Executes each request of a batch with its own per-request data.
+async fn execute(state: &AppState, batch: BatchRequest, caller: Caller, request_id: &str) -> BatchResponse {
+    let requests = match batch {
+        BatchRequest::Single(r) => vec![r],
+        BatchRequest::Batch(rs) => rs,
+    };
+    let single = requests.len() == 1;
+    let timeout = Duration::from_secs(state.settings.graphql.execution_timeout_secs);
+    let mut responses = Vec::with_capacity(requests.len());
+    for mut request in requests {
+        let operation = request.operation_name.clone();
+        if let Some(op) = &operation {
+            Span::current().record("operation", op.as_str());
+        }
+        if let Caller::Member(ctx) = &caller {
+            request = request.data(Loaders::new(&state.services, ctx));
+        }
+        request = request.data(caller.clone());
+        let start = Instant::now();
+        // Dropping a timed-out execution drops its open transaction, which rolls back.
+        let mut response = match tokio::time::timeout(timeout, state.schema.execute(request)).await {
+            Ok(r) => r,
+            Err(_) => {
+                let mut e = ServerError::new("the request took too long and was stopped", None);
+                e.extensions.get_or_insert_with(Default::default).set("code", code::TIMEOUT);
+                async_graphql::Response::from_errors(vec![e])
+            }
+        };
+        finish_errors(&mut response.errors, request_id);
+        record_operation(operation.as_deref(), response.errors.is_empty(), start.elapsed().as_secs_f64());
+        responses.push(response);
+    }
+    if single {
+        BatchResponse::Single(responses.pop().expect("one request"))
+    } else {
+        BatchResponse::Batch(responses)
+    }
+}
+
+async fn run(state: &AppState, headers: &HeaderMap, batch: BatchRequest, request_id: &str) -> Response {
+    let caller = match caller(state, headers).await {
+        Ok(c) => c,
+        Err(e) => {
+            let mut err = async_graphql::Error::from(e).into_server_error(Default::default());
+            finish_errors(std::slice::from_mut(&mut err), request_id);
+            return Json(async_graphql::Response::from_errors(vec![err])).into_response();
+        }
+    };
+    let response = execute(state, batch, caller, request_id).await;
+    let mut http = Json(&response).into_response();
+    if let Some(cc) = response.cache_control().value() {
+        if let Ok(v) = cc.parse() {
+            http.headers_mut().insert(axum::http::header::CACHE_CONTROL, v);
+        }
+    }
+    http
+}
+
+fn is_json(headers: &HeaderMap) -> bool {
+    headers
+        .get(CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.split(';').next())
+        .map(|m| m.trim().eq_ignore_ascii_case("application/json"))
+        .unwrap_or(false)
+}
+
+/// `POST /graphql`: `application/json` only. Form and text bodies are refused,
+/// so a cross-site form cannot post a mutation without a CORS preflight.
+pub async fn post(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    rid: Option<axum::Extension<RequestId>>,
+    body: Bytes,
+) -> Response {
+    let request_id = request_id(&headers, rid.as_deref());
+    if !is_json(&headers) {
+        return http_error(
+            StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            code::BAD_USER_INPUT,
+            "send the request as JSON with `Content-Type: application/json`",
+        );
+    }
+    let batch: BatchRequest = match serde_json::from_slice(&body) {
+        Ok(b) => b,
+        Err(e) => {
+            return http_error(StatusCode::BAD_REQUEST, code::BAD_USER_INPUT, &format!("the body is not a GraphQL request: {e}"));
+        }
+    };
+    if let BatchRequest::Batch(items) = &batch {
+        let max = state.settings.graphql.max_batch;
+        if items.len() > max || items.is_empty() {
+            return http_error(
+                StatusCode::BAD_REQUEST,
+                code::BAD_USER_INPUT,
+                &format!("a batch holds 1 to {max} requests"),
+            );
+        }
+    }
+    run(&state, &headers, batch, &request_id).await
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct GetParams {
+    query: Option<String>,
+    operation_name: Option<String>,
+    variables: Option<String>,
+}
+
+/// The operation a GET request would run, if the document names one unambiguously.
+fn operation_type(query: &str, name: Option<&str>) -> Option<OperationType> {
+    let doc = async_graphql::parser::parse_query(query).ok()?;
+    doc.operations.iter().find(|(n, _)| name.is_none() || n.map(|n| n.as_str()) == name).map(|(_, op)| op.node.ty)
+}
+
+/// `GET /graphql`: GraphiQL for a browser, or a query from the URL. Mutations
+/// are refused here: a GET must never change anything.
+pub async fn get(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    rid: Option<axum::Extension<RequestId>>,
+    Query(params): Query<GetParams>,
+) -> Response {
+    let Some(query) = params.query else {
+        let wants_html =
+            headers.get(ACCEPT).and_then(|v| v.to_str().ok()).is_none_or(|a| a.contains("text/html") || a.contains("*/*"));
+        return if wants_html {
+            graphiql::page()
+        } else {
+            http_error(StatusCode::BAD_REQUEST, code::BAD_USER_INPUT, "missing `query` parameter")
+        };
+    };
+    let request_id = request_id(&headers, rid.as_deref());
+    match operation_type(&query, params.operation_name.as_deref()) {
+        Some(OperationType::Query) | None => {}
+        Some(_) => {
+            let mut r = http_error(StatusCode::METHOD_NOT_ALLOWED, code::BAD_USER_INPUT, "mutations must be sent with POST");
+            r.headers_mut().insert(axum::http::header::ALLOW, axum::http::HeaderValue::from_static("POST"));
+            return r;
+        }
+    }
+    let variables = match params.variables.as_deref().map(serde_json::from_str::<Variables>).transpose() {
+        Ok(v) => v.unwrap_or_default(),
+        Err(_) => return http_error(StatusCode::BAD_REQUEST, code::BAD_USER_INPUT, "`variables` is not a JSON object"),
+    };
+    let mut request = async_graphql::Request::new(query).variables(variables);
+    request.operation_name = params.operation_name;
+    run(&state, &headers, BatchRequest::Single(request), &request_id).await
+}

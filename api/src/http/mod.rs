@@ -1,0 +1,72 @@
+//! The HTTP surface: routes and the middleware stack around them.
+
+mod graphiql;
+mod graphql;
+mod health;
+pub mod metrics;
+
+use crate::config::Settings;
+use crate::graphql::AppSchema;
+use crate::services::Services;
+use axum::http::{HeaderName, Request, StatusCode};
+use axum::routing::get;
+use axum::{Router, extract::MatchedPath};
+use infra::db::Storage;
+use std::sync::Arc;
+use std::time::Duration;
+use tower::ServiceBuilder;
+use tower_http::catch_panic::CatchPanicLayer;
+use tower_http::limit::RequestBodyLimitLayer;
+use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, RequestId, SetRequestIdLayer};
+use tower_http::sensitive_headers::SetSensitiveRequestHeadersLayer;
+use tower_http::timeout::TimeoutLayer;
+use tower_http::trace::TraceLayer;
+
+/// Shared by every handler.
+#[derive(Clone)]
+pub struct AppState {
+    pub schema: AppSchema,
+    pub services: Arc<Services>,
+    pub storage: Storage,
+    pub settings: Arc<Settings>,
+}
+
+const X_REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
+
+pub fn router(state: AppState) -> Router {
+    let body_limit = state.settings.server.body_limit_bytes;
+    let timeout = Duration::from_secs(state.settings.server.request_timeout_secs);
+    Router::new()
+        .route("/graphql", get(graphql::get).post(graphql::post))
+        .route("/graphiql/{file}", get(graphiql::asset))
+        .route("/healthz", get(health::healthz))
+        .route("/readyz", get(health::readyz))
+        .route("/metrics", get(metrics::render))
+        .layer(axum::middleware::from_fn(metrics::track_http))
+        .with_state(state)
+        .layer(
+            // Outermost first: the request id exists before the span that logs it,
+            // and the body limit wraps the body however a handler reads it.
+            ServiceBuilder::new()
+                .layer(SetSensitiveRequestHeadersLayer::new([axum::http::header::AUTHORIZATION, axum::http::header::COOKIE]))
+                .layer(SetRequestIdLayer::new(X_REQUEST_ID, MakeRequestUuid))
+                .layer(TraceLayer::new_for_http().make_span_with(|req: &Request<_>| {
+                    let path = req.extensions().get::<MatchedPath>().map_or(req.uri().path(), |p| p.as_str());
+                    let request_id =
+                        req.extensions().get::<RequestId>().and_then(|id| id.header_value().to_str().ok()).unwrap_or("");
+                    tracing::info_span!(
+                        "request",
+                        method = %req.method(),
+                        path,
+                        request_id,
+                        tenant_id = tracing::field::Empty,
+                        user_id = tracing::field::Empty,
+                        operation = tracing::field::Empty,
+                    )
+                }))
+                .layer(PropagateRequestIdLayer::new(X_REQUEST_ID))
+                .layer(CatchPanicLayer::custom(graphql::panic_response))
+                .layer(RequestBodyLimitLayer::new(body_limit))
+                .layer(TimeoutLayer::with_status_code(StatusCode::REQUEST_TIMEOUT, timeout)),
+        )
+}

@@ -1,0 +1,10 @@
+//! Tenantry's composition root: configuration, the GraphQL schema, the HTTP
+//! server and the CLI. Nothing in production depends on this crate.
+
+pub mod app;
+pub mod cli;
+pub mod config;
+pub mod graphql;
+pub mod http;
+pub mod services;
+pub mod telemetry;

@@ -1,0 +1,59 @@
+use anyhow::Context;
+use api::app::{Application, db_settings, redact, shutdown_signal};
+use api::cli::{Cli, Command};
+use api::config::Settings;
+use clap::Parser;
+
+#[tokio::main]
+async fn main() -> std::process::ExitCode {
+    match run().await {
+        Ok(()) => std::process::ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            std::process::ExitCode::FAILURE
+        }
+    }
+}
+
+async fn run() -> anyhow::Result<()> {
+    let cli = Cli::parse();
+    if let Some(Command::Schema) = cli.command {
+        print!("{}", api::graphql::sdl());
+        return Ok(());
+    }
+    let mut settings = Settings::load()?;
+    api::telemetry::init(&settings.log, settings.app_env);
+    match cli.command {
+        Some(Command::Migrate) => {
+            let storage = infra::db::Storage::connect(&db_settings(&settings))
+                .await
+                .with_context(|| format!("connecting to {}", redact(&settings.database.url)))?;
+            storage.migrate().await.context("running migrations")?;
+            println!("migrations applied ({})", storage.backend());
+            Ok(())
+        }
+        Some(Command::Serve { no_migrate }) => {
+            if no_migrate {
+                settings.database.migrate_on_start = false;
+            }
+            serve(settings).await
+        }
+        None => serve(settings).await,
+        Some(Command::Schema) => unreachable!("handled above"),
+    }
+}
+
+async fn serve(settings: Settings) -> anyhow::Result<()> {
+    let app = Application::build(settings).await?;
+    let addr = app.local_addr();
+    tracing::info!(%addr, backend = app.backend(), "listening");
+    println!("Tenantry is listening on http://{addr} ({})", app.backend());
+    println!("  GraphiQL:  http://{addr}/graphql");
+    if app.demo_available().await {
+        println!("  Demo logins (password \"{}\", tenant \"{}\"):", seed::demo::PASSWORD, seed::demo::TENANT_SLUG);
+        for login in seed::demo::LOGINS {
+            println!("    {:<20} {}", login.email, login.role);
+        }
+    }
+    app.run(shutdown_signal()).await
+}

@@ -1,0 +1,26 @@
+//! The adapters behind the domain's ports, chosen once at start-up.
+
+use domain::auth::Auth;
+use domain::ports::{IdentityStore, PasswordHasher, Tenancy, TokenService};
+use domain::work::Work;
+use domain::TenantContext;
+use std::sync::Arc;
+
+#[derive(Clone)]
+pub struct Services {
+    pub tenancy: Arc<dyn Tenancy>,
+    pub identity: Arc<dyn IdentityStore>,
+    pub hasher: Arc<dyn PasswordHasher>,
+    pub tokens: Arc<dyn TokenService>,
+}
+
+impl Services {
+    pub fn auth(&self) -> Auth<'_> {
+        Auth { identity: &*self.identity, hasher: &*self.hasher, tokens: &*self.tokens }
+    }
+
+    /// Project and task use cases, bound to the caller's tenant.
+    pub fn work<'a>(&'a self, ctx: &'a TenantContext) -> Work<'a> {
+        Work { tenancy: &*self.tenancy, identity: &*self.identity, ctx }
+    }
+}

@@ -1,0 +1,77 @@
+//! Users, tenants and memberships: the control plane.
+
+use crate::ids::{SessionId, TenantId, UserId};
+use crate::tenancy::Isolation;
+use crate::values::{DisplayName, Email, TenantName, TenantSlug};
+use chrono::{DateTime, Utc};
+use std::fmt;
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct User {
+    pub id: UserId,
+    pub email: Email,
+    pub display_name: DisplayName,
+    pub created_at: DateTime<Utc>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Tenant {
+    pub id: TenantId,
+    pub slug: TenantSlug,
+    pub name: TenantName,
+    pub isolation: Isolation,
+    pub created_at: DateTime<Utc>,
+}
+
+/// A role's name within a tenant. The four defaults exist in every tenant.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct RoleName(String);
+
+impl RoleName {
+    pub const OWNER: &'static str = "owner";
+    pub const ADMIN: &'static str = "admin";
+    pub const MEMBER: &'static str = "member";
+    pub const VIEWER: &'static str = "viewer";
+
+    pub fn owner() -> Self {
+        Self(Self::OWNER.into())
+    }
+    pub fn new(name: impl Into<String>) -> Self {
+        Self(name.into())
+    }
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Display for RoleName {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+/// A user's place in a tenant.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Membership {
+    pub user_id: UserId,
+    pub tenant_id: TenantId,
+    pub isolation: Isolation,
+    pub role: RoleName,
+}
+
+/// Claims of an access token whose signature, expiry, issuer and audience were
+/// verified. Made only by a [`crate::ports::TokenService`] implementation.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AccessClaims {
+    pub user_id: UserId,
+    pub tenant_id: TenantId,
+    pub session_id: SessionId,
+    pub expires_at: DateTime<Utc>,
+}
+
+/// A freshly issued access token.
+#[derive(Debug, Clone)]
+pub struct IssuedToken {
+    pub token: String,
+    pub expires_in_seconds: i64,
+}

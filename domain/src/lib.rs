@@ -1,0 +1,21 @@
+//! Tenantry's business rules.
+//!
+//! Pure by design: no database, web, cache or runtime crate. Adapters in `infra`
+//! implement the [`ports`]; the `api` crate composes them.
+
+pub mod auth;
+pub mod error;
+pub mod identity;
+pub mod ids;
+pub mod page;
+pub mod ports;
+pub mod project;
+pub mod task;
+pub mod tenancy;
+pub mod validate;
+pub mod values;
+pub mod work;
+
+pub use error::{Error, FieldError, Result};
+pub use ids::{ProjectId, SessionId, TaskId, TenantId, UserId};
+pub use tenancy::{Isolation, Principal, TenantContext};

@@ -1,0 +1,158 @@
+//! Ports: what the domain needs from the outside world. Adapters live in `infra`.
+//!
+//! Every tenant-plane port hangs off a [`TenantTx`], and the only way to get one
+//! is [`Tenancy::begin`] with a [`TenantContext`]: there is no tenant-plane call
+//! without a tenant.
+
+use crate::error::Result;
+use crate::identity::{AccessClaims, IssuedToken, Membership, RoleName, Tenant, User};
+use crate::ids::{ProjectId, SessionId, TaskId, TenantId, UserId};
+use crate::page::{Page, PageQuery};
+use crate::project::{NewProject, Project, ProjectFilter, ProjectOrderField, ProjectPatch};
+use crate::task::{NewTask, Task, TaskFilter, TaskOrderField, TaskPatch};
+use crate::tenancy::{Isolation, TenantContext};
+use crate::values::{DisplayName, Email, IdempotencyKey, Password, TenantName, TenantSlug};
+use async_trait::async_trait;
+
+/// Whether a transaction will write. Lets adapters take write locks up front
+/// (SQLite `BEGIN IMMEDIATE`) instead of failing on a lock upgrade later.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TxMode {
+    Read,
+    Write,
+}
+
+/// Opens tenant-plane transactions, bound to the context's tenant by the
+/// adapter for the tenant's isolation strategy.
+#[async_trait]
+pub trait Tenancy: Send + Sync {
+    /// Begins a transaction in which every query is confined to `ctx`'s tenant.
+    ///
+    /// # Errors
+    /// [`crate::Error::Unexpected`] when storage is unreachable.
+    async fn begin(&self, ctx: &TenantContext, mode: TxMode) -> Result<Box<dyn TenantTx>>;
+}
+
+/// A transaction bound to one tenant. Dropping it without [`TenantTx::commit`]
+/// rolls back, so an error half-way leaves nothing written.
+#[async_trait]
+pub trait TenantTx: ProjectRepository + TaskRepository + Send + Sync {
+    fn context(&self) -> &TenantContext;
+
+    /// # Errors
+    /// [`crate::Error::Unexpected`] when the commit fails; nothing was written.
+    async fn commit(self: Box<Self>) -> Result<()>;
+}
+
+/// Projects of the transaction's tenant.
+///
+/// # Errors (every method)
+/// [`crate::Error::NotFound`] for an id that is not a live project of this
+/// tenant; [`crate::Error::Unexpected`] for storage failures.
+#[async_trait]
+pub trait ProjectRepository {
+    /// Inserts a project. With a key already used for the same input, returns
+    /// the project created then; with different input, [`crate::Error::Conflict`].
+    async fn create_project(&self, new: &NewProject, key: Option<&IdempotencyKey>) -> Result<Project>;
+    async fn project(&self, id: ProjectId) -> Result<Project>;
+    /// Live projects among `ids`, in no particular order; unknown ids are skipped.
+    async fn projects_by_ids(&self, ids: &[ProjectId]) -> Result<Vec<Project>>;
+    async fn list_projects(
+        &self,
+        filter: &ProjectFilter,
+        page: &PageQuery<ProjectOrderField>,
+    ) -> Result<Page<Project>>;
+    async fn count_projects(&self, filter: &ProjectFilter) -> Result<u64>;
+    /// # Errors
+    /// [`crate::Error::Conflict`] when `expected_version` is not the current version.
+    async fn update_project(&self, id: ProjectId, patch: &ProjectPatch, expected_version: i32) -> Result<Project>;
+    /// Soft delete: the project and its tasks disappear from queries until restored.
+    async fn delete_project(&self, id: ProjectId) -> Result<()>;
+    /// Undoes [`ProjectRepository::delete_project`]. `NotFound` unless the project is deleted.
+    async fn restore_project(&self, id: ProjectId) -> Result<Project>;
+}
+
+/// Tasks of the transaction's tenant. Tasks of a deleted project are hidden.
+///
+/// # Errors (every method)
+/// As [`ProjectRepository`].
+#[async_trait]
+pub trait TaskRepository {
+    /// # Errors
+    /// [`crate::Error::Invalid`] on `projectId` when the project is not a live
+    /// project of this tenant; idempotency as for projects.
+    async fn create_task(&self, new: &NewTask, key: Option<&IdempotencyKey>) -> Result<Task>;
+    async fn task(&self, id: TaskId) -> Result<Task>;
+    async fn tasks_by_ids(&self, ids: &[TaskId]) -> Result<Vec<Task>>;
+    async fn list_tasks(&self, filter: &TaskFilter, page: &PageQuery<TaskOrderField>) -> Result<Page<Task>>;
+    async fn count_tasks(&self, filter: &TaskFilter) -> Result<u64>;
+    async fn update_task(&self, id: TaskId, patch: &TaskPatch, expected_version: i32) -> Result<Task>;
+    async fn delete_task(&self, id: TaskId) -> Result<()>;
+}
+
+/// What signing up creates: a user and their first tenant, the user its owner.
+#[derive(Debug, Clone)]
+pub struct NewAccount {
+    pub email: Email,
+    pub password_hash: String,
+    pub display_name: DisplayName,
+    pub tenant: NewTenant,
+}
+
+#[derive(Debug, Clone)]
+pub struct NewTenant {
+    pub name: TenantName,
+    pub slug: TenantSlug,
+    pub isolation: Isolation,
+}
+
+/// The control plane: users, tenants, memberships, sessions. It has no
+/// tenant-plane access; lookups that reveal a tenant's members take a context.
+///
+/// # Errors (every method)
+/// [`crate::Error::Conflict`] naming `email` or `tenantSlug` on a duplicate;
+/// [`crate::Error::NotFound`] for unknown ids; [`crate::Error::Unexpected`].
+#[async_trait]
+pub trait IdentityStore: Send + Sync {
+    /// Creates the user, the tenant and the owner membership atomically.
+    async fn create_account(&self, account: &NewAccount) -> Result<(User, Tenant)>;
+    /// Creates a user who belongs to no tenant yet.
+    async fn create_user(&self, email: &Email, password_hash: &str, display_name: &DisplayName) -> Result<User>;
+    /// Adds a user to a tenant with a role.
+    async fn add_membership(&self, tenant: TenantId, user: UserId, role: &RoleName) -> Result<()>;
+    /// Creates a tenant owned by `owner`.
+    async fn create_tenant(&self, owner: UserId, tenant: &NewTenant) -> Result<Tenant>;
+    /// The user and their password hash, if the email is registered.
+    async fn credentials(&self, email: &Email) -> Result<Option<(User, String)>>;
+    async fn user(&self, id: UserId) -> Result<User>;
+    async fn tenant(&self, id: TenantId) -> Result<Tenant>;
+    async fn tenant_by_slug(&self, slug: &TenantSlug) -> Result<Option<Tenant>>;
+    async fn membership(&self, user: UserId, tenant: TenantId) -> Result<Option<Membership>>;
+    /// Every tenant the user belongs to, oldest membership first.
+    async fn memberships_of(&self, user: UserId) -> Result<Vec<(Membership, Tenant)>>;
+    /// Users among `ids` who are members of the context's tenant; others are skipped.
+    async fn members_by_ids(&self, ctx: &TenantContext, ids: &[UserId]) -> Result<Vec<User>>;
+    /// Opens a sign-in session for the user in a tenant (the `sid` of its tokens).
+    async fn open_session(&self, user: UserId, tenant: TenantId) -> Result<SessionId>;
+}
+
+/// Password hashing (argon2id in `infra`). CPU-heavy: adapters run it off the async executor.
+#[async_trait]
+pub trait PasswordHasher: Send + Sync {
+    async fn hash(&self, password: &Password) -> Result<String>;
+    /// Whether `password` matches `hash`. With `hash = None` it still does the
+    /// work of a verification, so an unknown email takes as long as a known one.
+    async fn verify(&self, password: &str, hash: Option<&str>) -> Result<bool>;
+}
+
+/// Access tokens.
+pub trait TokenService: Send + Sync {
+    /// # Errors
+    /// [`crate::Error::Unexpected`] when signing fails.
+    fn issue(&self, user: UserId, tenant: TenantId, session: SessionId) -> Result<IssuedToken>;
+    /// Checks signature, algorithm, expiry, not-before, issuer, audience and every required claim.
+    ///
+    /// # Errors
+    /// [`crate::Error::Unauthenticated`] for any token that fails a check.
+    fn verify(&self, token: &str) -> Result<AccessClaims>;
+}

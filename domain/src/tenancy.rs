@@ -1,0 +1,111 @@
+//! The tenant a request is bound to. Holding a [`TenantContext`] is the only way
+//! to open a tenant-plane transaction ([`crate::ports::Tenancy::begin`]), so code
+//! without one cannot reach tenant data: the compiler says so.
+
+use crate::error::{Error, Result};
+use crate::identity::{AccessClaims, Membership, RoleName};
+use crate::ids::{SessionId, TenantId, UserId};
+use std::fmt;
+use std::str::FromStr;
+
+/// Where a tenant's rows live (see DESIGN.md, Tenancy).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
+pub enum Isolation {
+    /// Shared tables, filtered by `tenant_id` (plus row-level security on PostgreSQL).
+    #[default]
+    Row,
+    /// A PostgreSQL schema per tenant.
+    Schema,
+    /// A database per tenant.
+    Database,
+}
+
+impl Isolation {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Isolation::Row => "row",
+            Isolation::Schema => "schema",
+            Isolation::Database => "database",
+        }
+    }
+}
+
+impl fmt::Display for Isolation {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl FromStr for Isolation {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        match s.to_ascii_lowercase().as_str() {
+            "row" => Ok(Isolation::Row),
+            "schema" => Ok(Isolation::Schema),
+            "database" => Ok(Isolation::Database),
+            other => Err(format!("unknown isolation {other:?} (expected row, schema or database)")),
+        }
+    }
+}
+
+/// Who is acting inside a tenant.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Principal {
+    /// A signed-in member, from a verified access token.
+    Member { user_id: UserId, session_id: SessionId, role: RoleName },
+    /// The system itself: the CLI, seeding, background work. Never made from a request.
+    System,
+}
+
+/// A request's binding to one tenant. Fields are private: a context is made
+/// from verified claims plus a live membership, or explicitly as the system.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TenantContext {
+    tenant_id: TenantId,
+    isolation: Isolation,
+    principal: Principal,
+}
+
+impl TenantContext {
+    /// Binds verified token claims to the membership that was looked up for them.
+    ///
+    /// # Errors
+    /// [`Error::Unauthenticated`] when the membership is not the one the claims
+    /// name (another user or another tenant): a token is for one tenant only.
+    pub fn for_member(claims: &AccessClaims, membership: &Membership) -> Result<Self> {
+        if claims.user_id != membership.user_id || claims.tenant_id != membership.tenant_id {
+            return Err(Error::Unauthenticated("token does not match a membership"));
+        }
+        Ok(Self {
+            tenant_id: membership.tenant_id,
+            isolation: membership.isolation,
+            principal: Principal::Member {
+                user_id: claims.user_id,
+                session_id: claims.session_id,
+                role: membership.role.clone(),
+            },
+        })
+    }
+
+    /// A context for work the system does itself (CLI, seeding, jobs).
+    pub fn system(tenant_id: TenantId, isolation: Isolation) -> Self {
+        Self { tenant_id, isolation, principal: Principal::System }
+    }
+
+    pub fn tenant_id(&self) -> TenantId {
+        self.tenant_id
+    }
+    pub fn isolation(&self) -> Isolation {
+        self.isolation
+    }
+    pub fn principal(&self) -> &Principal {
+        &self.principal
+    }
+    /// The acting user, if a person (not the system) is acting.
+    pub fn user_id(&self) -> Option<UserId> {
+        match &self.principal {
+            Principal::Member { user_id, .. } => Some(*user_id),
+            Principal::System => None,
+        }
+    }
+}

@@ -1,0 +1,134 @@
+//! Use cases on projects and tasks. Each opens its own tenant transaction from
+//! the caller's [`TenantContext`] and commits only when everything succeeded.
+
+use crate::error::{Error, FieldError, Result};
+use crate::ids::{ProjectId, TaskId, UserId};
+use crate::page::{Page, PageQuery};
+use crate::ports::{IdentityStore, Tenancy, TxMode};
+use crate::project::{NewProject, Project, ProjectFilter, ProjectInput, ProjectOrderField, ProjectPatch, ProjectPatchInput};
+use crate::task::{NewTask, Task, TaskFilter, TaskInput, TaskOrderField, TaskPatch, TaskPatchInput};
+use crate::tenancy::TenantContext;
+use crate::values::IdempotencyKey;
+use crate::validate::AtField;
+
+pub struct Work<'a> {
+    pub tenancy: &'a dyn Tenancy,
+    pub identity: &'a dyn IdentityStore,
+    pub ctx: &'a TenantContext,
+}
+
+fn parse_key(key: Option<&str>) -> Result<Option<IdempotencyKey>> {
+    Ok(key.map(IdempotencyKey::parse).transpose().at("idempotencyKey")?)
+}
+
+impl Work<'_> {
+    pub async fn create_project(&self, input: &ProjectInput, key: Option<&str>) -> Result<Project> {
+        let new = NewProject::parse(input)?;
+        let key = parse_key(key)?;
+        let tx = self.tenancy.begin(self.ctx, TxMode::Write).await?;
+        let project = tx.create_project(&new, key.as_ref()).await?;
+        tx.commit().await?;
+        Ok(project)
+    }
+
+    pub async fn update_project(&self, id: ProjectId, input: &ProjectPatchInput, expected_version: i32) -> Result<Project> {
+        let patch = ProjectPatch::parse(input)?;
+        let tx = self.tenancy.begin(self.ctx, TxMode::Write).await?;
+        let project = tx.update_project(id, &patch, expected_version).await?;
+        tx.commit().await?;
+        Ok(project)
+    }
+
+    pub async fn delete_project(&self, id: ProjectId) -> Result<()> {
+        let tx = self.tenancy.begin(self.ctx, TxMode::Write).await?;
+        tx.delete_project(id).await?;
+        tx.commit().await
+    }
+
+    pub async fn restore_project(&self, id: ProjectId) -> Result<Project> {
+        let tx = self.tenancy.begin(self.ctx, TxMode::Write).await?;
+        let project = tx.restore_project(id).await?;
+        tx.commit().await?;
+        Ok(project)
+    }
+
+    pub async fn project(&self, id: ProjectId) -> Result<Project> {
+        let tx = self.tenancy.begin(self.ctx, TxMode::Read).await?;
+        tx.project(id).await
+    }
+
+    pub async fn projects_by_ids(&self, ids: &[ProjectId]) -> Result<Vec<Project>> {
+        let tx = self.tenancy.begin(self.ctx, TxMode::Read).await?;
+        tx.projects_by_ids(ids).await
+    }
+
+    pub async fn list_projects(
+        &self,
+        filter: &ProjectFilter,
+        page: &PageQuery<ProjectOrderField>,
+    ) -> Result<Page<Project>> {
+        let tx = self.tenancy.begin(self.ctx, TxMode::Read).await?;
+        tx.list_projects(filter, page).await
+    }
+
+    pub async fn count_projects(&self, filter: &ProjectFilter) -> Result<u64> {
+        let tx = self.tenancy.begin(self.ctx, TxMode::Read).await?;
+        tx.count_projects(filter).await
+    }
+
+    /// # Errors
+    /// As [`crate::ports::TaskRepository::create_task`], and [`Error::Invalid`] on
+    /// `assigneeId` when the assignee is not a member of this tenant.
+    pub async fn create_task(&self, input: &TaskInput, key: Option<&str>) -> Result<Task> {
+        let new = NewTask::parse(input)?;
+        let key = parse_key(key)?;
+        // Membership lives in the control plane; check it before taking a tenant connection.
+        if let Some(assignee) = new.assignee_id {
+            self.require_member(assignee).await?;
+        }
+        let tx = self.tenancy.begin(self.ctx, TxMode::Write).await?;
+        let task = tx.create_task(&new, key.as_ref()).await?;
+        tx.commit().await?;
+        Ok(task)
+    }
+
+    pub async fn update_task(&self, id: TaskId, input: &TaskPatchInput, expected_version: i32) -> Result<Task> {
+        let patch = TaskPatch::parse(input)?;
+        if let Some(Some(assignee)) = patch.assignee_id {
+            self.require_member(assignee).await?;
+        }
+        let tx = self.tenancy.begin(self.ctx, TxMode::Write).await?;
+        let task = tx.update_task(id, &patch, expected_version).await?;
+        tx.commit().await?;
+        Ok(task)
+    }
+
+    pub async fn delete_task(&self, id: TaskId) -> Result<()> {
+        let tx = self.tenancy.begin(self.ctx, TxMode::Write).await?;
+        tx.delete_task(id).await?;
+        tx.commit().await
+    }
+
+    pub async fn task(&self, id: TaskId) -> Result<Task> {
+        let tx = self.tenancy.begin(self.ctx, TxMode::Read).await?;
+        tx.task(id).await
+    }
+
+    pub async fn list_tasks(&self, filter: &TaskFilter, page: &PageQuery<TaskOrderField>) -> Result<Page<Task>> {
+        let tx = self.tenancy.begin(self.ctx, TxMode::Read).await?;
+        tx.list_tasks(filter, page).await
+    }
+
+    pub async fn count_tasks(&self, filter: &TaskFilter) -> Result<u64> {
+        let tx = self.tenancy.begin(self.ctx, TxMode::Read).await?;
+        tx.count_tasks(filter).await
+    }
+
+    async fn require_member(&self, user: UserId) -> Result<()> {
+        let found = self.identity.members_by_ids(self.ctx, &[user]).await?;
+        if found.is_empty() {
+            return Err(Error::Invalid(vec![FieldError::new("assigneeId", "not a member of this tenant")]));
+        }
+        Ok(())
+    }
+}

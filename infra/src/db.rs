@@ -1,0 +1,127 @@
+//! Connecting to the database and migrating it.
+
+use migration::{ControlPlane, MigratorTrait, TenantPlane};
+use sea_orm::{ConnectOptions, ConnectionTrait, Database, DatabaseConnection, DbBackend, DbErr, TransactionTrait};
+use std::time::Duration;
+
+#[derive(Debug, Clone)]
+pub struct DbSettings {
+    pub url: String,
+    pub max_connections: u32,
+    pub acquire_timeout: Duration,
+    /// Log each SQL statement at debug level.
+    pub log_statements: bool,
+}
+
+/// Opens the connection pool. For a `sqlite:` file URL the parent directory is
+/// created, and the file is opened in WAL mode with a busy timeout and foreign
+/// keys on, which the embedded default needs to serve concurrent requests.
+pub async fn connect(settings: &DbSettings) -> Result<DatabaseConnection, DbErr> {
+    if let Some(path) = sqlite_file(&settings.url) {
+        if let Some(dir) = std::path::Path::new(path).parent().filter(|d| !d.as_os_str().is_empty()) {
+            std::fs::create_dir_all(dir).map_err(|e| DbErr::Custom(format!("creating {}: {e}", dir.display())))?;
+        }
+    }
+    let mut opts = ConnectOptions::new(settings.url.clone());
+    opts.max_connections(settings.max_connections)
+        .min_connections(1)
+        .acquire_timeout(settings.acquire_timeout)
+        .sqlx_logging(settings.log_statements)
+        .sqlx_logging_level(tracing::log::LevelFilter::Debug);
+    opts.map_sqlx_sqlite_opts(|o| {
+        o.journal_mode(sea_orm::sqlx::sqlite::SqliteJournalMode::Wal)
+            .synchronous(sea_orm::sqlx::sqlite::SqliteSynchronous::Normal)
+            .busy_timeout(Duration::from_secs(5))
+            .foreign_keys(true)
+            .create_if_missing(true)
+    });
+    Database::connect(opts).await
+}
+
+/// The file path of a `sqlite:` URL, unless it is in-memory.
+fn sqlite_file(url: &str) -> Option<&str> {
+    let rest = url.strip_prefix("sqlite://").or_else(|| url.strip_prefix("sqlite:"))?;
+    let path = rest.split('?').next().unwrap_or(rest);
+    (!path.is_empty() && path != ":memory:").then_some(path)
+}
+
+/// Applies pending control-plane and (shared, row-strategy) tenant-plane migrations.
+///
+/// On PostgreSQL everything runs in one transaction holding an advisory lock, so
+/// API nodes booting together take turns instead of racing on the ledger, and a
+/// failed migration leaves the schema as it was.
+pub async fn migrate(db: &DatabaseConnection) -> Result<(), DbErr> {
+    const LOCK_KEY: i64 = 0x7465_6e61_6e74; // "tenant"
+    if db.get_database_backend() == DbBackend::Postgres {
+        let tx = db.begin().await?;
+        tx.execute_unprepared(&format!("SELECT pg_advisory_xact_lock({LOCK_KEY})")).await?;
+        ControlPlane::up(&tx, None).await?;
+        TenantPlane::up(&tx, None).await?;
+        tx.commit().await
+    } else {
+        ControlPlane::up(db, None).await?;
+        TenantPlane::up(db, None).await
+    }
+}
+
+/// `SELECT 1`, for readiness checks.
+pub async fn ping(db: &DatabaseConnection) -> Result<(), DbErr> {
+    db.ping().await
+}
+
+/// The database behind every adapter, so the `api` crate never handles ORM types.
+#[derive(Clone)]
+pub struct Storage {
+    db: DatabaseConnection,
+}
+
+impl Storage {
+    /// # Errors
+    /// When the database cannot be reached or opened.
+    pub async fn connect(settings: &DbSettings) -> Result<Self, DbErr> {
+        Ok(Self { db: connect(settings).await? })
+    }
+
+    /// # Errors
+    /// When a migration fails; on PostgreSQL nothing of the run is kept.
+    pub async fn migrate(&self) -> Result<(), DbErr> {
+        migrate(&self.db).await
+    }
+
+    /// # Errors
+    /// When the database does not answer.
+    pub async fn ping(&self) -> Result<(), DbErr> {
+        ping(&self.db).await
+    }
+
+    /// "postgres" or "sqlite".
+    pub fn backend(&self) -> &'static str {
+        match self.db.get_database_backend() {
+            DbBackend::Postgres => "postgres",
+            DbBackend::Sqlite => "sqlite",
+            _ => "other",
+        }
+    }
+
+    /// Whether no tenant exists yet (a first start).
+    ///
+    /// # Errors
+    /// When the query fails.
+    pub async fn has_no_tenants(&self) -> Result<bool, DbErr> {
+        use sea_orm::{EntityTrait, PaginatorTrait};
+        Ok(crate::entities::tenant::Entity::find().count(&self.db).await? == 0)
+    }
+
+    pub fn tenancy(&self) -> crate::tenancy::SqlTenancy {
+        crate::tenancy::SqlTenancy::new(self.db.clone())
+    }
+
+    pub fn identity(&self) -> crate::identity::SqlIdentityStore {
+        crate::identity::SqlIdentityStore::new(self.db.clone())
+    }
+
+    /// Closes the pool, waiting for connections in use to come back.
+    pub async fn close(self) {
+        let _ = self.db.close().await;
+    }
+}

@@ -1,0 +1,9 @@
+//! SeaORM entities. They stay in `infra`: the GraphQL types are built from domain types.
+
+pub mod idempotency_key;
+pub mod membership;
+pub mod project;
+pub mod session;
+pub mod task;
+pub mod tenant;
+pub mod user;

@@ -1,0 +1,232 @@
+//! The control-plane store: users, tenants, memberships, sessions.
+
+use crate::entities::{membership, session, tenant, user};
+use crate::errors::{DbResultExt, unique_as_conflict};
+use async_trait::async_trait;
+use domain::error::Entity as Kind;
+use domain::identity::{Membership, RoleName, Tenant, User};
+use domain::ports::{IdentityStore, NewAccount, NewTenant};
+use domain::values::{DisplayName, Email, TenantName, TenantSlug};
+use domain::{Error, Result, SessionId, TenantContext, TenantId, UserId};
+use sea_orm::{
+    ActiveValue::Set, ColumnTrait, ConnectionTrait, DatabaseConnection, EntityTrait, JoinType, QueryFilter,
+    QueryOrder, QuerySelect, RelationTrait, TransactionTrait,
+};
+
+pub struct SqlIdentityStore {
+    db: DatabaseConnection,
+}
+
+impl SqlIdentityStore {
+    pub fn new(db: DatabaseConnection) -> Self {
+        Self { db }
+    }
+}
+
+fn corrupt(what: &str) -> Error {
+    Error::unexpected(format!("stored {what} is invalid"))
+}
+
+fn user_to_domain(r: user::Model) -> Result<User> {
+    Ok(User {
+        id: UserId::from_uuid(r.id),
+        email: Email::parse(&r.email).map_err(|_| corrupt("email"))?,
+        display_name: DisplayName::parse(&r.display_name).map_err(|_| corrupt("display name"))?,
+        created_at: r.created_at,
+    })
+}
+
+fn tenant_to_domain(r: tenant::Model) -> Result<Tenant> {
+    Ok(Tenant {
+        id: TenantId::from_uuid(r.id),
+        slug: TenantSlug::parse(&r.slug).map_err(|_| corrupt("slug"))?,
+        name: TenantName::parse(&r.name).map_err(|_| corrupt("tenant name"))?,
+        isolation: r.isolation.parse().map_err(|_| corrupt("isolation"))?,
+        created_at: r.created_at,
+    })
+}
+
+fn membership_to_domain(m: membership::Model, t: &Tenant) -> Membership {
+    Membership {
+        user_id: UserId::from_uuid(m.user_id),
+        tenant_id: TenantId::from_uuid(m.tenant_id),
+        isolation: t.isolation,
+        role: RoleName::new(m.role),
+    }
+}
+
+async fn insert_tenant(db: &impl ConnectionTrait, owner: UserId, t: &NewTenant, slug_field: &str) -> Result<Tenant> {
+    let now = crate::now();
+    let row = tenant::ActiveModel {
+        id: Set(TenantId::generate().as_uuid()),
+        slug: Set(t.slug.as_str().to_owned()),
+        name: Set(t.name.as_str().to_owned()),
+        isolation: Set(t.isolation.as_str().to_owned()),
+        created_at: Set(now),
+    };
+    let id = row.id.clone().unwrap();
+    tenant::Entity::insert(row)
+        .exec_without_returning(db)
+        .await
+        .map_err(|e| unique_as_conflict(e, slug_field, "this slug is taken"))?;
+    membership::Entity::insert(membership::ActiveModel {
+        tenant_id: Set(id),
+        user_id: Set(owner.as_uuid()),
+        role: Set(RoleName::OWNER.to_owned()),
+        created_at: Set(now),
+    })
+    .exec_without_returning(db)
+    .await
+    .or_unexpected()?;
+    tenant::Entity::find_by_id(id).one(db).await.or_unexpected()?.map_or(Err(corrupt("tenant")), tenant_to_domain)
+}
+
+#[async_trait]
+impl IdentityStore for SqlIdentityStore {
+    async fn create_account(&self, a: &NewAccount) -> Result<(User, Tenant)> {
+        let tx = self.db.begin().await.or_unexpected()?;
+        let id = UserId::generate();
+        user::Entity::insert(user::ActiveModel {
+            id: Set(id.as_uuid()),
+            email: Set(a.email.as_str().to_owned()),
+            password_hash: Set(a.password_hash.clone()),
+            display_name: Set(a.display_name.as_str().to_owned()),
+            created_at: Set(crate::now()),
+        })
+        .exec_without_returning(&tx)
+        .await
+        .map_err(|e| unique_as_conflict(e, "email", "an account with this email exists; sign in instead"))?;
+        let tenant = insert_tenant(&tx, id, &a.tenant, "tenantSlug").await?;
+        let user = user::Entity::find_by_id(id.as_uuid()).one(&tx).await.or_unexpected()?;
+        tx.commit().await.or_unexpected()?;
+        Ok((user.map_or(Err(corrupt("user")), user_to_domain)?, tenant))
+    }
+
+    async fn create_user(&self, email: &Email, password_hash: &str, display_name: &DisplayName) -> Result<User> {
+        let id = UserId::generate();
+        user::Entity::insert(user::ActiveModel {
+            id: Set(id.as_uuid()),
+            email: Set(email.as_str().to_owned()),
+            password_hash: Set(password_hash.to_owned()),
+            display_name: Set(display_name.as_str().to_owned()),
+            created_at: Set(crate::now()),
+        })
+        .exec_without_returning(&self.db)
+        .await
+        .map_err(|e| unique_as_conflict(e, "email", "an account with this email exists"))?;
+        self.user(id).await
+    }
+
+    async fn add_membership(&self, tenant: TenantId, user: UserId, role: &RoleName) -> Result<()> {
+        membership::Entity::insert(membership::ActiveModel {
+            tenant_id: Set(tenant.as_uuid()),
+            user_id: Set(user.as_uuid()),
+            role: Set(role.as_str().to_owned()),
+            created_at: Set(crate::now()),
+        })
+        .exec_without_returning(&self.db)
+        .await
+        .map_err(|e| unique_as_conflict(e, "userId", "already a member of this tenant"))?;
+        Ok(())
+    }
+
+    async fn create_tenant(&self, owner: UserId, t: &NewTenant) -> Result<Tenant> {
+        let tx = self.db.begin().await.or_unexpected()?;
+        let tenant = insert_tenant(&tx, owner, t, "slug").await?;
+        tx.commit().await.or_unexpected()?;
+        Ok(tenant)
+    }
+
+    async fn credentials(&self, email: &Email) -> Result<Option<(User, String)>> {
+        let row = user::Entity::find().filter(user::Column::Email.eq(email.as_str())).one(&self.db).await.or_unexpected()?;
+        row.map(|r| {
+            let hash = r.password_hash.clone();
+            user_to_domain(r).map(|u| (u, hash))
+        })
+        .transpose()
+    }
+
+    async fn user(&self, id: UserId) -> Result<User> {
+        user::Entity::find_by_id(id.as_uuid())
+            .one(&self.db)
+            .await
+            .or_unexpected()?
+            .map_or(Err(Error::NotFound(Kind::User)), user_to_domain)
+    }
+
+    async fn tenant(&self, id: TenantId) -> Result<Tenant> {
+        tenant::Entity::find_by_id(id.as_uuid())
+            .one(&self.db)
+            .await
+            .or_unexpected()?
+            .map_or(Err(Error::NotFound(Kind::Tenant)), tenant_to_domain)
+    }
+
+    async fn tenant_by_slug(&self, slug: &TenantSlug) -> Result<Option<Tenant>> {
+        tenant::Entity::find()
+            .filter(tenant::Column::Slug.eq(slug.as_str()))
+            .one(&self.db)
+            .await
+            .or_unexpected()?
+            .map(tenant_to_domain)
+            .transpose()
+    }
+
+    async fn membership(&self, user: UserId, tenant: TenantId) -> Result<Option<Membership>> {
+        let found = membership::Entity::find_by_id((tenant.as_uuid(), user.as_uuid()))
+            .find_also_related(tenant::Entity)
+            .one(&self.db)
+            .await
+            .or_unexpected()?;
+        match found {
+            Some((m, Some(t))) => Ok(Some(membership_to_domain(m, &tenant_to_domain(t)?))),
+            _ => Ok(None),
+        }
+    }
+
+    async fn memberships_of(&self, user: UserId) -> Result<Vec<(Membership, Tenant)>> {
+        let rows = membership::Entity::find()
+            .filter(membership::Column::UserId.eq(user.as_uuid()))
+            .find_also_related(tenant::Entity)
+            .order_by_asc(membership::Column::CreatedAt)
+            .all(&self.db)
+            .await
+            .or_unexpected()?;
+        rows.into_iter()
+            .filter_map(|(m, t)| t.map(|t| (m, t)))
+            .map(|(m, t)| {
+                let t = tenant_to_domain(t)?;
+                Ok((membership_to_domain(m, &t), t))
+            })
+            .collect()
+    }
+
+    async fn members_by_ids(&self, ctx: &TenantContext, ids: &[UserId]) -> Result<Vec<User>> {
+        let ids: Vec<_> = ids.iter().map(UserId::as_uuid).collect();
+        user::Entity::find()
+            .join(JoinType::InnerJoin, membership::Relation::User.def().rev())
+            .filter(membership::Column::TenantId.eq(ctx.tenant_id().as_uuid()))
+            .filter(user::Column::Id.is_in(ids))
+            .all(&self.db)
+            .await
+            .or_unexpected()?
+            .into_iter()
+            .map(user_to_domain)
+            .collect()
+    }
+
+    async fn open_session(&self, user: UserId, tenant: TenantId) -> Result<SessionId> {
+        let id = SessionId::generate();
+        session::Entity::insert(session::ActiveModel {
+            id: Set(id.as_uuid()),
+            user_id: Set(user.as_uuid()),
+            tenant_id: Set(tenant.as_uuid()),
+            created_at: Set(crate::now()),
+            revoked_at: Set(None),
+        })
+        .exec_without_returning(&self.db)
+        .await
+        .or_unexpected()?;
+        Ok(id)
+    }
+}

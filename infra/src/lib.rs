@@ -1,0 +1,18 @@
+//! Adapters for the domain's ports: SeaORM repositories behind the tenancy
+//! binding, the control-plane store, argon2id passwords and JWT access tokens.
+
+pub mod db;
+mod entities;
+mod errors;
+pub mod identity;
+pub mod jwt;
+pub mod password;
+pub mod tenancy;
+
+/// Now, truncated to microseconds: what PostgreSQL stores, so a timestamp read
+/// back equals the one written (keyset cursors depend on it).
+pub(crate) fn now() -> chrono::DateTime<chrono::Utc> {
+    use chrono::{DurationRound, TimeDelta};
+    let now = chrono::Utc::now();
+    now.duration_trunc(TimeDelta::microseconds(1)).unwrap_or(now)
+}

@@ -1,0 +1,129 @@
+//! A transaction bound to one tenant, and the only query builders repositories get.
+
+use crate::entities::{idempotency_key, project, task};
+use crate::errors::DbResultExt;
+use async_trait::async_trait;
+use domain::ports::TenantTx;
+use domain::{Result, TenantContext};
+use sea_orm::sea_query::{Expr, ExprTrait, Query, SelectStatement};
+use sea_orm::{
+    ActiveModelTrait, ColumnTrait, DatabaseTransaction, EntityTrait, IntoActiveModel, QueryFilter,
+    Select, UpdateMany,
+};
+use uuid::Uuid;
+
+/// Tenant-plane entities: each names its `tenant_id` column.
+pub(crate) trait TenantScoped: EntityTrait {
+    fn tenant_column() -> Self::Column;
+}
+
+impl TenantScoped for project::Entity {
+    fn tenant_column() -> Self::Column {
+        project::Column::TenantId
+    }
+}
+impl TenantScoped for task::Entity {
+    fn tenant_column() -> Self::Column {
+        task::Column::TenantId
+    }
+}
+impl TenantScoped for idempotency_key::Entity {
+    fn tenant_column() -> Self::Column {
+        idempotency_key::Column::TenantId
+    }
+}
+
+/// A query that already carries the tenant filter. Repositories can narrow it
+/// ([`Scoped::and`] only adds conditions) but cannot make one without a tenant.
+pub(crate) struct Scoped<Q>(Q);
+
+impl<Q> Scoped<Q> {
+    /// Refines the query: filters, ordering, limits. Filters are ANDed with the tenant's.
+    pub(crate) fn and(self, f: impl FnOnce(Q) -> Q) -> Self {
+        Scoped(f(self.0))
+    }
+}
+
+pub(crate) struct Bound {
+    tx: DatabaseTransaction,
+    ctx: TenantContext,
+}
+
+impl Bound {
+    pub(crate) fn new(tx: DatabaseTransaction, ctx: TenantContext) -> Self {
+        Self { tx, ctx }
+    }
+
+    pub(crate) fn tenant(&self) -> Uuid {
+        self.ctx.tenant_id().as_uuid()
+    }
+
+    pub(crate) fn select<E: TenantScoped>(&self) -> Scoped<Select<E>> {
+        Scoped(E::find().filter(E::tenant_column().eq(self.tenant())))
+    }
+
+    pub(crate) fn update<E: TenantScoped>(&self) -> Scoped<UpdateMany<E>> {
+        Scoped(E::update_many().filter(E::tenant_column().eq(self.tenant())))
+    }
+
+
+    /// `SELECT id FROM projects WHERE tenant_id = $t AND deleted_at IS NULL`, for
+    /// hiding the tasks of deleted projects.
+    pub(crate) fn live_project_ids(&self) -> SelectStatement {
+        Query::select()
+            .column(project::Column::Id)
+            .from(project::Entity)
+            .and_where(Expr::col(project::Column::TenantId).eq(self.tenant()))
+            .and_where(Expr::col(project::Column::DeletedAt).is_null())
+            .to_owned()
+    }
+
+    pub(crate) async fn all<E: EntityTrait>(&self, q: Scoped<Select<E>>) -> Result<Vec<E::Model>> {
+        q.0.all(&self.tx).await.or_unexpected()
+    }
+
+    pub(crate) async fn one<E: EntityTrait>(&self, q: Scoped<Select<E>>) -> Result<Option<E::Model>> {
+        q.0.one(&self.tx).await.or_unexpected()
+    }
+
+    pub(crate) async fn count<E: EntityTrait>(&self, q: Scoped<Select<E>>) -> Result<u64>
+    where
+        E::Model: Sync,
+    {
+        use sea_orm::PaginatorTrait;
+        q.0.count(&self.tx).await.or_unexpected()
+    }
+
+    /// Runs an update; returns the number of rows it changed.
+    pub(crate) async fn exec_update<E: EntityTrait>(&self, q: Scoped<UpdateMany<E>>) -> Result<u64> {
+        Ok(q.0.exec(&self.tx).await.or_unexpected()?.rows_affected)
+    }
+
+
+    /// Inserts a row of this tenant. `build` receives the tenant id to put in
+    /// the row; the row is refused if it names any other.
+    pub(crate) async fn insert<E, A>(&self, build: impl FnOnce(Uuid) -> A) -> Result<(), sea_orm::DbErr>
+    where
+        E: TenantScoped,
+        A: ActiveModelTrait<Entity = E> + Send,
+        E::Model: IntoActiveModel<A>,
+    {
+        let model = build(self.tenant());
+        match model.get(E::tenant_column()).into_value() {
+            Some(v) if v == self.tenant().into() => {}
+            _ => return Err(sea_orm::DbErr::Custom("insert without this tenant's id".into())),
+        }
+        E::insert(model).exec_without_returning(&self.tx).await.map(|_| ())
+    }
+}
+
+#[async_trait]
+impl TenantTx for Bound {
+    fn context(&self) -> &TenantContext {
+        &self.ctx
+    }
+
+    async fn commit(self: Box<Self>) -> Result<()> {
+        self.tx.commit().await.or_unexpected()
+    }
+}

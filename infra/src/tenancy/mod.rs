@@ -1,0 +1,65 @@
+//! The tenant-binding point: the one place a tenant-plane transaction is opened.
+//!
+//! [`SqlTenancy::begin`] takes a [`TenantContext`] and returns a transaction that
+//! is bound to that tenant twice over: on PostgreSQL the transaction-local
+//! setting `app.tenant_id` is set (for row-level security), and every query the
+//! repositories build goes through [`bound::Bound`], which adds the
+//! `tenant_id` filter and writes `tenant_id` into every insert.
+
+mod bound;
+mod idempotency;
+mod keyset;
+mod projects;
+mod tasks;
+
+use crate::errors::DbResultExt;
+use async_trait::async_trait;
+use bound::Bound;
+use domain::ports::{Tenancy, TenantTx, TxMode};
+use domain::{Isolation, Result, TenantContext};
+use sea_orm::{
+    ConnectionTrait, DatabaseConnection, DbBackend, SqliteTransactionMode, Statement, TransactionOptions,
+    TransactionTrait,
+};
+
+/// Tenancy over one shared SQL database (the row strategy).
+#[derive(Clone)]
+pub struct SqlTenancy {
+    db: DatabaseConnection,
+}
+
+impl SqlTenancy {
+    pub fn new(db: DatabaseConnection) -> Self {
+        Self { db }
+    }
+}
+
+#[async_trait]
+impl Tenancy for SqlTenancy {
+    async fn begin(&self, ctx: &TenantContext, mode: TxMode) -> Result<Box<dyn TenantTx>> {
+        if ctx.isolation() != Isolation::Row {
+            // Schema and database strategies arrive with their own adapters.
+            return Err(domain::Error::unexpected(format!("isolation {} is not served yet", ctx.isolation())));
+        }
+        let options = TransactionOptions {
+            sqlite_transaction_mode: Some(match mode {
+                TxMode::Read => SqliteTransactionMode::Deferred,
+                // Take the write lock up front: a deferred transaction that reads and
+                // then writes can fail with SQLITE_BUSY instead of waiting its turn.
+                TxMode::Write => SqliteTransactionMode::Immediate,
+            }),
+            ..Default::default()
+        };
+        let tx = self.db.begin_with_options(options).await.or_unexpected()?;
+        if tx.get_database_backend() == DbBackend::Postgres {
+            tx.execute_raw(Statement::from_sql_and_values(
+                DbBackend::Postgres,
+                "SELECT set_config('app.tenant_id', $1, true)",
+                [ctx.tenant_id().to_string().into()],
+            ))
+            .await
+            .or_unexpected()?;
+        }
+        Ok(Box::new(Bound::new(tx, ctx.clone())))
+    }
+}

@@ -1,0 +1,210 @@
+//! Tasks, always through [`Bound`]'s tenant-scoped builders. Tasks of a
+//! soft-deleted project are hidden with it.
+
+use super::bound::Bound;
+use super::idempotency::Prior;
+use super::keyset::{self, SortColumn};
+use super::projects::contains_pattern;
+use crate::entities::project;
+use crate::entities::task::{self as row, Column as C};
+use crate::errors::unexpected;
+use async_trait::async_trait;
+use domain::error::Entity as Kind;
+use domain::page::{Page, PageQuery};
+use domain::ports::TaskRepository;
+use domain::task::{NewTask, Task, TaskFilter, TaskOrderField, TaskPatch};
+use domain::values::{Description, DueDate, IdempotencyKey, Priority, TaskTitle};
+use domain::{Error, FieldError, ProjectId, Result, TaskId, TenantId, UserId};
+use sea_orm::sea_query::{Expr, ExprTrait, Func};
+use sea_orm::{ActiveValue::Set, ColumnTrait, Condition, QueryFilter, Select};
+
+const SCOPE: &str = "task";
+
+fn to_domain(r: row::Model) -> Result<Task> {
+    let corrupt = |what: &str| Error::unexpected(format!("stored task {} has an invalid {what}", r.id));
+    Ok(Task {
+        id: TaskId::from_uuid(r.id),
+        tenant_id: TenantId::from_uuid(r.tenant_id),
+        project_id: ProjectId::from_uuid(r.project_id),
+        title: TaskTitle::parse(&r.title).map_err(|_| corrupt("title"))?,
+        description: Description::parse(&r.description).map_err(|_| corrupt("description"))?,
+        status: r.status.parse().map_err(|_| corrupt("status"))?,
+        priority: Priority::parse(i32::from(r.priority)).map_err(|_| corrupt("priority"))?,
+        assignee_id: r.assignee_id.map(UserId::from_uuid),
+        due_date: r.due_date.map(DueDate::new).transpose().map_err(|_| corrupt("due date"))?,
+        created_at: r.created_at,
+        updated_at: r.updated_at,
+        version: r.version,
+    })
+}
+
+impl Bound {
+    /// Live tasks of live projects.
+    fn visible(&self, q: Select<row::Entity>) -> Select<row::Entity> {
+        q.filter(C::DeletedAt.is_null()).filter(Expr::col(C::ProjectId).in_subquery(self.live_project_ids()))
+    }
+
+    async fn task_row(&self, id: TaskId) -> Result<row::Model> {
+        self.one(self.select::<row::Entity>().and(|q| self.visible(q).filter(C::Id.eq(id.as_uuid()))))
+            .await?
+            .ok_or(Error::NotFound(Kind::Task))
+    }
+
+    async fn project_is_live(&self, id: ProjectId) -> Result<bool> {
+        let q = self.select::<project::Entity>().and(|q| {
+            q.filter(project::Column::Id.eq(id.as_uuid())).filter(project::Column::DeletedAt.is_null())
+        });
+        Ok(self.count(q).await? > 0)
+    }
+}
+
+fn filtered(q: Select<row::Entity>, f: &TaskFilter) -> Select<row::Entity> {
+    let mut q = q;
+    if let Some(p) = f.project_id {
+        q = q.filter(C::ProjectId.eq(p.as_uuid()));
+    }
+    if let Some(s) = f.status {
+        q = q.filter(C::Status.eq(s.as_str()));
+    }
+    if let Some(a) = f.assignee_id {
+        q = q.filter(C::AssigneeId.eq(a.as_uuid()));
+    }
+    if let Some(term) = &f.search {
+        q = q.filter(
+            Condition::any()
+                .add(Expr::expr(Func::lower(Expr::col(C::Title))).like(contains_pattern(term.as_str())))
+                .add(Expr::expr(Func::lower(Expr::col(C::Description))).like(contains_pattern(term.as_str()))),
+        );
+    }
+    q
+}
+
+#[async_trait]
+impl TaskRepository for Bound {
+    async fn create_task(&self, new: &NewTask, key: Option<&IdempotencyKey>) -> Result<Task> {
+        let fingerprint = new.fingerprint();
+        if let Some(key) = key {
+            if let Prior::Created(id) = self.prior(SCOPE, key, &fingerprint).await? {
+                return self.task_row(TaskId::from_uuid(id)).await.and_then(to_domain);
+            }
+        }
+        if !self.project_is_live(new.project_id).await? {
+            return Err(FieldError::new("projectId", "no such project").into());
+        }
+        let id = TaskId::generate();
+        let now = crate::now();
+        self.insert::<row::Entity, _>(|tenant_id| row::ActiveModel {
+            tenant_id: Set(tenant_id),
+            id: Set(id.as_uuid()),
+            project_id: Set(new.project_id.as_uuid()),
+            title: Set(new.title.as_str().to_owned()),
+            description: Set(new.description.as_str().to_owned()),
+            status: Set(new.status.as_str().to_owned()),
+            priority: Set(new.priority.value()),
+            assignee_id: Set(new.assignee_id.map(|u| u.as_uuid())),
+            due_date: Set(new.due_date.map(DueDate::date)),
+            created_at: Set(now),
+            updated_at: Set(now),
+            deleted_at: Set(None),
+            version: Set(1),
+        })
+        .await
+        .map_err(unexpected)?;
+        if let Some(key) = key {
+            self.remember(SCOPE, key, &fingerprint, id.as_uuid()).await?;
+        }
+        to_domain(self.task_row(id).await?)
+    }
+
+    async fn task(&self, id: TaskId) -> Result<Task> {
+        to_domain(self.task_row(id).await?)
+    }
+
+    async fn tasks_by_ids(&self, ids: &[TaskId]) -> Result<Vec<Task>> {
+        let ids: Vec<_> = ids.iter().map(TaskId::as_uuid).collect();
+        self.all(self.select::<row::Entity>().and(|q| self.visible(q).filter(C::Id.is_in(ids))))
+            .await?
+            .into_iter()
+            .map(to_domain)
+            .collect()
+    }
+
+    async fn list_tasks(&self, filter: &TaskFilter, page: &PageQuery<TaskOrderField>) -> Result<Page<Task>> {
+        let (column, nullable) = match page.field {
+            TaskOrderField::CreatedAt => (C::CreatedAt, false),
+            TaskOrderField::UpdatedAt => (C::UpdatedAt, false),
+            TaskOrderField::Priority => (C::Priority, false),
+            TaskOrderField::DueDate => (C::DueDate, true),
+            TaskOrderField::Title => (C::Title, false),
+        };
+        let sort = SortColumn { column, nullable };
+        let q = self.select::<row::Entity>().and(|q| keyset::apply(filtered(self.visible(q), filter), sort, C::Id, page));
+        let mut rows = self.all(q).await?;
+        let has_more = rows.len() as u64 > page.limit;
+        rows.truncate(page.limit as usize);
+        if page.backward {
+            rows.reverse();
+        }
+        Ok(Page { items: rows.into_iter().map(to_domain).collect::<Result<_>>()?, has_more })
+    }
+
+    async fn count_tasks(&self, filter: &TaskFilter) -> Result<u64> {
+        self.count(self.select::<row::Entity>().and(|q| filtered(self.visible(q), filter))).await
+    }
+
+    async fn update_task(&self, id: TaskId, patch: &TaskPatch, expected_version: i32) -> Result<Task> {
+        let live = self.live_project_ids();
+        let changed = self
+            .exec_update(self.update::<row::Entity>().and(|mut q| {
+                if let Some(v) = &patch.title {
+                    q = q.col_expr(C::Title, Expr::value(v.as_str()));
+                }
+                if let Some(v) = &patch.description {
+                    q = q.col_expr(C::Description, Expr::value(v.as_str()));
+                }
+                if let Some(v) = patch.status {
+                    q = q.col_expr(C::Status, Expr::value(v.as_str()));
+                }
+                if let Some(v) = patch.priority {
+                    q = q.col_expr(C::Priority, Expr::value(v.value()));
+                }
+                if let Some(v) = patch.assignee_id {
+                    q = q.col_expr(C::AssigneeId, Expr::value(v.map(|u| u.as_uuid())));
+                }
+                if let Some(v) = patch.due_date {
+                    q = q.col_expr(C::DueDate, Expr::value(v.map(DueDate::date)));
+                }
+                q.col_expr(C::UpdatedAt, Expr::value(crate::now()))
+                    .col_expr(C::Version, Expr::col(C::Version).add(1))
+                    .filter(C::Id.eq(id.as_uuid()))
+                    .filter(C::Version.eq(expected_version))
+                    .filter(C::DeletedAt.is_null())
+                    .filter(Expr::col(C::ProjectId).in_subquery(live))
+            }))
+            .await?;
+        if changed == 0 {
+            let current = self.task_row(id).await?;
+            return Err(Error::conflict(
+                "expectedVersion",
+                format!("the task was changed meanwhile; its current version is {}", current.version),
+            ));
+        }
+        to_domain(self.task_row(id).await?)
+    }
+
+    async fn delete_task(&self, id: TaskId) -> Result<()> {
+        let live = self.live_project_ids();
+        let changed = self
+            .exec_update(self.update::<row::Entity>().and(|q| {
+                let now = crate::now();
+                q.col_expr(C::DeletedAt, Expr::value(now))
+                    .col_expr(C::UpdatedAt, Expr::value(now))
+                    .col_expr(C::Version, Expr::col(C::Version).add(1))
+                    .filter(C::Id.eq(id.as_uuid()))
+                    .filter(C::DeletedAt.is_null())
+                    .filter(Expr::col(C::ProjectId).in_subquery(live))
+            }))
+            .await?;
+        if changed == 0 { Err(Error::NotFound(Kind::Task)) } else { Ok(()) }
+    }
+}

@@ -1,0 +1,41 @@
+//! Migrations, in two planes.
+//!
+//! - [`ControlPlane`]: global tables (tenants, users, memberships, sessions), once per deployment.
+//! - [`TenantPlane`]: tables holding a tenant's data (projects, tasks, idempotency keys).
+//!   Under the row strategy they live once in the shared database; the schema and
+//!   database strategies run them once per tenant. Every key leads with `tenant_id`,
+//!   so a tenant's rows can move between strategies by copying them.
+//!
+//! Each plane keeps its own ledger table, so both can share a database or schema.
+
+pub use sea_orm_migration::prelude::*;
+
+mod control;
+mod idens;
+mod tenant;
+
+pub use idens::*;
+
+/// Global tables.
+pub struct ControlPlane;
+
+#[async_trait::async_trait]
+impl MigratorTrait for ControlPlane {
+    fn migrations() -> Vec<Box<dyn MigrationTrait>> {
+        vec![Box::new(control::m20261121_000001_identity::Migration)]
+    }
+}
+
+/// Tables of a tenant's data.
+pub struct TenantPlane;
+
+#[async_trait::async_trait]
+impl MigratorTrait for TenantPlane {
+    fn migrations() -> Vec<Box<dyn MigrationTrait>> {
+        vec![Box::new(tenant::m20261121_000001_work_items::Migration)]
+    }
+
+    fn migration_table_name() -> DynIden {
+        "seaql_tenant_migrations".into_iden()
+    }
+}

@@ -1,0 +1,1 @@
+pub mod m20261121_000001_work_items;

@@ -1,0 +1,113 @@
+//! The demo tenant `cargo run` seeds on first start, so the playground has data at once.
+
+use domain::auth::{Auth, SignUpInput};
+use domain::identity::RoleName;
+use domain::ports::{IdentityStore, PasswordHasher, Tenancy, TokenService};
+use domain::project::ProjectInput;
+use domain::task::{TaskInput, TaskStatus};
+use domain::values::{DisplayName, Email, Password, TenantSlug};
+use domain::work::Work;
+use domain::{Isolation, Result, TenantContext};
+
+pub const TENANT_SLUG: &str = "demo";
+/// Both demo users share it; it is printed at start-up and in the README.
+pub const PASSWORD: &str = "demo-password";
+
+/// A demo login, as printed for the developer.
+#[derive(Debug, Clone)]
+pub struct Login {
+    pub email: &'static str,
+    pub role: &'static str,
+}
+
+pub const LOGINS: [Login; 2] = [
+    Login { email: "owner@demo.test", role: RoleName::OWNER },
+    Login { email: "member@demo.test", role: RoleName::MEMBER },
+];
+
+pub struct Ports<'a> {
+    pub identity: &'a dyn IdentityStore,
+    pub hasher: &'a dyn PasswordHasher,
+    pub tokens: &'a dyn TokenService,
+    pub tenancy: &'a dyn Tenancy,
+}
+
+/// Whether the demo tenant exists.
+///
+/// # Errors
+/// When the store fails.
+pub async fn exists(identity: &dyn IdentityStore) -> Result<bool> {
+    let slug = TenantSlug::parse(TENANT_SLUG).expect("valid slug");
+    Ok(identity.tenant_by_slug(&slug).await?.is_some())
+}
+
+/// Creates the demo tenant: an owner, a member, three projects with tasks.
+///
+/// # Errors
+/// When a write fails (for example, the demo emails are taken).
+pub async fn seed(p: &Ports<'_>) -> Result<()> {
+    let auth = Auth { identity: p.identity, hasher: p.hasher, tokens: p.tokens };
+    let owner = auth
+        .sign_up(SignUpInput {
+            email: LOGINS[0].email.into(),
+            password: PASSWORD.into(),
+            display_name: "Olivia Owner".into(),
+            tenant_name: "Demo Co".into(),
+            tenant_slug: TENANT_SLUG.into(),
+            isolation: Isolation::Row,
+        })
+        .await?;
+    let hash = p.hasher.hash(&Password::parse(PASSWORD).expect("valid password")).await?;
+    let member = p
+        .identity
+        .create_user(
+            &Email::parse(LOGINS[1].email).expect("valid email"),
+            &hash,
+            &DisplayName::parse("Max Member").expect("valid name"),
+        )
+        .await?;
+    p.identity.add_membership(owner.tenant.id, member.id, &RoleName::new(RoleName::MEMBER)).await?;
+
+    let ctx = TenantContext::system(owner.tenant.id, owner.tenant.isolation);
+    let work = Work { tenancy: p.tenancy, identity: p.identity, ctx: &ctx };
+    let plan: [(&str, &str, &[(&str, TaskStatus, i32)]); 3] = [
+        ("Website launch", "Ship the new marketing site", &[
+            ("Write landing page copy", TaskStatus::Done, 2),
+            ("Design hero image", TaskStatus::InProgress, 3),
+            ("Set up analytics", TaskStatus::Todo, 1),
+            ("Load test the signup flow", TaskStatus::Todo, 4),
+        ]),
+        ("Mobile app", "iOS and Android clients", &[
+            ("Sketch onboarding screens", TaskStatus::InProgress, 2),
+            ("Pick a push notification provider", TaskStatus::Todo, 1),
+            ("Beta test with ten customers", TaskStatus::Todo, 3),
+        ]),
+        ("Q3 planning", "Goals and budget for next quarter", &[
+            ("Collect team goals", TaskStatus::Done, 1),
+            ("Draft budget", TaskStatus::Todo, 2),
+        ]),
+    ];
+    for (i, (name, description, tasks)) in plan.iter().enumerate() {
+        let project = work
+            .create_project(&ProjectInput { name: (*name).into(), description: Some((*description).into()) }, None)
+            .await?;
+        for (j, (title, status, priority)) in tasks.iter().enumerate() {
+            let assignee = if (i + j) % 2 == 0 { owner.user.id } else { member.id };
+            let due = format!("2026-12-{:02}", 1 + (i * 7 + j * 3) % 28);
+            work.create_task(
+                &TaskInput {
+                    project_id: Some(project.id),
+                    title: (*title).into(),
+                    description: None,
+                    status: Some(*status),
+                    priority: Some(*priority),
+                    assignee_id: Some(assignee),
+                    due_date: Some(due),
+                },
+                None,
+            )
+            .await?;
+        }
+    }
+    Ok(())
+}

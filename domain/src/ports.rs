@@ -79,8 +79,8 @@ pub trait ProjectRepository {
 #[async_trait]
 pub trait TaskRepository {
     /// # Errors
-    /// [`crate::Error::Invalid`] on `projectId` when the project is not a live
-    /// project of this tenant; idempotency as for projects.
+    /// [`crate::Error::NotFound`] when the project is not a live project of
+    /// this tenant; idempotency as for projects.
     async fn create_task(&self, new: &NewTask, key: Option<&IdempotencyKey>) -> Result<Task>;
     async fn task(&self, id: TaskId) -> Result<Task>;
     async fn tasks_by_ids(&self, ids: &[TaskId]) -> Result<Vec<Task>>;

@@ -161,7 +161,7 @@ impl NewTask {
     /// an id at all is reported here; an unknown one by the repository).
     pub fn parse(input: &TaskInput) -> crate::Result<Self> {
         let (project_id, title, description, priority, due_date) = (
-            input.project_id.ok_or_else(|| FieldError::new("projectId", "no such project")),
+            input.project_id.ok_or_else(|| FieldError::new("projectId", "not a valid id")),
             TaskTitle::parse(&input.title).at("title"),
             Description::parse(input.description.as_deref().unwrap_or("")).at("description"),
             input.priority.map(Priority::parse).transpose().at("priority"),

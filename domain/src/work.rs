@@ -1,7 +1,7 @@
 //! Use cases on projects and tasks. Each opens its own tenant transaction from
 //! the caller's [`TenantContext`] and commits only when everything succeeded.
 
-use crate::error::{Error, FieldError, Result};
+use crate::error::{Entity, Error, Result};
 use crate::ids::{ProjectId, TaskId, UserId};
 use crate::page::{Page, PageQuery};
 use crate::ports::{IdentityStore, Tenancy, TxMode};
@@ -77,8 +77,8 @@ impl Work<'_> {
     }
 
     /// # Errors
-    /// As [`crate::ports::TaskRepository::create_task`], and [`Error::Invalid`] on
-    /// `assigneeId` when the assignee is not a member of this tenant.
+    /// As [`crate::ports::TaskRepository::create_task`], and [`Error::NotFound`]
+    /// when the assignee is not a member of this tenant.
     pub async fn create_task(&self, input: &TaskInput, key: Option<&str>) -> Result<Task> {
         let new = NewTask::parse(input)?;
         let key = parse_key(key)?;
@@ -127,7 +127,8 @@ impl Work<'_> {
     async fn require_member(&self, user: UserId) -> Result<()> {
         let found = self.identity.members_by_ids(self.ctx, &[user]).await?;
         if found.is_empty() {
-            return Err(Error::Invalid(vec![FieldError::new("assigneeId", "not a member of this tenant")]));
+            // A user of another tenant is not disclosed: as unknown as a missing one.
+            return Err(Error::NotFound(Entity::User));
         }
         Ok(())
     }

@@ -160,9 +160,8 @@ pub struct UpdateTaskInput {
     pub due_date: MaybeUndefined<Date>,
 }
 
-/// An assignee id that is not an id can be no member.
 fn assignee(id: &ID) -> ApiResult<UserId> {
-    parse_id(id).ok_or_else(|| ApiError::invalid("assigneeId", "not a member of this tenant"))
+    parse_id(id).ok_or_else(|| ApiError::invalid("assigneeId", "not a valid id"))
 }
 
 #[derive(Default)]

@@ -14,7 +14,7 @@ use domain::page::{Page, PageQuery};
 use domain::ports::TaskRepository;
 use domain::task::{NewTask, Task, TaskFilter, TaskOrderField, TaskPatch};
 use domain::values::{Description, DueDate, IdempotencyKey, Priority, TaskTitle};
-use domain::{Error, FieldError, ProjectId, Result, TaskId, TenantId, UserId};
+use domain::{Error, ProjectId, Result, TaskId, TenantId, UserId};
 use sea_orm::sea_query::{Expr, ExprTrait, Func};
 use sea_orm::{ActiveValue::Set, ColumnTrait, Condition, QueryFilter, Select};
 
@@ -89,7 +89,8 @@ impl TaskRepository for Bound {
             }
         }
         if !self.project_is_live(new.project_id).await? {
-            return Err(FieldError::new("projectId", "no such project").into());
+            // Another tenant's project is as unknown as a missing one.
+            return Err(Error::NotFound(Kind::Project));
         }
         let id = TaskId::generate();
         let now = crate::now();

@@ -1,0 +1,221 @@
+//! The harness: the real server on a random port, one per test, spoken to in
+//! GraphQL over HTTP. On PostgreSQL every test shares one database and gets its
+//! own tenants, so tests run in parallel; on SQLite each gets its own file.
+
+use api::app::Application;
+use api::config::Settings;
+use sea_orm::{ConnectionTrait, Database};
+use serde_json::{Value, json};
+use std::path::PathBuf;
+use std::sync::OnceLock;
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Backend {
+    Sqlite,
+    Postgres,
+}
+
+pub fn postgres_url() -> String {
+    std::env::var("TEST_DATABASE_URL").unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/tenantry_test".into())
+}
+
+/// Creates the test database once per run if it is missing; fails loudly with
+/// how to start PostgreSQL when it is not reachable.
+async fn ensure_postgres(url: &str) {
+    static READY: OnceLock<()> = OnceLock::new();
+    if READY.get().is_some() {
+        return;
+    }
+    let (base, name) = url.rsplit_once('/').expect("TEST_DATABASE_URL ends with /<database>");
+    let name = name.split('?').next().unwrap_or(name);
+    let admin = match Database::connect(format!("{base}/postgres")).await {
+        Ok(db) => db,
+        Err(e) => panic!(
+            "PostgreSQL is not reachable at {base} ({e}).\n\
+             Start it (e.g. `pg_ctlcluster 15 main start`, or `docker compose up -d postgres`) \
+             or point TEST_DATABASE_URL at a server where the user may create databases."
+        ),
+    };
+    let exists = admin
+        .query_one_raw(sea_orm::Statement::from_string(
+            sea_orm::DbBackend::Postgres,
+            format!("SELECT 1 FROM pg_database WHERE datname = '{name}'"),
+        ))
+        .await
+        .expect("query pg_database")
+        .is_some();
+    if !exists {
+        // Two test binaries may race here; the loser's "already exists" is fine.
+        let _ = admin.execute_unprepared(&format!("CREATE DATABASE \"{name}\"")).await;
+    }
+    let _ = READY.set(());
+}
+
+pub struct TestApp {
+    pub addr: String,
+    client: reqwest::Client,
+    sqlite_file: Option<PathBuf>,
+}
+
+impl Drop for TestApp {
+    fn drop(&mut self) {
+        if let Some(f) = &self.sqlite_file {
+            for suffix in ["", "-wal", "-shm"] {
+                let _ = std::fs::remove_file(format!("{}{suffix}", f.display()));
+            }
+        }
+    }
+}
+
+/// Starts a server for one test. `configure` may adjust settings (limits, etc.).
+pub async fn spawn_with(backend: Backend, configure: impl FnOnce(&mut Settings)) -> TestApp {
+    let (url, sqlite_file) = match backend {
+        Backend::Sqlite => {
+            let dir = std::env::temp_dir().join("tenantry-tests");
+            std::fs::create_dir_all(&dir).expect("temp dir");
+            let file = dir.join(format!("{}.db", uuid::Uuid::new_v4()));
+            (format!("sqlite://{}?mode=rwc", file.display()), Some(file))
+        }
+        Backend::Postgres => {
+            let url = postgres_url();
+            ensure_postgres(&url).await;
+            (url, None)
+        }
+    };
+    let figment = Settings::figment()
+        .merge(("app_env", "test"))
+        .merge(("server.host", "127.0.0.1"))
+        .merge(("server.port", 0))
+        .merge(("database.url", url))
+        .merge(("database.max_connections", 5))
+        .merge(("demo.seed_on_first_start", false))
+        .merge(("log.filter", std::env::var("TEST_LOG").unwrap_or_else(|_| "off".into())));
+    let mut settings = Settings::from_figment(figment).expect("test settings");
+    configure(&mut settings);
+    if std::env::var("TEST_LOG").is_ok() {
+        api::telemetry::init(&settings.log, settings.app_env);
+    }
+    let app = Application::build(settings).await.expect("the server starts");
+    let addr = format!("http://{}", app.local_addr());
+    tokio::spawn(app.run(std::future::pending()));
+    TestApp { addr, client: reqwest::Client::new(), sqlite_file }
+}
+
+pub async fn spawn(backend: Backend) -> TestApp {
+    spawn_with(backend, |_| {}).await
+}
+
+/// A signed-up user with their own fresh tenant.
+#[derive(Debug, Clone)]
+pub struct Account {
+    pub token: String,
+    pub user_id: String,
+    pub tenant_id: String,
+    pub email: String,
+    pub password: String,
+    pub slug: String,
+}
+
+pub fn unique(prefix: &str) -> String {
+    format!("{prefix}-{}", &uuid::Uuid::new_v4().simple().to_string()[..12])
+}
+
+impl TestApp {
+    pub fn url(&self, path: &str) -> String {
+        format!("{}{path}", self.addr)
+    }
+
+    pub fn client(&self) -> &reqwest::Client {
+        &self.client
+    }
+
+    /// POSTs a GraphQL request; returns the whole JSON response.
+    pub async fn gql(&self, token: Option<&str>, query: &str, variables: Value) -> Value {
+        let mut req = self.client.post(self.url("/graphql")).json(&json!({ "query": query, "variables": variables }));
+        if let Some(t) = token {
+            req = req.bearer_auth(t);
+        }
+        let res = req.send().await.expect("request sent");
+        res.json().await.expect("JSON response")
+    }
+
+    /// Like [`TestApp::gql`], but panics on errors and returns `data`.
+    pub async fn data(&self, token: Option<&str>, query: &str, variables: Value) -> Value {
+        let body = self.gql(token, query, variables).await;
+        assert!(body.get("errors").is_none(), "unexpected errors: {body:#}");
+        body["data"].clone()
+    }
+
+    pub async fn sign_up(&self) -> Account {
+        let slug = unique("t");
+        let email = format!("{}@example.test", unique("user"));
+        let password = "correct horse battery".to_owned();
+        let d = self
+            .data(
+                None,
+                "mutation($i: SignUpInput!) { signUp(input: $i) { accessToken user { id email } tenant { id slug } } }",
+                json!({ "i": { "email": email, "password": password, "displayName": "Test User",
+                               "tenantName": "Test Co", "tenantSlug": slug } }),
+            )
+            .await;
+        let s = &d["signUp"];
+        Account {
+            token: s["accessToken"].as_str().unwrap().to_owned(),
+            user_id: s["user"]["id"].as_str().unwrap().to_owned(),
+            tenant_id: s["tenant"]["id"].as_str().unwrap().to_owned(),
+            email,
+            password,
+            slug,
+        }
+    }
+
+    pub async fn create_project(&self, token: &str, name: &str) -> String {
+        let d = self
+            .data(
+                Some(token),
+                "mutation($i: CreateProjectInput!) { createProject(input: $i) { id } }",
+                json!({ "i": { "name": name } }),
+            )
+            .await;
+        d["createProject"]["id"].as_str().unwrap().to_owned()
+    }
+
+    pub async fn create_task(&self, token: &str, input: Value) -> Value {
+        let d = self
+            .data(
+                Some(token),
+                "mutation($i: CreateTaskInput!) { createTask(input: $i) { id title status priority dueDate version } }",
+                json!({ "i": input }),
+            )
+            .await;
+        d["createTask"].clone()
+    }
+}
+
+/// The `extensions.code` of each error of a response.
+pub fn codes(body: &Value) -> Vec<String> {
+    body["errors"]
+        .as_array()
+        .map(|errs| errs.iter().filter_map(|e| e["extensions"]["code"].as_str().map(str::to_owned)).collect())
+        .unwrap_or_default()
+}
+
+/// Asserts exactly one error with `code`.
+pub fn assert_code(body: &Value, code: &str) {
+    assert_eq!(codes(body), vec![code.to_owned()], "expected one {code} error in {body:#}");
+}
+
+/// Generates one `#[tokio::test]` per backend for an `async fn(Backend)`.
+#[macro_export]
+macro_rules! on_every_backend {
+    ($($name:ident),+ $(,)?) => {
+        mod sqlite {
+            $(#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn $name() { super::$name($crate::helpers::Backend::Sqlite).await }) +
+        }
+        mod postgres {
+            $(#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn $name() { super::$name($crate::helpers::Backend::Postgres).await }) +
+        }
+    };
+}

@@ -1,0 +1,10 @@
+//! Integration tests: each starts the real server and speaks GraphQL over HTTP.
+//! Tenant-scoped suites run on SQLite and on PostgreSQL.
+
+mod helpers;
+
+mod auth;
+mod http_contract;
+mod isolation;
+mod projects;
+mod tasks;

@@ -26,7 +26,11 @@ pub fn db_settings(s: &Settings) -> DbSettings {
 
 /// Builds the adapters for the domain's ports from configuration.
 pub fn services(storage: &Storage, s: &Settings) -> anyhow::Result<Services> {
-    let secret = s.auth.jwt_secret.clone().context("JWT secret is resolved at load time")?;
+    let secret = s
+        .auth
+        .jwt_secret
+        .clone()
+        .context("JWT secret is resolved at load time")?;
     let hasher = Argon2Hasher::new(Argon2Params {
         memory_kib: s.auth.argon2_memory_kib,
         iterations: s.auth.argon2_iterations,
@@ -62,12 +66,22 @@ impl Application {
         http::metrics::handle();
         let storage = Storage::connect(&db_settings(&settings))
             .await
-            .with_context(|| format!("connecting to the database ({})", redact(&settings.database.url)))?;
+            .with_context(|| {
+                format!(
+                    "connecting to the database ({})",
+                    redact(&settings.database.url)
+                )
+            })?;
         if settings.database.migrate_on_start {
             storage.migrate().await.context("running migrations")?;
         }
         let services = Arc::new(services(&storage, &settings)?);
-        if settings.demo.seed_on_first_start && storage.has_no_tenants().await.context("checking for tenants")? {
+        if settings.demo.seed_on_first_start
+            && storage
+                .has_no_tenants()
+                .await
+                .context("checking for tenants")?
+        {
             seed::demo::seed(&seed::demo::Ports {
                 identity: &*services.identity,
                 hasher: &*services.hasher,
@@ -85,18 +99,29 @@ impl Application {
             settings.tenancy.default_isolation,
         );
         let addr = settings.listen_addr()?;
-        let listener = TcpListener::bind(addr).await.with_context(|| format!("binding {addr}"))?;
-        let state = AppState { schema, services, storage, settings: Arc::new(settings) };
+        let listener = TcpListener::bind(addr)
+            .await
+            .with_context(|| format!("binding {addr}"))?;
+        let state = AppState {
+            schema,
+            services,
+            storage,
+            settings: Arc::new(settings),
+        };
         Ok(Self { listener, state })
     }
 
     pub fn local_addr(&self) -> SocketAddr {
-        self.listener.local_addr().expect("a bound listener has an address")
+        self.listener
+            .local_addr()
+            .expect("a bound listener has an address")
     }
 
     /// Whether the demo tenant is there to log in to.
     pub async fn demo_available(&self) -> bool {
-        seed::demo::exists(&*self.state.services.identity).await.unwrap_or(false)
+        seed::demo::exists(&*self.state.services.identity)
+            .await
+            .unwrap_or(false)
     }
 
     pub fn backend(&self) -> &'static str {
@@ -108,18 +133,24 @@ impl Application {
     ///
     /// # Errors
     /// When the server fails.
-    pub async fn run(self, shutdown: impl Future<Output = ()> + Send + 'static) -> anyhow::Result<()> {
+    pub async fn run(
+        self,
+        shutdown: impl Future<Output = ()> + Send + 'static,
+    ) -> anyhow::Result<()> {
         let grace = Duration::from_secs(self.state.settings.server.shutdown_grace_secs);
         let storage = self.state.storage.clone();
         let started = Arc::new(Notify::new());
         let notify = started.clone();
         let router = http::router(self.state);
-        let server = axum::serve(self.listener, router.into_make_service_with_connect_info::<SocketAddr>())
-            .with_graceful_shutdown(async move {
-                shutdown.await;
-                tracing::info!("shutting down: finishing in-flight requests");
-                notify.notify_one();
-            });
+        let server = axum::serve(
+            self.listener,
+            router.into_make_service_with_connect_info::<SocketAddr>(),
+        )
+        .with_graceful_shutdown(async move {
+            shutdown.await;
+            tracing::info!("shutting down: finishing in-flight requests");
+            notify.notify_one();
+        });
         let deadline = async move {
             started.notified().await;
             tokio::time::sleep(grace).await;
@@ -171,7 +202,10 @@ pub fn redact(url: &str) -> String {
 mod tests {
     #[test]
     fn passwords_are_redacted_from_urls() {
-        assert_eq!(super::redact("postgres://app:s3cret@db:5432/x"), "postgres://app:***@db:5432/x");
+        assert_eq!(
+            super::redact("postgres://app:s3cret@db:5432/x"),
+            "postgres://app:***@db:5432/x"
+        );
         assert_eq!(super::redact("sqlite://data/t.db"), "sqlite://data/t.db");
     }
 }

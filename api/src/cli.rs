@@ -3,7 +3,11 @@
 use clap::{Parser, Subcommand};
 
 #[derive(Parser, Debug)]
-#[command(name = "tenantry", version, about = "Multi-tenant SaaS backend with a GraphQL API")]
+#[command(
+    name = "tenantry",
+    version,
+    about = "Multi-tenant SaaS backend with a GraphQL API"
+)]
 pub struct Cli {
     #[command(subcommand)]
     pub command: Option<Command>,

@@ -3,8 +3,8 @@
 //! Loading fails at start-up with a message naming the bad setting.
 
 use domain::Isolation;
-use figment::providers::{Env, Format, Toml};
 use figment::Figment;
+use figment::providers::{Env, Format, Toml};
 use secrecy::{ExposeSecret, SecretString};
 use serde::Deserialize;
 use std::net::SocketAddr;
@@ -139,26 +139,50 @@ impl Settings {
             .merge(Env::prefixed("APP_").split("__").ignore(&["env"]))
             .merge(Env::raw().only(&["app_env"]))
             .merge(Env::raw().only(&["port"]).map(|_| "server.port".into()))
-            .merge(Env::raw().only(&["database_url"]).map(|_| "database.url".into()))
+            .merge(
+                Env::raw()
+                    .only(&["database_url"])
+                    .map(|_| "database.url".into()),
+            )
             .merge(Env::raw().only(&["redis_url"]).map(|_| "redis.url".into()))
-            .merge(Env::raw().only(&["jwt_secret"]).map(|_| "auth.jwt_secret".into()))
-            .merge(Env::raw().only(&["tenancy_isolation"]).map(|_| "tenancy.default_isolation".into()))
-            .merge(Env::raw().only(&["fixtures_secret"]).map(|_| "fixtures.secret".into()))
+            .merge(
+                Env::raw()
+                    .only(&["jwt_secret"])
+                    .map(|_| "auth.jwt_secret".into()),
+            )
+            .merge(
+                Env::raw()
+                    .only(&["tenancy_isolation"])
+                    .map(|_| "tenancy.default_isolation".into()),
+            )
+            .merge(
+                Env::raw()
+                    .only(&["fixtures_secret"])
+                    .map(|_| "fixtures.secret".into()),
+            )
     }
 
     /// # Errors
     /// As [`Settings::load`].
     pub fn from_figment(figment: Figment) -> anyhow::Result<Self> {
-        let mut s: Settings = figment.extract().map_err(|e| anyhow::anyhow!("configuration: {e}"))?;
+        let mut s: Settings = figment
+            .extract()
+            .map_err(|e| anyhow::anyhow!("configuration: {e}"))?;
         s.check()?;
         Ok(s)
     }
 
     fn check(&mut self) -> anyhow::Result<()> {
         match (&self.auth.jwt_secret, self.app_env) {
-            (None, AppEnv::Production) => anyhow::bail!("configuration: JWT_SECRET is required in production"),
-            (Some(s), AppEnv::Production) if s.expose_secret().len() < 32 || s.expose_secret() == DEV_JWT_SECRET => {
-                anyhow::bail!("configuration: JWT_SECRET is too weak for production (use at least 32 random bytes)")
+            (None, AppEnv::Production) => {
+                anyhow::bail!("configuration: JWT_SECRET is required in production")
+            }
+            (Some(s), AppEnv::Production)
+                if s.expose_secret().len() < 32 || s.expose_secret() == DEV_JWT_SECRET =>
+            {
+                anyhow::bail!(
+                    "configuration: JWT_SECRET is too weak for production (use at least 32 random bytes)"
+                )
             }
             (None, _) => {
                 tracing::warn!("JWT_SECRET is not set; using the development secret");
@@ -185,7 +209,9 @@ impl Settings {
     }
 
     pub fn introspection(&self) -> bool {
-        self.graphql.introspection.unwrap_or(self.app_env != AppEnv::Production)
+        self.graphql
+            .introspection
+            .unwrap_or(self.app_env != AppEnv::Production)
     }
 
     /// The fixture endpoint is on only with a secret and never in production.
@@ -195,6 +221,8 @@ impl Settings {
 }
 
 #[cfg(test)]
+// figment's Jail returns its own large error type.
+#[allow(clippy::result_large_err)]
 mod tests {
     use super::*;
     use figment::Jail;

@@ -50,7 +50,11 @@ async fn serve(settings: Settings) -> anyhow::Result<()> {
     println!("Tenantry is listening on http://{addr} ({})", app.backend());
     println!("  GraphiQL:  http://{addr}/graphql");
     if app.demo_available().await {
-        println!("  Demo logins (password \"{}\", tenant \"{}\"):", seed::demo::PASSWORD, seed::demo::TENANT_SLUG);
+        println!(
+            "  Demo logins (password \"{}\", tenant \"{}\"):",
+            seed::demo::PASSWORD,
+            seed::demo::TENANT_SLUG
+        );
         for login in seed::demo::LOGINS {
             println!("    {:<20} {}", login.email, login.role);
         }

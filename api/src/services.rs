@@ -1,9 +1,9 @@
 //! The adapters behind the domain's ports, chosen once at start-up.
 
+use domain::TenantContext;
 use domain::auth::Auth;
 use domain::ports::{IdentityStore, PasswordHasher, Tenancy, TokenService};
 use domain::work::Work;
-use domain::TenantContext;
 use std::sync::Arc;
 
 #[derive(Clone)]
@@ -16,11 +16,19 @@ pub struct Services {
 
 impl Services {
     pub fn auth(&self) -> Auth<'_> {
-        Auth { identity: &*self.identity, hasher: &*self.hasher, tokens: &*self.tokens }
+        Auth {
+            identity: &*self.identity,
+            hasher: &*self.hasher,
+            tokens: &*self.tokens,
+        }
     }
 
     /// Project and task use cases, bound to the caller's tenant.
     pub fn work<'a>(&'a self, ctx: &'a TenantContext) -> Work<'a> {
-        Work { tenancy: &*self.tenancy, identity: &*self.identity, ctx }
+        Work {
+            tenancy: &*self.tenancy,
+            identity: &*self.identity,
+            ctx,
+        }
     }
 }

@@ -10,7 +10,8 @@ static INIT: OnceLock<()> = OnceLock::new();
 /// Later calls do nothing, so tests that start many servers can all call it.
 pub fn init(settings: &LogSettings, env: AppEnv) {
     INIT.get_or_init(|| {
-        let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new(&settings.filter));
+        let filter =
+            EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new(&settings.filter));
         let json = match settings.format {
             LogFormat::Json => true,
             LogFormat::Pretty => false,
@@ -18,7 +19,15 @@ pub fn init(settings: &LogSettings, env: AppEnv) {
         };
         let registry = tracing_subscriber::registry().with(filter);
         let result = if json {
-            registry.with(fmt::layer().json().flatten_event(true).with_current_span(true).with_span_list(false)).try_init()
+            registry
+                .with(
+                    fmt::layer()
+                        .json()
+                        .flatten_event(true)
+                        .with_current_span(true)
+                        .with_span_list(false),
+                )
+                .try_init()
         } else {
             registry.with(fmt::layer().compact()).try_init()
         };

@@ -74,16 +74,29 @@ impl IdentityStore for CountingIdentity {
 #[tokio::test]
 async fn listing_tasks_loads_projects_and_assignees_in_one_batch_each() {
     let file = std::env::temp_dir().join(format!("tenantry-loaders-{}.db", uuid::Uuid::now_v7()));
-    let figment = Settings::figment()
-        .merge(("app_env", "test"))
-        .merge(("database.url", format!("sqlite://{}?mode=rwc", file.display())));
+    let figment = Settings::figment().merge(("app_env", "test")).merge((
+        "database.url",
+        format!("sqlite://{}?mode=rwc", file.display()),
+    ));
     let settings = Settings::from_figment(figment).unwrap();
-    let storage = infra::db::Storage::connect(&api::app::db_settings(&settings)).await.unwrap();
+    let storage = infra::db::Storage::connect(&api::app::db_settings(&settings))
+        .await
+        .unwrap();
     storage.migrate().await.unwrap();
     let base = api::app::services(&storage, &settings).unwrap();
-    let tenancy = Arc::new(CountingTenancy { inner: base.tenancy.clone(), begins: AtomicUsize::new(0) });
-    let identity = Arc::new(CountingIdentity { inner: base.identity.clone(), member_lookups: AtomicUsize::new(0) });
-    let services = Arc::new(Services { tenancy: tenancy.clone(), identity: identity.clone(), ..base });
+    let tenancy = Arc::new(CountingTenancy {
+        inner: base.tenancy.clone(),
+        begins: AtomicUsize::new(0),
+    });
+    let identity = Arc::new(CountingIdentity {
+        inner: base.identity.clone(),
+        member_lookups: AtomicUsize::new(0),
+    });
+    let services = Arc::new(Services {
+        tenancy: tenancy.clone(),
+        identity: identity.clone(),
+        ..base
+    });
 
     // The demo tenant: 9 tasks over 3 projects, assigned to 2 members.
     seed::demo::seed(&seed::demo::Ports {
@@ -94,10 +107,23 @@ async fn listing_tasks_loads_projects_and_assignees_in_one_batch_each() {
     })
     .await
     .unwrap();
-    let signed = services.auth().sign_in("owner@demo.test", seed::demo::PASSWORD, None).await.unwrap();
-    let ctx = services.auth().authenticate(&signed.access.token).await.unwrap();
+    let signed = services
+        .auth()
+        .sign_in("owner@demo.test", seed::demo::PASSWORD, None)
+        .await
+        .unwrap();
+    let ctx = services
+        .auth()
+        .authenticate(&signed.access.token)
+        .await
+        .unwrap();
 
-    let schema = api::graphql::build(services.clone(), &settings.graphql, true, domain::Isolation::Row);
+    let schema = api::graphql::build(
+        services.clone(),
+        &settings.graphql,
+        true,
+        domain::Isolation::Row,
+    );
     tenancy.begins.store(0, Ordering::SeqCst);
     identity.member_lookups.store(0, Ordering::SeqCst);
     let request = Request::new("{ tasks(first: 50) { edges { node { title project { name } assignee { displayName } } } } }")
@@ -108,7 +134,12 @@ async fn listing_tasks_loads_projects_and_assignees_in_one_batch_each() {
     let json = response.data.into_json().unwrap();
     let edges = json["tasks"]["edges"].as_array().unwrap();
     assert_eq!(edges.len(), 9);
-    assert!(edges.iter().all(|e| e["node"]["project"]["name"].is_string() && e["node"]["assignee"]["displayName"].is_string()));
+    assert!(
+        edges
+            .iter()
+            .all(|e| e["node"]["project"]["name"].is_string()
+                && e["node"]["assignee"]["displayName"].is_string())
+    );
 
     // One transaction for the list, one for the batch of projects; one member lookup.
     assert_eq!(tenancy.begins.load(Ordering::SeqCst), 2);

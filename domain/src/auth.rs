@@ -68,7 +68,11 @@ impl Auth<'_> {
             email,
             password_hash,
             display_name,
-            tenant: NewTenant { name: tenant_name, slug: tenant_slug, isolation: input.isolation },
+            tenant: NewTenant {
+                name: tenant_name,
+                slug: tenant_slug,
+                isolation: input.isolation,
+            },
         };
         let (user, tenant) = self.identity.create_account(&account).await?;
         self.start_session(user, tenant).await
@@ -79,7 +83,12 @@ impl Auth<'_> {
     /// # Errors
     /// [`Error::Unauthenticated`] with the same message for an unknown email, a
     /// wrong password, or a tenant the user does not belong to.
-    pub async fn sign_in(&self, email: &str, password: &str, tenant_slug: Option<&str>) -> Result<SignedIn> {
+    pub async fn sign_in(
+        &self,
+        email: &str,
+        password: &str,
+        tenant_slug: Option<&str>,
+    ) -> Result<SignedIn> {
         let bad = || Error::Unauthenticated(BAD_CREDENTIALS);
         // Malformed input still costs a hash verification: no timing shortcut.
         let email = Email::parse(email).ok();
@@ -87,7 +96,10 @@ impl Auth<'_> {
             Some(e) => self.identity.credentials(e).await?,
             None => None,
         };
-        let ok = self.hasher.verify(password, found.as_ref().map(|(_, h)| h.as_str())).await?;
+        let ok = self
+            .hasher
+            .verify(password, found.as_ref().map(|(_, h)| h.as_str()))
+            .await?;
         let user = match found {
             Some((user, _)) if ok => user,
             _ => return Err(bad()),
@@ -96,10 +108,21 @@ impl Auth<'_> {
             Some(slug) => {
                 let slug = TenantSlug::parse(slug).map_err(|_| bad())?;
                 let tenant = self.identity.tenant_by_slug(&slug).await?.ok_or_else(bad)?;
-                self.identity.membership(user.id, tenant.id).await?.ok_or_else(bad)?;
+                self.identity
+                    .membership(user.id, tenant.id)
+                    .await?
+                    .ok_or_else(bad)?;
                 tenant
             }
-            None => self.identity.memberships_of(user.id).await?.into_iter().next().ok_or_else(bad)?.1,
+            None => {
+                self.identity
+                    .memberships_of(user.id)
+                    .await?
+                    .into_iter()
+                    .next()
+                    .ok_or_else(bad)?
+                    .1
+            }
         };
         self.start_session(user, tenant).await
     }
@@ -110,7 +133,10 @@ impl Auth<'_> {
     /// [`Error::NotFound`] when the user is not a member (existence is not disclosed).
     pub async fn switch_tenant(&self, ctx: &TenantContext, tenant: TenantId) -> Result<SignedIn> {
         let user_id = ctx.user_id().ok_or(Error::Forbidden)?;
-        self.identity.membership(user_id, tenant).await?.ok_or(Error::NotFound(Entity::Tenant))?;
+        self.identity
+            .membership(user_id, tenant)
+            .await?
+            .ok_or(Error::NotFound(Entity::Tenant))?;
         let user = self.identity.user(user_id).await?;
         let tenant = self.identity.tenant(tenant).await?;
         self.start_session(user, tenant).await
@@ -121,9 +147,21 @@ impl Auth<'_> {
     /// # Errors
     /// [`Error::Invalid`] for a bad name or slug, [`Error::Conflict`] for a taken slug.
     pub async fn create_tenant(&self, owner: UserId, input: TenantInput) -> Result<Tenant> {
-        let (name, slug) =
-            (TenantName::parse(&input.name).at("name"), TenantSlug::parse(&input.slug).at("slug")).all_valid()?;
-        self.identity.create_tenant(owner, &NewTenant { name, slug, isolation: input.isolation }).await
+        let (name, slug) = (
+            TenantName::parse(&input.name).at("name"),
+            TenantSlug::parse(&input.slug).at("slug"),
+        )
+            .all_valid()?;
+        self.identity
+            .create_tenant(
+                owner,
+                &NewTenant {
+                    name,
+                    slug,
+                    isolation: input.isolation,
+                },
+            )
+            .await
     }
 
     /// Turns a bearer token into the request's tenant binding: the token must
@@ -144,6 +182,11 @@ impl Auth<'_> {
     async fn start_session(&self, user: User, tenant: Tenant) -> Result<SignedIn> {
         let session_id = self.identity.open_session(user.id, tenant.id).await?;
         let access = self.tokens.issue(user.id, tenant.id, session_id)?;
-        Ok(SignedIn { user, tenant, session_id, access })
+        Ok(SignedIn {
+            user,
+            tenant,
+            session_id,
+            access,
+        })
     }
 }

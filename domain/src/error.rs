@@ -12,7 +12,10 @@ pub struct FieldError {
 
 impl FieldError {
     pub fn new(field: impl Into<String>, message: impl Into<String>) -> Self {
-        Self { field: field.into(), message: message.into() }
+        Self {
+            field: field.into(),
+            message: message.into(),
+        }
     }
 }
 
@@ -55,7 +58,10 @@ pub enum Error {
     NotFound(Entity),
     /// A uniqueness rule or an optimistic-concurrency check failed.
     #[error("{message}")]
-    Conflict { field: Option<String>, message: String },
+    Conflict {
+        field: Option<String>,
+        message: String,
+    },
     /// No valid credentials: missing, expired or unknown token, or bad password.
     #[error("{0}")]
     Unauthenticated(&'static str),
@@ -73,7 +79,10 @@ impl Error {
     }
 
     pub fn conflict(field: impl Into<String>, message: impl Into<String>) -> Self {
-        Error::Conflict { field: Some(field.into()), message: message.into() }
+        Error::Conflict {
+            field: Some(field.into()),
+            message: message.into(),
+        }
     }
 
     pub fn unexpected(err: impl Into<Box<dyn std::error::Error + Send + Sync>>) -> Self {

@@ -53,7 +53,11 @@ pub trait TenantTx: ProjectRepository + TaskRepository + Send + Sync {
 pub trait ProjectRepository {
     /// Inserts a project. With a key already used for the same input, returns
     /// the project created then; with different input, [`crate::Error::Conflict`].
-    async fn create_project(&self, new: &NewProject, key: Option<&IdempotencyKey>) -> Result<Project>;
+    async fn create_project(
+        &self,
+        new: &NewProject,
+        key: Option<&IdempotencyKey>,
+    ) -> Result<Project>;
     async fn project(&self, id: ProjectId) -> Result<Project>;
     /// Live projects among `ids`, in no particular order; unknown ids are skipped.
     async fn projects_by_ids(&self, ids: &[ProjectId]) -> Result<Vec<Project>>;
@@ -65,7 +69,12 @@ pub trait ProjectRepository {
     async fn count_projects(&self, filter: &ProjectFilter) -> Result<u64>;
     /// # Errors
     /// [`crate::Error::Conflict`] when `expected_version` is not the current version.
-    async fn update_project(&self, id: ProjectId, patch: &ProjectPatch, expected_version: i32) -> Result<Project>;
+    async fn update_project(
+        &self,
+        id: ProjectId,
+        patch: &ProjectPatch,
+        expected_version: i32,
+    ) -> Result<Project>;
     /// Soft delete: the project and its tasks disappear from queries until restored.
     async fn delete_project(&self, id: ProjectId) -> Result<()>;
     /// Undoes [`ProjectRepository::delete_project`]. `NotFound` unless the project is deleted.
@@ -84,9 +93,18 @@ pub trait TaskRepository {
     async fn create_task(&self, new: &NewTask, key: Option<&IdempotencyKey>) -> Result<Task>;
     async fn task(&self, id: TaskId) -> Result<Task>;
     async fn tasks_by_ids(&self, ids: &[TaskId]) -> Result<Vec<Task>>;
-    async fn list_tasks(&self, filter: &TaskFilter, page: &PageQuery<TaskOrderField>) -> Result<Page<Task>>;
+    async fn list_tasks(
+        &self,
+        filter: &TaskFilter,
+        page: &PageQuery<TaskOrderField>,
+    ) -> Result<Page<Task>>;
     async fn count_tasks(&self, filter: &TaskFilter) -> Result<u64>;
-    async fn update_task(&self, id: TaskId, patch: &TaskPatch, expected_version: i32) -> Result<Task>;
+    async fn update_task(
+        &self,
+        id: TaskId,
+        patch: &TaskPatch,
+        expected_version: i32,
+    ) -> Result<Task>;
     async fn delete_task(&self, id: TaskId) -> Result<()>;
 }
 
@@ -117,7 +135,12 @@ pub trait IdentityStore: Send + Sync {
     /// Creates the user, the tenant and the owner membership atomically.
     async fn create_account(&self, account: &NewAccount) -> Result<(User, Tenant)>;
     /// Creates a user who belongs to no tenant yet.
-    async fn create_user(&self, email: &Email, password_hash: &str, display_name: &DisplayName) -> Result<User>;
+    async fn create_user(
+        &self,
+        email: &Email,
+        password_hash: &str,
+        display_name: &DisplayName,
+    ) -> Result<User>;
     /// Adds a user to a tenant with a role.
     async fn add_membership(&self, tenant: TenantId, user: UserId, role: &RoleName) -> Result<()>;
     /// Creates a tenant owned by `owner`.

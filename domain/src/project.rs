@@ -69,7 +69,10 @@ impl Keyed<ProjectOrderField> for Project {
             ProjectOrderField::UpdatedAt => SortValue::Time(self.updated_at),
             ProjectOrderField::Name => SortValue::Text(self.name.as_str().to_owned()),
         };
-        Cursor { value, id: self.id.as_uuid() }
+        Cursor {
+            value,
+            id: self.id.as_uuid(),
+        }
     }
 }
 
@@ -105,13 +108,26 @@ impl ProjectPatch {
     /// [`crate::Error::Invalid`] naming each bad field, or `input` when nothing would change.
     pub fn parse(input: &ProjectPatchInput) -> crate::Result<Self> {
         let (name, description) = (
-            input.name.as_deref().map(ProjectName::parse).transpose().at("name"),
-            input.description.as_deref().map(Description::parse).transpose().at("description"),
+            input
+                .name
+                .as_deref()
+                .map(ProjectName::parse)
+                .transpose()
+                .at("name"),
+            input
+                .description
+                .as_deref()
+                .map(Description::parse)
+                .transpose()
+                .at("description"),
         )
             .all_valid()?;
         let patch = Self { name, description };
         if patch.is_empty() {
-            return Err(crate::Error::invalid("input", "give at least one field to change"));
+            return Err(crate::Error::invalid(
+                "input",
+                "give at least one field to change",
+            ));
         }
         Ok(patch)
     }

@@ -1,8 +1,8 @@
 //! Tasks: work items inside a project, optionally assigned to a member.
 
+use crate::error::FieldError;
 use crate::ids::{ProjectId, TaskId, TenantId, UserId};
 use crate::page::{Cursor, Keyed, SortValue};
-use crate::error::FieldError;
 use crate::validate::{AllValid, AtField, Invalid};
 use crate::values::{Description, DueDate, Priority, SearchTerm, TaskTitle};
 use chrono::{DateTime, Utc};
@@ -126,7 +126,10 @@ impl Keyed<TaskOrderField> for Task {
             TaskOrderField::DueDate => SortValue::Date(self.due_date.map(DueDate::date)),
             TaskOrderField::Title => SortValue::Text(self.title.as_str().to_owned()),
         };
-        Cursor { value, id: self.id.as_uuid() }
+        Cursor {
+            value,
+            id: self.id.as_uuid(),
+        }
     }
 }
 
@@ -161,11 +164,22 @@ impl NewTask {
     /// an id at all is reported here; an unknown one by the repository).
     pub fn parse(input: &TaskInput) -> crate::Result<Self> {
         let (project_id, title, description, priority, due_date) = (
-            input.project_id.ok_or_else(|| FieldError::new("projectId", "not a valid id")),
+            input
+                .project_id
+                .ok_or_else(|| FieldError::new("projectId", "not a valid id")),
             TaskTitle::parse(&input.title).at("title"),
             Description::parse(input.description.as_deref().unwrap_or("")).at("description"),
-            input.priority.map(Priority::parse).transpose().at("priority"),
-            input.due_date.as_deref().map(DueDate::parse).transpose().at("dueDate"),
+            input
+                .priority
+                .map(Priority::parse)
+                .transpose()
+                .at("priority"),
+            input
+                .due_date
+                .as_deref()
+                .map(DueDate::parse)
+                .transpose()
+                .at("dueDate"),
         )
             .all_valid()?;
         Ok(Self {
@@ -196,9 +210,23 @@ impl TaskPatch {
     /// [`crate::Error::Invalid`] naming each bad field, or `input` when nothing would change.
     pub fn parse(input: &TaskPatchInput) -> crate::Result<Self> {
         let (title, description, priority, due_date) = (
-            input.title.as_deref().map(TaskTitle::parse).transpose().at("title"),
-            input.description.as_deref().map(Description::parse).transpose().at("description"),
-            input.priority.map(Priority::parse).transpose().at("priority"),
+            input
+                .title
+                .as_deref()
+                .map(TaskTitle::parse)
+                .transpose()
+                .at("title"),
+            input
+                .description
+                .as_deref()
+                .map(Description::parse)
+                .transpose()
+                .at("description"),
+            input
+                .priority
+                .map(Priority::parse)
+                .transpose()
+                .at("priority"),
             input
                 .due_date
                 .as_ref()
@@ -216,7 +244,10 @@ impl TaskPatch {
             due_date,
         };
         if patch.is_empty() {
-            return Err(crate::Error::invalid("input", "give at least one field to change"));
+            return Err(crate::Error::invalid(
+                "input",
+                "give at least one field to change",
+            ));
         }
         Ok(patch)
     }

@@ -43,7 +43,9 @@ impl FromStr for Isolation {
             "row" => Ok(Isolation::Row),
             "schema" => Ok(Isolation::Schema),
             "database" => Ok(Isolation::Database),
-            other => Err(format!("unknown isolation {other:?} (expected row, schema or database)")),
+            other => Err(format!(
+                "unknown isolation {other:?} (expected row, schema or database)"
+            )),
         }
     }
 }
@@ -52,7 +54,11 @@ impl FromStr for Isolation {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Principal {
     /// A signed-in member, from a verified access token.
-    Member { user_id: UserId, session_id: SessionId, role: RoleName },
+    Member {
+        user_id: UserId,
+        session_id: SessionId,
+        role: RoleName,
+    },
     /// The system itself: the CLI, seeding, background work. Never made from a request.
     System,
 }
@@ -89,7 +95,11 @@ impl TenantContext {
 
     /// A context for work the system does itself (CLI, seeding, jobs).
     pub fn system(tenant_id: TenantId, isolation: Isolation) -> Self {
-        Self { tenant_id, isolation, principal: Principal::System }
+        Self {
+            tenant_id,
+            isolation,
+            principal: Principal::System,
+        }
     }
 
     pub fn tenant_id(&self) -> TenantId {

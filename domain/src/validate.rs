@@ -74,7 +74,10 @@ mod tests {
             .all_valid();
         match r {
             Err(Error::Invalid(errs)) => {
-                assert_eq!(errs.iter().map(|e| e.field.as_str()).collect::<Vec<_>>(), ["a", "b"]);
+                assert_eq!(
+                    errs.iter().map(|e| e.field.as_str()).collect::<Vec<_>>(),
+                    ["a", "b"]
+                );
             }
             other => panic!("expected Invalid, got {other:?}"),
         }

@@ -116,8 +116,13 @@ impl TenantSlug {
         if !(3..=63).contains(&n) {
             return Err(Invalid::new("must be 3 to 63 characters"));
         }
-        if !s.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-') {
-            return Err(Invalid::new("may contain only lower-case letters, digits and hyphens"));
+        if !s
+            .bytes()
+            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
+        {
+            return Err(Invalid::new(
+                "may contain only lower-case letters, digits and hyphens",
+            ));
         }
         if s.starts_with('-') || s.ends_with('-') {
             return Err(Invalid::new("must not start or end with a hyphen"));
@@ -147,10 +152,16 @@ impl Password {
     pub fn parse(raw: &str) -> Result<Self, Invalid> {
         let n = raw.chars().count();
         if n < Self::MIN_CHARS {
-            return Err(Invalid::new(format!("must be at least {} characters", Self::MIN_CHARS)));
+            return Err(Invalid::new(format!(
+                "must be at least {} characters",
+                Self::MIN_CHARS
+            )));
         }
         if n > Self::MAX_CHARS {
-            return Err(Invalid::new(format!("must be at most {} characters", Self::MAX_CHARS)));
+            return Err(Invalid::new(format!(
+                "must be at most {} characters",
+                Self::MAX_CHARS
+            )));
         }
         Ok(Self(raw.to_owned()))
     }
@@ -166,7 +177,7 @@ impl fmt::Debug for Password {
 }
 
 /// Task priority, 0 (none) to 4 (urgent).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Default)]
 pub struct Priority(i16);
 
 impl Priority {
@@ -177,17 +188,15 @@ impl Priority {
         if (i32::from(Self::MIN)..=i32::from(Self::MAX)).contains(&raw) {
             Ok(Self(raw as i16))
         } else {
-            Err(Invalid::new(format!("must be between {} and {}", Self::MIN, Self::MAX)))
+            Err(Invalid::new(format!(
+                "must be between {} and {}",
+                Self::MIN,
+                Self::MAX
+            )))
         }
     }
     pub fn value(self) -> i16 {
         self.0
-    }
-}
-
-impl Default for Priority {
-    fn default() -> Self {
-        Self(0)
     }
 }
 
@@ -259,12 +268,24 @@ mod tests {
 
     #[test]
     fn email_is_lowercased_and_trimmed() {
-        assert_eq!(Email::parse("  Ada@Acme.Test ").unwrap().as_str(), "ada@acme.test");
+        assert_eq!(
+            Email::parse("  Ada@Acme.Test ").unwrap().as_str(),
+            "ada@acme.test"
+        );
     }
 
     #[test]
     fn email_rejects_malformed_addresses() {
-        for bad in ["", "ada", "ada@", "@acme.test", "ada@acme", "a da@acme.test", "ada@.acme.test", "ada@acme..test"] {
+        for bad in [
+            "",
+            "ada",
+            "ada@",
+            "@acme.test",
+            "ada@acme",
+            "a da@acme.test",
+            "ada@.acme.test",
+            "ada@acme..test",
+        ] {
             assert!(Email::parse(bad).is_err(), "{bad:?} should be rejected");
         }
     }
@@ -272,8 +293,19 @@ mod tests {
     #[test]
     fn slug_accepts_dns_labels_only() {
         assert!(TenantSlug::parse("acme-2").is_ok());
-        for bad in ["ac", "Acme", "acme_co", "-acme", "acme-", "ac me", &"a".repeat(64)] {
-            assert!(TenantSlug::parse(bad).is_err(), "{bad:?} should be rejected");
+        for bad in [
+            "ac",
+            "Acme",
+            "acme_co",
+            "-acme",
+            "acme-",
+            "ac me",
+            &"a".repeat(64),
+        ] {
+            assert!(
+                TenantSlug::parse(bad).is_err(),
+                "{bad:?} should be rejected"
+            );
         }
     }
 
@@ -295,7 +327,10 @@ mod tests {
         assert!(Password::parse("aaaaaaaaaa").is_ok());
         assert!(Password::parse("short").is_err());
         assert!(Password::parse(&"x".repeat(129)).is_err());
-        assert_eq!(format!("{:?}", Password::parse("correct horse").unwrap()), "Password(***)");
+        assert_eq!(
+            format!("{:?}", Password::parse("correct horse").unwrap()),
+            "Password(***)"
+        );
     }
 
     #[test]
@@ -316,6 +351,9 @@ mod tests {
     #[test]
     fn blank_search_is_no_search() {
         assert_eq!(SearchTerm::parse("  ").unwrap(), None);
-        assert_eq!(SearchTerm::parse(" Docs ").unwrap().unwrap().as_str(), "docs");
+        assert_eq!(
+            SearchTerm::parse(" Docs ").unwrap().unwrap().as_str(),
+            "docs"
+        );
     }
 }

@@ -5,11 +5,16 @@ use crate::error::{Entity, Error, Result};
 use crate::ids::{ProjectId, TaskId, UserId};
 use crate::page::{Page, PageQuery};
 use crate::ports::{IdentityStore, Tenancy, TxMode};
-use crate::project::{NewProject, Project, ProjectFilter, ProjectInput, ProjectOrderField, ProjectPatch, ProjectPatchInput};
-use crate::task::{NewTask, Task, TaskFilter, TaskInput, TaskOrderField, TaskPatch, TaskPatchInput};
+use crate::project::{
+    NewProject, Project, ProjectFilter, ProjectInput, ProjectOrderField, ProjectPatch,
+    ProjectPatchInput,
+};
+use crate::task::{
+    NewTask, Task, TaskFilter, TaskInput, TaskOrderField, TaskPatch, TaskPatchInput,
+};
 use crate::tenancy::TenantContext;
-use crate::values::IdempotencyKey;
 use crate::validate::AtField;
+use crate::values::IdempotencyKey;
 
 pub struct Work<'a> {
     pub tenancy: &'a dyn Tenancy,
@@ -18,7 +23,10 @@ pub struct Work<'a> {
 }
 
 fn parse_key(key: Option<&str>) -> Result<Option<IdempotencyKey>> {
-    Ok(key.map(IdempotencyKey::parse).transpose().at("idempotencyKey")?)
+    Ok(key
+        .map(IdempotencyKey::parse)
+        .transpose()
+        .at("idempotencyKey")?)
 }
 
 impl Work<'_> {
@@ -31,7 +39,12 @@ impl Work<'_> {
         Ok(project)
     }
 
-    pub async fn update_project(&self, id: ProjectId, input: &ProjectPatchInput, expected_version: i32) -> Result<Project> {
+    pub async fn update_project(
+        &self,
+        id: ProjectId,
+        input: &ProjectPatchInput,
+        expected_version: i32,
+    ) -> Result<Project> {
         let patch = ProjectPatch::parse(input)?;
         let tx = self.tenancy.begin(self.ctx, TxMode::Write).await?;
         let project = tx.update_project(id, &patch, expected_version).await?;
@@ -92,7 +105,12 @@ impl Work<'_> {
         Ok(task)
     }
 
-    pub async fn update_task(&self, id: TaskId, input: &TaskPatchInput, expected_version: i32) -> Result<Task> {
+    pub async fn update_task(
+        &self,
+        id: TaskId,
+        input: &TaskPatchInput,
+        expected_version: i32,
+    ) -> Result<Task> {
         let patch = TaskPatch::parse(input)?;
         if let Some(Some(assignee)) = patch.assignee_id {
             self.require_member(assignee).await?;
@@ -114,7 +132,11 @@ impl Work<'_> {
         tx.task(id).await
     }
 
-    pub async fn list_tasks(&self, filter: &TaskFilter, page: &PageQuery<TaskOrderField>) -> Result<Page<Task>> {
+    pub async fn list_tasks(
+        &self,
+        filter: &TaskFilter,
+        page: &PageQuery<TaskOrderField>,
+    ) -> Result<Page<Task>> {
         let tx = self.tenancy.begin(self.ctx, TxMode::Read).await?;
         tx.list_tasks(filter, page).await
     }

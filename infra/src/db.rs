@@ -1,7 +1,10 @@
 //! Connecting to the database and migrating it.
 
 use migration::{ControlPlane, MigratorTrait, TenantPlane};
-use sea_orm::{ConnectOptions, ConnectionTrait, Database, DatabaseConnection, DbBackend, DbErr, TransactionTrait};
+use sea_orm::{
+    ConnectOptions, ConnectionTrait, Database, DatabaseConnection, DbBackend, DbErr,
+    TransactionTrait,
+};
 use std::time::Duration;
 
 #[derive(Debug, Clone)]
@@ -17,10 +20,13 @@ pub struct DbSettings {
 /// created, and the file is opened in WAL mode with a busy timeout and foreign
 /// keys on, which the embedded default needs to serve concurrent requests.
 pub async fn connect(settings: &DbSettings) -> Result<DatabaseConnection, DbErr> {
-    if let Some(path) = sqlite_file(&settings.url) {
-        if let Some(dir) = std::path::Path::new(path).parent().filter(|d| !d.as_os_str().is_empty()) {
-            std::fs::create_dir_all(dir).map_err(|e| DbErr::Custom(format!("creating {}: {e}", dir.display())))?;
-        }
+    if let Some(path) = sqlite_file(&settings.url)
+        && let Some(dir) = std::path::Path::new(path)
+            .parent()
+            .filter(|d| !d.as_os_str().is_empty())
+    {
+        std::fs::create_dir_all(dir)
+            .map_err(|e| DbErr::Custom(format!("creating {}: {e}", dir.display())))?;
     }
     let mut opts = ConnectOptions::new(settings.url.clone());
     opts.max_connections(settings.max_connections)
@@ -40,7 +46,9 @@ pub async fn connect(settings: &DbSettings) -> Result<DatabaseConnection, DbErr>
 
 /// The file path of a `sqlite:` URL, unless it is in-memory.
 fn sqlite_file(url: &str) -> Option<&str> {
-    let rest = url.strip_prefix("sqlite://").or_else(|| url.strip_prefix("sqlite:"))?;
+    let rest = url
+        .strip_prefix("sqlite://")
+        .or_else(|| url.strip_prefix("sqlite:"))?;
     let path = rest.split('?').next().unwrap_or(rest);
     (!path.is_empty() && path != ":memory:").then_some(path)
 }
@@ -54,7 +62,8 @@ pub async fn migrate(db: &DatabaseConnection) -> Result<(), DbErr> {
     const LOCK_KEY: i64 = 0x7465_6e61_6e74; // "tenant"
     if db.get_database_backend() == DbBackend::Postgres {
         let tx = db.begin().await?;
-        tx.execute_unprepared(&format!("SELECT pg_advisory_xact_lock({LOCK_KEY})")).await?;
+        tx.execute_unprepared(&format!("SELECT pg_advisory_xact_lock({LOCK_KEY})"))
+            .await?;
         ControlPlane::up(&tx, None).await?;
         TenantPlane::up(&tx, None).await?;
         tx.commit().await
@@ -79,7 +88,9 @@ impl Storage {
     /// # Errors
     /// When the database cannot be reached or opened.
     pub async fn connect(settings: &DbSettings) -> Result<Self, DbErr> {
-        Ok(Self { db: connect(settings).await? })
+        Ok(Self {
+            db: connect(settings).await?,
+        })
     }
 
     /// # Errors
@@ -109,7 +120,10 @@ impl Storage {
     /// When the query fails.
     pub async fn has_no_tenants(&self) -> Result<bool, DbErr> {
         use sea_orm::{EntityTrait, PaginatorTrait};
-        Ok(crate::entities::tenant::Entity::find().count(&self.db).await? == 0)
+        Ok(crate::entities::tenant::Entity::find()
+            .count(&self.db)
+            .await?
+            == 0)
     }
 
     pub fn tenancy(&self) -> crate::tenancy::SqlTenancy {

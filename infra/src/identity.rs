@@ -9,8 +9,8 @@ use domain::ports::{IdentityStore, NewAccount, NewTenant};
 use domain::values::{DisplayName, Email, TenantName, TenantSlug};
 use domain::{Error, Result, SessionId, TenantContext, TenantId, UserId};
 use sea_orm::{
-    ActiveValue::Set, ColumnTrait, ConnectionTrait, DatabaseConnection, EntityTrait, JoinType, QueryFilter,
-    QueryOrder, QuerySelect, RelationTrait, TransactionTrait,
+    ActiveValue::Set, ColumnTrait, ConnectionTrait, DatabaseConnection, EntityTrait, JoinType,
+    QueryFilter, QueryOrder, QuerySelect, RelationTrait, TransactionTrait,
 };
 
 pub struct SqlIdentityStore {
@@ -55,7 +55,12 @@ fn membership_to_domain(m: membership::Model, t: &Tenant) -> Membership {
     }
 }
 
-async fn insert_tenant(db: &impl ConnectionTrait, owner: UserId, t: &NewTenant, slug_field: &str) -> Result<Tenant> {
+async fn insert_tenant(
+    db: &impl ConnectionTrait,
+    owner: UserId,
+    t: &NewTenant,
+    slug_field: &str,
+) -> Result<Tenant> {
     let now = crate::now();
     let row = tenant::ActiveModel {
         id: Set(TenantId::generate().as_uuid()),
@@ -78,7 +83,11 @@ async fn insert_tenant(db: &impl ConnectionTrait, owner: UserId, t: &NewTenant, 
     .exec_without_returning(db)
     .await
     .or_unexpected()?;
-    tenant::Entity::find_by_id(id).one(db).await.or_unexpected()?.map_or(Err(corrupt("tenant")), tenant_to_domain)
+    tenant::Entity::find_by_id(id)
+        .one(db)
+        .await
+        .or_unexpected()?
+        .map_or(Err(corrupt("tenant")), tenant_to_domain)
 }
 
 #[async_trait]
@@ -95,14 +104,28 @@ impl IdentityStore for SqlIdentityStore {
         })
         .exec_without_returning(&tx)
         .await
-        .map_err(|e| unique_as_conflict(e, "email", "an account with this email exists; sign in instead"))?;
+        .map_err(|e| {
+            unique_as_conflict(
+                e,
+                "email",
+                "an account with this email exists; sign in instead",
+            )
+        })?;
         let tenant = insert_tenant(&tx, id, &a.tenant, "tenantSlug").await?;
-        let user = user::Entity::find_by_id(id.as_uuid()).one(&tx).await.or_unexpected()?;
+        let user = user::Entity::find_by_id(id.as_uuid())
+            .one(&tx)
+            .await
+            .or_unexpected()?;
         tx.commit().await.or_unexpected()?;
         Ok((user.map_or(Err(corrupt("user")), user_to_domain)?, tenant))
     }
 
-    async fn create_user(&self, email: &Email, password_hash: &str, display_name: &DisplayName) -> Result<User> {
+    async fn create_user(
+        &self,
+        email: &Email,
+        password_hash: &str,
+        display_name: &DisplayName,
+    ) -> Result<User> {
         let id = UserId::generate();
         user::Entity::insert(user::ActiveModel {
             id: Set(id.as_uuid()),
@@ -138,7 +161,11 @@ impl IdentityStore for SqlIdentityStore {
     }
 
     async fn credentials(&self, email: &Email) -> Result<Option<(User, String)>> {
-        let row = user::Entity::find().filter(user::Column::Email.eq(email.as_str())).one(&self.db).await.or_unexpected()?;
+        let row = user::Entity::find()
+            .filter(user::Column::Email.eq(email.as_str()))
+            .one(&self.db)
+            .await
+            .or_unexpected()?;
         row.map(|r| {
             let hash = r.password_hash.clone();
             user_to_domain(r).map(|u| (u, hash))

@@ -49,7 +49,12 @@ impl JwtTokens {
         validation.set_audience(&[&settings.audience]);
         validation.validate_nbf = true;
         validation.leeway = 30;
-        Self { encoding: EncodingKey::from_secret(key), decoding: DecodingKey::from_secret(key), validation, settings }
+        Self {
+            encoding: EncodingKey::from_secret(key),
+            decoding: DecodingKey::from_secret(key),
+            validation,
+            settings,
+        }
     }
 }
 
@@ -67,8 +72,12 @@ impl TokenService for JwtTokens {
             iss: self.settings.issuer.clone(),
             aud: self.settings.audience.clone(),
         };
-        let token = encode(&Header::new(Algorithm::HS256), &claims, &self.encoding).map_err(Error::unexpected)?;
-        Ok(IssuedToken { token, expires_in_seconds: self.settings.ttl_seconds })
+        let token = encode(&Header::new(Algorithm::HS256), &claims, &self.encoding)
+            .map_err(Error::unexpected)?;
+        Ok(IssuedToken {
+            token,
+            expires_in_seconds: self.settings.ttl_seconds,
+        })
     }
 
     fn verify(&self, token: &str) -> Result<AccessClaims> {
@@ -100,7 +109,11 @@ mod tests {
     #[test]
     fn issued_tokens_verify_with_their_claims() {
         let t = tokens("a-test-secret-that-is-long-enough-000");
-        let (u, tn, s) = (UserId::generate(), TenantId::generate(), SessionId::generate());
+        let (u, tn, s) = (
+            UserId::generate(),
+            TenantId::generate(),
+            SessionId::generate(),
+        );
         let issued = t.issue(u, tn, s).unwrap();
         let c = t.verify(&issued.token).unwrap();
         assert_eq!((c.user_id, c.tenant_id, c.session_id), (u, tn, s));
@@ -109,7 +122,11 @@ mod tests {
     #[test]
     fn a_token_signed_with_another_secret_is_refused() {
         let issued = tokens("secret-one-secret-one-secret-one-000")
-            .issue(UserId::generate(), TenantId::generate(), SessionId::generate())
+            .issue(
+                UserId::generate(),
+                TenantId::generate(),
+                SessionId::generate(),
+            )
             .unwrap();
         assert!(matches!(
             tokens("secret-two-secret-two-secret-two-000").verify(&issued.token),
@@ -119,6 +136,10 @@ mod tests {
 
     #[test]
     fn garbage_is_refused() {
-        assert!(tokens("a-test-secret-that-is-long-enough-000").verify("not.a.token").is_err());
+        assert!(
+            tokens("a-test-secret-that-is-long-enough-000")
+                .verify("not.a.token")
+                .is_err()
+        );
     }
 }

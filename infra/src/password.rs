@@ -1,6 +1,8 @@
 //! argon2id password hashing with OWASP's recommended parameters.
 
-use argon2::password_hash::{PasswordHash, PasswordHasher as _, PasswordVerifier as _, SaltString, rand_core::OsRng};
+use argon2::password_hash::{
+    PasswordHash, PasswordHasher as _, PasswordVerifier as _, SaltString, rand_core::OsRng,
+};
 use argon2::{Algorithm, Argon2, Params, Version};
 use async_trait::async_trait;
 use domain::values::Password;
@@ -17,7 +19,11 @@ pub struct Argon2Params {
 
 impl Default for Argon2Params {
     fn default() -> Self {
-        Self { memory_kib: 19 * 1024, iterations: 2, lanes: 1 }
+        Self {
+            memory_kib: 19 * 1024,
+            iterations: 2,
+            lanes: 1,
+        }
     }
 }
 
@@ -31,7 +37,8 @@ impl Argon2Hasher {
     /// # Errors
     /// When the parameters are out of argon2's range.
     pub fn new(p: Argon2Params) -> Result<Self> {
-        let params = Params::new(p.memory_kib, p.iterations, p.lanes, None).map_err(Error::unexpected)?;
+        let params =
+            Params::new(p.memory_kib, p.iterations, p.lanes, None).map_err(Error::unexpected)?;
         let argon2 = Argon2::new(Algorithm::Argon2id, Version::V0x13, params);
         let salt = SaltString::generate(&mut OsRng);
         let dummy_hash = argon2
@@ -50,7 +57,9 @@ impl domain::ports::PasswordHasher for Argon2Hasher {
         // Tens of milliseconds of CPU: keep it off the async workers.
         tokio::task::spawn_blocking(move || {
             let salt = SaltString::generate(&mut OsRng);
-            argon2.hash_password(password.as_bytes(), &salt).map(|h| h.to_string())
+            argon2
+                .hash_password(password.as_bytes(), &salt)
+                .map(|h| h.to_string())
         })
         .await
         .map_err(Error::unexpected)?
@@ -64,7 +73,8 @@ impl domain::ports::PasswordHasher for Argon2Hasher {
         let password = password.to_owned();
         let matched = tokio::task::spawn_blocking(move || {
             // A stored hash carries its own parameters, so old hashes keep verifying after a change.
-            PasswordHash::new(&hash).map(|h| argon2.verify_password(password.as_bytes(), &h).is_ok())
+            PasswordHash::new(&hash)
+                .map(|h| argon2.verify_password(password.as_bytes(), &h).is_ok())
         })
         .await
         .map_err(Error::unexpected)?
@@ -79,7 +89,12 @@ mod tests {
     use domain::ports::PasswordHasher;
 
     fn fast() -> Argon2Hasher {
-        Argon2Hasher::new(Argon2Params { memory_kib: 64, iterations: 1, lanes: 1 }).unwrap()
+        Argon2Hasher::new(Argon2Params {
+            memory_kib: 64,
+            iterations: 1,
+            lanes: 1,
+        })
+        .unwrap()
     }
 
     #[tokio::test]
@@ -88,13 +103,21 @@ mod tests {
         let pw = Password::parse("correct horse battery").unwrap();
         let hash = h.hash(&pw).await.unwrap();
         assert!(hash.starts_with("$argon2id$"));
-        assert!(h.verify("correct horse battery", Some(&hash)).await.unwrap());
+        assert!(
+            h.verify("correct horse battery", Some(&hash))
+                .await
+                .unwrap()
+        );
         assert!(!h.verify("wrong horse battery", Some(&hash)).await.unwrap());
     }
 
     #[tokio::test]
     async fn an_unknown_user_never_verifies() {
         let h = fast();
-        assert!(!h.verify("not a real password; only spends time", None).await.unwrap());
+        assert!(
+            !h.verify("not a real password; only spends time", None)
+                .await
+                .unwrap()
+        );
     }
 }

@@ -21,9 +21,18 @@ pub struct Login {
 }
 
 pub const LOGINS: [Login; 2] = [
-    Login { email: "owner@demo.test", role: RoleName::OWNER },
-    Login { email: "member@demo.test", role: RoleName::MEMBER },
+    Login {
+        email: "owner@demo.test",
+        role: RoleName::OWNER,
+    },
+    Login {
+        email: "member@demo.test",
+        role: RoleName::MEMBER,
+    },
 ];
+
+/// A demo task: title, status, priority.
+type PlannedTask = (&'static str, TaskStatus, i32);
 
 pub struct Ports<'a> {
     pub identity: &'a dyn IdentityStore,
@@ -46,7 +55,11 @@ pub async fn exists(identity: &dyn IdentityStore) -> Result<bool> {
 /// # Errors
 /// When a write fails (for example, the demo emails are taken).
 pub async fn seed(p: &Ports<'_>) -> Result<()> {
-    let auth = Auth { identity: p.identity, hasher: p.hasher, tokens: p.tokens };
+    let auth = Auth {
+        identity: p.identity,
+        hasher: p.hasher,
+        tokens: p.tokens,
+    };
     let owner = auth
         .sign_up(SignUpInput {
             email: LOGINS[0].email.into(),
@@ -57,7 +70,10 @@ pub async fn seed(p: &Ports<'_>) -> Result<()> {
             isolation: Isolation::Row,
         })
         .await?;
-    let hash = p.hasher.hash(&Password::parse(PASSWORD).expect("valid password")).await?;
+    let hash = p
+        .hasher
+        .hash(&Password::parse(PASSWORD).expect("valid password"))
+        .await?;
     let member = p
         .identity
         .create_user(
@@ -66,33 +82,61 @@ pub async fn seed(p: &Ports<'_>) -> Result<()> {
             &DisplayName::parse("Max Member").expect("valid name"),
         )
         .await?;
-    p.identity.add_membership(owner.tenant.id, member.id, &RoleName::new(RoleName::MEMBER)).await?;
+    p.identity
+        .add_membership(owner.tenant.id, member.id, &RoleName::new(RoleName::MEMBER))
+        .await?;
 
     let ctx = TenantContext::system(owner.tenant.id, owner.tenant.isolation);
-    let work = Work { tenancy: p.tenancy, identity: p.identity, ctx: &ctx };
-    let plan: [(&str, &str, &[(&str, TaskStatus, i32)]); 3] = [
-        ("Website launch", "Ship the new marketing site", &[
-            ("Write landing page copy", TaskStatus::Done, 2),
-            ("Design hero image", TaskStatus::InProgress, 3),
-            ("Set up analytics", TaskStatus::Todo, 1),
-            ("Load test the signup flow", TaskStatus::Todo, 4),
-        ]),
-        ("Mobile app", "iOS and Android clients", &[
-            ("Sketch onboarding screens", TaskStatus::InProgress, 2),
-            ("Pick a push notification provider", TaskStatus::Todo, 1),
-            ("Beta test with ten customers", TaskStatus::Todo, 3),
-        ]),
-        ("Q3 planning", "Goals and budget for next quarter", &[
-            ("Collect team goals", TaskStatus::Done, 1),
-            ("Draft budget", TaskStatus::Todo, 2),
-        ]),
+    let work = Work {
+        tenancy: p.tenancy,
+        identity: p.identity,
+        ctx: &ctx,
+    };
+    let plan: [(&str, &str, &[PlannedTask]); 3] = [
+        (
+            "Website launch",
+            "Ship the new marketing site",
+            &[
+                ("Write landing page copy", TaskStatus::Done, 2),
+                ("Design hero image", TaskStatus::InProgress, 3),
+                ("Set up analytics", TaskStatus::Todo, 1),
+                ("Load test the signup flow", TaskStatus::Todo, 4),
+            ],
+        ),
+        (
+            "Mobile app",
+            "iOS and Android clients",
+            &[
+                ("Sketch onboarding screens", TaskStatus::InProgress, 2),
+                ("Pick a push notification provider", TaskStatus::Todo, 1),
+                ("Beta test with ten customers", TaskStatus::Todo, 3),
+            ],
+        ),
+        (
+            "Q3 planning",
+            "Goals and budget for next quarter",
+            &[
+                ("Collect team goals", TaskStatus::Done, 1),
+                ("Draft budget", TaskStatus::Todo, 2),
+            ],
+        ),
     ];
     for (i, (name, description, tasks)) in plan.iter().enumerate() {
         let project = work
-            .create_project(&ProjectInput { name: (*name).into(), description: Some((*description).into()) }, None)
+            .create_project(
+                &ProjectInput {
+                    name: (*name).into(),
+                    description: Some((*description).into()),
+                },
+                None,
+            )
             .await?;
         for (j, (title, status, priority)) in tasks.iter().enumerate() {
-            let assignee = if (i + j) % 2 == 0 { owner.user.id } else { member.id };
+            let assignee = if (i + j) % 2 == 0 {
+                owner.user.id
+            } else {
+                member.id
+            };
             let due = format!("2026-12-{:02}", 1 + (i * 7 + j * 3) % 28);
             work.create_task(
                 &TaskInput {

@@ -13,7 +13,11 @@ struct Cli {
     #[command(subcommand)]
     command: Command,
     /// The database to seed.
-    #[arg(long, env = "DATABASE_URL", default_value = "sqlite://data/tenantry.db?mode=rwc")]
+    #[arg(
+        long,
+        env = "DATABASE_URL",
+        default_value = "sqlite://data/tenantry.db?mode=rwc"
+    )]
     database_url: String,
 }
 
@@ -50,9 +54,18 @@ async fn main() -> anyhow::Result<()> {
                 ttl_seconds: 60,
             });
             let tenancy = storage.tenancy();
-            seed::demo::seed(&seed::demo::Ports { identity: &identity, hasher: &hasher, tokens: &tokens, tenancy: &tenancy })
-                .await?;
-            println!("seeded the demo tenant {:?} (password {:?})", seed::demo::TENANT_SLUG, seed::demo::PASSWORD);
+            seed::demo::seed(&seed::demo::Ports {
+                identity: &identity,
+                hasher: &hasher,
+                tokens: &tokens,
+                tenancy: &tenancy,
+            })
+            .await?;
+            println!(
+                "seeded the demo tenant {:?} (password {:?})",
+                seed::demo::TENANT_SLUG,
+                seed::demo::PASSWORD
+            );
         }
     }
     Ok(())

@@ -1,14 +1,14 @@
 //! Sign-up, sign-in, tenants and the caller's identity.
 
+use super::MUTATION_COST;
 use super::context::{services, tenant};
 use super::error::{ApiError, ApiResult};
-use super::scalars::{parse_id, Isolation};
+use super::scalars::{Isolation, parse_id};
 use super::types::{AuthPayload, MembershipNode, TenantNode, UserNode};
-use super::MUTATION_COST;
-use async_graphql::{Context, InputObject, Object, ID};
+use async_graphql::{Context, ID, InputObject, Object};
+use domain::TenantId;
 use domain::auth::{SignUpInput as DomainSignUp, TenantInput};
 use domain::error::Entity;
-use domain::TenantId;
 
 #[derive(InputObject)]
 pub struct SignUpInput {
@@ -44,10 +44,19 @@ pub struct CreateTenantInput {
 pub struct DefaultIsolation(pub domain::Isolation);
 
 /// Only the row strategy is served so far; refuse the others clearly rather than later.
-fn isolation(ctx: &Context<'_>, requested: Option<Isolation>, field: &str) -> ApiResult<domain::Isolation> {
-    let chosen = requested.map(Into::into).unwrap_or(ctx.data_unchecked::<DefaultIsolation>().0);
+fn isolation(
+    ctx: &Context<'_>,
+    requested: Option<Isolation>,
+    field: &str,
+) -> ApiResult<domain::Isolation> {
+    let chosen = requested
+        .map(Into::into)
+        .unwrap_or(ctx.data_unchecked::<DefaultIsolation>().0);
     if chosen != domain::Isolation::Row {
-        return Err(ApiError::invalid(field, "only ROW isolation is available in this version"));
+        return Err(ApiError::invalid(
+            field,
+            "only ROW isolation is available in this version",
+        ));
     }
     Ok(chosen)
 }
@@ -75,7 +84,9 @@ impl AuthQuery {
     /// The tenant the access token is for.
     async fn tenant(&self, ctx: &Context<'_>) -> ApiResult<TenantNode> {
         let t = tenant(ctx)?;
-        Ok(TenantNode(services(ctx).identity.tenant(t.tenant_id()).await?))
+        Ok(TenantNode(
+            services(ctx).identity.tenant(t.tenant_id()).await?,
+        ))
     }
 }
 
@@ -102,7 +113,10 @@ impl AuthMutation {
     /// Signs in. Every failure answers the same `UNAUTHENTICATED`, whichever part was wrong.
     #[graphql(complexity = "MUTATION_COST")]
     async fn sign_in(&self, ctx: &Context<'_>, input: SignInInput) -> ApiResult<AuthPayload> {
-        let signed = services(ctx).auth().sign_in(&input.email, &input.password, input.tenant_slug.as_deref()).await?;
+        let signed = services(ctx)
+            .auth()
+            .sign_in(&input.email, &input.password, input.tenant_slug.as_deref())
+            .await?;
         Ok(signed.into())
     }
 
@@ -110,19 +124,31 @@ impl AuthMutation {
     #[graphql(complexity = "MUTATION_COST")]
     async fn switch_tenant(&self, ctx: &Context<'_>, tenant_id: ID) -> ApiResult<AuthPayload> {
         let t = tenant(ctx)?;
-        let target: TenantId = parse_id(&tenant_id).ok_or(ApiError::from(domain::Error::NotFound(Entity::Tenant)))?;
+        let target: TenantId =
+            parse_id(&tenant_id).ok_or(ApiError::from(domain::Error::NotFound(Entity::Tenant)))?;
         Ok(services(ctx).auth().switch_tenant(t, target).await?.into())
     }
 
     /// Creates a tenant owned by the caller. Use `switchTenant` to work in it.
     #[graphql(complexity = "MUTATION_COST")]
-    async fn create_tenant(&self, ctx: &Context<'_>, input: CreateTenantInput) -> ApiResult<TenantNode> {
+    async fn create_tenant(
+        &self,
+        ctx: &Context<'_>,
+        input: CreateTenantInput,
+    ) -> ApiResult<TenantNode> {
         let t = tenant(ctx)?;
         let owner = t.user_id().ok_or_else(ApiError::unauthenticated)?;
         let isolation = isolation(ctx, input.isolation, "isolation")?;
         let tenant = services(ctx)
             .auth()
-            .create_tenant(owner, TenantInput { name: input.name, slug: input.slug, isolation })
+            .create_tenant(
+                owner,
+                TenantInput {
+                    name: input.name,
+                    slug: input.slug,
+                    isolation,
+                },
+            )
             .await?;
         Ok(TenantNode(tenant))
     }

@@ -47,14 +47,24 @@ impl From<ApiError> for async_graphql::Error {
             Error::Invalid(fields) => {
                 let message = format!(
                     "invalid input: {}",
-                    fields.iter().map(ToString::to_string).collect::<Vec<_>>().join("; ")
+                    fields
+                        .iter()
+                        .map(ToString::to_string)
+                        .collect::<Vec<_>>()
+                        .join("; ")
                 );
                 let list: Vec<Value> = fields
                     .iter()
                     .map(|f| {
                         let mut m = async_graphql::indexmap::IndexMap::new();
-                        m.insert(async_graphql::Name::new("field"), Value::from(f.field.as_str()));
-                        m.insert(async_graphql::Name::new("message"), Value::from(f.message.as_str()));
+                        m.insert(
+                            async_graphql::Name::new("field"),
+                            Value::from(f.field.as_str()),
+                        );
+                        m.insert(
+                            async_graphql::Name::new("message"),
+                            Value::from(f.message.as_str()),
+                        );
                         Value::Object(m)
                     })
                     .collect();
@@ -65,15 +75,15 @@ impl From<ApiError> for async_graphql::Error {
             }
             Error::NotFound(kind) => async_graphql::Error::new(format!("{kind} not found"))
                 .extend_with(|_, ext| ext.set("code", code::NOT_FOUND)),
-            Error::Conflict { field, message } => async_graphql::Error::new(message.as_str()).extend_with(|_, ext| {
-                ext.set("code", code::CONFLICT);
-                if let Some(f) = &field {
-                    ext.set("field", f.as_str());
-                }
-            }),
-            Error::Unauthenticated(why) => {
-                async_graphql::Error::new(*why).extend_with(|_, ext| ext.set("code", code::UNAUTHENTICATED))
-            }
+            Error::Conflict { field, message } => async_graphql::Error::new(message.as_str())
+                .extend_with(|_, ext| {
+                    ext.set("code", code::CONFLICT);
+                    if let Some(f) = &field {
+                        ext.set("field", f.as_str());
+                    }
+                }),
+            Error::Unauthenticated(why) => async_graphql::Error::new(*why)
+                .extend_with(|_, ext| ext.set("code", code::UNAUTHENTICATED)),
             Error::Forbidden => async_graphql::Error::new("you are not allowed to do this")
                 .extend_with(|_, ext| ext.set("code", code::FORBIDDEN)),
             Error::Unexpected(cause) => {

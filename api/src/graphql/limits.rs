@@ -27,7 +27,9 @@ fn count_aliases(set: &SelectionSet) -> usize {
     set.items
         .iter()
         .map(|s| match &s.node {
-            Selection::Field(f) => usize::from(f.node.alias.is_some()) + count_aliases(&f.node.selection_set.node),
+            Selection::Field(f) => {
+                usize::from(f.node.alias.is_some()) + count_aliases(&f.node.selection_set.node)
+            }
             Selection::InlineFragment(f) => count_aliases(&f.node.selection_set.node),
             Selection::FragmentSpread(_) => 0,
         })
@@ -35,8 +37,16 @@ fn count_aliases(set: &SelectionSet) -> usize {
 }
 
 fn aliases_in(doc: &ExecutableDocument) -> usize {
-    let ops: usize = doc.operations.iter().map(|(_, op)| count_aliases(&op.node.selection_set.node)).sum();
-    let frags: usize = doc.fragments.values().map(|f| count_aliases(&f.node.selection_set.node)).sum();
+    let ops: usize = doc
+        .operations
+        .iter()
+        .map(|(_, op)| count_aliases(&op.node.selection_set.node))
+        .sum();
+    let frags: usize = doc
+        .fragments
+        .values()
+        .map(|f| count_aliases(&f.node.selection_set.node))
+        .sum();
     ops + frags
 }
 
@@ -52,7 +62,10 @@ impl Extension for AliasLimitExt {
         let doc = next.run(ctx, query, variables).await?;
         let n = aliases_in(&doc);
         if n > self.max {
-            let mut e = ServerError::new(format!("Query has {n} aliases; at most {} are allowed", self.max), None);
+            let mut e = ServerError::new(
+                format!("Query has {n} aliases; at most {} are allowed", self.max),
+                None,
+            );
             set_code(&mut e, code::QUERY_TOO_COMPLEX);
             return Err(e);
         }
@@ -61,7 +74,9 @@ impl Extension for AliasLimitExt {
 }
 
 fn set_code(e: &mut ServerError, c: &str) {
-    e.extensions.get_or_insert_with(Default::default).set("code", c);
+    e.extensions
+        .get_or_insert_with(Default::default)
+        .set("code", c);
 }
 
 fn code_of(e: &ServerError) -> Option<String> {
@@ -78,12 +93,23 @@ pub fn finish_errors(errors: &mut [ServerError], request_id: &str) {
         match code_of(e).as_deref() {
             None => {
                 let m = e.message.as_str();
-                let limit = m.contains("too complex") || m.contains("nested too deep") || m.contains("too many");
-                set_code(e, if limit { code::QUERY_TOO_COMPLEX } else { code::BAD_USER_INPUT });
+                let limit = m.contains("too complex")
+                    || m.contains("nested too deep")
+                    || m.contains("too many");
+                set_code(
+                    e,
+                    if limit {
+                        code::QUERY_TOO_COMPLEX
+                    } else {
+                        code::BAD_USER_INPUT
+                    },
+                );
             }
             Some(code::INTERNAL_SERVER_ERROR) => {
                 e.message = format!("internal server error (request id {request_id})");
-                e.extensions.get_or_insert_with(Default::default).set("requestId", request_id);
+                e.extensions
+                    .get_or_insert_with(Default::default)
+                    .set("requestId", request_id);
             }
             Some(_) => {}
         }
@@ -105,7 +131,10 @@ mod tests {
 
     #[test]
     fn internal_errors_get_the_request_id_and_engine_errors_a_code() {
-        let mut errs = vec![ServerError::new("Query is too complex.", None), ServerError::new("Unknown field", None)];
+        let mut errs = vec![
+            ServerError::new("Query is too complex.", None),
+            ServerError::new("Unknown field", None),
+        ];
         let mut internal = ServerError::new("internal server error", None);
         set_code(&mut internal, code::INTERNAL_SERVER_ERROR);
         errs.push(internal);

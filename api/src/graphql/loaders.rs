@@ -21,7 +21,12 @@ impl Loader<ProjectId> for ProjectLoader {
     type Error = async_graphql::Error;
 
     async fn load(&self, keys: &[ProjectId]) -> Result<HashMap<ProjectId, Project>, Self::Error> {
-        let projects = self.services.work(&self.ctx).projects_by_ids(keys).await.map_err(ApiError::from)?;
+        let projects = self
+            .services
+            .work(&self.ctx)
+            .projects_by_ids(keys)
+            .await
+            .map_err(ApiError::from)?;
         Ok(projects.into_iter().map(|p| (p.id, p)).collect())
     }
 }
@@ -37,7 +42,12 @@ impl Loader<UserId> for MemberLoader {
     type Error = async_graphql::Error;
 
     async fn load(&self, keys: &[UserId]) -> Result<HashMap<UserId, User>, Self::Error> {
-        let users = self.services.identity.members_by_ids(&self.ctx, keys).await.map_err(ApiError::from)?;
+        let users = self
+            .services
+            .identity
+            .members_by_ids(&self.ctx, keys)
+            .await
+            .map_err(ApiError::from)?;
         Ok(users.into_iter().map(|u| (u.id, u)).collect())
     }
 }
@@ -50,8 +60,20 @@ pub struct Loaders {
 impl Loaders {
     pub fn new(services: &Arc<Services>, ctx: &TenantContext) -> Self {
         Self {
-            projects: DataLoader::new(ProjectLoader { services: services.clone(), ctx: ctx.clone() }, tokio::spawn),
-            members: DataLoader::new(MemberLoader { services: services.clone(), ctx: ctx.clone() }, tokio::spawn),
+            projects: DataLoader::new(
+                ProjectLoader {
+                    services: services.clone(),
+                    ctx: ctx.clone(),
+                },
+                tokio::spawn,
+            ),
+            members: DataLoader::new(
+                MemberLoader {
+                    services: services.clone(),
+                    ctx: ctx.clone(),
+                },
+                tokio::spawn,
+            ),
         }
     }
 }

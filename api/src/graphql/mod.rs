@@ -27,23 +27,37 @@ pub const MUTATION_COST: usize = 500;
 pub struct Query(auth::AuthQuery, projects::ProjectQuery, tasks::TaskQuery);
 
 #[derive(MergedObject, Default)]
-pub struct Mutation(auth::AuthMutation, projects::ProjectMutation, tasks::TaskMutation);
+pub struct Mutation(
+    auth::AuthMutation,
+    projects::ProjectMutation,
+    tasks::TaskMutation,
+);
 
 pub type AppSchema = Schema<Query, Mutation, EmptySubscription>;
 
 /// Builds the schema with its limits. Per-request data (the caller, loaders,
 /// request id) is attached by the HTTP handler, never here: loaders registered
 /// on the schema would batch across tenants.
-pub fn build(services: Arc<Services>, settings: &GraphqlSettings, introspection: bool, default_isolation: domain::Isolation) -> AppSchema {
+pub fn build(
+    services: Arc<Services>,
+    settings: &GraphqlSettings,
+    introspection: bool,
+    default_isolation: domain::Isolation,
+) -> AppSchema {
     let mut builder = Schema::build(Query::default(), Mutation::default(), EmptySubscription)
         .data(services)
-        .data(PageLimits { max: settings.max_page_size, default: settings.default_page_size })
+        .data(PageLimits {
+            max: settings.max_page_size,
+            default: settings.default_page_size,
+        })
         .data(DefaultIsolation(default_isolation))
         .limit_depth(settings.max_depth)
         .limit_complexity(settings.max_complexity)
         .limit_recursive_depth(32)
         .limit_directives(10)
-        .extension(limits::AliasLimit { max: settings.max_aliases });
+        .extension(limits::AliasLimit {
+            max: settings.max_aliases,
+        });
     if !introspection {
         builder = builder.disable_introspection();
     }
@@ -52,5 +66,7 @@ pub fn build(services: Arc<Services>, settings: &GraphqlSettings, introspection:
 
 /// The schema in SDL, as committed in `schema.graphql`.
 pub fn sdl() -> String {
-    Schema::build(Query::default(), Mutation::default(), EmptySubscription).finish().sdl()
+    Schema::build(Query::default(), Mutation::default(), EmptySubscription)
+        .finish()
+        .sdl()
 }

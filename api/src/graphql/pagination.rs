@@ -57,9 +57,13 @@ fn decode(field: impl CursorField, arg: &str, raw: &str) -> ApiResult<Cursor> {
     let bytes = URL_SAFE_NO_PAD.decode(raw).map_err(|_| bad())?;
     let text = String::from_utf8(bytes).map_err(|_| bad())?;
     let mut parts = text.splitn(5, '|');
-    let (Some("c1"), Some(f), Some(id), Some(kind), Some(value)) =
-        (parts.next(), parts.next(), parts.next(), parts.next(), parts.next())
-    else {
+    let (Some("c1"), Some(f), Some(id), Some(kind), Some(value)) = (
+        parts.next(),
+        parts.next(),
+        parts.next(),
+        parts.next(),
+        parts.next(),
+    ) else {
         return Err(bad());
     };
     if f != field.key() {
@@ -67,7 +71,11 @@ fn decode(field: impl CursorField, arg: &str, raw: &str) -> ApiResult<Cursor> {
     }
     let id = Uuid::parse_str(id).map_err(|_| bad())?;
     let value = match kind {
-        "t" => SortValue::Time(DateTime::parse_from_rfc3339(value).map_err(|_| bad())?.with_timezone(&Utc)),
+        "t" => SortValue::Time(
+            DateTime::parse_from_rfc3339(value)
+                .map_err(|_| bad())?
+                .with_timezone(&Utc),
+        ),
         "i" => SortValue::Int(value.parse().map_err(|_| bad())?),
         "d" => SortValue::Date(Some(value.parse::<NaiveDate>().map_err(|_| bad())?)),
         "n" => SortValue::Date(None),
@@ -87,25 +95,55 @@ pub struct PageArgs {
 }
 
 /// Checks the arguments: at most one direction, sizes within `0..=max`.
-pub fn page_query<F: CursorField>(args: PageArgs, field: F, direction: Direction, limits: PageLimits) -> ApiResult<PageQuery<F>> {
+pub fn page_query<F: CursorField>(
+    args: PageArgs,
+    field: F,
+    direction: Direction,
+    limits: PageLimits,
+) -> ApiResult<PageQuery<F>> {
     let size = |name: &str, n: i32| -> ApiResult<u64> {
         u64::try_from(n)
             .ok()
             .filter(|n| *n <= limits.max)
-            .ok_or_else(|| ApiError::invalid(name, &format!("must be between 0 and {}", limits.max)))
+            .ok_or_else(|| {
+                ApiError::invalid(name, &format!("must be between 0 and {}", limits.max))
+            })
     };
     let backward = args.last.is_some() || args.before.is_some();
     if backward && (args.first.is_some() || args.after.is_some()) {
-        return Err(ApiError::invalid("last", "use first/after or last/before, not both"));
+        return Err(ApiError::invalid(
+            "last",
+            "use first/after or last/before, not both",
+        ));
     }
     let (limit, cursor) = if backward {
         let limit = args.last.map_or(Ok(limits.default), |n| size("last", n))?;
-        (limit, args.before.as_deref().map(|c| decode(field, "before", c)).transpose()?)
+        (
+            limit,
+            args.before
+                .as_deref()
+                .map(|c| decode(field, "before", c))
+                .transpose()?,
+        )
     } else {
-        let limit = args.first.map_or(Ok(limits.default), |n| size("first", n))?;
-        (limit, args.after.as_deref().map(|c| decode(field, "after", c)).transpose()?)
+        let limit = args
+            .first
+            .map_or(Ok(limits.default), |n| size("first", n))?;
+        (
+            limit,
+            args.after
+                .as_deref()
+                .map(|c| decode(field, "after", c))
+                .transpose()?,
+        )
     };
-    Ok(PageQuery { field, direction, limit, cursor, backward })
+    Ok(PageQuery {
+        field,
+        direction,
+        limit,
+        cursor,
+        backward,
+    })
 }
 
 /// The complexity of a list field: its page size times what each node selects.
@@ -119,14 +157,19 @@ mod tests {
     use super::*;
     use domain::task::TaskOrderField;
 
-    const LIMITS: PageLimits = PageLimits { max: 100, default: 20 };
+    const LIMITS: PageLimits = PageLimits {
+        max: 100,
+        default: 20,
+    };
 
     #[test]
     fn cursors_round_trip_every_kind() {
         use chrono::{DurationRound, TimeDelta};
         let id = Uuid::now_v7();
         // Stored timestamps have microsecond precision, and so do cursors.
-        let now = Utc::now().duration_trunc(TimeDelta::microseconds(1)).unwrap();
+        let now = Utc::now()
+            .duration_trunc(TimeDelta::microseconds(1))
+            .unwrap();
         for value in [
             SortValue::Time(now),
             SortValue::Int(3),
@@ -135,14 +178,22 @@ mod tests {
             SortValue::Text("a | b".into()),
         ] {
             let c = Cursor { value, id };
-            let back = decode(TaskOrderField::Title, "after", &encode(TaskOrderField::Title, &c)).unwrap();
+            let back = decode(
+                TaskOrderField::Title,
+                "after",
+                &encode(TaskOrderField::Title, &c),
+            )
+            .unwrap();
             assert_eq!(back, c);
         }
     }
 
     #[test]
     fn a_cursor_of_another_ordering_is_refused() {
-        let c = Cursor { value: SortValue::Int(1), id: Uuid::now_v7() };
+        let c = Cursor {
+            value: SortValue::Int(1),
+            id: Uuid::now_v7(),
+        };
         let raw = encode(TaskOrderField::Priority, &c);
         assert!(decode(TaskOrderField::Title, "after", &raw).is_err());
         assert!(decode(TaskOrderField::Title, "after", "garbage!").is_err());
@@ -150,13 +201,29 @@ mod tests {
 
     #[test]
     fn page_size_is_capped_and_directions_exclusive() {
-        let q = page_query(PageArgs::default(), TaskOrderField::CreatedAt, Direction::Desc, LIMITS).unwrap();
+        let q = page_query(
+            PageArgs::default(),
+            TaskOrderField::CreatedAt,
+            Direction::Desc,
+            LIMITS,
+        )
+        .unwrap();
         assert_eq!((q.limit, q.backward), (20, false));
-        let over = PageArgs { first: Some(101), ..Default::default() };
+        let over = PageArgs {
+            first: Some(101),
+            ..Default::default()
+        };
         assert!(page_query(over, TaskOrderField::CreatedAt, Direction::Desc, LIMITS).is_err());
-        let negative = PageArgs { last: Some(-1), ..Default::default() };
+        let negative = PageArgs {
+            last: Some(-1),
+            ..Default::default()
+        };
         assert!(page_query(negative, TaskOrderField::CreatedAt, Direction::Desc, LIMITS).is_err());
-        let both = PageArgs { first: Some(1), last: Some(1), ..Default::default() };
+        let both = PageArgs {
+            first: Some(1),
+            last: Some(1),
+            ..Default::default()
+        };
         assert!(page_query(both, TaskOrderField::CreatedAt, Direction::Desc, LIMITS).is_err());
     }
 }

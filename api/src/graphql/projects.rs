@@ -1,19 +1,19 @@
 //! Project queries and mutations.
 
+use super::MUTATION_COST;
 use super::context::{services, tenant};
 use super::error::{ApiError, ApiResult};
-use super::pagination::{encode, list_cost, page_query, PageArgs};
-use super::scalars::{parse_id, OrderDirection, ProjectOrderField};
-use super::types::{list_context, ProjectNode};
-use super::MUTATION_COST;
+use super::pagination::{PageArgs, encode, list_cost, page_query};
+use super::scalars::{OrderDirection, ProjectOrderField, parse_id};
+use super::types::{ProjectNode, list_context};
 use async_graphql::connection::{Connection, Edge};
-use async_graphql::{Context, InputObject, Object, ID};
+use async_graphql::{Context, ID, InputObject, Object};
+use domain::ProjectId;
 use domain::error::Entity;
 use domain::page::Keyed;
 use domain::project::{ProjectFilter, ProjectInput, ProjectPatchInput};
-use domain::values::SearchTerm;
 use domain::validate::AtField;
-use domain::ProjectId;
+use domain::values::SearchTerm;
 
 #[derive(InputObject, Default)]
 #[graphql(name = "ProjectFilter")]
@@ -41,7 +41,10 @@ pub struct ProjectCount {
 impl ProjectCount {
     /// How many projects match the filter, across all pages.
     async fn total_count(&self, ctx: &Context<'_>) -> ApiResult<u64> {
-        Ok(services(ctx).work(tenant(ctx)?).count_projects(&self.filter).await?)
+        Ok(services(ctx)
+            .work(tenant(ctx)?)
+            .count_projects(&self.filter)
+            .await?)
     }
 }
 
@@ -75,25 +78,51 @@ impl ProjectQuery {
     ) -> ApiResult<ProjectConnection> {
         let (services, tenant, limits) = list_context(ctx)?;
         let f = filter.unwrap_or_default();
-        let search = f.search.as_deref().map(SearchTerm::parse).transpose().at("filter.search").map_err(domain::Error::from)?;
-        let filter = ProjectFilter { search: search.flatten(), deleted: f.deleted };
+        let search = f
+            .search
+            .as_deref()
+            .map(SearchTerm::parse)
+            .transpose()
+            .at("filter.search")
+            .map_err(domain::Error::from)?;
+        let filter = ProjectFilter {
+            search: search.flatten(),
+            deleted: f.deleted,
+        };
         let order = order_by.unwrap_or_default();
         let field: domain::project::ProjectOrderField = order.field.into();
-        let query = page_query(PageArgs { first, after, last, before }, field, order.direction.into(), limits)?;
+        let query = page_query(
+            PageArgs {
+                first,
+                after,
+                last,
+                before,
+            },
+            field,
+            order.direction.into(),
+            limits,
+        )?;
         let page = services.work(tenant).list_projects(&filter, &query).await?;
         let (has_prev, has_next) = match query.backward {
             false => (query.cursor.is_some(), page.has_more),
             true => (page.has_more, query.cursor.is_some()),
         };
-        let mut conn = Connection::with_additional_fields(has_prev, has_next, ProjectCount { filter });
-        conn.edges.extend(page.items.into_iter().map(|p| Edge::new(encode(field, &p.cursor(field)), ProjectNode(p))));
+        let mut conn =
+            Connection::with_additional_fields(has_prev, has_next, ProjectCount { filter });
+        conn.edges.extend(
+            page.items
+                .into_iter()
+                .map(|p| Edge::new(encode(field, &p.cursor(field)), ProjectNode(p))),
+        );
         Ok(conn)
     }
 
     /// One live project; `NOT_FOUND` unless it belongs to the current tenant.
     async fn project(&self, ctx: &Context<'_>, id: ID) -> ApiResult<Option<ProjectNode>> {
         let tenant = tenant(ctx)?;
-        Ok(Some(ProjectNode(services(ctx).work(tenant).project(project_id(&id)?).await?)))
+        Ok(Some(ProjectNode(
+            services(ctx).work(tenant).project(project_id(&id)?).await?,
+        )))
     }
 }
 
@@ -124,8 +153,16 @@ impl ProjectMutation {
         idempotency_key: Option<String>,
     ) -> ApiResult<ProjectNode> {
         let tenant = tenant(ctx)?;
-        let input = ProjectInput { name: input.name, description: input.description };
-        Ok(ProjectNode(services(ctx).work(tenant).create_project(&input, idempotency_key.as_deref()).await?))
+        let input = ProjectInput {
+            name: input.name,
+            description: input.description,
+        };
+        Ok(ProjectNode(
+            services(ctx)
+                .work(tenant)
+                .create_project(&input, idempotency_key.as_deref())
+                .await?,
+        ))
     }
 
     /// Changes a project if `expectedVersion` is still its version; `CONFLICT` otherwise.
@@ -138,15 +175,26 @@ impl ProjectMutation {
         expected_version: i32,
     ) -> ApiResult<ProjectNode> {
         let tenant = tenant(ctx)?;
-        let input = ProjectPatchInput { name: input.name, description: input.description };
-        Ok(ProjectNode(services(ctx).work(tenant).update_project(project_id(&id)?, &input, expected_version).await?))
+        let input = ProjectPatchInput {
+            name: input.name,
+            description: input.description,
+        };
+        Ok(ProjectNode(
+            services(ctx)
+                .work(tenant)
+                .update_project(project_id(&id)?, &input, expected_version)
+                .await?,
+        ))
     }
 
     /// Soft-deletes a project: it and its tasks disappear until `restoreProject`. Returns true.
     #[graphql(complexity = "MUTATION_COST")]
     async fn delete_project(&self, ctx: &Context<'_>, id: ID) -> ApiResult<bool> {
         let tenant = tenant(ctx)?;
-        services(ctx).work(tenant).delete_project(project_id(&id)?).await?;
+        services(ctx)
+            .work(tenant)
+            .delete_project(project_id(&id)?)
+            .await?;
         Ok(true)
     }
 
@@ -154,6 +202,11 @@ impl ProjectMutation {
     #[graphql(complexity = "MUTATION_COST")]
     async fn restore_project(&self, ctx: &Context<'_>, id: ID) -> ApiResult<ProjectNode> {
         let tenant = tenant(ctx)?;
-        Ok(ProjectNode(services(ctx).work(tenant).restore_project(project_id(&id)?).await?))
+        Ok(ProjectNode(
+            services(ctx)
+                .work(tenant)
+                .restore_project(project_id(&id)?)
+                .await?,
+        ))
     }
 }

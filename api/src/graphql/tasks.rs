@@ -1,18 +1,18 @@
 //! Task queries and mutations.
 
+use super::MUTATION_COST;
 use super::context::{services, tenant};
 use super::error::{ApiError, ApiResult};
-use super::pagination::{encode, list_cost, page_query, PageArgs};
-use super::scalars::{parse_id, Date, OrderDirection, TaskOrderField, TaskStatus};
-use super::types::{list_context, TaskNode};
-use super::MUTATION_COST;
+use super::pagination::{PageArgs, encode, list_cost, page_query};
+use super::scalars::{Date, OrderDirection, TaskOrderField, TaskStatus, parse_id};
+use super::types::{TaskNode, list_context};
 use async_graphql::connection::{Connection, Edge};
-use async_graphql::{Context, InputObject, MaybeUndefined, Object, ID};
+use async_graphql::{Context, ID, InputObject, MaybeUndefined, Object};
 use domain::error::Entity;
 use domain::page::Keyed;
 use domain::task::{TaskFilter, TaskInput, TaskPatchInput};
-use domain::values::SearchTerm;
 use domain::validate::AtField;
+use domain::values::SearchTerm;
 use domain::{ProjectId, TaskId, UserId};
 
 /// Filters for `tasks`. All given conditions must hold.
@@ -53,22 +53,39 @@ fn filter_id<T: std::str::FromStr>(id: &ID, field: &str) -> ApiResult<T> {
 }
 
 fn search(raw: Option<&str>) -> ApiResult<Option<SearchTerm>> {
-    Ok(raw.map(SearchTerm::parse).transpose().at("filter.search").map_err(domain::Error::from)?.flatten())
+    Ok(raw
+        .map(SearchTerm::parse)
+        .transpose()
+        .at("filter.search")
+        .map_err(domain::Error::from)?
+        .flatten())
 }
 
 impl TaskScope {
     fn to_filter(&self) -> ApiResult<TaskFilter> {
         Ok(match self {
             TaskScope::All(f) => TaskFilter {
-                project_id: f.project_id.as_ref().map(|i| filter_id(i, "filter.projectId")).transpose()?,
+                project_id: f
+                    .project_id
+                    .as_ref()
+                    .map(|i| filter_id(i, "filter.projectId"))
+                    .transpose()?,
                 status: f.status.map(Into::into),
-                assignee_id: f.assignee_id.as_ref().map(|i| filter_id(i, "filter.assigneeId")).transpose()?,
+                assignee_id: f
+                    .assignee_id
+                    .as_ref()
+                    .map(|i| filter_id(i, "filter.assigneeId"))
+                    .transpose()?,
                 search: search(f.search.as_deref())?,
             },
             TaskScope::Project(p, f) => TaskFilter {
                 project_id: Some(*p),
                 status: f.status.map(Into::into),
-                assignee_id: f.assignee_id.as_ref().map(|i| filter_id(i, "filter.assigneeId")).transpose()?,
+                assignee_id: f
+                    .assignee_id
+                    .as_ref()
+                    .map(|i| filter_id(i, "filter.assigneeId"))
+                    .transpose()?,
                 search: search(f.search.as_deref())?,
             },
         })
@@ -84,13 +101,21 @@ pub struct TaskCount {
 impl TaskCount {
     /// How many tasks match the filter, across all pages.
     async fn total_count(&self, ctx: &Context<'_>) -> ApiResult<u64> {
-        Ok(services(ctx).work(tenant(ctx)?).count_tasks(&self.filter).await?)
+        Ok(services(ctx)
+            .work(tenant(ctx)?)
+            .count_tasks(&self.filter)
+            .await?)
     }
 }
 
 pub type TaskConnection = Connection<String, TaskNode, TaskCount>;
 
-pub async fn task_connection(ctx: &Context<'_>, scope: TaskScope, args: PageArgs, order: TaskOrder) -> ApiResult<TaskConnection> {
+pub async fn task_connection(
+    ctx: &Context<'_>,
+    scope: TaskScope,
+    args: PageArgs,
+    order: TaskOrder,
+) -> ApiResult<TaskConnection> {
     let (services, tenant, limits) = list_context(ctx)?;
     let filter = scope.to_filter()?;
     let field: domain::task::TaskOrderField = order.field.into();
@@ -101,7 +126,11 @@ pub async fn task_connection(ctx: &Context<'_>, scope: TaskScope, args: PageArgs
         true => (page.has_more, query.cursor.is_some()),
     };
     let mut conn = Connection::with_additional_fields(has_prev, has_next, TaskCount { filter });
-    conn.edges.extend(page.items.into_iter().map(|t| Edge::new(encode(field, &t.cursor(field)), TaskNode(t))));
+    conn.edges.extend(
+        page.items
+            .into_iter()
+            .map(|t| Edge::new(encode(field, &t.cursor(field)), TaskNode(t))),
+    );
     Ok(conn)
 }
 
@@ -124,13 +153,25 @@ impl TaskQuery {
         order_by: Option<TaskOrder>,
     ) -> ApiResult<TaskConnection> {
         let scope = TaskScope::All(filter.unwrap_or_default());
-        task_connection(ctx, scope, PageArgs { first, after, last, before }, order_by.unwrap_or_default()).await
+        task_connection(
+            ctx,
+            scope,
+            PageArgs {
+                first,
+                after,
+                last,
+                before,
+            },
+            order_by.unwrap_or_default(),
+        )
+        .await
     }
 
     /// One task; `NOT_FOUND` unless it is a live task of the current tenant.
     async fn task(&self, ctx: &Context<'_>, id: ID) -> ApiResult<Option<TaskNode>> {
         let tenant = tenant(ctx)?;
-        let id: TaskId = parse_id(&id).ok_or(ApiError::from(domain::Error::NotFound(Entity::Task)))?;
+        let id: TaskId =
+            parse_id(&id).ok_or(ApiError::from(domain::Error::NotFound(Entity::Task)))?;
         Ok(Some(TaskNode(services(ctx).work(tenant).task(id).await?)))
     }
 }
@@ -187,7 +228,12 @@ impl TaskMutation {
             assignee_id: input.assignee_id.as_ref().map(assignee).transpose()?,
             due_date: input.due_date.map(|d| d.0),
         };
-        Ok(TaskNode(services(ctx).work(tenant).create_task(&input, idempotency_key.as_deref()).await?))
+        Ok(TaskNode(
+            services(ctx)
+                .work(tenant)
+                .create_task(&input, idempotency_key.as_deref())
+                .await?,
+        ))
     }
 
     /// Changes a task if `expectedVersion` is still its version; `CONFLICT` otherwise.
@@ -200,7 +246,8 @@ impl TaskMutation {
         expected_version: i32,
     ) -> ApiResult<TaskNode> {
         let tenant = tenant(ctx)?;
-        let id: TaskId = parse_id(&id).ok_or(ApiError::from(domain::Error::NotFound(Entity::Task)))?;
+        let id: TaskId =
+            parse_id(&id).ok_or(ApiError::from(domain::Error::NotFound(Entity::Task)))?;
         let input = TaskPatchInput {
             title: input.title,
             description: input.description,
@@ -217,14 +264,20 @@ impl TaskMutation {
                 MaybeUndefined::Value(d) => Some(Some(d.0)),
             },
         };
-        Ok(TaskNode(services(ctx).work(tenant).update_task(id, &input, expected_version).await?))
+        Ok(TaskNode(
+            services(ctx)
+                .work(tenant)
+                .update_task(id, &input, expected_version)
+                .await?,
+        ))
     }
 
     /// Deletes a task. Returns true.
     #[graphql(complexity = "MUTATION_COST")]
     async fn delete_task(&self, ctx: &Context<'_>, id: ID) -> ApiResult<bool> {
         let tenant = tenant(ctx)?;
-        let id: TaskId = parse_id(&id).ok_or(ApiError::from(domain::Error::NotFound(Entity::Task)))?;
+        let id: TaskId =
+            parse_id(&id).ok_or(ApiError::from(domain::Error::NotFound(Entity::Task)))?;
         services(ctx).work(tenant).delete_task(id).await?;
         Ok(true)
     }

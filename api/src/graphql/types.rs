@@ -3,10 +3,10 @@
 use super::context::{page_limits, services, tenant};
 use super::error::{ApiError, ApiResult};
 use super::loaders::Loaders;
-use super::pagination::{list_cost, PageArgs};
+use super::pagination::{PageArgs, list_cost};
 use super::scalars::{Date, Isolation, TaskStatus};
-use super::tasks::{task_connection, TaskConnection, TaskOrder, TaskScope};
-use async_graphql::{ComplexObject, Context, Object, SimpleObject, ID};
+use super::tasks::{TaskConnection, TaskOrder, TaskScope, task_connection};
+use async_graphql::{ComplexObject, Context, ID, Object, SimpleObject};
 use chrono::{DateTime, Utc};
 use domain::error::Entity;
 use domain::identity::{Membership, Tenant, User};
@@ -141,7 +141,18 @@ impl ProjectNode {
         order_by: Option<TaskOrder>,
     ) -> ApiResult<TaskConnection> {
         let scope = TaskScope::Project(self.0.id, filter.unwrap_or_default());
-        task_connection(ctx, scope, PageArgs { first, after, last, before }, order_by.unwrap_or_default()).await
+        task_connection(
+            ctx,
+            scope,
+            PageArgs {
+                first,
+                after,
+                last,
+                before,
+            },
+            order_by.unwrap_or_default(),
+        )
+        .await
     }
 }
 
@@ -185,7 +196,9 @@ impl TaskNode {
         }
     }
     async fn assignee(&self, ctx: &Context<'_>) -> async_graphql::Result<Option<UserNode>> {
-        let Some(id) = self.0.assignee_id else { return Ok(None) };
+        let Some(id) = self.0.assignee_id else {
+            return Ok(None);
+        };
         let loaders = ctx.data_unchecked::<Loaders>();
         Ok(loaders.members.load_one(id).await?.map(UserNode))
     }
@@ -195,6 +208,10 @@ impl TaskNode {
 /// list resolvers in sibling modules.
 pub(super) fn list_context<'a>(
     ctx: &Context<'a>,
-) -> ApiResult<(&'a std::sync::Arc<crate::services::Services>, &'a domain::TenantContext, super::context::PageLimits)> {
+) -> ApiResult<(
+    &'a std::sync::Arc<crate::services::Services>,
+    &'a domain::TenantContext,
+    super::context::PageLimits,
+)> {
     Ok((services(ctx), tenant(ctx)?, page_limits(ctx)))
 }

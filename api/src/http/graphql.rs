@@ -28,12 +28,20 @@ use tracing::Span;
 /// A response for errors that happen before GraphQL execution, in the same
 /// `{"errors": [...]}` shape clients already parse.
 fn http_error(status: StatusCode, code: &str, message: &str) -> Response {
-    (status, Json(json!({ "errors": [{ "message": message, "extensions": { "code": code } }] }))).into_response()
+    (
+        status,
+        Json(json!({ "errors": [{ "message": message, "extensions": { "code": code } }] })),
+    )
+        .into_response()
 }
 
 pub fn panic_response(_: Box<dyn std::any::Any + Send + 'static>) -> Response {
     tracing::error!("a handler panicked");
-    http_error(StatusCode::INTERNAL_SERVER_ERROR, code::INTERNAL_SERVER_ERROR, "internal server error")
+    http_error(
+        StatusCode::INTERNAL_SERVER_ERROR,
+        code::INTERNAL_SERVER_ERROR,
+        "internal server error",
+    )
 }
 
 fn request_id(headers: &HeaderMap, ext: Option<&RequestId>) -> String {
@@ -45,14 +53,23 @@ fn request_id(headers: &HeaderMap, ext: Option<&RequestId>) -> String {
 
 /// Only `Authorization: Bearer`; tokens are never read from the query string.
 async fn caller(state: &AppState, headers: &HeaderMap) -> Result<Caller, ApiError> {
-    let Some(value) = headers.get(AUTHORIZATION) else { return Ok(Caller::Anonymous) };
+    let Some(value) = headers.get(AUTHORIZATION) else {
+        return Ok(Caller::Anonymous);
+    };
     let token = value
         .to_str()
         .ok()
-        .and_then(|v| v.strip_prefix("Bearer ").or_else(|| v.strip_prefix("bearer ")))
+        .and_then(|v| {
+            v.strip_prefix("Bearer ")
+                .or_else(|| v.strip_prefix("bearer "))
+        })
         .map(str::trim)
         .filter(|t| !t.is_empty())
-        .ok_or_else(|| ApiError::from(domain::Error::Unauthenticated("use `Authorization: Bearer <accessToken>`")))?;
+        .ok_or_else(|| {
+            ApiError::from(domain::Error::Unauthenticated(
+                "use `Authorization: Bearer <accessToken>`",
+            ))
+        })?;
     let ctx = state.services.auth().authenticate(token).await?;
     let span = Span::current();
     span.record("tenant_id", tracing::field::display(ctx.tenant_id()));
@@ -63,7 +80,12 @@ async fn caller(state: &AppState, headers: &HeaderMap) -> Result<Caller, ApiErro
 }
 
 /// Executes each request of a batch with its own per-request data.
-async fn execute(state: &AppState, batch: BatchRequest, caller: Caller, request_id: &str) -> BatchResponse {
+async fn execute(
+    state: &AppState,
+    batch: BatchRequest,
+    caller: Caller,
+    request_id: &str,
+) -> BatchResponse {
     let requests = match batch {
         BatchRequest::Single(r) => vec![r],
         BatchRequest::Batch(rs) => rs,
@@ -82,16 +104,23 @@ async fn execute(state: &AppState, batch: BatchRequest, caller: Caller, request_
         request = request.data(caller.clone());
         let start = Instant::now();
         // Dropping a timed-out execution drops its open transaction, which rolls back.
-        let mut response = match tokio::time::timeout(timeout, state.schema.execute(request)).await {
+        let mut response = match tokio::time::timeout(timeout, state.schema.execute(request)).await
+        {
             Ok(r) => r,
             Err(_) => {
                 let mut e = ServerError::new("the request took too long and was stopped", None);
-                e.extensions.get_or_insert_with(Default::default).set("code", code::TIMEOUT);
+                e.extensions
+                    .get_or_insert_with(Default::default)
+                    .set("code", code::TIMEOUT);
                 async_graphql::Response::from_errors(vec![e])
             }
         };
         finish_errors(&mut response.errors, request_id);
-        record_operation(operation.as_deref(), response.errors.is_empty(), start.elapsed().as_secs_f64());
+        record_operation(
+            operation.as_deref(),
+            response.errors.is_empty(),
+            start.elapsed().as_secs_f64(),
+        );
         responses.push(response);
     }
     if single {
@@ -101,7 +130,12 @@ async fn execute(state: &AppState, batch: BatchRequest, caller: Caller, request_
     }
 }
 
-async fn run(state: &AppState, headers: &HeaderMap, batch: BatchRequest, request_id: &str) -> Response {
+async fn run(
+    state: &AppState,
+    headers: &HeaderMap,
+    batch: BatchRequest,
+    request_id: &str,
+) -> Response {
     let caller = match caller(state, headers).await {
         Ok(c) => c,
         Err(e) => {
@@ -112,10 +146,11 @@ async fn run(state: &AppState, headers: &HeaderMap, batch: BatchRequest, request
     };
     let response = execute(state, batch, caller, request_id).await;
     let mut http = Json(&response).into_response();
-    if let Some(cc) = response.cache_control().value() {
-        if let Ok(v) = cc.parse() {
-            http.headers_mut().insert(axum::http::header::CACHE_CONTROL, v);
-        }
+    if let Some(cc) = response.cache_control().value()
+        && let Ok(v) = cc.parse()
+    {
+        http.headers_mut()
+            .insert(axum::http::header::CACHE_CONTROL, v);
     }
     http
 }
@@ -148,7 +183,11 @@ pub async fn post(
     let batch: BatchRequest = match serde_json::from_slice(&body) {
         Ok(b) => b,
         Err(e) => {
-            return http_error(StatusCode::BAD_REQUEST, code::BAD_USER_INPUT, &format!("the body is not a GraphQL request: {e}"));
+            return http_error(
+                StatusCode::BAD_REQUEST,
+                code::BAD_USER_INPUT,
+                &format!("the body is not a GraphQL request: {e}"),
+            );
         }
     };
     if let BatchRequest::Batch(items) = &batch {
@@ -175,7 +214,10 @@ pub struct GetParams {
 /// The operation a GET request would run, if the document names one unambiguously.
 fn operation_type(query: &str, name: Option<&str>) -> Option<OperationType> {
     let doc = async_graphql::parser::parse_query(query).ok()?;
-    doc.operations.iter().find(|(n, _)| name.is_none() || n.map(|n| n.as_str()) == name).map(|(_, op)| op.node.ty)
+    doc.operations
+        .iter()
+        .find(|(n, _)| name.is_none() || n.map(|n| n.as_str()) == name)
+        .map(|(_, op)| op.node.ty)
 }
 
 /// `GET /graphql`: GraphiQL for a browser, or a query from the URL. Mutations
@@ -187,26 +229,50 @@ pub async fn get(
     Query(params): Query<GetParams>,
 ) -> Response {
     let Some(query) = params.query else {
-        let wants_html =
-            headers.get(ACCEPT).and_then(|v| v.to_str().ok()).is_none_or(|a| a.contains("text/html") || a.contains("*/*"));
+        let wants_html = headers
+            .get(ACCEPT)
+            .and_then(|v| v.to_str().ok())
+            .is_none_or(|a| a.contains("text/html") || a.contains("*/*"));
         return if wants_html {
             graphiql::page()
         } else {
-            http_error(StatusCode::BAD_REQUEST, code::BAD_USER_INPUT, "missing `query` parameter")
+            http_error(
+                StatusCode::BAD_REQUEST,
+                code::BAD_USER_INPUT,
+                "missing `query` parameter",
+            )
         };
     };
     let request_id = request_id(&headers, rid.as_deref());
     match operation_type(&query, params.operation_name.as_deref()) {
         Some(OperationType::Query) | None => {}
         Some(_) => {
-            let mut r = http_error(StatusCode::METHOD_NOT_ALLOWED, code::BAD_USER_INPUT, "mutations must be sent with POST");
-            r.headers_mut().insert(axum::http::header::ALLOW, axum::http::HeaderValue::from_static("POST"));
+            let mut r = http_error(
+                StatusCode::METHOD_NOT_ALLOWED,
+                code::BAD_USER_INPUT,
+                "mutations must be sent with POST",
+            );
+            r.headers_mut().insert(
+                axum::http::header::ALLOW,
+                axum::http::HeaderValue::from_static("POST"),
+            );
             return r;
         }
     }
-    let variables = match params.variables.as_deref().map(serde_json::from_str::<Variables>).transpose() {
+    let variables = match params
+        .variables
+        .as_deref()
+        .map(serde_json::from_str::<Variables>)
+        .transpose()
+    {
         Ok(v) => v.unwrap_or_default(),
-        Err(_) => return http_error(StatusCode::BAD_REQUEST, code::BAD_USER_INPUT, "`variables` is not a JSON object"),
+        Err(_) => {
+            return http_error(
+                StatusCode::BAD_REQUEST,
+                code::BAD_USER_INPUT,
+                "`variables` is not a JSON object",
+            );
+        }
     };
     let mut request = async_graphql::Request::new(query).variables(variables);
     request.operation_name = params.operation_name;

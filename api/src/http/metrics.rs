@@ -9,7 +9,9 @@ use std::collections::HashSet;
 use std::sync::{Mutex, OnceLock};
 use std::time::Instant;
 
-const LATENCY_BUCKETS: &[f64] = &[0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0];
+const LATENCY_BUCKETS: &[f64] = &[
+    0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0,
+];
 
 static HANDLE: OnceLock<PrometheusHandle> = OnceLock::new();
 
@@ -28,18 +30,30 @@ pub fn handle() -> &'static PrometheusHandle {
 }
 
 pub async fn render() -> Response {
-    ([(CONTENT_TYPE, "text/plain; version=0.0.4")], handle().render()).into_response()
+    (
+        [(CONTENT_TYPE, "text/plain; version=0.0.4")],
+        handle().render(),
+    )
+        .into_response()
 }
 
 /// Counts and times every request by method, matched route and status.
 pub async fn track_http(req: Request, next: Next) -> Response {
-    let path = req.extensions().get::<MatchedPath>().map_or_else(|| "unmatched".to_owned(), |p| p.as_str().to_owned());
+    let path = req
+        .extensions()
+        .get::<MatchedPath>()
+        .map_or_else(|| "unmatched".to_owned(), |p| p.as_str().to_owned());
     let method = req.method().to_string();
     let start = Instant::now();
     let response = next.run(req).await;
-    let labels = [("method", method), ("path", path), ("status", response.status().as_u16().to_string())];
+    let labels = [
+        ("method", method),
+        ("path", path),
+        ("status", response.status().as_u16().to_string()),
+    ];
     metrics::counter!("http_requests_total", &labels).increment(1);
-    metrics::histogram!("http_request_duration_seconds", &labels).record(start.elapsed().as_secs_f64());
+    metrics::histogram!("http_request_duration_seconds", &labels)
+        .record(start.elapsed().as_secs_f64());
     response
 }
 
@@ -49,11 +63,15 @@ const MAX_OPERATION_NAMES: usize = 200;
 
 fn operation_label(name: Option<&str>) -> String {
     static SEEN: OnceLock<Mutex<HashSet<String>>> = OnceLock::new();
-    let Some(name) = name.filter(|n| !n.is_empty() && n.len() <= 64 && n.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_'))
-    else {
+    let Some(name) = name.filter(|n| {
+        !n.is_empty() && n.len() <= 64 && n.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_')
+    }) else {
         return "anonymous".into();
     };
-    let mut seen = SEEN.get_or_init(Default::default).lock().unwrap_or_else(|e| e.into_inner());
+    let mut seen = SEEN
+        .get_or_init(Default::default)
+        .lock()
+        .unwrap_or_else(|e| e.into_inner());
     if seen.contains(name) || seen.len() < MAX_OPERATION_NAMES {
         seen.insert(name.to_owned());
         name.to_owned()
@@ -66,6 +84,7 @@ fn operation_label(name: Option<&str>) -> String {
 pub fn record_operation(name: Option<&str>, ok: bool, seconds: f64) {
     let op = operation_label(name);
     let outcome = if ok { "ok" } else { "error" };
-    metrics::counter!("graphql_operations_total", "operation" => op.clone(), "outcome" => outcome).increment(1);
+    metrics::counter!("graphql_operations_total", "operation" => op.clone(), "outcome" => outcome)
+        .increment(1);
     metrics::histogram!("graphql_operation_duration_seconds", "operation" => op).record(seconds);
 }

@@ -17,7 +17,9 @@ use std::time::Duration;
 use tower::ServiceBuilder;
 use tower_http::catch_panic::CatchPanicLayer;
 use tower_http::limit::RequestBodyLimitLayer;
-use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, RequestId, SetRequestIdLayer};
+use tower_http::request_id::{
+    MakeRequestUuid, PropagateRequestIdLayer, RequestId, SetRequestIdLayer,
+};
 use tower_http::sensitive_headers::SetSensitiveRequestHeadersLayer;
 use tower_http::timeout::TimeoutLayer;
 use tower_http::trace::TraceLayer;
@@ -48,25 +50,39 @@ pub fn router(state: AppState) -> Router {
             // Outermost first: the request id exists before the span that logs it,
             // and the body limit wraps the body however a handler reads it.
             ServiceBuilder::new()
-                .layer(SetSensitiveRequestHeadersLayer::new([axum::http::header::AUTHORIZATION, axum::http::header::COOKIE]))
+                .layer(SetSensitiveRequestHeadersLayer::new([
+                    axum::http::header::AUTHORIZATION,
+                    axum::http::header::COOKIE,
+                ]))
                 .layer(SetRequestIdLayer::new(X_REQUEST_ID, MakeRequestUuid))
-                .layer(TraceLayer::new_for_http().make_span_with(|req: &Request<_>| {
-                    let path = req.extensions().get::<MatchedPath>().map_or(req.uri().path(), |p| p.as_str());
-                    let request_id =
-                        req.extensions().get::<RequestId>().and_then(|id| id.header_value().to_str().ok()).unwrap_or("");
-                    tracing::info_span!(
-                        "request",
-                        method = %req.method(),
-                        path,
-                        request_id,
-                        tenant_id = tracing::field::Empty,
-                        user_id = tracing::field::Empty,
-                        operation = tracing::field::Empty,
-                    )
-                }))
+                .layer(
+                    TraceLayer::new_for_http().make_span_with(|req: &Request<_>| {
+                        let path = req
+                            .extensions()
+                            .get::<MatchedPath>()
+                            .map_or(req.uri().path(), |p| p.as_str());
+                        let request_id = req
+                            .extensions()
+                            .get::<RequestId>()
+                            .and_then(|id| id.header_value().to_str().ok())
+                            .unwrap_or("");
+                        tracing::info_span!(
+                            "request",
+                            method = %req.method(),
+                            path,
+                            request_id,
+                            tenant_id = tracing::field::Empty,
+                            user_id = tracing::field::Empty,
+                            operation = tracing::field::Empty,
+                        )
+                    }),
+                )
                 .layer(PropagateRequestIdLayer::new(X_REQUEST_ID))
                 .layer(CatchPanicLayer::custom(graphql::panic_response))
                 .layer(RequestBodyLimitLayer::new(body_limit))
-                .layer(TimeoutLayer::with_status_code(StatusCode::REQUEST_TIMEOUT, timeout)),
+                .layer(TimeoutLayer::with_status_code(
+                    StatusCode::REQUEST_TIMEOUT,
+                    timeout,
+                )),
         )
 }

@@ -66,7 +66,6 @@ impl Bound {
         Scoped(E::update_many().filter(E::tenant_column().eq(self.tenant())))
     }
 
-
     /// `SELECT id FROM projects WHERE tenant_id = $t AND deleted_at IS NULL`, for
     /// hiding the tasks of deleted projects.
     pub(crate) fn live_project_ids(&self) -> SelectStatement {
@@ -82,7 +81,10 @@ impl Bound {
         q.0.all(&self.tx).await.or_unexpected()
     }
 
-    pub(crate) async fn one<E: EntityTrait>(&self, q: Scoped<Select<E>>) -> Result<Option<E::Model>> {
+    pub(crate) async fn one<E: EntityTrait>(
+        &self,
+        q: Scoped<Select<E>>,
+    ) -> Result<Option<E::Model>> {
         q.0.one(&self.tx).await.or_unexpected()
     }
 
@@ -95,14 +97,19 @@ impl Bound {
     }
 
     /// Runs an update; returns the number of rows it changed.
-    pub(crate) async fn exec_update<E: EntityTrait>(&self, q: Scoped<UpdateMany<E>>) -> Result<u64> {
+    pub(crate) async fn exec_update<E: EntityTrait>(
+        &self,
+        q: Scoped<UpdateMany<E>>,
+    ) -> Result<u64> {
         Ok(q.0.exec(&self.tx).await.or_unexpected()?.rows_affected)
     }
 
-
     /// Inserts a row of this tenant. `build` receives the tenant id to put in
     /// the row; the row is refused if it names any other.
-    pub(crate) async fn insert<E, A>(&self, build: impl FnOnce(Uuid) -> A) -> Result<(), sea_orm::DbErr>
+    pub(crate) async fn insert<E, A>(
+        &self,
+        build: impl FnOnce(Uuid) -> A,
+    ) -> Result<(), sea_orm::DbErr>
     where
         E: TenantScoped,
         A: ActiveModelTrait<Entity = E> + Send,
@@ -111,9 +118,16 @@ impl Bound {
         let model = build(self.tenant());
         match model.get(E::tenant_column()).into_value() {
             Some(v) if v == self.tenant().into() => {}
-            _ => return Err(sea_orm::DbErr::Custom("insert without this tenant's id".into())),
+            _ => {
+                return Err(sea_orm::DbErr::Custom(
+                    "insert without this tenant's id".into(),
+                ));
+            }
         }
-        E::insert(model).exec_without_returning(&self.tx).await.map(|_| ())
+        E::insert(model)
+            .exec_without_returning(&self.tx)
+            .await
+            .map(|_| ())
     }
 }
 

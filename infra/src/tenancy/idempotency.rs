@@ -20,21 +20,36 @@ impl Bound {
     ///
     /// # Errors
     /// `Conflict` on `idempotencyKey` when the key was used with other input.
-    pub(crate) async fn prior(&self, scope: &str, key: &IdempotencyKey, fingerprint: &str) -> Result<Prior> {
+    pub(crate) async fn prior(
+        &self,
+        scope: &str,
+        key: &IdempotencyKey,
+        fingerprint: &str,
+    ) -> Result<Prior> {
         let found = self
             .one(self.select::<key_row::Entity>().and(|q| {
-                q.filter(key_row::Column::Scope.eq(scope)).filter(key_row::Column::Key.eq(key.as_str()))
+                q.filter(key_row::Column::Scope.eq(scope))
+                    .filter(key_row::Column::Key.eq(key.as_str()))
             }))
             .await?;
         match found {
             None => Ok(Prior::None),
             Some(row) if row.fingerprint == fingerprint => Ok(Prior::Created(row.resource_id)),
-            Some(_) => Err(Error::conflict("idempotencyKey", "this key was already used with different input")),
+            Some(_) => Err(Error::conflict(
+                "idempotencyKey",
+                "this key was already used with different input",
+            )),
         }
     }
 
     /// Records the key in the same transaction as the row it created.
-    pub(crate) async fn remember(&self, scope: &str, key: &IdempotencyKey, fingerprint: &str, id: Uuid) -> Result<()> {
+    pub(crate) async fn remember(
+        &self,
+        scope: &str,
+        key: &IdempotencyKey,
+        fingerprint: &str,
+        id: Uuid,
+    ) -> Result<()> {
         self.insert::<key_row::Entity, _>(|tenant_id| key_row::ActiveModel {
             tenant_id: Set(tenant_id),
             scope: Set(scope.to_owned()),
@@ -44,7 +59,12 @@ impl Bound {
             created_at: Set(crate::now()),
         })
         .await
-        .map_err(|e| unique_as_conflict(e, "idempotencyKey", "a request with this key is in progress; retry it"))
+        .map_err(|e| {
+            unique_as_conflict(
+                e,
+                "idempotencyKey",
+                "a request with this key is in progress; retry it",
+            )
+        })
     }
 }
-

@@ -3,7 +3,9 @@
 
 use domain::page::{Cursor, Direction, PageQuery, SortValue};
 use sea_orm::sea_query::{Expr, ExprTrait, SimpleExpr};
-use sea_orm::{ColumnTrait, Condition, EntityTrait, Order, QueryFilter, QueryOrder, QuerySelect, Select, Value};
+use sea_orm::{
+    ColumnTrait, Condition, EntityTrait, Order, QueryFilter, QueryOrder, QuerySelect, Select, Value,
+};
 
 /// How to sort by one column.
 pub(crate) struct SortColumn<C> {
@@ -47,14 +49,22 @@ where
         let is_null: SimpleExpr = Expr::col(sort.column).is_null();
         q = q.order_by(is_null, if nulls_last { Order::Asc } else { Order::Desc });
     }
-    q.order_by(sort.column, order.clone()).order_by(id, order).limit(page.limit + 1)
+    q.order_by(sort.column, order.clone())
+        .order_by(id, order)
+        .limit(page.limit + 1)
 }
 
 /// Rows strictly after `cursor` in the reading order.
-fn after<C: ColumnTrait>(sort: &SortColumn<C>, id: C, cursor: &Cursor, ascending: bool, nulls_last: bool) -> Condition {
+fn after<C: ColumnTrait>(
+    sort: &SortColumn<C>,
+    id: C,
+    cursor: &Cursor,
+    ascending: bool,
+    nulls_last: bool,
+) -> Condition {
     let beyond = |col: SimpleExpr, v: Value| if ascending { col.gt(v) } else { col.lt(v) };
-    let id_beyond = beyond(Expr::col(id).into(), cursor.id.into());
-    let col = || -> SimpleExpr { Expr::col(sort.column).into() };
+    let id_beyond = beyond(Expr::col(id), cursor.id.into());
+    let col = || -> SimpleExpr { Expr::col(sort.column) };
     match &cursor.value {
         SortValue::Date(None) if sort.nullable => {
             let null_after = Condition::all().add(col().is_null()).add(id_beyond);

@@ -18,8 +18,8 @@ use bound::Bound;
 use domain::ports::{Tenancy, TenantTx, TxMode};
 use domain::{Isolation, Result, TenantContext};
 use sea_orm::{
-    ConnectionTrait, DatabaseConnection, DbBackend, SqliteTransactionMode, Statement, TransactionOptions,
-    TransactionTrait,
+    ConnectionTrait, DatabaseConnection, DbBackend, SqliteTransactionMode, Statement,
+    TransactionOptions, TransactionTrait,
 };
 
 /// Tenancy over one shared SQL database (the row strategy).
@@ -39,7 +39,10 @@ impl Tenancy for SqlTenancy {
     async fn begin(&self, ctx: &TenantContext, mode: TxMode) -> Result<Box<dyn TenantTx>> {
         if ctx.isolation() != Isolation::Row {
             // Schema and database strategies arrive with their own adapters.
-            return Err(domain::Error::unexpected(format!("isolation {} is not served yet", ctx.isolation())));
+            return Err(domain::Error::unexpected(format!(
+                "isolation {} is not served yet",
+                ctx.isolation()
+            )));
         }
         let options = TransactionOptions {
             sqlite_transaction_mode: Some(match mode {

@@ -19,7 +19,8 @@ const SCOPE: &str = "project";
 
 /// Rows were validated on the way in; a row that no longer parses is corruption.
 fn to_domain(r: row::Model) -> Result<Project> {
-    let corrupt = |what: &str| Error::unexpected(format!("stored project {} has an invalid {what}", r.id));
+    let corrupt =
+        |what: &str| Error::unexpected(format!("stored project {} has an invalid {what}", r.id));
     Ok(Project {
         id: ProjectId::from_uuid(r.id),
         tenant_id: TenantId::from_uuid(r.tenant_id),
@@ -34,17 +35,30 @@ fn to_domain(r: row::Model) -> Result<Project> {
 
 /// `%term%` for LIKE, with the term's own wildcards escaped.
 pub(super) fn contains_pattern(term: &str) -> LikeExpr {
-    let escaped = term.replace('\\', "\\\\").replace('%', "\\%").replace('_', "\\_");
+    let escaped = term
+        .replace('\\', "\\\\")
+        .replace('%', "\\%")
+        .replace('_', "\\_");
     LikeExpr::new(format!("%{escaped}%")).escape('\\')
 }
 
 fn filtered(q: Select<row::Entity>, f: &ProjectFilter) -> Select<row::Entity> {
-    let q = if f.deleted { q.filter(C::DeletedAt.is_not_null()) } else { q.filter(C::DeletedAt.is_null()) };
+    let q = if f.deleted {
+        q.filter(C::DeletedAt.is_not_null())
+    } else {
+        q.filter(C::DeletedAt.is_null())
+    };
     match &f.search {
         Some(term) => q.filter(
             Condition::any()
-                .add(Expr::expr(Func::lower(Expr::col(C::Name))).like(contains_pattern(term.as_str())))
-                .add(Expr::expr(Func::lower(Expr::col(C::Description))).like(contains_pattern(term.as_str()))),
+                .add(
+                    Expr::expr(Func::lower(Expr::col(C::Name)))
+                        .like(contains_pattern(term.as_str())),
+                )
+                .add(
+                    Expr::expr(Func::lower(Expr::col(C::Description)))
+                        .like(contains_pattern(term.as_str())),
+                ),
         ),
         None => q,
     }
@@ -52,10 +66,17 @@ fn filtered(q: Select<row::Entity>, f: &ProjectFilter) -> Select<row::Entity> {
 
 impl Bound {
     async fn project_row(&self, id: ProjectId, deleted: bool) -> Result<row::Model> {
-        let cond = if deleted { C::DeletedAt.is_not_null() } else { C::DeletedAt.is_null() };
-        self.one(self.select::<row::Entity>().and(|q| q.filter(C::Id.eq(id.as_uuid())).filter(cond)))
-            .await?
-            .ok_or(Error::NotFound(Kind::Project))
+        let cond = if deleted {
+            C::DeletedAt.is_not_null()
+        } else {
+            C::DeletedAt.is_null()
+        };
+        self.one(
+            self.select::<row::Entity>()
+                .and(|q| q.filter(C::Id.eq(id.as_uuid())).filter(cond)),
+        )
+        .await?
+        .ok_or(Error::NotFound(Kind::Project))
     }
 
     /// After an update that matched no row: was the id unknown, or the version stale?
@@ -63,7 +84,10 @@ impl Bound {
         match self.project_row(id, false).await {
             Ok(current) => Error::conflict(
                 "expectedVersion",
-                format!("the project was changed meanwhile; its current version is {}", current.version),
+                format!(
+                    "the project was changed meanwhile; its current version is {}",
+                    current.version
+                ),
             ),
             Err(e) => e,
         }
@@ -72,15 +96,19 @@ impl Bound {
 
 #[async_trait]
 impl ProjectRepository for Bound {
-    async fn create_project(&self, new: &NewProject, key: Option<&IdempotencyKey>) -> Result<Project> {
+    async fn create_project(
+        &self,
+        new: &NewProject,
+        key: Option<&IdempotencyKey>,
+    ) -> Result<Project> {
         let fingerprint = new.fingerprint();
-        if let Some(key) = key {
-            if let Prior::Created(id) = self.prior(SCOPE, key, &fingerprint).await? {
-                return self.one(self.select::<row::Entity>().and(|q| q.filter(C::Id.eq(id)))).await?.map_or(
-                    Err(Error::NotFound(Kind::Project)),
-                    to_domain,
-                );
-            }
+        if let Some(key) = key
+            && let Prior::Created(id) = self.prior(SCOPE, key, &fingerprint).await?
+        {
+            return self
+                .one(self.select::<row::Entity>().and(|q| q.filter(C::Id.eq(id))))
+                .await?
+                .map_or(Err(Error::NotFound(Kind::Project)), to_domain);
         }
         let id = ProjectId::generate();
         let now = crate::now();
@@ -97,7 +125,8 @@ impl ProjectRepository for Bound {
         .await
         .map_err(unexpected)?;
         if let Some(key) = key {
-            self.remember(SCOPE, key, &fingerprint, id.as_uuid()).await?;
+            self.remember(SCOPE, key, &fingerprint, id.as_uuid())
+                .await?;
         }
         to_domain(self.project_row(id, false).await?)
     }
@@ -108,14 +137,21 @@ impl ProjectRepository for Bound {
 
     async fn projects_by_ids(&self, ids: &[ProjectId]) -> Result<Vec<Project>> {
         let ids: Vec<_> = ids.iter().map(ProjectId::as_uuid).collect();
-        self.all(self.select::<row::Entity>().and(|q| q.filter(C::Id.is_in(ids)).filter(C::DeletedAt.is_null())))
-            .await?
-            .into_iter()
-            .map(to_domain)
-            .collect()
+        self.all(
+            self.select::<row::Entity>()
+                .and(|q| q.filter(C::Id.is_in(ids)).filter(C::DeletedAt.is_null())),
+        )
+        .await?
+        .into_iter()
+        .map(to_domain)
+        .collect()
     }
 
-    async fn list_projects(&self, filter: &ProjectFilter, page: &PageQuery<ProjectOrderField>) -> Result<Page<Project>> {
+    async fn list_projects(
+        &self,
+        filter: &ProjectFilter,
+        page: &PageQuery<ProjectOrderField>,
+    ) -> Result<Page<Project>> {
         let sort = SortColumn {
             column: match page.field {
                 ProjectOrderField::CreatedAt => C::CreatedAt,
@@ -124,20 +160,34 @@ impl ProjectRepository for Bound {
             },
             nullable: false,
         };
-        let mut rows = self.all(self.select::<row::Entity>().and(|q| keyset::apply(filtered(q, filter), sort, C::Id, page))).await?;
+        let mut rows = self
+            .all(
+                self.select::<row::Entity>()
+                    .and(|q| keyset::apply(filtered(q, filter), sort, C::Id, page)),
+            )
+            .await?;
         let has_more = rows.len() as u64 > page.limit;
         rows.truncate(page.limit as usize);
         if page.backward {
             rows.reverse();
         }
-        Ok(Page { items: rows.into_iter().map(to_domain).collect::<Result<_>>()?, has_more })
+        Ok(Page {
+            items: rows.into_iter().map(to_domain).collect::<Result<_>>()?,
+            has_more,
+        })
     }
 
     async fn count_projects(&self, filter: &ProjectFilter) -> Result<u64> {
-        self.count(self.select::<row::Entity>().and(|q| filtered(q, filter))).await
+        self.count(self.select::<row::Entity>().and(|q| filtered(q, filter)))
+            .await
     }
 
-    async fn update_project(&self, id: ProjectId, patch: &ProjectPatch, expected_version: i32) -> Result<Project> {
+    async fn update_project(
+        &self,
+        id: ProjectId,
+        patch: &ProjectPatch,
+        expected_version: i32,
+    ) -> Result<Project> {
         let changed = self
             .exec_update(self.update::<row::Entity>().and(|mut q| {
                 if let Some(name) = &patch.name {
@@ -170,17 +220,24 @@ impl ProjectRepository for Bound {
                     .filter(C::DeletedAt.is_null())
             }))
             .await?;
-        if changed == 0 { Err(Error::NotFound(Kind::Project)) } else { Ok(()) }
+        if changed == 0 {
+            Err(Error::NotFound(Kind::Project))
+        } else {
+            Ok(())
+        }
     }
 
     async fn restore_project(&self, id: ProjectId) -> Result<Project> {
         let changed = self
             .exec_update(self.update::<row::Entity>().and(|q| {
-                q.col_expr(C::DeletedAt, Expr::value(Option::<chrono::DateTime<chrono::Utc>>::None))
-                    .col_expr(C::UpdatedAt, Expr::value(crate::now()))
-                    .col_expr(C::Version, Expr::col(C::Version).add(1))
-                    .filter(C::Id.eq(id.as_uuid()))
-                    .filter(C::DeletedAt.is_not_null())
+                q.col_expr(
+                    C::DeletedAt,
+                    Expr::value(Option::<chrono::DateTime<chrono::Utc>>::None),
+                )
+                .col_expr(C::UpdatedAt, Expr::value(crate::now()))
+                .col_expr(C::Version, Expr::col(C::Version).add(1))
+                .filter(C::Id.eq(id.as_uuid()))
+                .filter(C::DeletedAt.is_not_null())
             }))
             .await?;
         if changed == 0 {

@@ -21,7 +21,8 @@ use sea_orm::{ActiveValue::Set, ColumnTrait, Condition, QueryFilter, Select};
 const SCOPE: &str = "task";
 
 fn to_domain(r: row::Model) -> Result<Task> {
-    let corrupt = |what: &str| Error::unexpected(format!("stored task {} has an invalid {what}", r.id));
+    let corrupt =
+        |what: &str| Error::unexpected(format!("stored task {} has an invalid {what}", r.id));
     Ok(Task {
         id: TaskId::from_uuid(r.id),
         tenant_id: TenantId::from_uuid(r.tenant_id),
@@ -31,7 +32,11 @@ fn to_domain(r: row::Model) -> Result<Task> {
         status: r.status.parse().map_err(|_| corrupt("status"))?,
         priority: Priority::parse(i32::from(r.priority)).map_err(|_| corrupt("priority"))?,
         assignee_id: r.assignee_id.map(UserId::from_uuid),
-        due_date: r.due_date.map(DueDate::new).transpose().map_err(|_| corrupt("due date"))?,
+        due_date: r
+            .due_date
+            .map(DueDate::new)
+            .transpose()
+            .map_err(|_| corrupt("due date"))?,
         created_at: r.created_at,
         updated_at: r.updated_at,
         version: r.version,
@@ -41,18 +46,23 @@ fn to_domain(r: row::Model) -> Result<Task> {
 impl Bound {
     /// Live tasks of live projects.
     fn visible(&self, q: Select<row::Entity>) -> Select<row::Entity> {
-        q.filter(C::DeletedAt.is_null()).filter(Expr::col(C::ProjectId).in_subquery(self.live_project_ids()))
+        q.filter(C::DeletedAt.is_null())
+            .filter(Expr::col(C::ProjectId).in_subquery(self.live_project_ids()))
     }
 
     async fn task_row(&self, id: TaskId) -> Result<row::Model> {
-        self.one(self.select::<row::Entity>().and(|q| self.visible(q).filter(C::Id.eq(id.as_uuid()))))
-            .await?
-            .ok_or(Error::NotFound(Kind::Task))
+        self.one(
+            self.select::<row::Entity>()
+                .and(|q| self.visible(q).filter(C::Id.eq(id.as_uuid()))),
+        )
+        .await?
+        .ok_or(Error::NotFound(Kind::Task))
     }
 
     async fn project_is_live(&self, id: ProjectId) -> Result<bool> {
         let q = self.select::<project::Entity>().and(|q| {
-            q.filter(project::Column::Id.eq(id.as_uuid())).filter(project::Column::DeletedAt.is_null())
+            q.filter(project::Column::Id.eq(id.as_uuid()))
+                .filter(project::Column::DeletedAt.is_null())
         });
         Ok(self.count(q).await? > 0)
     }
@@ -72,8 +82,14 @@ fn filtered(q: Select<row::Entity>, f: &TaskFilter) -> Select<row::Entity> {
     if let Some(term) = &f.search {
         q = q.filter(
             Condition::any()
-                .add(Expr::expr(Func::lower(Expr::col(C::Title))).like(contains_pattern(term.as_str())))
-                .add(Expr::expr(Func::lower(Expr::col(C::Description))).like(contains_pattern(term.as_str()))),
+                .add(
+                    Expr::expr(Func::lower(Expr::col(C::Title)))
+                        .like(contains_pattern(term.as_str())),
+                )
+                .add(
+                    Expr::expr(Func::lower(Expr::col(C::Description)))
+                        .like(contains_pattern(term.as_str())),
+                ),
         );
     }
     q
@@ -83,10 +99,13 @@ fn filtered(q: Select<row::Entity>, f: &TaskFilter) -> Select<row::Entity> {
 impl TaskRepository for Bound {
     async fn create_task(&self, new: &NewTask, key: Option<&IdempotencyKey>) -> Result<Task> {
         let fingerprint = new.fingerprint();
-        if let Some(key) = key {
-            if let Prior::Created(id) = self.prior(SCOPE, key, &fingerprint).await? {
-                return self.task_row(TaskId::from_uuid(id)).await.and_then(to_domain);
-            }
+        if let Some(key) = key
+            && let Prior::Created(id) = self.prior(SCOPE, key, &fingerprint).await?
+        {
+            return self
+                .task_row(TaskId::from_uuid(id))
+                .await
+                .and_then(to_domain);
         }
         if !self.project_is_live(new.project_id).await? {
             // Another tenant's project is as unknown as a missing one.
@@ -112,7 +131,8 @@ impl TaskRepository for Bound {
         .await
         .map_err(unexpected)?;
         if let Some(key) = key {
-            self.remember(SCOPE, key, &fingerprint, id.as_uuid()).await?;
+            self.remember(SCOPE, key, &fingerprint, id.as_uuid())
+                .await?;
         }
         to_domain(self.task_row(id).await?)
     }
@@ -123,14 +143,21 @@ impl TaskRepository for Bound {
 
     async fn tasks_by_ids(&self, ids: &[TaskId]) -> Result<Vec<Task>> {
         let ids: Vec<_> = ids.iter().map(TaskId::as_uuid).collect();
-        self.all(self.select::<row::Entity>().and(|q| self.visible(q).filter(C::Id.is_in(ids))))
-            .await?
-            .into_iter()
-            .map(to_domain)
-            .collect()
+        self.all(
+            self.select::<row::Entity>()
+                .and(|q| self.visible(q).filter(C::Id.is_in(ids))),
+        )
+        .await?
+        .into_iter()
+        .map(to_domain)
+        .collect()
     }
 
-    async fn list_tasks(&self, filter: &TaskFilter, page: &PageQuery<TaskOrderField>) -> Result<Page<Task>> {
+    async fn list_tasks(
+        &self,
+        filter: &TaskFilter,
+        page: &PageQuery<TaskOrderField>,
+    ) -> Result<Page<Task>> {
         let (column, nullable) = match page.field {
             TaskOrderField::CreatedAt => (C::CreatedAt, false),
             TaskOrderField::UpdatedAt => (C::UpdatedAt, false),
@@ -139,21 +166,35 @@ impl TaskRepository for Bound {
             TaskOrderField::Title => (C::Title, false),
         };
         let sort = SortColumn { column, nullable };
-        let q = self.select::<row::Entity>().and(|q| keyset::apply(filtered(self.visible(q), filter), sort, C::Id, page));
+        let q = self
+            .select::<row::Entity>()
+            .and(|q| keyset::apply(filtered(self.visible(q), filter), sort, C::Id, page));
         let mut rows = self.all(q).await?;
         let has_more = rows.len() as u64 > page.limit;
         rows.truncate(page.limit as usize);
         if page.backward {
             rows.reverse();
         }
-        Ok(Page { items: rows.into_iter().map(to_domain).collect::<Result<_>>()?, has_more })
+        Ok(Page {
+            items: rows.into_iter().map(to_domain).collect::<Result<_>>()?,
+            has_more,
+        })
     }
 
     async fn count_tasks(&self, filter: &TaskFilter) -> Result<u64> {
-        self.count(self.select::<row::Entity>().and(|q| filtered(self.visible(q), filter))).await
+        self.count(
+            self.select::<row::Entity>()
+                .and(|q| filtered(self.visible(q), filter)),
+        )
+        .await
     }
 
-    async fn update_task(&self, id: TaskId, patch: &TaskPatch, expected_version: i32) -> Result<Task> {
+    async fn update_task(
+        &self,
+        id: TaskId,
+        patch: &TaskPatch,
+        expected_version: i32,
+    ) -> Result<Task> {
         let live = self.live_project_ids();
         let changed = self
             .exec_update(self.update::<row::Entity>().and(|mut q| {
@@ -187,7 +228,10 @@ impl TaskRepository for Bound {
             let current = self.task_row(id).await?;
             return Err(Error::conflict(
                 "expectedVersion",
-                format!("the task was changed meanwhile; its current version is {}", current.version),
+                format!(
+                    "the task was changed meanwhile; its current version is {}",
+                    current.version
+                ),
             ));
         }
         to_domain(self.task_row(id).await?)
@@ -206,6 +250,10 @@ impl TaskRepository for Bound {
                     .filter(Expr::col(C::ProjectId).in_subquery(live))
             }))
             .await?;
-        if changed == 0 { Err(Error::NotFound(Kind::Task)) } else { Ok(()) }
+        if changed == 0 {
+            Err(Error::NotFound(Kind::Task))
+        } else {
+            Ok(())
+        }
     }
 }

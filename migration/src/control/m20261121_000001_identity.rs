@@ -44,7 +44,11 @@ impl MigrationTrait for Migration {
                 .col(uuid(Memberships::UserId))
                 .col(string_len(Memberships::Role, 64))
                 .col(timestamp_with_time_zone(Memberships::CreatedAt))
-                .primary_key(Index::create().col(Memberships::TenantId).col(Memberships::UserId))
+                .primary_key(
+                    Index::create()
+                        .col(Memberships::TenantId)
+                        .col(Memberships::UserId),
+                )
                 .foreign_key(
                     ForeignKey::create()
                         .name("fk_memberships_tenant")
@@ -112,8 +116,14 @@ impl MigrationTrait for Migration {
     }
 
     async fn down(&self, m: &SchemaManager) -> Result<(), DbErr> {
-        for t in [Sessions::Table.into_iden(), Memberships::Table.into_iden(), Users::Table.into_iden(), Tenants::Table.into_iden()] {
-            m.drop_table(Table::drop().table(t).if_exists().to_owned()).await?;
+        for t in [
+            Sessions::Table.into_iden(),
+            Memberships::Table.into_iden(),
+            Users::Table.into_iden(),
+            Tenants::Table.into_iden(),
+        ] {
+            m.drop_table(Table::drop().table(t).if_exists().to_owned())
+                .await?;
         }
         Ok(())
     }

@@ -42,8 +42,12 @@ impl MigrationTrait for Migration {
             ("ix_projects_updated", P::UpdatedAt),
             ("ix_projects_name", P::Name),
         ] {
-            m.create_index(keyset_index(name, P::Table, vec![P::TenantId.into_iden(), col.into_iden(), P::Id.into_iden()]))
-                .await?;
+            m.create_index(keyset_index(
+                name,
+                P::Table,
+                vec![P::TenantId.into_iden(), col.into_iden(), P::Id.into_iden()],
+            ))
+            .await?;
         }
 
         m.create_table(
@@ -80,13 +84,33 @@ impl MigrationTrait for Migration {
         let id = || T::Id.into_iden();
         for stmt in [
             // tasks(filter: {projectId}) ordered by creation: the hot path.
-            ix("ix_tasks_project_created", vec![t(), T::ProjectId.into_iden(), T::CreatedAt.into_iden(), id()]),
-            ix("ix_tasks_created", vec![t(), T::CreatedAt.into_iden(), id()]),
-            ix("ix_tasks_updated", vec![t(), T::UpdatedAt.into_iden(), id()]),
-            ix("ix_tasks_priority", vec![t(), T::Priority.into_iden(), id()]),
+            ix(
+                "ix_tasks_project_created",
+                vec![
+                    t(),
+                    T::ProjectId.into_iden(),
+                    T::CreatedAt.into_iden(),
+                    id(),
+                ],
+            ),
+            ix(
+                "ix_tasks_created",
+                vec![t(), T::CreatedAt.into_iden(), id()],
+            ),
+            ix(
+                "ix_tasks_updated",
+                vec![t(), T::UpdatedAt.into_iden(), id()],
+            ),
+            ix(
+                "ix_tasks_priority",
+                vec![t(), T::Priority.into_iden(), id()],
+            ),
             ix("ix_tasks_due", vec![t(), T::DueDate.into_iden(), id()]),
             ix("ix_tasks_title", vec![t(), T::Title.into_iden(), id()]),
-            ix("ix_tasks_assignee", vec![t(), T::AssigneeId.into_iden(), T::CreatedAt.into_iden()]),
+            ix(
+                "ix_tasks_assignee",
+                vec![t(), T::AssigneeId.into_iden(), T::CreatedAt.into_iden()],
+            ),
         ] {
             m.create_index(stmt).await?;
         }
@@ -113,8 +137,13 @@ impl MigrationTrait for Migration {
     }
 
     async fn down(&self, m: &SchemaManager) -> Result<(), DbErr> {
-        for t in [IdempotencyKeys::Table.into_iden(), Tasks::Table.into_iden(), Projects::Table.into_iden()] {
-            m.drop_table(Table::drop().table(t).if_exists().to_owned()).await?;
+        for t in [
+            IdempotencyKeys::Table.into_iden(),
+            Tasks::Table.into_iden(),
+            Projects::Table.into_iden(),
+        ] {
+            m.drop_table(Table::drop().table(t).if_exists().to_owned())
+                .await?;
         }
         Ok(())
     }

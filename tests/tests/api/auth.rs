@@ -3,8 +3,10 @@
 use crate::helpers::{Backend, assert_code, spawn, unique};
 use serde_json::json;
 
-const SIGN_UP: &str = "mutation($i: SignUpInput!) { signUp(input: $i) { accessToken tenant { id slug } } }";
-const SIGN_IN: &str = "mutation($i: SignInInput!) { signIn(input: $i) { accessToken tenant { id slug } } }";
+const SIGN_UP: &str =
+    "mutation($i: SignUpInput!) { signUp(input: $i) { accessToken tenant { id slug } } }";
+const SIGN_IN: &str =
+    "mutation($i: SignInInput!) { signIn(input: $i) { accessToken tenant { id slug } } }";
 
 async fn sign_up_then_sign_in_sees_the_same_user_and_tenant(backend: Backend) {
     let app = spawn(backend).await;
@@ -15,7 +17,10 @@ async fn sign_up_then_sign_in_sees_the_same_user_and_tenant(backend: Backend) {
     assert_eq!(d["me"]["email"], acc.email.as_str());
     assert_eq!(d["tenant"]["id"], acc.tenant_id.as_str());
     assert_eq!(d["tenant"]["isolation"], "ROW");
-    assert_eq!(d["myTenants"], json!([{ "role": "owner", "tenant": { "id": acc.tenant_id } }]));
+    assert_eq!(
+        d["myTenants"],
+        json!([{ "role": "owner", "tenant": { "id": acc.tenant_id } }])
+    );
 
     // Email is case-insensitive; the slug picks the tenant.
     let d = app
@@ -45,18 +50,31 @@ async fn sign_in_failures_all_look_the_same(backend: Backend) {
         messages.push(body["errors"][0]["message"].clone());
     }
     messages.dedup();
-    assert_eq!(messages.len(), 1, "every failure must read the same: {messages:?}");
+    assert_eq!(
+        messages.len(),
+        1,
+        "every failure must read the same: {messages:?}"
+    );
 }
 
 async fn invalid_sign_up_names_every_bad_field_and_writes_nothing(backend: Backend) {
     let app = spawn(backend).await;
     let email = format!("{}@example.test", unique("u"));
     let body = app
-        .gql(None, SIGN_UP, json!({ "i": { "email": email, "password": "short", "displayName": "Ada",
-                                         "tenantName": "Acme", "tenantSlug": "Not A Slug" } }))
+        .gql(
+            None,
+            SIGN_UP,
+            json!({ "i": { "email": email, "password": "short", "displayName": "Ada",
+                                         "tenantName": "Acme", "tenantSlug": "Not A Slug" } }),
+        )
         .await;
     assert_code(&body, "BAD_USER_INPUT");
-    let fields: Vec<_> = body["errors"][0]["extensions"]["fields"].as_array().unwrap().iter().map(|f| f["field"].as_str().unwrap()).collect();
+    let fields: Vec<_> = body["errors"][0]["extensions"]["fields"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|f| f["field"].as_str().unwrap())
+        .collect();
     assert_eq!(fields, ["password", "tenantSlug"]);
 
     // Nothing was written: the same email and a good slug now succeed.
@@ -90,20 +108,39 @@ async fn create_tenant_then_switch_to_it(backend: Backend) {
     let acc = app.sign_up().await;
     let slug = unique("g");
     let d = app
-        .data(Some(&acc.token), "mutation($i: CreateTenantInput!) { createTenant(input: $i) { id slug isolation } }",
-              json!({ "i": { "name": "Globex", "slug": slug, "isolation": "ROW" } }))
+        .data(
+            Some(&acc.token),
+            "mutation($i: CreateTenantInput!) { createTenant(input: $i) { id slug isolation } }",
+            json!({ "i": { "name": "Globex", "slug": slug, "isolation": "ROW" } }),
+        )
         .await;
     let new_id = d["createTenant"]["id"].as_str().unwrap().to_owned();
     assert_eq!(d["createTenant"]["isolation"], "ROW");
 
-    let d = app.data(Some(&acc.token), "{ myTenants { role tenant { slug } } }", json!({})).await;
+    let d = app
+        .data(
+            Some(&acc.token),
+            "{ myTenants { role tenant { slug } } }",
+            json!({}),
+        )
+        .await;
     assert_eq!(d["myTenants"].as_array().unwrap().len(), 2);
 
     let d = app
-        .data(Some(&acc.token), "mutation($t: ID!) { switchTenant(tenantId: $t) { accessToken tenant { id } } }", json!({ "t": new_id }))
+        .data(
+            Some(&acc.token),
+            "mutation($t: ID!) { switchTenant(tenantId: $t) { accessToken tenant { id } } }",
+            json!({ "t": new_id }),
+        )
         .await;
     let token = d["switchTenant"]["accessToken"].as_str().unwrap();
-    let d = app.data(Some(token), "{ tenant { id slug } projects { totalCount } }", json!({})).await;
+    let d = app
+        .data(
+            Some(token),
+            "{ tenant { id slug } projects { totalCount } }",
+            json!({}),
+        )
+        .await;
     assert_eq!(d["tenant"]["slug"], slug.as_str());
     assert_eq!(d["projects"]["totalCount"], 0);
 }
@@ -113,17 +150,30 @@ async fn switching_to_a_tenant_you_are_not_in_is_not_found(backend: Backend) {
     let a = app.sign_up().await;
     let b = app.sign_up().await;
     let body = app
-        .gql(Some(&a.token), "mutation($t: ID!) { switchTenant(tenantId: $t) { accessToken } }", json!({ "t": b.tenant_id }))
+        .gql(
+            Some(&a.token),
+            "mutation($t: ID!) { switchTenant(tenantId: $t) { accessToken } }",
+            json!({ "t": b.tenant_id }),
+        )
         .await;
     assert_code(&body, "NOT_FOUND");
 }
 
 async fn tenant_data_needs_a_valid_token(backend: Backend) {
     let app = spawn(backend).await;
-    for token in [None, Some("garbage"), Some("eyJhbGciOiJub25lIn0.eyJzdWIiOiJ4In0.")] {
-        let body = app.gql(token, "{ projects { totalCount } }", json!({})).await;
+    for token in [
+        None,
+        Some("garbage"),
+        Some("eyJhbGciOiJub25lIn0.eyJzdWIiOiJ4In0."),
+    ] {
+        let body = app
+            .gql(token, "{ projects { totalCount } }", json!({}))
+            .await;
         assert_code(&body, "UNAUTHENTICATED");
-        assert!(body["data"].is_null(), "no data without a valid token: {body}");
+        assert!(
+            body["data"].is_null(),
+            "no data without a valid token: {body}"
+        );
     }
     // Only the Bearer scheme is accepted.
     let acc = app.sign_up().await;

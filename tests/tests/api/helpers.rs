@@ -16,7 +16,8 @@ pub enum Backend {
 }
 
 pub fn postgres_url() -> String {
-    std::env::var("TEST_DATABASE_URL").unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/tenantry_test".into())
+    std::env::var("TEST_DATABASE_URL")
+        .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/tenantry_test".into())
 }
 
 /// Creates the test database once per run if it is missing; fails loudly with
@@ -26,7 +27,9 @@ async fn ensure_postgres(url: &str) {
     if READY.get().is_some() {
         return;
     }
-    let (base, name) = url.rsplit_once('/').expect("TEST_DATABASE_URL ends with /<database>");
+    let (base, name) = url
+        .rsplit_once('/')
+        .expect("TEST_DATABASE_URL ends with /<database>");
     let name = name.split('?').next().unwrap_or(name);
     let admin = match Database::connect(format!("{base}/postgres")).await {
         Ok(db) => db,
@@ -46,7 +49,9 @@ async fn ensure_postgres(url: &str) {
         .is_some();
     if !exists {
         // Two test binaries may race here; the loser's "already exists" is fine.
-        let _ = admin.execute_unprepared(&format!("CREATE DATABASE \"{name}\"")).await;
+        let _ = admin
+            .execute_unprepared(&format!("CREATE DATABASE \"{name}\""))
+            .await;
     }
     let _ = READY.set(());
 }
@@ -89,16 +94,25 @@ pub async fn spawn_with(backend: Backend, configure: impl FnOnce(&mut Settings))
         .merge(("database.url", url))
         .merge(("database.max_connections", 5))
         .merge(("demo.seed_on_first_start", false))
-        .merge(("log.filter", std::env::var("TEST_LOG").unwrap_or_else(|_| "off".into())));
+        .merge((
+            "log.filter",
+            std::env::var("TEST_LOG").unwrap_or_else(|_| "off".into()),
+        ));
     let mut settings = Settings::from_figment(figment).expect("test settings");
     configure(&mut settings);
     if std::env::var("TEST_LOG").is_ok() {
         api::telemetry::init(&settings.log, settings.app_env);
     }
-    let app = Application::build(settings).await.expect("the server starts");
+    let app = Application::build(settings)
+        .await
+        .expect("the server starts");
     let addr = format!("http://{}", app.local_addr());
     tokio::spawn(app.run(std::future::pending()));
-    TestApp { addr, client: reqwest::Client::new(), sqlite_file }
+    TestApp {
+        addr,
+        client: reqwest::Client::new(),
+        sqlite_file,
+    }
 }
 
 pub async fn spawn(backend: Backend) -> TestApp {
@@ -117,7 +131,10 @@ pub struct Account {
 }
 
 pub fn unique(prefix: &str) -> String {
-    format!("{prefix}-{}", &uuid::Uuid::new_v4().simple().to_string()[..12])
+    format!(
+        "{prefix}-{}",
+        &uuid::Uuid::new_v4().simple().to_string()[..12]
+    )
 }
 
 impl TestApp {
@@ -131,7 +148,10 @@ impl TestApp {
 
     /// POSTs a GraphQL request; returns the whole JSON response.
     pub async fn gql(&self, token: Option<&str>, query: &str, variables: Value) -> Value {
-        let mut req = self.client.post(self.url("/graphql")).json(&json!({ "query": query, "variables": variables }));
+        let mut req = self
+            .client
+            .post(self.url("/graphql"))
+            .json(&json!({ "query": query, "variables": variables }));
         if let Some(t) = token {
             req = req.bearer_auth(t);
         }
@@ -196,13 +216,21 @@ impl TestApp {
 pub fn codes(body: &Value) -> Vec<String> {
     body["errors"]
         .as_array()
-        .map(|errs| errs.iter().filter_map(|e| e["extensions"]["code"].as_str().map(str::to_owned)).collect())
+        .map(|errs| {
+            errs.iter()
+                .filter_map(|e| e["extensions"]["code"].as_str().map(str::to_owned))
+                .collect()
+        })
         .unwrap_or_default()
 }
 
 /// Asserts exactly one error with `code`.
 pub fn assert_code(body: &Value, code: &str) {
-    assert_eq!(codes(body), vec![code.to_owned()], "expected one {code} error in {body:#}");
+    assert_eq!(
+        codes(body),
+        vec![code.to_owned()],
+        "expected one {code} error in {body:#}"
+    );
 }
 
 /// Generates one `#[tokio::test]` per backend for an `async fn(Backend)`.

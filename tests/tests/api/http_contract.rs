@@ -5,7 +5,11 @@ use serde_json::{Value, json};
 
 async fn only_json_bodies_are_accepted_on_post(backend: Backend) {
     let app = spawn(backend).await;
-    for ct in ["text/plain", "application/x-www-form-urlencoded", "multipart/form-data; boundary=x"] {
+    for ct in [
+        "text/plain",
+        "application/x-www-form-urlencoded",
+        "multipart/form-data; boundary=x",
+    ] {
         let res = app
             .client()
             .post(app.url("/graphql"))
@@ -16,13 +20,26 @@ async fn only_json_bodies_are_accepted_on_post(backend: Backend) {
             .unwrap();
         assert_eq!(res.status(), 415, "{ct} must be refused");
     }
-    let res = app.client().post(app.url("/graphql")).header("content-type", "application/json").body("{nope").send().await.unwrap();
+    let res = app
+        .client()
+        .post(app.url("/graphql"))
+        .header("content-type", "application/json")
+        .body("{nope")
+        .send()
+        .await
+        .unwrap();
     assert_eq!(res.status(), 400);
 }
 
 async fn get_runs_queries_but_never_mutations(backend: Backend) {
     let app = spawn(backend).await;
-    let res = app.client().get(app.url("/graphql")).query(&[("query", "{ __typename }")]).send().await.unwrap();
+    let res = app
+        .client()
+        .get(app.url("/graphql"))
+        .query(&[("query", "{ __typename }")])
+        .send()
+        .await
+        .unwrap();
     assert_eq!(res.status(), 200);
     let body: Value = res.json().await.unwrap();
     assert_eq!(body["data"]["__typename"], "Query");
@@ -38,18 +55,35 @@ async fn get_runs_queries_but_never_mutations(backend: Backend) {
     let res = app
         .client()
         .get(app.url("/graphql"))
-        .query(&[("query", "query Q { __typename } mutation M { deleteTask(id: \"x\") }"), ("operationName", "M")])
+        .query(&[
+            (
+                "query",
+                "query Q { __typename } mutation M { deleteTask(id: \"x\") }",
+            ),
+            ("operationName", "M"),
+        ])
         .send()
         .await
         .unwrap();
     assert_eq!(res.status(), 405);
 
     // A browser gets GraphiQL, with its assets from this server.
-    let res = app.client().get(app.url("/graphql")).header("accept", "text/html").send().await.unwrap();
+    let res = app
+        .client()
+        .get(app.url("/graphql"))
+        .header("accept", "text/html")
+        .send()
+        .await
+        .unwrap();
     assert_eq!(res.status(), 200);
     let html = res.text().await.unwrap();
     assert!(html.contains("/graphiql/graphiql.min.js"));
-    let res = app.client().get(app.url("/graphiql/graphiql.min.js")).send().await.unwrap();
+    let res = app
+        .client()
+        .get(app.url("/graphiql/graphiql.min.js"))
+        .send()
+        .await
+        .unwrap();
     assert_eq!(res.status(), 200);
     assert!(res.bytes().await.unwrap().len() > 100_000);
 }
@@ -71,23 +105,49 @@ async fn depth_complexity_aliases_and_batches_are_limited(backend: Backend) {
     assert_code(&app.gql(t, aliases, json!({})).await, "QUERY_TOO_COMPLEX");
 
     // Mutations are costed so that aliasing one many times is refused before any runs.
-    let many: String = (0..11).map(|i| format!("m{i}: createProject(input: {{name: \"p{i}\"}}) {{ id }} ")).collect();
+    let many: String = (0..11)
+        .map(|i| format!("m{i}: createProject(input: {{name: \"p{i}\"}}) {{ id }} "))
+        .collect();
     let app2 = spawn(backend).await;
     let acc2 = app2.sign_up().await;
-    let body = app2.gql(Some(&acc2.token), &format!("mutation {{ {many} }}"), json!({})).await;
+    let body = app2
+        .gql(
+            Some(&acc2.token),
+            &format!("mutation {{ {many} }}"),
+            json!({}),
+        )
+        .await;
     assert_code(&body, "QUERY_TOO_COMPLEX");
-    let d = app2.data(Some(&acc2.token), "{ projects { totalCount } }", json!({})).await;
+    let d = app2
+        .data(Some(&acc2.token), "{ projects { totalCount } }", json!({}))
+        .await;
     assert_eq!(d["projects"]["totalCount"], 0, "nothing ran");
 
     // A list's cost grows with its page size.
     let wide = "{ projects(first: 100) { edges { node { tasks(first: 100) { edges { node { id title } } } } } } }";
-    assert_code(&app2.gql(Some(&acc2.token), wide, json!({})).await, "QUERY_TOO_COMPLEX");
+    assert_code(
+        &app2.gql(Some(&acc2.token), wide, json!({})).await,
+        "QUERY_TOO_COMPLEX",
+    );
 
     let batch = json!([{ "query": "{ __typename }" }, { "query": "{ __typename }" }, { "query": "{ __typename }" }]);
-    let res = app.client().post(app.url("/graphql")).json(&batch).send().await.unwrap();
+    let res = app
+        .client()
+        .post(app.url("/graphql"))
+        .json(&batch)
+        .send()
+        .await
+        .unwrap();
     assert_eq!(res.status(), 400);
     let ok = json!([{ "query": "{ __typename }" }, { "query": "{ me { id } }" }]);
-    let res = app.client().post(app.url("/graphql")).bearer_auth(&acc.token).json(&ok).send().await.unwrap();
+    let res = app
+        .client()
+        .post(app.url("/graphql"))
+        .bearer_auth(&acc.token)
+        .json(&ok)
+        .send()
+        .await
+        .unwrap();
     let body: Value = res.json().await.unwrap();
     assert_eq!(body[1]["data"]["me"]["id"], acc.user_id.as_str());
 }
@@ -95,7 +155,13 @@ async fn depth_complexity_aliases_and_batches_are_limited(backend: Backend) {
 async fn oversized_bodies_are_refused(backend: Backend) {
     let app = spawn_with(backend, |s| s.server.body_limit_bytes = 4096).await;
     let big = json!({ "query": "{ __typename }", "variables": { "pad": "x".repeat(10_000) } });
-    let res = app.client().post(app.url("/graphql")).json(&big).send().await.unwrap();
+    let res = app
+        .client()
+        .post(app.url("/graphql"))
+        .json(&big)
+        .send()
+        .await
+        .unwrap();
     assert_eq!(res.status(), 413);
 }
 
@@ -121,9 +187,23 @@ async fn health_readiness_metrics_and_request_ids(backend: Backend) {
     let res = app.client().get(app.url("/healthz")).send().await.unwrap();
     assert!(!res.headers()["x-request-id"].is_empty());
 
-    let text = app.client().get(app.url("/metrics")).send().await.unwrap().text().await.unwrap();
-    assert!(text.contains(r#"graphql_operations_total{operation="MetricsProbe",outcome="ok"}"#), "{text}");
-    assert!(text.contains("graphql_operation_duration_seconds_bucket"), "{text}");
+    let text = app
+        .client()
+        .get(app.url("/metrics"))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(
+        text.contains(r#"graphql_operations_total{operation="MetricsProbe",outcome="ok"}"#),
+        "{text}"
+    );
+    assert!(
+        text.contains("graphql_operation_duration_seconds_bucket"),
+        "{text}"
+    );
     assert!(text.contains(r#"path="/graphql""#), "{text}");
 }
 
@@ -132,9 +212,18 @@ async fn unknown_fields_and_bad_variables_are_bad_user_input(backend: Backend) {
     let body = app.gql(None, "{ nope }", json!({})).await;
     assert_eq!(codes(&body), ["BAD_USER_INPUT"]);
     let acc = app.sign_up().await;
-    let body = app.gql(Some(&acc.token), "query($n: Int) { projects(first: $n) { totalCount } }", json!({ "n": "ten" })).await;
+    let body = app
+        .gql(
+            Some(&acc.token),
+            "query($n: Int) { projects(first: $n) { totalCount } }",
+            json!({ "n": "ten" }),
+        )
+        .await;
     let c = codes(&body);
-    assert!(!c.is_empty() && c.iter().all(|c| c == "BAD_USER_INPUT"), "{body}");
+    assert!(
+        !c.is_empty() && c.iter().all(|c| c == "BAD_USER_INPUT"),
+        "{body}"
+    );
 }
 
 crate::on_every_backend!(

@@ -11,7 +11,12 @@ const LIST: &str = "query($first: Int, $after: String, $last: Int, $before: Stri
   } }";
 
 fn names(conn: &Value) -> Vec<String> {
-    conn["edges"].as_array().unwrap().iter().map(|e| e["node"]["name"].as_str().unwrap().to_owned()).collect()
+    conn["edges"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["node"]["name"].as_str().unwrap().to_owned())
+        .collect()
 }
 
 async fn pages_forward_and_backward_cover_every_project_once(backend: Backend) {
@@ -28,7 +33,13 @@ async fn pages_forward_and_backward_cover_every_project_once(backend: Backend) {
     let mut after = Value::Null;
     let mut pages = 0;
     loop {
-        let d = app.data(Some(&acc.token), LIST, json!({ "first": 3, "after": after, "o": order })).await;
+        let d = app
+            .data(
+                Some(&acc.token),
+                LIST,
+                json!({ "first": 3, "after": after, "o": order }),
+            )
+            .await;
         let c = &d["projects"];
         assert_eq!(c["totalCount"], 7);
         assert_eq!(c["pageInfo"]["hasPreviousPage"], json!(pages > 0));
@@ -46,7 +57,13 @@ async fn pages_forward_and_backward_cover_every_project_once(backend: Backend) {
     let mut back = Vec::new();
     let mut before = Value::Null;
     loop {
-        let d = app.data(Some(&acc.token), LIST, json!({ "last": 3, "before": before, "o": order })).await;
+        let d = app
+            .data(
+                Some(&acc.token),
+                LIST,
+                json!({ "last": 3, "before": before, "o": order }),
+            )
+            .await;
         let c = &d["projects"];
         let mut page = names(c);
         page.extend(back);
@@ -68,14 +85,24 @@ async fn default_order_is_newest_first_and_search_filters(backend: Backend) {
     let d = app.data(Some(&acc.token), LIST, json!({})).await;
     assert_eq!(names(&d["projects"]), ["Budget", "Relaunch 100%", "Launch"]);
 
-    let d = app.data(Some(&acc.token), LIST, json!({ "f": { "search": "LAUNCH" }, "o": { "field": "NAME", "direction": "DESC" } })).await;
+    let d = app
+        .data(
+            Some(&acc.token),
+            LIST,
+            json!({ "f": { "search": "LAUNCH" }, "o": { "field": "NAME", "direction": "DESC" } }),
+        )
+        .await;
     assert_eq!(names(&d["projects"]), ["Relaunch 100%", "Launch"]);
     assert_eq!(d["projects"]["totalCount"], 2);
 
     // LIKE wildcards in the term are literal.
-    let d = app.data(Some(&acc.token), LIST, json!({ "f": { "search": "100%" } })).await;
+    let d = app
+        .data(Some(&acc.token), LIST, json!({ "f": { "search": "100%" } }))
+        .await;
     assert_eq!(names(&d["projects"]), ["Relaunch 100%"]);
-    let d = app.data(Some(&acc.token), LIST, json!({ "f": { "search": "%" } })).await;
+    let d = app
+        .data(Some(&acc.token), LIST, json!({ "f": { "search": "%" } }))
+        .await;
     assert_eq!(names(&d["projects"]), ["Relaunch 100%"]);
 }
 
@@ -85,13 +112,34 @@ async fn a_stale_version_is_a_conflict_and_changes_nothing(backend: Backend) {
     let id = app.create_project(&acc.token, "Launch").await;
     const UPDATE: &str = "mutation($id: ID!, $i: UpdateProjectInput!, $v: Int!) { updateProject(id: $id, input: $i, expectedVersion: $v) { id name version } }";
 
-    let d = app.data(Some(&acc.token), UPDATE, json!({ "id": id, "i": { "name": "Launch v2" }, "v": 1 })).await;
-    assert_eq!(d["updateProject"], json!({ "id": id, "name": "Launch v2", "version": 2 }));
+    let d = app
+        .data(
+            Some(&acc.token),
+            UPDATE,
+            json!({ "id": id, "i": { "name": "Launch v2" }, "v": 1 }),
+        )
+        .await;
+    assert_eq!(
+        d["updateProject"],
+        json!({ "id": id, "name": "Launch v2", "version": 2 })
+    );
 
-    let body = app.gql(Some(&acc.token), UPDATE, json!({ "id": id, "i": { "name": "Launch v3" }, "v": 1 })).await;
+    let body = app
+        .gql(
+            Some(&acc.token),
+            UPDATE,
+            json!({ "id": id, "i": { "name": "Launch v3" }, "v": 1 }),
+        )
+        .await;
     assert_code(&body, "CONFLICT");
     assert_eq!(body["errors"][0]["extensions"]["field"], "expectedVersion");
-    let d = app.data(Some(&acc.token), "query($id: ID!) { project(id: $id) { name version } }", json!({ "id": id })).await;
+    let d = app
+        .data(
+            Some(&acc.token),
+            "query($id: ID!) { project(id: $id) { name version } }",
+            json!({ "id": id }),
+        )
+        .await;
     assert_eq!(d["project"], json!({ "name": "Launch v2", "version": 2 }));
 }
 
@@ -99,28 +147,89 @@ async fn soft_delete_hides_the_project_and_its_tasks_until_restored(backend: Bac
     let app = spawn(backend).await;
     let acc = app.sign_up().await;
     let id = app.create_project(&acc.token, "Launch").await;
-    let task = app.create_task(&acc.token, json!({ "projectId": id, "title": "Write docs" })).await;
+    let task = app
+        .create_task(
+            &acc.token,
+            json!({ "projectId": id, "title": "Write docs" }),
+        )
+        .await;
     let tid = task["id"].as_str().unwrap();
 
-    let d = app.data(Some(&acc.token), "mutation($id: ID!) { deleteProject(id: $id) }", json!({ "id": id })).await;
+    let d = app
+        .data(
+            Some(&acc.token),
+            "mutation($id: ID!) { deleteProject(id: $id) }",
+            json!({ "id": id }),
+        )
+        .await;
     assert_eq!(d["deleteProject"], true);
-    let body = app.gql(Some(&acc.token), "query($id: ID!) { project(id: $id) { id } }", json!({ "id": id })).await;
+    let body = app
+        .gql(
+            Some(&acc.token),
+            "query($id: ID!) { project(id: $id) { id } }",
+            json!({ "id": id }),
+        )
+        .await;
     assert_code(&body, "NOT_FOUND");
-    let body = app.gql(Some(&acc.token), "query($id: ID!) { task(id: $id) { id } }", json!({ "id": tid })).await;
+    let body = app
+        .gql(
+            Some(&acc.token),
+            "query($id: ID!) { task(id: $id) { id } }",
+            json!({ "id": tid }),
+        )
+        .await;
     assert_code(&body, "NOT_FOUND");
-    let d = app.data(Some(&acc.token), "{ projects { totalCount } tasks { totalCount } }", json!({})).await;
-    assert_eq!((d["projects"]["totalCount"].as_u64(), d["tasks"]["totalCount"].as_u64()), (Some(0), Some(0)));
-    let d = app.data(Some(&acc.token), LIST, json!({ "f": { "deleted": true } })).await;
+    let d = app
+        .data(
+            Some(&acc.token),
+            "{ projects { totalCount } tasks { totalCount } }",
+            json!({}),
+        )
+        .await;
+    assert_eq!(
+        (
+            d["projects"]["totalCount"].as_u64(),
+            d["tasks"]["totalCount"].as_u64()
+        ),
+        (Some(0), Some(0))
+    );
+    let d = app
+        .data(Some(&acc.token), LIST, json!({ "f": { "deleted": true } }))
+        .await;
     assert_eq!(names(&d["projects"]), ["Launch"]);
     // Deleting twice is NOT_FOUND: there is no live project with that id.
-    let body = app.gql(Some(&acc.token), "mutation($id: ID!) { deleteProject(id: $id) }", json!({ "id": id })).await;
+    let body = app
+        .gql(
+            Some(&acc.token),
+            "mutation($id: ID!) { deleteProject(id: $id) }",
+            json!({ "id": id }),
+        )
+        .await;
     assert_code(&body, "NOT_FOUND");
 
-    let d = app.data(Some(&acc.token), "mutation($id: ID!) { restoreProject(id: $id) { id name } }", json!({ "id": id })).await;
+    let d = app
+        .data(
+            Some(&acc.token),
+            "mutation($id: ID!) { restoreProject(id: $id) { id name } }",
+            json!({ "id": id }),
+        )
+        .await;
     assert_eq!(d["restoreProject"]["name"], "Launch");
-    let d = app.data(Some(&acc.token), "query($id: ID!) { task(id: $id) { title project { id } } }", json!({ "id": tid })).await;
+    let d = app
+        .data(
+            Some(&acc.token),
+            "query($id: ID!) { task(id: $id) { title project { id } } }",
+            json!({ "id": tid }),
+        )
+        .await;
     assert_eq!(d["task"]["project"]["id"], id.as_str());
-    let body = app.gql(Some(&acc.token), "mutation($id: ID!) { restoreProject(id: $id) { id } }", json!({ "id": id })).await;
+    let body = app
+        .gql(
+            Some(&acc.token),
+            "mutation($id: ID!) { restoreProject(id: $id) { id } }",
+            json!({ "id": id }),
+        )
+        .await;
     assert_code(&body, "NOT_FOUND");
 }
 
@@ -128,16 +237,30 @@ async fn invalid_input_names_the_fields_and_writes_nothing(backend: Backend) {
     let app = spawn(backend).await;
     let acc = app.sign_up().await;
     let body = app
-        .gql(Some(&acc.token), "mutation($i: CreateProjectInput!) { createProject(input: $i) { id } }",
-             json!({ "i": { "name": " ", "description": "x".repeat(10_001) } }))
+        .gql(
+            Some(&acc.token),
+            "mutation($i: CreateProjectInput!) { createProject(input: $i) { id } }",
+            json!({ "i": { "name": " ", "description": "x".repeat(10_001) } }),
+        )
         .await;
     assert_code(&body, "BAD_USER_INPUT");
-    let fields: Vec<_> = body["errors"][0]["extensions"]["fields"].as_array().unwrap().iter().map(|f| f["field"].clone()).collect();
+    let fields: Vec<_> = body["errors"][0]["extensions"]["fields"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|f| f["field"].clone())
+        .collect();
     assert_eq!(fields, [json!("name"), json!("description")]);
-    let d = app.data(Some(&acc.token), "{ projects { totalCount } }", json!({})).await;
+    let d = app
+        .data(Some(&acc.token), "{ projects { totalCount } }", json!({}))
+        .await;
     assert_eq!(d["projects"]["totalCount"], 0);
 
-    for (args, field) in [(json!({ "first": 101 }), "first"), (json!({ "first": -1 }), "first"), (json!({ "after": "bm9wZQ" }), "after")] {
+    for (args, field) in [
+        (json!({ "first": 101 }), "first"),
+        (json!({ "first": -1 }), "first"),
+        (json!({ "after": "bm9wZQ" }), "after"),
+    ] {
         let body = app.gql(Some(&acc.token), LIST, args).await;
         assert_code(&body, "BAD_USER_INPUT");
         assert_eq!(body["errors"][0]["extensions"]["fields"][0]["field"], field);
@@ -148,18 +271,44 @@ async fn a_repeated_idempotency_key_returns_the_first_project(backend: Backend) 
     let app = spawn(backend).await;
     let acc = app.sign_up().await;
     const CREATE: &str = "mutation($i: CreateProjectInput!, $k: String) { createProject(input: $i, idempotencyKey: $k) { id } }";
-    let a = app.data(Some(&acc.token), CREATE, json!({ "i": { "name": "Launch" }, "k": "k-1" })).await;
-    let b = app.data(Some(&acc.token), CREATE, json!({ "i": { "name": "Launch" }, "k": "k-1" })).await;
+    let a = app
+        .data(
+            Some(&acc.token),
+            CREATE,
+            json!({ "i": { "name": "Launch" }, "k": "k-1" }),
+        )
+        .await;
+    let b = app
+        .data(
+            Some(&acc.token),
+            CREATE,
+            json!({ "i": { "name": "Launch" }, "k": "k-1" }),
+        )
+        .await;
     assert_eq!(a, b);
-    let body = app.gql(Some(&acc.token), CREATE, json!({ "i": { "name": "Other" }, "k": "k-1" })).await;
+    let body = app
+        .gql(
+            Some(&acc.token),
+            CREATE,
+            json!({ "i": { "name": "Other" }, "k": "k-1" }),
+        )
+        .await;
     assert_code(&body, "CONFLICT");
     assert_eq!(body["errors"][0]["extensions"]["field"], "idempotencyKey");
-    let d = app.data(Some(&acc.token), "{ projects { totalCount } }", json!({})).await;
+    let d = app
+        .data(Some(&acc.token), "{ projects { totalCount } }", json!({}))
+        .await;
     assert_eq!(d["projects"]["totalCount"], 1);
 
     // Keys belong to a tenant: another tenant may use the same one.
     let other = app.sign_up().await;
-    let c = app.data(Some(&other.token), CREATE, json!({ "i": { "name": "Launch" }, "k": "k-1" })).await;
+    let c = app
+        .data(
+            Some(&other.token),
+            CREATE,
+            json!({ "i": { "name": "Launch" }, "k": "k-1" }),
+        )
+        .await;
     assert_ne!(a, c);
 }
 

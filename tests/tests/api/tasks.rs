@@ -11,7 +11,12 @@ const LIST: &str = "query($first: Int, $after: String, $last: Int, $before: Stri
   } }";
 
 fn titles(d: &Value) -> Vec<String> {
-    d["tasks"]["edges"].as_array().unwrap().iter().map(|e| e["node"]["title"].as_str().unwrap().to_owned()).collect()
+    d["tasks"]["edges"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["node"]["title"].as_str().unwrap().to_owned())
+        .collect()
 }
 
 async fn tasks_are_created_and_filtered_with_project_and_assignee(backend: Backend) {
@@ -20,27 +25,57 @@ async fn tasks_are_created_and_filtered_with_project_and_assignee(backend: Backe
     let p1 = app.create_project(&acc.token, "Launch").await;
     let p2 = app.create_project(&acc.token, "Docs").await;
     let t = app
-        .create_task(&acc.token, json!({ "projectId": p1, "title": "Write docs", "status": "TODO", "priority": 2,
-                                         "assigneeId": acc.user_id, "dueDate": "2026-12-01" }))
+        .create_task(
+            &acc.token,
+            json!({ "projectId": p1, "title": "Write docs", "status": "TODO", "priority": 2,
+                                         "assigneeId": acc.user_id, "dueDate": "2026-12-01" }),
+        )
         .await;
     assert_eq!(t["status"], "TODO");
     assert_eq!(t["priority"], 2);
     assert_eq!(t["dueDate"], "2026-12-01");
     assert_eq!(t["version"], 1);
-    app.create_task(&acc.token, json!({ "projectId": p1, "title": "Ship it", "status": "DONE" })).await;
-    app.create_task(&acc.token, json!({ "projectId": p2, "title": "Proofread docs" })).await;
+    app.create_task(
+        &acc.token,
+        json!({ "projectId": p1, "title": "Ship it", "status": "DONE" }),
+    )
+    .await;
+    app.create_task(
+        &acc.token,
+        json!({ "projectId": p2, "title": "Proofread docs" }),
+    )
+    .await;
 
-    let d = app.data(Some(&acc.token), LIST, json!({ "f": { "projectId": p1 } })).await;
+    let d = app
+        .data(Some(&acc.token), LIST, json!({ "f": { "projectId": p1 } }))
+        .await;
     assert_eq!(titles(&d), ["Ship it", "Write docs"]);
     let first = &d["tasks"]["edges"][1]["node"];
     assert_eq!(first["project"], json!({ "id": p1, "name": "Launch" }));
-    assert_eq!(first["assignee"], json!({ "id": acc.user_id, "displayName": "Test User" }));
+    assert_eq!(
+        first["assignee"],
+        json!({ "id": acc.user_id, "displayName": "Test User" })
+    );
 
-    let d = app.data(Some(&acc.token), LIST, json!({ "f": { "status": "DONE" } })).await;
+    let d = app
+        .data(Some(&acc.token), LIST, json!({ "f": { "status": "DONE" } }))
+        .await;
     assert_eq!(titles(&d), ["Ship it"]);
-    let d = app.data(Some(&acc.token), LIST, json!({ "f": { "assigneeId": acc.user_id } })).await;
+    let d = app
+        .data(
+            Some(&acc.token),
+            LIST,
+            json!({ "f": { "assigneeId": acc.user_id } }),
+        )
+        .await;
     assert_eq!(titles(&d), ["Write docs"]);
-    let d = app.data(Some(&acc.token), LIST, json!({ "f": { "search": "docs" }, "o": { "field": "TITLE", "direction": "ASC" } })).await;
+    let d = app
+        .data(
+            Some(&acc.token),
+            LIST,
+            json!({ "f": { "search": "docs" }, "o": { "field": "TITLE", "direction": "ASC" } }),
+        )
+        .await;
     assert_eq!(titles(&d), ["Proofread docs", "Write docs"]);
     assert_eq!(d["tasks"]["totalCount"], 2);
 
@@ -48,15 +83,28 @@ async fn tasks_are_created_and_filtered_with_project_and_assignee(backend: Backe
         .data(Some(&acc.token), "query($id: ID!) { project(id: $id) { tasks(first: 10, filter: {status: TODO}) { totalCount edges { node { title } } } } }", json!({ "id": p1 }))
         .await;
     assert_eq!(d["project"]["tasks"]["totalCount"], 1);
-    assert_eq!(d["project"]["tasks"]["edges"][0]["node"]["title"], "Write docs");
+    assert_eq!(
+        d["project"]["tasks"]["edges"][0]["node"]["title"],
+        "Write docs"
+    );
 }
 
 async fn due_date_order_puts_undated_tasks_last_and_pages_through_them(backend: Backend) {
     let app = spawn(backend).await;
     let acc = app.sign_up().await;
     let p = app.create_project(&acc.token, "Launch").await;
-    for (title, due) in [("a", Some("2026-12-03")), ("b", None), ("c", Some("2026-12-01")), ("d", None), ("e", Some("2026-12-03"))] {
-        app.create_task(&acc.token, json!({ "projectId": p, "title": title, "dueDate": due })).await;
+    for (title, due) in [
+        ("a", Some("2026-12-03")),
+        ("b", None),
+        ("c", Some("2026-12-01")),
+        ("d", None),
+        ("e", Some("2026-12-03")),
+    ] {
+        app.create_task(
+            &acc.token,
+            json!({ "projectId": p, "title": title, "dueDate": due }),
+        )
+        .await;
     }
     for (direction, dated) in [("ASC", ["c", "a", "e"]), ("DESC", ["e", "a", "c"])] {
         let o = json!({ "field": "DUE_DATE", "direction": direction });
@@ -64,14 +112,24 @@ async fn due_date_order_puts_undated_tasks_last_and_pages_through_them(backend: 
         let mut seen = Vec::new();
         let mut after = Value::Null;
         loop {
-            let d = app.data(Some(&acc.token), LIST, json!({ "first": 2, "after": after, "o": o })).await;
+            let d = app
+                .data(
+                    Some(&acc.token),
+                    LIST,
+                    json!({ "first": 2, "after": after, "o": o }),
+                )
+                .await;
             seen.extend(titles(&d));
             if !d["tasks"]["pageInfo"]["hasNextPage"].as_bool().unwrap() {
                 break;
             }
             after = d["tasks"]["pageInfo"]["endCursor"].clone();
         }
-        assert_eq!(&seen[..3], dated, "{direction}: dated tasks first, in order");
+        assert_eq!(
+            &seen[..3],
+            dated,
+            "{direction}: dated tasks first, in order"
+        );
         let mut undated = seen[3..].to_vec();
         undated.sort();
         assert_eq!(undated, ["b", "d"], "{direction}: undated tasks last");
@@ -80,7 +138,13 @@ async fn due_date_order_puts_undated_tasks_last_and_pages_through_them(backend: 
         let mut back: Vec<String> = Vec::new();
         let mut before = Value::Null;
         loop {
-            let d = app.data(Some(&acc.token), LIST, json!({ "last": 2, "before": before, "o": o })).await;
+            let d = app
+                .data(
+                    Some(&acc.token),
+                    LIST,
+                    json!({ "last": 2, "before": before, "o": o }),
+                )
+                .await;
             let mut page = titles(&d);
             page.extend(back);
             back = page;
@@ -89,7 +153,10 @@ async fn due_date_order_puts_undated_tasks_last_and_pages_through_them(backend: 
             }
             before = d["tasks"]["pageInfo"]["startCursor"].clone();
         }
-        assert_eq!(back, seen, "{direction}: backward pages agree with forward ones");
+        assert_eq!(
+            back, seen,
+            "{direction}: backward pages agree with forward ones"
+        );
     }
 }
 
@@ -98,14 +165,36 @@ async fn priority_order_breaks_ties_by_id(backend: Backend) {
     let acc = app.sign_up().await;
     let p = app.create_project(&acc.token, "Launch").await;
     for (t, pr) in [("low", 0), ("urgent", 4), ("mid1", 2), ("mid2", 2)] {
-        app.create_task(&acc.token, json!({ "projectId": p, "title": t, "priority": pr })).await;
+        app.create_task(
+            &acc.token,
+            json!({ "projectId": p, "title": t, "priority": pr }),
+        )
+        .await;
     }
-    let d = app.data(Some(&acc.token), LIST, json!({ "o": { "field": "PRIORITY", "direction": "DESC" } })).await;
+    let d = app
+        .data(
+            Some(&acc.token),
+            LIST,
+            json!({ "o": { "field": "PRIORITY", "direction": "DESC" } }),
+        )
+        .await;
     assert_eq!(titles(&d), ["urgent", "mid2", "mid1", "low"]);
-    let d = app.data(Some(&acc.token), LIST, json!({ "first": 2, "o": { "field": "PRIORITY", "direction": "ASC" } })).await;
+    let d = app
+        .data(
+            Some(&acc.token),
+            LIST,
+            json!({ "first": 2, "o": { "field": "PRIORITY", "direction": "ASC" } }),
+        )
+        .await;
     let after = d["tasks"]["pageInfo"]["endCursor"].clone();
     assert_eq!(titles(&d), ["low", "mid1"]);
-    let d = app.data(Some(&acc.token), LIST, json!({ "first": 2, "after": after, "o": { "field": "PRIORITY", "direction": "ASC" } })).await;
+    let d = app
+        .data(
+            Some(&acc.token),
+            LIST,
+            json!({ "first": 2, "after": after, "o": { "field": "PRIORITY", "direction": "ASC" } }),
+        )
+        .await;
     assert_eq!(titles(&d), ["mid2", "urgent"]);
 }
 
@@ -118,20 +207,58 @@ async fn update_changes_only_given_fields_and_checks_the_version(backend: Backen
         .await;
     let id = t["id"].as_str().unwrap();
     const UPDATE: &str = "mutation($id: ID!, $i: UpdateTaskInput!, $v: Int!) { updateTask(id: $id, input: $i, expectedVersion: $v) { title status version dueDate assignee { id } } }";
-    let d = app.data(Some(&acc.token), UPDATE, json!({ "id": id, "i": { "status": "DONE", "assigneeId": null }, "v": 1 })).await;
-    assert_eq!(d["updateTask"], json!({ "title": "Write docs", "status": "DONE", "version": 2, "dueDate": "2026-12-01", "assignee": null }));
+    let d = app
+        .data(
+            Some(&acc.token),
+            UPDATE,
+            json!({ "id": id, "i": { "status": "DONE", "assigneeId": null }, "v": 1 }),
+        )
+        .await;
+    assert_eq!(
+        d["updateTask"],
+        json!({ "title": "Write docs", "status": "DONE", "version": 2, "dueDate": "2026-12-01", "assignee": null })
+    );
 
-    let body = app.gql(Some(&acc.token), UPDATE, json!({ "id": id, "i": { "title": "Stale" }, "v": 1 })).await;
+    let body = app
+        .gql(
+            Some(&acc.token),
+            UPDATE,
+            json!({ "id": id, "i": { "title": "Stale" }, "v": 1 }),
+        )
+        .await;
     assert_code(&body, "CONFLICT");
 
-    let body = app.gql(Some(&acc.token), UPDATE, json!({ "id": id, "i": { "priority": 9, "dueDate": "12/01/2026" }, "v": 2 })).await;
+    let body = app
+        .gql(
+            Some(&acc.token),
+            UPDATE,
+            json!({ "id": id, "i": { "priority": 9, "dueDate": "12/01/2026" }, "v": 2 }),
+        )
+        .await;
     assert_code(&body, "BAD_USER_INPUT");
-    let fields: Vec<_> = body["errors"][0]["extensions"]["fields"].as_array().unwrap().iter().map(|f| f["field"].clone()).collect();
+    let fields: Vec<_> = body["errors"][0]["extensions"]["fields"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|f| f["field"].clone())
+        .collect();
     assert_eq!(fields, [json!("priority"), json!("dueDate")]);
 
-    let d = app.data(Some(&acc.token), "mutation($id: ID!) { deleteTask(id: $id) }", json!({ "id": id })).await;
+    let d = app
+        .data(
+            Some(&acc.token),
+            "mutation($id: ID!) { deleteTask(id: $id) }",
+            json!({ "id": id }),
+        )
+        .await;
     assert_eq!(d["deleteTask"], true);
-    let body = app.gql(Some(&acc.token), "query($id: ID!) { task(id: $id) { id } }", json!({ "id": id })).await;
+    let body = app
+        .gql(
+            Some(&acc.token),
+            "query($id: ID!) { task(id: $id) { id } }",
+            json!({ "id": id }),
+        )
+        .await;
     assert_code(&body, "NOT_FOUND");
 }
 
@@ -145,19 +272,37 @@ async fn a_task_needs_a_live_project_and_a_member_assignee(backend: Backend) {
         json!({ "projectId": p, "title": "x", "assigneeId": stranger.user_id }),
         json!({ "projectId": uuid::Uuid::now_v7().to_string(), "title": "x" }),
     ] {
-        let body = app.gql(Some(&acc.token), CREATE, json!({ "i": input })).await;
+        let body = app
+            .gql(Some(&acc.token), CREATE, json!({ "i": input }))
+            .await;
         assert_code(&body, "NOT_FOUND");
     }
     for (input, field) in [
-        (json!({ "projectId": "not-an-id", "title": "x" }), "projectId"),
-        (json!({ "projectId": p, "title": "x", "assigneeId": "nope" }), "assigneeId"),
-        (json!({ "projectId": p, "title": "", "priority": -1 }), "title"),
+        (
+            json!({ "projectId": "not-an-id", "title": "x" }),
+            "projectId",
+        ),
+        (
+            json!({ "projectId": p, "title": "x", "assigneeId": "nope" }),
+            "assigneeId",
+        ),
+        (
+            json!({ "projectId": p, "title": "", "priority": -1 }),
+            "title",
+        ),
     ] {
-        let body = app.gql(Some(&acc.token), CREATE, json!({ "i": input })).await;
+        let body = app
+            .gql(Some(&acc.token), CREATE, json!({ "i": input }))
+            .await;
         assert_code(&body, "BAD_USER_INPUT");
-        assert_eq!(body["errors"][0]["extensions"]["fields"][0]["field"], field, "{body}");
+        assert_eq!(
+            body["errors"][0]["extensions"]["fields"][0]["field"], field,
+            "{body}"
+        );
     }
-    let d = app.data(Some(&acc.token), "{ tasks { totalCount } }", json!({})).await;
+    let d = app
+        .data(Some(&acc.token), "{ tasks { totalCount } }", json!({}))
+        .await;
     assert_eq!(d["tasks"]["totalCount"], 0);
 }
 

@@ -4,6 +4,7 @@
 mod helpers;
 
 mod auth;
+mod graphiql_browser;
 mod http_contract;
 mod isolation;
 mod projects;

@@ -4,6 +4,11 @@ use api::cli::{Cli, Command};
 use api::config::Settings;
 use clap::Parser;
 
+/// glibc's allocator contends on its arena locks under many tokio workers;
+/// mimalloc does not, and GraphQL responses allocate a lot.
+#[global_allocator]
+static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 #[tokio::main]
 async fn main() -> std::process::ExitCode {
     match run().await {

@@ -71,7 +71,8 @@ impl IdentityStore for CountingIdentity {
     }
 }
 
-#[tokio::test]
+// Multi-threaded, as in the server: a loader's batch task may run on another worker.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn listing_tasks_loads_projects_and_assignees_in_one_batch_each() {
     let file = std::env::temp_dir().join(format!("tenantry-loaders-{}.db", uuid::Uuid::now_v7()));
     let figment = Settings::figment().merge(("app_env", "test")).merge((

@@ -2,3 +2,4 @@
 //! work on every adapter and strategy.
 
 pub mod demo;
+pub mod scale;

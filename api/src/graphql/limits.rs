@@ -2,26 +2,8 @@
 //! error a code: parse, validation and limit errors come from the engine without one.
 
 use super::error::code;
-use async_graphql::extensions::{Extension, ExtensionContext, ExtensionFactory, NextParseQuery};
 use async_graphql::parser::types::{ExecutableDocument, Selection, SelectionSet};
-use async_graphql::{ServerError, ServerResult, Value, Variables};
-use std::sync::Arc;
-
-/// Refuses documents with more than `max` aliased fields: aliases are how one
-/// cheap field is multiplied into hundreds.
-pub struct AliasLimit {
-    pub max: usize,
-}
-
-impl ExtensionFactory for AliasLimit {
-    fn create(&self) -> Arc<dyn Extension> {
-        Arc::new(AliasLimitExt { max: self.max })
-    }
-}
-
-struct AliasLimitExt {
-    max: usize,
-}
+use async_graphql::{ServerError, Value};
 
 fn count_aliases(set: &SelectionSet) -> usize {
     set.items
@@ -50,27 +32,22 @@ fn aliases_in(doc: &ExecutableDocument) -> usize {
     ops + frags
 }
 
-#[async_trait::async_trait]
-impl Extension for AliasLimitExt {
-    async fn parse_query(
-        &self,
-        ctx: &ExtensionContext<'_>,
-        query: &str,
-        variables: &Variables,
-        next: NextParseQuery<'_>,
-    ) -> ServerResult<ExecutableDocument> {
-        let doc = next.run(ctx, query, variables).await?;
-        let n = aliases_in(&doc);
-        if n > self.max {
-            let mut e = ServerError::new(
-                format!("Query has {n} aliases; at most {} are allowed", self.max),
-                None,
-            );
-            set_code(&mut e, code::QUERY_TOO_COMPLEX);
-            return Err(e);
-        }
-        Ok(doc)
+/// Refuses documents with more than `max` aliased fields: aliases are how one
+/// cheap field is multiplied into hundreds. Checked by the handler on the
+/// parsed document (async-graphql keeps it for execution, so nothing is parsed
+/// twice); an extension would do it too, but any extension puts every field
+/// resolution on async-graphql's slower instrumented path.
+pub fn check_aliases(doc: &ExecutableDocument, max: usize) -> Result<(), ServerError> {
+    let n = aliases_in(doc);
+    if n > max {
+        let mut e = ServerError::new(
+            format!("Query has {n} aliases; at most {max} are allowed"),
+            None,
+        );
+        set_code(&mut e, code::QUERY_TOO_COMPLEX);
+        return Err(e);
     }
+    Ok(())
 }
 
 fn set_code(e: &mut ServerError, c: &str) {

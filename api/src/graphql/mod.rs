@@ -54,10 +54,7 @@ pub fn build(
         .limit_depth(settings.max_depth)
         .limit_complexity(settings.max_complexity)
         .limit_recursive_depth(32)
-        .limit_directives(10)
-        .extension(limits::AliasLimit {
-            max: settings.max_aliases,
-        });
+        .limit_directives(10);
     if !introspection {
         builder = builder.disable_introspection();
     }

@@ -3,6 +3,7 @@
 use super::MUTATION_COST;
 use super::context::{services, tenant};
 use super::error::{ApiError, ApiResult};
+use super::loaders::Loaders;
 use super::pagination::{PageArgs, encode, list_cost, page_query};
 use super::scalars::{Date, OrderDirection, TaskOrderField, TaskStatus, parse_id};
 use super::types::{TaskNode, list_context};
@@ -121,6 +122,22 @@ pub async fn task_connection(
     let field: domain::task::TaskOrderField = order.field.into();
     let query = page_query(args, field, order.direction.into(), limits)?;
     let page = services.work(tenant).list_tasks(&filter, &query).await?;
+    let node = ctx.look_ahead().field("edges").field("node");
+    let (want_projects, want_assignees) = (
+        node.field("project").exists(),
+        node.field("assignee").exists(),
+    );
+    if want_projects || want_assignees {
+        let loaders = ctx.data_unchecked::<Loaders>();
+        loaders
+            .prime(&page.items, want_projects, want_assignees)
+            .await
+            .map_err(|_| {
+                ApiError::from(domain::Error::unexpected(
+                    "loading the projects and assignees of a page failed",
+                ))
+            })?;
+    }
     let (has_prev, has_next) = match query.backward {
         false => (query.cursor.is_some(), page.has_more),
         true => (page.has_more, query.cursor.is_some()),

@@ -9,7 +9,7 @@ use super::graphiql;
 use super::metrics::record_operation;
 use crate::graphql::context::Caller;
 use crate::graphql::error::{ApiError, code};
-use crate::graphql::limits::finish_errors;
+use crate::graphql::limits::{check_aliases, finish_errors};
 use crate::graphql::loaders::Loaders;
 use async_graphql::parser::types::OperationType;
 use async_graphql::{BatchRequest, BatchResponse, ServerError, Variables};
@@ -94,6 +94,14 @@ async fn execute(
     let timeout = Duration::from_secs(state.settings.graphql.execution_timeout_secs);
     let mut responses = Vec::with_capacity(requests.len());
     for mut request in requests {
+        // Parsed once here and kept in the request for execution.
+        if let Ok(doc) = request.parsed_query()
+            && let Err(mut e) = check_aliases(doc, state.settings.graphql.max_aliases)
+        {
+            finish_errors(std::slice::from_mut(&mut e), request_id);
+            responses.push(async_graphql::Response::from_errors(vec![e]));
+            continue;
+        }
         let operation = request.operation_name.clone();
         if let Some(op) = &operation {
             Span::current().record("operation", op.as_str());
@@ -210,13 +218,14 @@ pub struct GetParams {
     operation_name: Option<String>,
     variables: Option<String>,
 }
-
-/// The operation a GET request would run, if the document names one unambiguously.
-fn operation_type(query: &str, name: Option<&str>) -> Option<OperationType> {
-    let doc = async_graphql::parser::parse_query(query).ok()?;
+/// The operation a GET request would run, if the document parses and names one.
+/// The parsed document stays in the request for execution.
+fn operation_type(request: &mut async_graphql::Request) -> Option<OperationType> {
+    let name = request.operation_name.clone();
+    let doc = request.parsed_query().ok()?;
     doc.operations
         .iter()
-        .find(|(n, _)| name.is_none() || n.map(|n| n.as_str()) == name)
+        .find(|(n, _)| name.is_none() || n.map(|n| n.as_str()) == name.as_deref())
         .map(|(_, op)| op.node.ty)
 }
 
@@ -244,21 +253,6 @@ pub async fn get(
         };
     };
     let request_id = request_id(&headers, rid.as_deref());
-    match operation_type(&query, params.operation_name.as_deref()) {
-        Some(OperationType::Query) | None => {}
-        Some(_) => {
-            let mut r = http_error(
-                StatusCode::METHOD_NOT_ALLOWED,
-                code::BAD_USER_INPUT,
-                "mutations must be sent with POST",
-            );
-            r.headers_mut().insert(
-                axum::http::header::ALLOW,
-                axum::http::HeaderValue::from_static("POST"),
-            );
-            return r;
-        }
-    }
     let variables = match params
         .variables
         .as_deref()
@@ -276,5 +270,20 @@ pub async fn get(
     };
     let mut request = async_graphql::Request::new(query).variables(variables);
     request.operation_name = params.operation_name;
+    match operation_type(&mut request) {
+        Some(OperationType::Query) | None => {}
+        Some(_) => {
+            let mut r = http_error(
+                StatusCode::METHOD_NOT_ALLOWED,
+                code::BAD_USER_INPUT,
+                "mutations must be sent with POST",
+            );
+            r.headers_mut().insert(
+                axum::http::header::ALLOW,
+                axum::http::HeaderValue::from_static("POST"),
+            );
+            return r;
+        }
+    }
     run(&state, &headers, BatchRequest::Single(request), &request_id).await
 }

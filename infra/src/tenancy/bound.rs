@@ -129,6 +129,31 @@ impl Bound {
             .await
             .map(|_| ())
     }
+
+    /// Inserts many rows in one statement; refused whole if any row names another tenant.
+    pub(crate) async fn insert_many<E, A>(&self, models: Vec<A>) -> Result<(), sea_orm::DbErr>
+    where
+        E: TenantScoped,
+        A: ActiveModelTrait<Entity = E> + Send,
+        E::Model: IntoActiveModel<A>,
+    {
+        let ours: sea_orm::Value = self.tenant().into();
+        if models
+            .iter()
+            .any(|m| m.get(E::tenant_column()).into_value().as_ref() != Some(&ours))
+        {
+            return Err(sea_orm::DbErr::Custom(
+                "bulk insert with another tenant's id".into(),
+            ));
+        }
+        if models.is_empty() {
+            return Ok(());
+        }
+        E::insert_many(models)
+            .exec_without_returning(&self.tx)
+            .await
+            .map(|_| ())
+    }
 }
 
 #[async_trait]

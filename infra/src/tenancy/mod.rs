@@ -7,6 +7,7 @@
 //! `tenant_id` filter and writes `tenant_id` into every insert.
 
 mod bound;
+mod bulk;
 mod idempotency;
 mod keyset;
 mod projects;
@@ -34,9 +35,8 @@ impl SqlTenancy {
     }
 }
 
-#[async_trait]
-impl Tenancy for SqlTenancy {
-    async fn begin(&self, ctx: &TenantContext, mode: TxMode) -> Result<Box<dyn TenantTx>> {
+impl SqlTenancy {
+    async fn bind(&self, ctx: &TenantContext, mode: TxMode) -> Result<Bound> {
         if ctx.isolation() != Isolation::Row {
             // Schema and database strategies arrive with their own adapters.
             return Err(domain::Error::unexpected(format!(
@@ -63,6 +63,36 @@ impl Tenancy for SqlTenancy {
             .await
             .or_unexpected()?;
         }
-        Ok(Box::new(Bound::new(tx, ctx.clone())))
+        Ok(Bound::new(tx, ctx.clone()))
+    }
+}
+
+#[async_trait]
+impl Tenancy for SqlTenancy {
+    async fn begin(&self, ctx: &TenantContext, mode: TxMode) -> Result<Box<dyn TenantTx>> {
+        Ok(Box::new(self.bind(ctx, mode).await?))
+    }
+}
+
+/// Loads many rows at once (seeding, benchmarks). Each call is one transaction
+/// bound to the context's tenant, like any other write.
+impl SqlTenancy {
+    /// # Errors
+    /// When the insert fails or a row belongs to another tenant; nothing is written then.
+    pub async fn bulk_insert(
+        &self,
+        ctx: &TenantContext,
+        projects: &[domain::project::Project],
+        tasks: &[domain::task::Task],
+    ) -> Result<()> {
+        let tx = self.bind(ctx, TxMode::Write).await?;
+        for chunk in projects.chunks(500) {
+            tx.insert_projects(chunk).await?;
+        }
+        // Fourteen columns a row: 1000 rows stay under PostgreSQL's 65535 parameters.
+        for chunk in tasks.chunks(1000) {
+            tx.insert_tasks(chunk).await?;
+        }
+        Box::new(tx).commit().await
     }
 }

@@ -24,7 +24,12 @@ async fn graphiql_runs_a_query_in_a_real_browser_offline() {
         Command::new("node")
             .current_dir(&dir)
             .env("CHROMIUM_PATH", chromium)
-            .args(["graphiql.mjs", &addr, "query Probe { tenantryProbe: __typename }", r#""tenantryProbe": "Query""#])
+            .args([
+                "graphiql.mjs",
+                &addr,
+                "query Probe { tenantryProbe: __typename }",
+                r#""tenantryProbe": "Query""#,
+            ])
             .output()
     })
     .await

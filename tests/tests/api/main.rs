@@ -8,4 +8,5 @@ mod graphiql_browser;
 mod http_contract;
 mod isolation;
 mod projects;
+mod shutdown;
 mod tasks;

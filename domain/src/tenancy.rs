@@ -65,6 +65,25 @@ pub enum Principal {
 
 /// A request's binding to one tenant. Fields are private: a context is made
 /// from verified claims plus a live membership, or explicitly as the system.
+///
+/// Code outside this crate cannot conjure one from a client-supplied id:
+///
+/// ```compile_fail
+/// # use domain::{Isolation, Principal, TenantContext, TenantId};
+/// let forged = TenantContext {
+///     tenant_id: TenantId::generate(),
+///     isolation: Isolation::Row,
+///     principal: Principal::System,
+/// };
+/// ```
+///
+/// and nothing reaches tenant data without one:
+///
+/// ```compile_fail
+/// # async fn f(tenancy: &dyn domain::ports::Tenancy) {
+/// let tx = tenancy.begin(domain::ports::TxMode::Read).await;
+/// # }
+/// ```
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct TenantContext {
     tenant_id: TenantId,

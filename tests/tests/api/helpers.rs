@@ -224,6 +224,19 @@ pub fn codes(body: &Value) -> Vec<String> {
         .unwrap_or_default()
 }
 
+/// The fields a `BAD_USER_INPUT` error names, in order.
+pub fn bad_fields(body: &Value) -> Vec<String> {
+    assert_code(body, "BAD_USER_INPUT");
+    body["errors"][0]["extensions"]["fields"]
+        .as_array()
+        .map(|fs| {
+            fs.iter()
+                .filter_map(|f| f["field"].as_str().map(str::to_owned))
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
 /// Asserts exactly one error with `code`.
 pub fn assert_code(body: &Value, code: &str) {
     assert_eq!(

@@ -8,6 +8,9 @@ use anyhow::Context as _;
 use infra::db::{DbSettings, Storage};
 use infra::jwt::{JwtSettings, JwtTokens};
 use infra::password::{Argon2Hasher, Argon2Params};
+use infra::revocations::{InProcessRevocations, RedisRevocations};
+use domain::auth::SessionPolicy;
+use domain::ports::RevocationList;
 use std::future::Future;
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -37,9 +40,27 @@ pub fn services(storage: &Storage, s: &Settings) -> anyhow::Result<Services> {
         lanes: s.auth.argon2_lanes,
     })
     .map_err(|e| anyhow::anyhow!("configuration: argon2 parameters: {e}"))?;
+    let redis = match &s.redis.url {
+        Some(url) => Some(
+            infra::redis_conn::connect(url).map_err(|e| anyhow::anyhow!("configuration: REDIS_URL: {e}"))?,
+        ),
+        None => None,
+    };
+    let revocations: Arc<dyn RevocationList> = match &redis {
+        Some(conn) => Arc::new(RedisRevocations::new(conn.clone())),
+        None => Arc::new(InProcessRevocations::default()),
+    };
     Ok(Services {
         tenancy: Arc::new(storage.tenancy()),
         identity: Arc::new(storage.identity()),
+        sessions: Arc::new(storage.sessions()),
+        revocations,
+        session_policy: SessionPolicy {
+            absolute: chrono::Duration::seconds(s.auth.refresh_absolute_secs),
+            idle: chrono::Duration::seconds(s.auth.refresh_idle_secs),
+            access_ttl: chrono::Duration::seconds(s.auth.access_token_ttl_secs),
+        },
+        redis,
         hasher: Arc::new(hasher),
         tokens: Arc::new(JwtTokens::new(JwtSettings {
             secret,
@@ -82,12 +103,7 @@ impl Application {
                 .await
                 .context("checking for tenants")?
         {
-            seed::demo::seed(&seed::demo::Ports {
-                identity: &*services.identity,
-                hasher: &*services.hasher,
-                tokens: &*services.tokens,
-                tenancy: &*services.tenancy,
-            })
+            seed::demo::seed(&seed::demo::Ports::from_auth(services.auth(), &*services.tenancy))
             .await
             .map_err(|e| anyhow::anyhow!("seeding the demo tenant: {e}"))?;
             tracing::info!("seeded the demo tenant");

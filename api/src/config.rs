@@ -69,6 +69,8 @@ pub struct AuthSettings {
     pub issuer: String,
     pub audience: String,
     pub access_token_ttl_secs: i64,
+    pub refresh_absolute_secs: i64,
+    pub refresh_idle_secs: i64,
     pub argon2_memory_kib: u32,
     pub argon2_iterations: u32,
     pub argon2_lanes: u32,

@@ -1,8 +1,10 @@
 //! The adapters behind the domain's ports, chosen once at start-up.
 
 use domain::TenantContext;
-use domain::auth::Auth;
-use domain::ports::{IdentityStore, PasswordHasher, Tenancy, TokenService};
+use domain::auth::{Auth, SessionPolicy};
+use domain::ports::{
+    IdentityStore, PasswordHasher, RevocationList, SessionStore, Tenancy, TokenService,
+};
 use domain::work::Work;
 use std::sync::Arc;
 
@@ -12,6 +14,11 @@ pub struct Services {
     pub identity: Arc<dyn IdentityStore>,
     pub hasher: Arc<dyn PasswordHasher>,
     pub tokens: Arc<dyn TokenService>,
+    pub sessions: Arc<dyn SessionStore>,
+    pub revocations: Arc<dyn RevocationList>,
+    pub session_policy: SessionPolicy,
+    /// Set when Redis is configured, for readiness checks.
+    pub redis: Option<redis::aio::ConnectionManager>,
 }
 
 impl Services {
@@ -20,6 +27,9 @@ impl Services {
             identity: &*self.identity,
             hasher: &*self.hasher,
             tokens: &*self.tokens,
+            sessions: &*self.sessions,
+            revocations: &*self.revocations,
+            policy: self.session_policy,
         }
     }
 

@@ -8,7 +8,7 @@ use async_trait::async_trait;
 use domain::identity::{Membership, RoleName, Tenant, User};
 use domain::ports::{IdentityStore, NewAccount, NewTenant, Tenancy, TenantTx, TxMode};
 use domain::values::{DisplayName, Email, TenantSlug};
-use domain::{Result, SessionId, TenantContext, TenantId, UserId};
+use domain::{Result, TenantContext, TenantId, UserId};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
@@ -66,8 +66,11 @@ impl IdentityStore for CountingIdentity {
         self.member_lookups.fetch_add(1, Ordering::SeqCst);
         self.inner.members_by_ids(ctx, ids).await
     }
-    async fn open_session(&self, u: UserId, t: TenantId) -> Result<SessionId> {
-        self.inner.open_session(u, t).await
+    async fn set_password_hash(&self, u: UserId, h: &str) -> Result<()> {
+        self.inner.set_password_hash(u, h).await
+    }
+    async fn password_hash(&self, u: UserId) -> Result<String> {
+        self.inner.password_hash(u).await
     }
 }
 
@@ -100,12 +103,7 @@ async fn listing_tasks_loads_projects_and_assignees_in_one_batch_each() {
     });
 
     // The demo tenant: 9 tasks over 3 projects, assigned to 2 members.
-    seed::demo::seed(&seed::demo::Ports {
-        identity: &*services.identity,
-        hasher: &*services.hasher,
-        tokens: &*services.tokens,
-        tenancy: &*services.tenancy,
-    })
+    seed::demo::seed(&seed::demo::Ports::from_auth(services.auth(), &*services.tenancy))
     .await
     .unwrap();
     let signed = services

@@ -2,9 +2,12 @@
 //! into a token for exactly one tenant, and a token back into a [`TenantContext`].
 
 use crate::error::{Entity, Error, Result};
-use crate::identity::{IssuedToken, Tenant, User};
+use crate::identity::{IssuedToken, RefreshToken, Tenant, User};
 use crate::ids::{SessionId, TenantId, UserId};
-use crate::ports::{IdentityStore, NewAccount, NewTenant, PasswordHasher, TokenService};
+use crate::ports::{
+    IdentityStore, NewAccount, NewTenant, PasswordHasher, RevocationList, Rotation, SessionStore, TokenService,
+};
+use chrono::{Duration, Utc};
 use crate::tenancy::{Isolation, TenantContext};
 use crate::validate::{AllValid, AtField};
 use crate::values::{DisplayName, Email, Password, TenantName, TenantSlug};
@@ -35,17 +38,40 @@ pub struct SignedIn {
     pub tenant: Tenant,
     pub session_id: SessionId,
     pub access: IssuedToken,
+    pub refresh: RefreshToken,
+}
+
+/// How long sessions and their tokens live.
+#[derive(Debug, Clone, Copy)]
+pub struct SessionPolicy {
+    /// A session ends this long after sign-in, however active.
+    pub absolute: Duration,
+    /// A session ends when not refreshed for this long.
+    pub idle: Duration,
+    /// Access tokens' lifetime: how long a revoked session stays on the revocation list.
+    pub access_ttl: Duration,
+}
+
+impl Default for SessionPolicy {
+    fn default() -> Self {
+        Self { absolute: Duration::days(30), idle: Duration::days(7), access_ttl: Duration::minutes(15) }
+    }
 }
 
 /// One message for every sign-in failure, so the answer never tells whether an
 /// email is registered or which part was wrong.
 const BAD_CREDENTIALS: &str = "invalid email, password or tenant";
 
+const BAD_REFRESH: &str = "invalid or expired refresh token; sign in again";
+
 /// The authentication use cases over their ports.
 pub struct Auth<'a> {
     pub identity: &'a dyn IdentityStore,
     pub hasher: &'a dyn PasswordHasher,
     pub tokens: &'a dyn TokenService,
+    pub sessions: &'a dyn SessionStore,
+    pub revocations: &'a dyn RevocationList,
+    pub policy: SessionPolicy,
 }
 
 impl Auth<'_> {
@@ -164,13 +190,85 @@ impl Auth<'_> {
             .await
     }
 
-    /// Turns a bearer token into the request's tenant binding: the token must
-    /// verify and its user must still be a member of its tenant.
+    /// Exchanges a refresh token for a new access and refresh token. A token
+    /// that was already exchanged means it was stolen or replayed: the whole
+    /// session is ended, for the thief and the owner alike.
     ///
     /// # Errors
-    /// [`Error::Unauthenticated`] for a bad token or a membership that is gone.
+    /// [`Error::Unauthenticated`] for an unknown, used, expired or revoked token,
+    /// or when the user is no longer a member of the session's tenant.
+    pub async fn refresh(&self, presented: &str) -> Result<SignedIn> {
+        let (next, next_hash) = self.tokens.new_refresh_token();
+        let idle_since = Utc::now() - self.policy.idle;
+        match self.sessions.rotate(&self.tokens.refresh_hash(presented), &next_hash, idle_since).await? {
+            Rotation::Rotated { session, user, tenant } => {
+                if self.identity.membership(user, tenant).await?.is_none() {
+                    self.end_sessions(&[session], "membership_ended").await?;
+                    return Err(Error::Unauthenticated(BAD_REFRESH));
+                }
+                let access = self.tokens.issue(user, tenant, session)?;
+                let user = self.identity.user(user).await?;
+                let tenant = self.identity.tenant(tenant).await?;
+                Ok(SignedIn { user, tenant, session_id: session, access, refresh: next })
+            }
+            Rotation::Reused { session } => {
+                // The store revoked it in the same transaction; refuse its access tokens now too.
+                self.list_revoked(session).await;
+                Err(Error::Unauthenticated("this refresh token was already used; the session was ended"))
+            }
+            Rotation::Invalid => Err(Error::Unauthenticated(BAD_REFRESH)),
+        }
+    }
+
+    /// Ends the caller's session, or every session of the caller.
+    ///
+    /// # Errors
+    /// [`Error::Forbidden`] for a context that is not a signed-in user.
+    pub async fn sign_out(&self, ctx: &TenantContext, all_sessions: bool) -> Result<()> {
+        let (user, session) = ctx.user_id().zip(ctx.session_id()).ok_or(Error::Forbidden)?;
+        if all_sessions {
+            let ended = self.sessions.revoke_all(user, None, "sign_out_all").await?;
+            self.end_sessions(&ended, "sign_out_all").await
+        } else {
+            self.end_sessions(&[session], "sign_out").await
+        }
+    }
+
+    /// Changes the caller's password after checking the current one, and ends
+    /// every other session of theirs.
+    ///
+    /// # Errors
+    /// [`Error::Invalid`] on `currentPassword` when it is wrong, on `newPassword`
+    /// when it breaks the length rule.
+    pub async fn change_password(&self, ctx: &TenantContext, current: &str, new: &str) -> Result<()> {
+        let (user, session) = ctx.user_id().zip(ctx.session_id()).ok_or(Error::Forbidden)?;
+        let new = Password::parse(new).at("newPassword")?;
+        let stored = self.identity.password_hash(user).await?;
+        if !self.hasher.verify(current, Some(&stored)).await? {
+            return Err(Error::invalid("currentPassword", "is not your current password"));
+        }
+        let hash = self.hasher.hash(&new).await?;
+        self.identity.set_password_hash(user, &hash).await?;
+        let ended = self.sessions.revoke_all(user, Some(session), "password_changed").await?;
+        self.end_sessions(&ended, "password_changed").await
+    }
+
+    /// Turns a bearer token into the request's tenant binding: the token must
+    /// verify, its session must not be revoked, and its user must still be a
+    /// member of its tenant (so removal and role changes apply on the next request).
+    ///
+    /// # Errors
+    /// [`Error::Unauthenticated`] for a bad token, a revoked session or a membership that is gone.
     pub async fn authenticate(&self, token: &str) -> Result<TenantContext> {
         let claims = self.tokens.verify(token)?;
+        let revoked = match self.revocations.is_revoked(claims.session_id).await {
+            Ok(revoked) => revoked,
+            // The shared list is unreachable: the database still knows.
+            Err(_) => !self.sessions.is_active(claims.session_id).await?,
+        };
+        if revoked {
+            return Err(Error::Unauthenticated("this session has ended; sign in again"));
+        }
         let membership = self
             .identity
             .membership(claims.user_id, claims.tenant_id)
@@ -179,14 +277,31 @@ impl Auth<'_> {
         TenantContext::for_member(&claims, &membership)
     }
 
+    async fn end_sessions(&self, sessions: &[SessionId], reason: &str) -> Result<()> {
+        for s in sessions {
+            self.sessions.revoke(*s, reason).await?;
+            self.list_revoked(*s).await;
+        }
+        Ok(())
+    }
+
+    /// Puts a session on the revocation list. The database already says it is
+    /// revoked, and `authenticate` asks the database whenever the list cannot
+    /// answer, so a list that is down does not fail the sign-out (its adapter
+    /// logs the failure).
+    async fn list_revoked(&self, session: SessionId) {
+        let _ = self.revocations.revoke(session, self.revocation_ttl()).await;
+    }
+
+    fn revocation_ttl(&self) -> std::time::Duration {
+        // A little beyond the access token's life, to cover clock skew leeway.
+        (self.policy.access_ttl + Duration::minutes(1)).to_std().unwrap_or_default()
+    }
+
     async fn start_session(&self, user: User, tenant: Tenant) -> Result<SignedIn> {
-        let session_id = self.identity.open_session(user.id, tenant.id).await?;
+        let (refresh, hash) = self.tokens.new_refresh_token();
+        let session_id = self.sessions.open(user.id, tenant.id, Utc::now() + self.policy.absolute, &hash).await?;
         let access = self.tokens.issue(user.id, tenant.id, session_id)?;
-        Ok(SignedIn {
-            user,
-            tenant,
-            session_id,
-            access,
-        })
+        Ok(SignedIn { user, tenant, session_id, access, refresh })
     }
 }

@@ -69,6 +69,16 @@ pub struct AccessClaims {
     pub expires_at: DateTime<Utc>,
 }
 
+/// A freshly issued refresh token: opaque, shown once, stored only as a hash.
+#[derive(Clone)]
+pub struct RefreshToken(pub String);
+
+impl std::fmt::Debug for RefreshToken {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("RefreshToken(***)")
+    }
+}
+
 /// A freshly issued access token.
 #[derive(Debug, Clone)]
 pub struct IssuedToken {

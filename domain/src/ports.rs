@@ -5,7 +5,7 @@
 //! without a tenant.
 
 use crate::error::Result;
-use crate::identity::{AccessClaims, IssuedToken, Membership, RoleName, Tenant, User};
+use crate::identity::{AccessClaims, IssuedToken, Membership, RefreshToken, RoleName, Tenant, User};
 use crate::ids::{ProjectId, SessionId, TaskId, TenantId, UserId};
 use crate::page::{Page, PageQuery};
 use crate::project::{NewProject, Project, ProjectFilter, ProjectOrderField, ProjectPatch};
@@ -13,6 +13,7 @@ use crate::task::{NewTask, Task, TaskFilter, TaskOrderField, TaskPatch};
 use crate::tenancy::{Isolation, TenantContext};
 use crate::values::{DisplayName, Email, IdempotencyKey, Password, TenantName, TenantSlug};
 use async_trait::async_trait;
+use chrono::{DateTime, Utc};
 
 /// Whether a transaction will write. Lets adapters take write locks up front
 /// (SQLite `BEGIN IMMEDIATE`) instead of failing on a lock upgrade later.
@@ -155,8 +156,54 @@ pub trait IdentityStore: Send + Sync {
     async fn memberships_of(&self, user: UserId) -> Result<Vec<(Membership, Tenant)>>;
     /// Users among `ids` who are members of the context's tenant; others are skipped.
     async fn members_by_ids(&self, ctx: &TenantContext, ids: &[UserId]) -> Result<Vec<User>>;
-    /// Opens a sign-in session for the user in a tenant (the `sid` of its tokens).
-    async fn open_session(&self, user: UserId, tenant: TenantId) -> Result<SessionId>;
+    /// Replaces the user's password hash.
+    async fn set_password_hash(&self, user: UserId, password_hash: &str) -> Result<()>;
+    /// The user's password hash.
+    async fn password_hash(&self, user: UserId) -> Result<String>;
+}
+
+/// What presenting a refresh token led to.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Rotation {
+    /// The token was current: it is now used, and its successor stored.
+    Rotated { session: SessionId, user: UserId, tenant: TenantId },
+    /// The token was already used: someone replayed it. The session was revoked.
+    Reused { session: SessionId },
+    /// Unknown, or its session is revoked, expired or idle for too long.
+    Invalid,
+}
+
+/// Sign-in sessions and their rotating refresh tokens (control plane).
+/// Tokens are stored as SHA-256 hashes; the store never sees a token itself.
+///
+/// # Errors (every method)
+/// [`crate::Error::Unexpected`] for storage failures.
+#[async_trait]
+pub trait SessionStore: Send + Sync {
+    /// Opens a session for the user in a tenant, ending at `expires_at` at the latest.
+    async fn open(&self, user: UserId, tenant: TenantId, expires_at: DateTime<Utc>, refresh_hash: &str) -> Result<SessionId>;
+    /// Exchanges `presented` for `next` atomically. A session idle since before
+    /// `idle_since` is over.
+    async fn rotate(&self, presented: &str, next: &str, idle_since: DateTime<Utc>) -> Result<Rotation>;
+    /// Ends one session. Ending an ended session is not an error.
+    async fn revoke(&self, session: SessionId, reason: &str) -> Result<()>;
+    /// Ends every live session of the user but `keep`; returns the ones ended.
+    async fn revoke_all(&self, user: UserId, keep: Option<SessionId>, reason: &str) -> Result<Vec<SessionId>>;
+    /// Whether the session exists and is neither revoked nor expired.
+    async fn is_active(&self, session: SessionId) -> Result<bool>;
+}
+
+/// Sessions whose access tokens must be refused before they expire. Shared by
+/// every node through Redis, or in-process on a single node.
+///
+/// # Errors (every method)
+/// [`crate::Error::Unexpected`] when the backing store is unreachable; callers
+/// then fall back to [`SessionStore::is_active`].
+#[async_trait]
+pub trait RevocationList: Send + Sync {
+    /// Refuses the session's access tokens for `ttl` (their longest remaining life).
+    async fn revoke(&self, session: SessionId, ttl: std::time::Duration) -> Result<()>;
+    async fn is_revoked(&self, session: SessionId) -> Result<bool>;
 }
 
 /// Password hashing (argon2id in `infra`). CPU-heavy: adapters run it off the async executor.
@@ -178,4 +225,8 @@ pub trait TokenService: Send + Sync {
     /// # Errors
     /// [`crate::Error::Unauthenticated`] for any token that fails a check.
     fn verify(&self, token: &str) -> Result<AccessClaims>;
+    /// A new opaque refresh token and the hash to store for it.
+    fn new_refresh_token(&self) -> (RefreshToken, String);
+    /// The stored form of a presented refresh token.
+    fn refresh_hash(&self, token: &str) -> String;
 }

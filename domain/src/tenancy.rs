@@ -130,6 +130,14 @@ impl TenantContext {
     pub fn principal(&self) -> &Principal {
         &self.principal
     }
+    /// The session the acting user signed in with.
+    pub fn session_id(&self) -> Option<SessionId> {
+        match &self.principal {
+            Principal::Member { session_id, .. } => Some(*session_id),
+            Principal::System => None,
+        }
+    }
+
     /// The acting user, if a person (not the system) is acting.
     pub fn user_id(&self) -> Option<UserId> {
         match &self.principal {

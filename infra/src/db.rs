@@ -130,6 +130,10 @@ impl Storage {
         crate::tenancy::SqlTenancy::new(self.db.clone())
     }
 
+    pub fn sessions(&self) -> crate::sessions::SqlSessionStore {
+        crate::sessions::SqlSessionStore::new(self.db.clone())
+    }
+
     pub fn identity(&self) -> crate::identity::SqlIdentityStore {
         crate::identity::SqlIdentityStore::new(self.db.clone())
     }

@@ -1,13 +1,13 @@
 //! The control-plane store: users, tenants, memberships, sessions.
 
-use crate::entities::{membership, session, tenant, user};
+use crate::entities::{membership, tenant, user};
 use crate::errors::{DbResultExt, unique_as_conflict};
 use async_trait::async_trait;
 use domain::error::Entity as Kind;
 use domain::identity::{Membership, RoleName, Tenant, User};
 use domain::ports::{IdentityStore, NewAccount, NewTenant};
 use domain::values::{DisplayName, Email, TenantName, TenantSlug};
-use domain::{Error, Result, SessionId, TenantContext, TenantId, UserId};
+use domain::{Error, Result, TenantContext, TenantId, UserId};
 use sea_orm::{
     ActiveValue::Set, ColumnTrait, ConnectionTrait, DatabaseConnection, EntityTrait, JoinType,
     QueryFilter, QueryOrder, QuerySelect, RelationTrait, TransactionTrait,
@@ -242,18 +242,22 @@ impl IdentityStore for SqlIdentityStore {
             .collect()
     }
 
-    async fn open_session(&self, user: UserId, tenant: TenantId) -> Result<SessionId> {
-        let id = SessionId::generate();
-        session::Entity::insert(session::ActiveModel {
-            id: Set(id.as_uuid()),
-            user_id: Set(user.as_uuid()),
-            tenant_id: Set(tenant.as_uuid()),
-            created_at: Set(crate::now()),
-            revoked_at: Set(None),
-        })
-        .exec_without_returning(&self.db)
-        .await
-        .or_unexpected()?;
-        Ok(id)
+    async fn set_password_hash(&self, user: UserId, password_hash: &str) -> Result<()> {
+        let res = user::Entity::update_many()
+            .col_expr(user::Column::PasswordHash, sea_orm::sea_query::Expr::value(password_hash))
+            .filter(user::Column::Id.eq(user.as_uuid()))
+            .exec(&self.db)
+            .await
+            .or_unexpected()?;
+        if res.rows_affected == 0 { Err(Error::NotFound(Kind::User)) } else { Ok(()) }
+    }
+
+    async fn password_hash(&self, user: UserId) -> Result<String> {
+        user::Entity::find_by_id(user.as_uuid())
+            .one(&self.db)
+            .await
+            .or_unexpected()?
+            .map(|u| u.password_hash)
+            .ok_or(Error::NotFound(Kind::User))
     }
 }

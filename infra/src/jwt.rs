@@ -4,7 +4,7 @@
 //! `tid`, with `alg: none`, or for another audience is refused.
 
 use chrono::{DateTime, Utc};
-use domain::identity::{AccessClaims, IssuedToken};
+use domain::identity::{AccessClaims, IssuedToken, RefreshToken};
 use domain::ports::TokenService;
 use domain::{Error, Result, SessionId, TenantId, UserId};
 use jsonwebtoken::{Algorithm, DecodingKey, EncodingKey, Header, Validation, decode, encode};
@@ -78,6 +78,22 @@ impl TokenService for JwtTokens {
             token,
             expires_in_seconds: self.settings.ttl_seconds,
         })
+    }
+
+    fn new_refresh_token(&self) -> (RefreshToken, String) {
+        use base64::Engine;
+        let mut bytes = [0u8; 32];
+        rand::RngCore::fill_bytes(&mut rand::rngs::OsRng, &mut bytes);
+        let token = base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(bytes);
+        let hash = self.refresh_hash(&token);
+        (RefreshToken(token), hash)
+    }
+
+    fn refresh_hash(&self, token: &str) -> String {
+        // 256 random bits need no salt or slow hash: SHA-256 cannot be reversed
+        // and a guess is as hard as guessing the token.
+        use sha2::Digest;
+        sha2::Sha256::digest(token.as_bytes()).iter().map(|b| format!("{b:02x}")).collect()
     }
 
     fn verify(&self, token: &str) -> Result<AccessClaims> {

@@ -7,6 +7,9 @@ mod errors;
 pub mod identity;
 pub mod jwt;
 pub mod password;
+pub mod redis_conn;
+pub mod revocations;
+pub mod sessions;
 pub mod tenancy;
 
 /// Now, truncated to microseconds: what PostgreSQL stores, so a timestamp read

@@ -82,3 +82,22 @@ pub enum IdempotencyKeys {
     ResourceId,
     CreatedAt,
 }
+
+#[derive(DeriveIden)]
+pub enum SessionsV2 {
+    #[sea_orm(iden = "sessions")]
+    Table,
+    ExpiresAt,
+    LastUsedAt,
+    RevokedReason,
+}
+
+#[derive(DeriveIden)]
+pub enum RefreshTokens {
+    Table,
+    Id,
+    SessionId,
+    TokenHash,
+    CreatedAt,
+    UsedAt,
+}

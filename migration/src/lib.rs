@@ -22,7 +22,10 @@ pub struct ControlPlane;
 #[async_trait::async_trait]
 impl MigratorTrait for ControlPlane {
     fn migrations() -> Vec<Box<dyn MigrationTrait>> {
-        vec![Box::new(control::m20261121_000001_identity::Migration)]
+        vec![
+            Box::new(control::m20261121_000001_identity::Migration),
+            Box::new(control::m20261121_000002_refresh_tokens::Migration),
+        ]
     }
 }
 

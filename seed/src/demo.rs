@@ -2,7 +2,7 @@
 
 use domain::auth::{Auth, SignUpInput};
 use domain::identity::RoleName;
-use domain::ports::{IdentityStore, PasswordHasher, Tenancy, TokenService};
+use domain::ports::{IdentityStore, Tenancy};
 use domain::project::ProjectInput;
 use domain::task::{TaskInput, TaskStatus};
 use domain::values::{DisplayName, Email, Password, TenantSlug};
@@ -35,10 +35,14 @@ pub const LOGINS: [Login; 2] = [
 type PlannedTask = (&'static str, TaskStatus, i32);
 
 pub struct Ports<'a> {
-    pub identity: &'a dyn IdentityStore,
-    pub hasher: &'a dyn PasswordHasher,
-    pub tokens: &'a dyn TokenService,
+    pub auth: Auth<'a>,
     pub tenancy: &'a dyn Tenancy,
+}
+
+impl<'a> Ports<'a> {
+    pub fn from_auth(auth: Auth<'a>, tenancy: &'a dyn Tenancy) -> Self {
+        Self { auth, tenancy }
+    }
 }
 
 /// Whether the demo tenant exists.
@@ -55,12 +59,8 @@ pub async fn exists(identity: &dyn IdentityStore) -> Result<bool> {
 /// # Errors
 /// When a write fails (for example, the demo emails are taken).
 pub async fn seed(p: &Ports<'_>) -> Result<()> {
-    let auth = Auth {
-        identity: p.identity,
-        hasher: p.hasher,
-        tokens: p.tokens,
-    };
-    let owner = auth
+    let owner = p
+        .auth
         .sign_up(SignUpInput {
             email: LOGINS[0].email.into(),
             password: PASSWORD.into(),
@@ -71,10 +71,12 @@ pub async fn seed(p: &Ports<'_>) -> Result<()> {
         })
         .await?;
     let hash = p
+        .auth
         .hasher
         .hash(&Password::parse(PASSWORD).expect("valid password"))
         .await?;
     let member = p
+        .auth
         .identity
         .create_user(
             &Email::parse(LOGINS[1].email).expect("valid email"),
@@ -82,14 +84,15 @@ pub async fn seed(p: &Ports<'_>) -> Result<()> {
             &DisplayName::parse("Max Member").expect("valid name"),
         )
         .await?;
-    p.identity
+    p.auth
+        .identity
         .add_membership(owner.tenant.id, member.id, &RoleName::new(RoleName::MEMBER))
         .await?;
 
     let ctx = TenantContext::system(owner.tenant.id, owner.tenant.isolation);
     let work = Work {
         tenancy: p.tenancy,
-        identity: p.identity,
+        identity: p.auth.identity,
         ctx: &ctx,
     };
     let plan: [(&str, &str, &[PlannedTask]); 3] = [

@@ -4,7 +4,9 @@
 use clap::{Parser, Subcommand};
 use infra::db::{DbSettings, Storage};
 use infra::jwt::{JwtSettings, JwtTokens};
+use domain::auth::{Auth, SessionPolicy};
 use infra::password::{Argon2Hasher, Argon2Params};
+use infra::revocations::InProcessRevocations;
 use std::time::Duration;
 
 #[derive(Parser)]
@@ -54,13 +56,17 @@ async fn main() -> anyhow::Result<()> {
                 ttl_seconds: 60,
             });
             let tenancy = storage.tenancy();
-            seed::demo::seed(&seed::demo::Ports {
+            let sessions = storage.sessions();
+            let revocations = InProcessRevocations::default();
+            let auth = Auth {
                 identity: &identity,
                 hasher: &hasher,
                 tokens: &tokens,
-                tenancy: &tenancy,
-            })
-            .await?;
+                sessions: &sessions,
+                revocations: &revocations,
+                policy: SessionPolicy::default(),
+            };
+            seed::demo::seed(&seed::demo::Ports::from_auth(auth, &tenancy)).await?;
             println!(
                 "seeded the demo tenant {:?} (password {:?})",
                 seed::demo::TENANT_SLUG,

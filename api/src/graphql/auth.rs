@@ -120,6 +120,39 @@ impl AuthMutation {
         Ok(signed.into())
     }
 
+    /// Exchanges a refresh token for new tokens. The presented token is used
+    /// up; presenting it again ends the whole session (theft detection).
+    #[graphql(complexity = "MUTATION_COST")]
+    async fn refresh_session(&self, ctx: &Context<'_>, refresh_token: String) -> ApiResult<AuthPayload> {
+        Ok(services(ctx).auth().refresh(&refresh_token).await?.into())
+    }
+
+    /// Ends the current session at once (its access token is refused from the
+    /// next request), or every session of the caller with `allSessions: true`.
+    #[graphql(complexity = "MUTATION_COST")]
+    async fn sign_out(
+        &self,
+        ctx: &Context<'_>,
+        #[graphql(default)] all_sessions: bool,
+    ) -> ApiResult<bool> {
+        let t = tenant(ctx)?;
+        services(ctx).auth().sign_out(t, all_sessions).await?;
+        Ok(true)
+    }
+
+    /// Changes the caller's password; every other session of theirs ends.
+    #[graphql(complexity = "MUTATION_COST")]
+    async fn change_password(
+        &self,
+        ctx: &Context<'_>,
+        current_password: String,
+        new_password: String,
+    ) -> ApiResult<bool> {
+        let t = tenant(ctx)?;
+        services(ctx).auth().change_password(t, &current_password, &new_password).await?;
+        Ok(true)
+    }
+
     /// Issues a token for another tenant the caller belongs to.
     #[graphql(complexity = "MUTATION_COST")]
     async fn switch_tenant(&self, ctx: &Context<'_>, tenant_id: ID) -> ApiResult<AuthPayload> {

@@ -62,7 +62,7 @@ impl MembershipNode {
     }
 }
 
-/// What signing in, signing up and switching tenant return.
+/// What signing in, signing up, refreshing and switching tenant return.
 #[derive(SimpleObject)]
 #[graphql(complex, name = "AuthPayload")]
 pub struct AuthPayload {
@@ -70,6 +70,9 @@ pub struct AuthPayload {
     pub access_token: String,
     /// Seconds until the access token expires.
     pub expires_in: i64,
+    /// Opaque; exchange it with `refreshSession` for new tokens. Each can be
+    /// used once: presenting a used one ends the session.
+    pub refresh_token: String,
     /// Always `Bearer`.
     pub token_type: &'static str,
     #[graphql(skip)]
@@ -93,6 +96,7 @@ impl From<domain::auth::SignedIn> for AuthPayload {
         Self {
             access_token: s.access.token,
             expires_in: s.access.expires_in_seconds,
+            refresh_token: s.refresh.0,
             token_type: "Bearer",
             user: s.user,
             tenant: s.tenant,

@@ -12,19 +12,31 @@ pub async fn healthz() -> Json<Value> {
     Json(json!({ "status": "ok" }))
 }
 
-/// Ready to serve: the database answers.
+/// Ready to serve: the database answers, and Redis too when it is configured.
 pub async fn readyz(State(state): State<AppState>) -> (StatusCode, Json<Value>) {
-    match state.storage.ping().await {
-        Ok(()) => (
-            StatusCode::OK,
-            Json(json!({ "status": "ready", "database": "ok" })),
-        ),
+    let database = match state.storage.ping().await {
+        Ok(()) => "ok",
         Err(e) => {
             tracing::warn!(error = %e, "readiness: database unreachable");
-            (
-                StatusCode::SERVICE_UNAVAILABLE,
-                Json(json!({ "status": "unavailable", "database": "unreachable" })),
-            )
+            "unreachable"
         }
-    }
+    };
+    let redis = match &state.services.redis {
+        None => "not configured",
+        Some(conn) => match infra::redis_conn::ping(conn).await {
+            Ok(()) => "ok",
+            Err(e) => {
+                tracing::warn!(error = %e, "readiness: redis unreachable");
+                "unreachable"
+            }
+        },
+    };
+    let ready = database == "ok" && redis != "unreachable";
+    let status = if ready { StatusCode::OK } else { StatusCode::SERVICE_UNAVAILABLE };
+    let body = json!({
+        "status": if ready { "ready" } else { "unavailable" },
+        "database": database,
+        "redis": redis,
+    });
+    (status, Json(body))
 }

@@ -3,6 +3,7 @@
 pub mod idempotency_key;
 pub mod membership;
 pub mod project;
+pub mod refresh_token;
 pub mod session;
 pub mod task;
 pub mod tenant;

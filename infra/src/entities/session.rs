@@ -9,6 +9,11 @@ pub struct Model {
     pub tenant_id: Uuid,
     pub created_at: DateTimeUtc,
     pub revoked_at: Option<DateTimeUtc>,
+    /// The absolute end of the session, whatever its activity.
+    pub expires_at: Option<DateTimeUtc>,
+    /// The last refresh, for the idle timeout.
+    pub last_used_at: Option<DateTimeUtc>,
+    pub revoked_reason: Option<String>,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

@@ -15,6 +15,46 @@ pub enum Backend {
     Postgres,
 }
 
+pub fn redis_url() -> String {
+    std::env::var("TEST_REDIS_URL").unwrap_or_else(|_| "redis://127.0.0.1:6379".into())
+}
+
+/// Fails with how to start Redis when it does not answer.
+async fn ensure_redis(url: &str) {
+    let reachable = match redis::Client::open(url) {
+        Ok(client) => match client.get_multiplexed_async_connection().await {
+            Ok(mut conn) => redis::cmd("PING").query_async::<String>(&mut conn).await.is_ok(),
+            Err(_) => false,
+        },
+        Err(_) => false,
+    };
+    assert!(
+        reachable,
+        "Redis is not reachable at {url}. Start it (e.g. `redis-server --daemonize yes`, or \
+         `docker compose up -d redis`) or point TEST_REDIS_URL at one."
+    );
+}
+
+/// A backend plus the adapters that differ with Redis.
+#[derive(Clone, Copy, Debug)]
+pub enum Setup {
+    Sqlite,
+    Postgres,
+    PostgresRedis,
+}
+
+pub async fn spawn_setup(setup: Setup) -> TestApp {
+    match setup {
+        Setup::Sqlite => spawn(Backend::Sqlite).await,
+        Setup::Postgres => spawn(Backend::Postgres).await,
+        Setup::PostgresRedis => {
+            let url = redis_url();
+            ensure_redis(&url).await;
+            spawn_with(Backend::Postgres, |s| s.redis.url = Some(url)).await
+        }
+    }
+}
+
 pub fn postgres_url() -> String {
     std::env::var("TEST_DATABASE_URL")
         .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/tenantry_test".into())
@@ -257,6 +297,25 @@ macro_rules! on_every_backend {
         mod postgres {
             $(#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
             async fn $name() { super::$name($crate::helpers::Backend::Postgres).await }) +
+        }
+    };
+}
+
+/// Generates one test per [`Setup`] for an `async fn(TestApp)`.
+#[macro_export]
+macro_rules! on_every_setup {
+    ($($name:ident),+ $(,)?) => {
+        mod sqlite {
+            $(#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn $name() { super::$name($crate::helpers::spawn_setup($crate::helpers::Setup::Sqlite).await).await }) +
+        }
+        mod postgres {
+            $(#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn $name() { super::$name($crate::helpers::spawn_setup($crate::helpers::Setup::Postgres).await).await }) +
+        }
+        mod postgres_redis {
+            $(#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn $name() { super::$name($crate::helpers::spawn_setup($crate::helpers::Setup::PostgresRedis).await).await }) +
         }
     };
 }

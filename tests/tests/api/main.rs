@@ -8,5 +8,6 @@ mod graphiql_browser;
 mod http_contract;
 mod isolation;
 mod projects;
+mod sessions;
 mod shutdown;
 mod tasks;

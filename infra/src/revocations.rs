@@ -1,0 +1,86 @@
+//! The revocation list: sessions whose access tokens are refused before they
+//! expire. In Redis (shared by every node) or in-process (one node).
+
+use async_trait::async_trait;
+use domain::ports::RevocationList;
+use domain::{Error, Result, SessionId};
+use redis::AsyncCommands;
+use redis::aio::ConnectionManager;
+use std::collections::HashMap;
+use std::sync::Mutex;
+use std::time::{Duration, Instant};
+
+/// For a single node without Redis. Entries expire with the tokens they refuse.
+#[derive(Default)]
+pub struct InProcessRevocations {
+    until: Mutex<HashMap<SessionId, Instant>>,
+}
+
+#[async_trait]
+impl RevocationList for InProcessRevocations {
+    async fn revoke(&self, session: SessionId, ttl: Duration) -> Result<()> {
+        let now = Instant::now();
+        let mut map = self.until.lock().unwrap_or_else(|e| e.into_inner());
+        // Sweep while we hold the lock: the map stays as small as the live revocations.
+        map.retain(|_, t| *t > now);
+        map.insert(session, now + ttl);
+        Ok(())
+    }
+
+    async fn is_revoked(&self, session: SessionId) -> Result<bool> {
+        let map = self.until.lock().unwrap_or_else(|e| e.into_inner());
+        Ok(map.get(&session).is_some_and(|t| *t > Instant::now()))
+    }
+}
+
+/// Shared by every node. Keys expire on their own (`SET … EX`).
+pub struct RedisRevocations {
+    conn: ConnectionManager,
+}
+
+impl RedisRevocations {
+    pub fn new(conn: ConnectionManager) -> Self {
+        Self { conn }
+    }
+
+    fn key(session: SessionId) -> String {
+        format!("tenantry:revoked:{session}")
+    }
+}
+
+#[async_trait]
+impl RevocationList for RedisRevocations {
+    async fn revoke(&self, session: SessionId, ttl: Duration) -> Result<()> {
+        let mut conn = self.conn.clone();
+        let result: redis::RedisResult<()> = conn.set_ex(Self::key(session), 1u8, ttl.as_secs().max(1)).await;
+        result.map_err(|e| {
+            tracing::warn!(error = %e, %session, "redis: could not add a session to the revocation list");
+            Error::unexpected(e)
+        })
+    }
+
+    async fn is_revoked(&self, session: SessionId) -> Result<bool> {
+        let mut conn = self.conn.clone();
+        conn.exists(Self::key(session)).await.map_err(|e| {
+            tracing::warn!(error = %e, "redis: revocation list unreachable; asking the database");
+            Error::unexpected(e)
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn in_process_entries_expire_with_their_tokens() {
+        let list = InProcessRevocations::default();
+        let (a, b) = (SessionId::generate(), SessionId::generate());
+        list.revoke(a, Duration::from_secs(60)).await.unwrap();
+        list.revoke(b, Duration::from_millis(1)).await.unwrap();
+        tokio::time::sleep(Duration::from_millis(5)).await;
+        assert!(list.is_revoked(a).await.unwrap());
+        assert!(!list.is_revoked(b).await.unwrap());
+        assert!(!list.is_revoked(SessionId::generate()).await.unwrap());
+    }
+}

@@ -1,18 +1,22 @@
 //! Wiring the adapters together and running the server.
 
+use crate::config::FailMode;
 use crate::config::Settings;
 use crate::graphql;
 use crate::http::{self, AppState};
 use crate::services::Services;
 use anyhow::Context as _;
+use domain::auth::SessionPolicy;
+use domain::ports::RateLimiter;
+use domain::ports::RevocationList;
 use infra::db::{DbSettings, Storage};
 use infra::jwt::{JwtSettings, JwtTokens};
 use infra::password::{Argon2Hasher, Argon2Params};
+use infra::rate_limit::{InProcessLimiter, OnFailure, RedisLimiter, Rule};
 use infra::revocations::{InProcessRevocations, RedisRevocations};
-use domain::auth::SessionPolicy;
-use domain::ports::RevocationList;
 use std::future::Future;
 use std::net::SocketAddr;
+use std::num::NonZeroU32;
 use std::sync::Arc;
 use std::time::Duration;
 use tokio::net::TcpListener;
@@ -42,19 +46,48 @@ pub fn services(storage: &Storage, s: &Settings) -> anyhow::Result<Services> {
     .map_err(|e| anyhow::anyhow!("configuration: argon2 parameters: {e}"))?;
     let redis = match &s.redis.url {
         Some(url) => Some(
-            infra::redis_conn::connect(url).map_err(|e| anyhow::anyhow!("configuration: REDIS_URL: {e}"))?,
+            infra::redis_conn::connect(url)
+                .map_err(|e| anyhow::anyhow!("configuration: REDIS_URL: {e}"))?,
         ),
         None => None,
     };
+    let prefix = &s.redis.key_prefix;
     let revocations: Arc<dyn RevocationList> = match &redis {
-        Some(conn) => Arc::new(RedisRevocations::new(conn.clone())),
+        Some(conn) => Arc::new(RedisRevocations::new(
+            conn.clone(),
+            format!("{prefix}:revoked"),
+        )),
         None => Arc::new(InProcessRevocations::default()),
     };
+    let rl = &s.rate_limit;
+    let on_failure = match rl.on_redis_failure {
+        FailMode::Open => OnFailure::Open,
+        FailMode::Closed => OnFailure::Closed(Duration::from_secs(rl.closed_retry_after_secs)),
+    };
+    let limiter = |name: &str, limit: u32| -> Arc<dyn RateLimiter> {
+        let rule = Rule {
+            limit: NonZeroU32::new(limit).unwrap_or(NonZeroU32::MIN),
+            period: Duration::from_secs(rl.period_secs),
+        };
+        match &redis {
+            Some(conn) => Arc::new(RedisLimiter::new(
+                conn.clone(),
+                format!("{prefix}:rl:{name}"),
+                rule,
+                on_failure,
+            )),
+            None => Arc::new(InProcessLimiter::new(rule)),
+        }
+    };
+    let sign_in_per_account = limiter("signin-account", rl.sign_in_per_account);
+    let sign_in_per_client = limiter("signin-client", rl.sign_in_per_client);
     Ok(Services {
         tenancy: Arc::new(storage.tenancy()),
         identity: Arc::new(storage.identity()),
         sessions: Arc::new(storage.sessions()),
         revocations,
+        sign_in_per_account,
+        sign_in_per_client,
         session_policy: SessionPolicy {
             absolute: chrono::Duration::seconds(s.auth.refresh_absolute_secs),
             idle: chrono::Duration::seconds(s.auth.refresh_idle_secs),
@@ -103,7 +136,10 @@ impl Application {
                 .await
                 .context("checking for tenants")?
         {
-            seed::demo::seed(&seed::demo::Ports::from_auth(services.auth(), &*services.tenancy))
+            seed::demo::seed(&seed::demo::Ports::from_auth(
+                services.auth(),
+                &*services.tenancy,
+            ))
             .await
             .map_err(|e| anyhow::anyhow!("seeding the demo tenant: {e}"))?;
             tracing::info!("seeded the demo tenant");

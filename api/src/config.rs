@@ -28,8 +28,8 @@ pub struct Settings {
     pub app_env: AppEnv,
     pub server: ServerSettings,
     pub database: DatabaseSettings,
-    #[serde(default)]
     pub redis: RedisSettings,
+    pub rate_limit: RateLimitSettings,
     pub auth: AuthSettings,
     pub tenancy: TenancySettings,
     pub graphql: GraphqlSettings,
@@ -46,6 +46,7 @@ pub struct ServerSettings {
     pub body_limit_bytes: usize,
     pub request_timeout_secs: u64,
     pub shutdown_grace_secs: u64,
+    pub trusted_proxies: Vec<ipnet::IpNet>,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -57,10 +58,27 @@ pub struct DatabaseSettings {
     pub log_statements: bool,
 }
 
-#[derive(Debug, Clone, Deserialize, Default)]
+#[derive(Debug, Clone, Deserialize)]
 pub struct RedisSettings {
     /// Unset: in-process adapters.
     pub url: Option<String>,
+    pub key_prefix: String,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum FailMode {
+    Open,
+    Closed,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+pub struct RateLimitSettings {
+    pub sign_in_per_account: u32,
+    pub sign_in_per_client: u32,
+    pub period_secs: u64,
+    pub on_redis_failure: FailMode,
+    pub closed_retry_after_secs: u64,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -197,6 +215,12 @@ impl Settings {
                 "configuration: TENANCY_ISOLATION={} is not available yet; only `row` is served by this version",
                 self.tenancy.default_isolation
             );
+        }
+        if self.rate_limit.sign_in_per_account == 0
+            || self.rate_limit.sign_in_per_client == 0
+            || self.rate_limit.period_secs == 0
+        {
+            anyhow::bail!("configuration: rate_limit values must be at least 1");
         }
         if self.graphql.default_page_size > self.graphql.max_page_size {
             anyhow::bail!("configuration: graphql.default_page_size exceeds graphql.max_page_size");

@@ -1,9 +1,9 @@
 //! The adapters behind the domain's ports, chosen once at start-up.
 
 use domain::TenantContext;
-use domain::auth::{Auth, SessionPolicy};
+use domain::auth::{Auth, SessionPolicy, SignInLimits};
 use domain::ports::{
-    IdentityStore, PasswordHasher, RevocationList, SessionStore, Tenancy, TokenService,
+    IdentityStore, PasswordHasher, RateLimiter, RevocationList, SessionStore, Tenancy, TokenService,
 };
 use domain::work::Work;
 use std::sync::Arc;
@@ -16,6 +16,8 @@ pub struct Services {
     pub tokens: Arc<dyn TokenService>,
     pub sessions: Arc<dyn SessionStore>,
     pub revocations: Arc<dyn RevocationList>,
+    pub sign_in_per_account: Arc<dyn RateLimiter>,
+    pub sign_in_per_client: Arc<dyn RateLimiter>,
     pub session_policy: SessionPolicy,
     /// Set when Redis is configured, for readiness checks.
     pub redis: Option<redis::aio::ConnectionManager>,
@@ -30,6 +32,10 @@ impl Services {
             sessions: &*self.sessions,
             revocations: &*self.revocations,
             policy: self.session_policy,
+            limits: SignInLimits {
+                per_account: &*self.sign_in_per_account,
+                per_client: &*self.sign_in_per_client,
+            },
         }
     }
 

@@ -103,12 +103,15 @@ async fn listing_tasks_loads_projects_and_assignees_in_one_batch_each() {
     });
 
     // The demo tenant: 9 tasks over 3 projects, assigned to 2 members.
-    seed::demo::seed(&seed::demo::Ports::from_auth(services.auth(), &*services.tenancy))
+    seed::demo::seed(&seed::demo::Ports::from_auth(
+        services.auth(),
+        &*services.tenancy,
+    ))
     .await
     .unwrap();
     let signed = services
         .auth()
-        .sign_in("owner@demo.test", seed::demo::PASSWORD, None)
+        .sign_in("owner@demo.test", seed::demo::PASSWORD, None, None)
         .await
         .unwrap();
     let ctx = services

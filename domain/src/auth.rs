@@ -5,12 +5,14 @@ use crate::error::{Entity, Error, Result};
 use crate::identity::{IssuedToken, RefreshToken, Tenant, User};
 use crate::ids::{SessionId, TenantId, UserId};
 use crate::ports::{
-    IdentityStore, NewAccount, NewTenant, PasswordHasher, RevocationList, Rotation, SessionStore, TokenService,
+    IdentityStore, NewAccount, NewTenant, PasswordHasher, RateDecision, RateLimiter,
+    RevocationList, Rotation, SessionStore, TokenService,
 };
-use chrono::{Duration, Utc};
 use crate::tenancy::{Isolation, TenantContext};
 use crate::validate::{AllValid, AtField};
 use crate::values::{DisplayName, Email, Password, TenantName, TenantSlug};
+use chrono::{Duration, Utc};
+use std::net::IpAddr;
 
 /// Raw sign-up input, as typed by the user.
 #[derive(Debug, Clone)]
@@ -54,7 +56,11 @@ pub struct SessionPolicy {
 
 impl Default for SessionPolicy {
     fn default() -> Self {
-        Self { absolute: Duration::days(30), idle: Duration::days(7), access_ttl: Duration::minutes(15) }
+        Self {
+            absolute: Duration::days(30),
+            idle: Duration::days(7),
+            access_ttl: Duration::minutes(15),
+        }
     }
 }
 
@@ -72,6 +78,15 @@ pub struct Auth<'a> {
     pub sessions: &'a dyn SessionStore,
     pub revocations: &'a dyn RevocationList,
     pub policy: SessionPolicy,
+    pub limits: SignInLimits<'a>,
+}
+
+/// Sign-in attempts allowed per account (the email as typed, whether or not it
+/// is registered) and per client address.
+#[derive(Clone, Copy)]
+pub struct SignInLimits<'a> {
+    pub per_account: &'a dyn RateLimiter,
+    pub per_client: &'a dyn RateLimiter,
 }
 
 impl Auth<'_> {
@@ -107,6 +122,7 @@ impl Auth<'_> {
     /// Signs in to the tenant named by `tenant_slug`, or to the user's first tenant.
     ///
     /// # Errors
+    /// [`Error::RateLimited`] past the per-account or per-client limit;
     /// [`Error::Unauthenticated`] with the same message for an unknown email, a
     /// wrong password, or a tenant the user does not belong to.
     pub async fn sign_in(
@@ -114,8 +130,30 @@ impl Auth<'_> {
         email: &str,
         password: &str,
         tenant_slug: Option<&str>,
+        client: Option<IpAddr>,
     ) -> Result<SignedIn> {
         let bad = || Error::Unauthenticated(BAD_CREDENTIALS);
+        // Both limits are checked before anything else, keyed on the email as
+        // typed: a registered and an unknown email are limited alike.
+        let account_key = email.trim().to_lowercase();
+        let client_key = client.map_or_else(|| "unknown".to_owned(), |ip| ip.to_string());
+        let (by_account, by_client) = (
+            self.limits.per_account.check(&account_key).await,
+            self.limits.per_client.check(&client_key).await,
+        );
+        let wait = [by_account, by_client]
+            .iter()
+            .filter_map(|d| match d {
+                RateDecision::Limited { retry_after } => Some(*retry_after),
+                RateDecision::Allowed => None,
+            })
+            .max();
+        if let Some(wait) = wait {
+            let secs = wait.as_secs() + u64::from(wait.subsec_nanos() > 0);
+            return Err(Error::RateLimited {
+                retry_after_secs: secs.max(1),
+            });
+        }
         // Malformed input still costs a hash verification: no timing shortcut.
         let email = Email::parse(email).ok();
         let found = match &email {
@@ -200,8 +238,16 @@ impl Auth<'_> {
     pub async fn refresh(&self, presented: &str) -> Result<SignedIn> {
         let (next, next_hash) = self.tokens.new_refresh_token();
         let idle_since = Utc::now() - self.policy.idle;
-        match self.sessions.rotate(&self.tokens.refresh_hash(presented), &next_hash, idle_since).await? {
-            Rotation::Rotated { session, user, tenant } => {
+        match self
+            .sessions
+            .rotate(&self.tokens.refresh_hash(presented), &next_hash, idle_since)
+            .await?
+        {
+            Rotation::Rotated {
+                session,
+                user,
+                tenant,
+            } => {
                 if self.identity.membership(user, tenant).await?.is_none() {
                     self.end_sessions(&[session], "membership_ended").await?;
                     return Err(Error::Unauthenticated(BAD_REFRESH));
@@ -209,12 +255,20 @@ impl Auth<'_> {
                 let access = self.tokens.issue(user, tenant, session)?;
                 let user = self.identity.user(user).await?;
                 let tenant = self.identity.tenant(tenant).await?;
-                Ok(SignedIn { user, tenant, session_id: session, access, refresh: next })
+                Ok(SignedIn {
+                    user,
+                    tenant,
+                    session_id: session,
+                    access,
+                    refresh: next,
+                })
             }
             Rotation::Reused { session } => {
                 // The store revoked it in the same transaction; refuse its access tokens now too.
                 self.list_revoked(session).await;
-                Err(Error::Unauthenticated("this refresh token was already used; the session was ended"))
+                Err(Error::Unauthenticated(
+                    "this refresh token was already used; the session was ended",
+                ))
             }
             Rotation::Invalid => Err(Error::Unauthenticated(BAD_REFRESH)),
         }
@@ -225,7 +279,10 @@ impl Auth<'_> {
     /// # Errors
     /// [`Error::Forbidden`] for a context that is not a signed-in user.
     pub async fn sign_out(&self, ctx: &TenantContext, all_sessions: bool) -> Result<()> {
-        let (user, session) = ctx.user_id().zip(ctx.session_id()).ok_or(Error::Forbidden)?;
+        let (user, session) = ctx
+            .user_id()
+            .zip(ctx.session_id())
+            .ok_or(Error::Forbidden)?;
         if all_sessions {
             let ended = self.sessions.revoke_all(user, None, "sign_out_all").await?;
             self.end_sessions(&ended, "sign_out_all").await
@@ -240,16 +297,30 @@ impl Auth<'_> {
     /// # Errors
     /// [`Error::Invalid`] on `currentPassword` when it is wrong, on `newPassword`
     /// when it breaks the length rule.
-    pub async fn change_password(&self, ctx: &TenantContext, current: &str, new: &str) -> Result<()> {
-        let (user, session) = ctx.user_id().zip(ctx.session_id()).ok_or(Error::Forbidden)?;
+    pub async fn change_password(
+        &self,
+        ctx: &TenantContext,
+        current: &str,
+        new: &str,
+    ) -> Result<()> {
+        let (user, session) = ctx
+            .user_id()
+            .zip(ctx.session_id())
+            .ok_or(Error::Forbidden)?;
         let new = Password::parse(new).at("newPassword")?;
         let stored = self.identity.password_hash(user).await?;
         if !self.hasher.verify(current, Some(&stored)).await? {
-            return Err(Error::invalid("currentPassword", "is not your current password"));
+            return Err(Error::invalid(
+                "currentPassword",
+                "is not your current password",
+            ));
         }
         let hash = self.hasher.hash(&new).await?;
         self.identity.set_password_hash(user, &hash).await?;
-        let ended = self.sessions.revoke_all(user, Some(session), "password_changed").await?;
+        let ended = self
+            .sessions
+            .revoke_all(user, Some(session), "password_changed")
+            .await?;
         self.end_sessions(&ended, "password_changed").await
     }
 
@@ -267,7 +338,9 @@ impl Auth<'_> {
             Err(_) => !self.sessions.is_active(claims.session_id).await?,
         };
         if revoked {
-            return Err(Error::Unauthenticated("this session has ended; sign in again"));
+            return Err(Error::Unauthenticated(
+                "this session has ended; sign in again",
+            ));
         }
         let membership = self
             .identity
@@ -290,18 +363,32 @@ impl Auth<'_> {
     /// answer, so a list that is down does not fail the sign-out (its adapter
     /// logs the failure).
     async fn list_revoked(&self, session: SessionId) {
-        let _ = self.revocations.revoke(session, self.revocation_ttl()).await;
+        let _ = self
+            .revocations
+            .revoke(session, self.revocation_ttl())
+            .await;
     }
 
     fn revocation_ttl(&self) -> std::time::Duration {
         // A little beyond the access token's life, to cover clock skew leeway.
-        (self.policy.access_ttl + Duration::minutes(1)).to_std().unwrap_or_default()
+        (self.policy.access_ttl + Duration::minutes(1))
+            .to_std()
+            .unwrap_or_default()
     }
 
     async fn start_session(&self, user: User, tenant: Tenant) -> Result<SignedIn> {
         let (refresh, hash) = self.tokens.new_refresh_token();
-        let session_id = self.sessions.open(user.id, tenant.id, Utc::now() + self.policy.absolute, &hash).await?;
+        let session_id = self
+            .sessions
+            .open(user.id, tenant.id, Utc::now() + self.policy.absolute, &hash)
+            .await?;
         let access = self.tokens.issue(user.id, tenant.id, session_id)?;
-        Ok(SignedIn { user, tenant, session_id, access, refresh })
+        Ok(SignedIn {
+            user,
+            tenant,
+            session_id,
+            access,
+            refresh,
+        })
     }
 }

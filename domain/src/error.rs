@@ -65,6 +65,9 @@ pub enum Error {
     /// No valid credentials: missing, expired or unknown token, or bad password.
     #[error("{0}")]
     Unauthenticated(&'static str),
+    /// Too many attempts; try again after this many seconds.
+    #[error("too many attempts; retry in {retry_after_secs} s")]
+    RateLimited { retry_after_secs: u64 },
     /// Authenticated, but not allowed to do this in this tenant.
     #[error("forbidden")]
     Forbidden,

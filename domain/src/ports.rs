@@ -5,7 +5,9 @@
 //! without a tenant.
 
 use crate::error::Result;
-use crate::identity::{AccessClaims, IssuedToken, Membership, RefreshToken, RoleName, Tenant, User};
+use crate::identity::{
+    AccessClaims, IssuedToken, Membership, RefreshToken, RoleName, Tenant, User,
+};
 use crate::ids::{ProjectId, SessionId, TaskId, TenantId, UserId};
 use crate::page::{Page, PageQuery};
 use crate::project::{NewProject, Project, ProjectFilter, ProjectOrderField, ProjectPatch};
@@ -166,7 +168,11 @@ pub trait IdentityStore: Send + Sync {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Rotation {
     /// The token was current: it is now used, and its successor stored.
-    Rotated { session: SessionId, user: UserId, tenant: TenantId },
+    Rotated {
+        session: SessionId,
+        user: UserId,
+        tenant: TenantId,
+    },
     /// The token was already used: someone replayed it. The session was revoked.
     Reused { session: SessionId },
     /// Unknown, or its session is revoked, expired or idle for too long.
@@ -181,14 +187,30 @@ pub enum Rotation {
 #[async_trait]
 pub trait SessionStore: Send + Sync {
     /// Opens a session for the user in a tenant, ending at `expires_at` at the latest.
-    async fn open(&self, user: UserId, tenant: TenantId, expires_at: DateTime<Utc>, refresh_hash: &str) -> Result<SessionId>;
+    async fn open(
+        &self,
+        user: UserId,
+        tenant: TenantId,
+        expires_at: DateTime<Utc>,
+        refresh_hash: &str,
+    ) -> Result<SessionId>;
     /// Exchanges `presented` for `next` atomically. A session idle since before
     /// `idle_since` is over.
-    async fn rotate(&self, presented: &str, next: &str, idle_since: DateTime<Utc>) -> Result<Rotation>;
+    async fn rotate(
+        &self,
+        presented: &str,
+        next: &str,
+        idle_since: DateTime<Utc>,
+    ) -> Result<Rotation>;
     /// Ends one session. Ending an ended session is not an error.
     async fn revoke(&self, session: SessionId, reason: &str) -> Result<()>;
     /// Ends every live session of the user but `keep`; returns the ones ended.
-    async fn revoke_all(&self, user: UserId, keep: Option<SessionId>, reason: &str) -> Result<Vec<SessionId>>;
+    async fn revoke_all(
+        &self,
+        user: UserId,
+        keep: Option<SessionId>,
+        reason: &str,
+    ) -> Result<Vec<SessionId>>;
     /// Whether the session exists and is neither revoked nor expired.
     async fn is_active(&self, session: SessionId) -> Result<bool>;
 }
@@ -229,4 +251,23 @@ pub trait TokenService: Send + Sync {
     fn new_refresh_token(&self) -> (RefreshToken, String);
     /// The stored form of a presented refresh token.
     fn refresh_hash(&self, token: &str) -> String;
+}
+
+/// A rate limit's answer.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RateDecision {
+    Allowed,
+    Limited { retry_after: std::time::Duration },
+}
+
+/// One rate-limit rule (a quota fixed at construction) over many keys: GCRA,
+/// so a burst of the quota's size is allowed, then one more per interval.
+/// In Redis (shared by every node) or in-process.
+///
+/// # Errors
+/// Never for a down backend: adapters answer by their configured fail-open or
+/// fail-closed rule and log the failure.
+#[async_trait]
+pub trait RateLimiter: Send + Sync {
+    async fn check(&self, key: &str) -> RateDecision;
 }

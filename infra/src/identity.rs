@@ -244,12 +244,19 @@ impl IdentityStore for SqlIdentityStore {
 
     async fn set_password_hash(&self, user: UserId, password_hash: &str) -> Result<()> {
         let res = user::Entity::update_many()
-            .col_expr(user::Column::PasswordHash, sea_orm::sea_query::Expr::value(password_hash))
+            .col_expr(
+                user::Column::PasswordHash,
+                sea_orm::sea_query::Expr::value(password_hash),
+            )
             .filter(user::Column::Id.eq(user.as_uuid()))
             .exec(&self.db)
             .await
             .or_unexpected()?;
-        if res.rows_affected == 0 { Err(Error::NotFound(Kind::User)) } else { Ok(()) }
+        if res.rows_affected == 0 {
+            Err(Error::NotFound(Kind::User))
+        } else {
+            Ok(())
+        }
     }
 
     async fn password_hash(&self, user: UserId) -> Result<String> {

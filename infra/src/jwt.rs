@@ -93,7 +93,10 @@ impl TokenService for JwtTokens {
         // 256 random bits need no salt or slow hash: SHA-256 cannot be reversed
         // and a guess is as hard as guessing the token.
         use sha2::Digest;
-        sha2::Sha256::digest(token.as_bytes()).iter().map(|b| format!("{b:02x}")).collect()
+        sha2::Sha256::digest(token.as_bytes())
+            .iter()
+            .map(|b| format!("{b:02x}"))
+            .collect()
     }
 
     fn verify(&self, token: &str) -> Result<AccessClaims> {

@@ -36,15 +36,17 @@ impl RevocationList for InProcessRevocations {
 /// Shared by every node. Keys expire on their own (`SET … EX`).
 pub struct RedisRevocations {
     conn: ConnectionManager,
+    prefix: String,
 }
 
 impl RedisRevocations {
-    pub fn new(conn: ConnectionManager) -> Self {
-        Self { conn }
+    /// `prefix` namespaces the keys, e.g. `tenantry:revoked`.
+    pub fn new(conn: ConnectionManager, prefix: String) -> Self {
+        Self { conn, prefix }
     }
 
-    fn key(session: SessionId) -> String {
-        format!("tenantry:revoked:{session}")
+    fn key(&self, session: SessionId) -> String {
+        format!("{}:{session}", self.prefix)
     }
 }
 
@@ -52,7 +54,9 @@ impl RedisRevocations {
 impl RevocationList for RedisRevocations {
     async fn revoke(&self, session: SessionId, ttl: Duration) -> Result<()> {
         let mut conn = self.conn.clone();
-        let result: redis::RedisResult<()> = conn.set_ex(Self::key(session), 1u8, ttl.as_secs().max(1)).await;
+        let result: redis::RedisResult<()> = conn
+            .set_ex(self.key(session), 1u8, ttl.as_secs().max(1))
+            .await;
         result.map_err(|e| {
             tracing::warn!(error = %e, %session, "redis: could not add a session to the revocation list");
             Error::unexpected(e)
@@ -61,7 +65,7 @@ impl RevocationList for RedisRevocations {
 
     async fn is_revoked(&self, session: SessionId) -> Result<bool> {
         let mut conn = self.conn.clone();
-        conn.exists(Self::key(session)).await.map_err(|e| {
+        conn.exists(self.key(session)).await.map_err(|e| {
             tracing::warn!(error = %e, "redis: revocation list unreachable; asking the database");
             Error::unexpected(e)
         })

@@ -8,8 +8,8 @@ use domain::ports::{Rotation, SessionStore};
 use domain::{Result, SessionId, TenantId, UserId};
 use sea_orm::sea_query::{Expr, LockType};
 use sea_orm::{
-    ActiveValue::Set, ColumnTrait, Condition, ConnectionTrait, DatabaseConnection, EntityTrait, QueryFilter, QuerySelect,
-    TransactionTrait,
+    ActiveValue::Set, ColumnTrait, Condition, ConnectionTrait, DatabaseConnection, EntityTrait,
+    QueryFilter, QuerySelect, TransactionTrait,
 };
 use uuid::Uuid;
 
@@ -26,7 +26,11 @@ impl SqlSessionStore {
 fn live(now: DateTime<Utc>) -> Condition {
     Condition::all()
         .add(session::Column::RevokedAt.is_null())
-        .add(Condition::any().add(session::Column::ExpiresAt.is_null()).add(session::Column::ExpiresAt.gt(now)))
+        .add(
+            Condition::any()
+                .add(session::Column::ExpiresAt.is_null())
+                .add(session::Column::ExpiresAt.gt(now)),
+        )
 }
 
 async fn insert_token(db: &impl ConnectionTrait, session: Uuid, hash: &str) -> Result<()> {
@@ -57,7 +61,13 @@ async fn revoke_in(db: &impl ConnectionTrait, session: Uuid, reason: &str) -> Re
 
 #[async_trait]
 impl SessionStore for SqlSessionStore {
-    async fn open(&self, user: UserId, tenant: TenantId, expires_at: DateTime<Utc>, refresh_hash: &str) -> Result<SessionId> {
+    async fn open(
+        &self,
+        user: UserId,
+        tenant: TenantId,
+        expires_at: DateTime<Utc>,
+        refresh_hash: &str,
+    ) -> Result<SessionId> {
         let id = SessionId::generate();
         let now = crate::now();
         let tx = self.db.begin().await.or_unexpected()?;
@@ -79,12 +89,18 @@ impl SessionStore for SqlSessionStore {
         Ok(id)
     }
 
-    async fn rotate(&self, presented: &str, next: &str, idle_since: DateTime<Utc>) -> Result<Rotation> {
+    async fn rotate(
+        &self,
+        presented: &str,
+        next: &str,
+        idle_since: DateTime<Utc>,
+    ) -> Result<Rotation> {
         let now = crate::now();
         let tx = self.db.begin().await.or_unexpected()?;
         // Lock the token row (PostgreSQL): two concurrent exchanges of one token
         // must not both succeed. SQLite serialises writers anyway.
-        let mut find = refresh_token::Entity::find().filter(refresh_token::Column::TokenHash.eq(presented));
+        let mut find =
+            refresh_token::Entity::find().filter(refresh_token::Column::TokenHash.eq(presented));
         if tx.get_database_backend() == sea_orm::DbBackend::Postgres {
             find = find.lock(LockType::Update);
         }
@@ -95,9 +111,16 @@ impl SessionStore for SqlSessionStore {
         if token.used_at.is_some() {
             revoke_in(&tx, token.session_id, "refresh_token_reuse").await?;
             tx.commit().await.or_unexpected()?;
-            return Ok(Rotation::Reused { session: session_id });
+            return Ok(Rotation::Reused {
+                session: session_id,
+            });
         }
-        let Some(s) = session::Entity::find_by_id(token.session_id).filter(live(now)).one(&tx).await.or_unexpected()? else {
+        let Some(s) = session::Entity::find_by_id(token.session_id)
+            .filter(live(now))
+            .one(&tx)
+            .await
+            .or_unexpected()?
+        else {
             return Ok(Rotation::Invalid);
         };
         if s.last_used_at.is_some_and(|t| t < idle_since) {
@@ -130,7 +153,12 @@ impl SessionStore for SqlSessionStore {
         revoke_in(&self.db, session.as_uuid(), reason).await
     }
 
-    async fn revoke_all(&self, user: UserId, keep: Option<SessionId>, reason: &str) -> Result<Vec<SessionId>> {
+    async fn revoke_all(
+        &self,
+        user: UserId,
+        keep: Option<SessionId>,
+        reason: &str,
+    ) -> Result<Vec<SessionId>> {
         let tx = self.db.begin().await.or_unexpected()?;
         let mut q = session::Entity::find()
             .filter(session::Column::UserId.eq(user.as_uuid()))
@@ -138,7 +166,13 @@ impl SessionStore for SqlSessionStore {
         if let Some(k) = keep {
             q = q.filter(session::Column::Id.ne(k.as_uuid()));
         }
-        let ids: Vec<Uuid> = q.all(&tx).await.or_unexpected()?.into_iter().map(|s| s.id).collect();
+        let ids: Vec<Uuid> = q
+            .all(&tx)
+            .await
+            .or_unexpected()?
+            .into_iter()
+            .map(|s| s.id)
+            .collect();
         for id in &ids {
             revoke_in(&tx, *id, reason).await?;
         }

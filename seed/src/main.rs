@@ -2,10 +2,11 @@
 //! `DATABASE_URL` (default: the embedded SQLite file `cargo run` uses).
 
 use clap::{Parser, Subcommand};
+use domain::auth::{Auth, SessionPolicy, SignInLimits};
 use infra::db::{DbSettings, Storage};
 use infra::jwt::{JwtSettings, JwtTokens};
-use domain::auth::{Auth, SessionPolicy};
 use infra::password::{Argon2Hasher, Argon2Params};
+use infra::rate_limit::{InProcessLimiter, Rule};
 use infra::revocations::InProcessRevocations;
 use std::time::Duration;
 
@@ -58,6 +59,10 @@ async fn main() -> anyhow::Result<()> {
             let tenancy = storage.tenancy();
             let sessions = storage.sessions();
             let revocations = InProcessRevocations::default();
+            let unlimited = InProcessLimiter::new(Rule {
+                limit: std::num::NonZeroU32::MAX,
+                period: std::time::Duration::from_secs(1),
+            });
             let auth = Auth {
                 identity: &identity,
                 hasher: &hasher,
@@ -65,6 +70,11 @@ async fn main() -> anyhow::Result<()> {
                 sessions: &sessions,
                 revocations: &revocations,
                 policy: SessionPolicy::default(),
+                // The seed signs nobody in; the limits only complete the use case.
+                limits: SignInLimits {
+                    per_account: &unlimited,
+                    per_client: &unlimited,
+                },
             };
             seed::demo::seed(&seed::demo::Ports::from_auth(auth, &tenancy)).await?;
             println!(

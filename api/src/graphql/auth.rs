@@ -5,6 +5,7 @@ use super::context::{services, tenant};
 use super::error::{ApiError, ApiResult};
 use super::scalars::{Isolation, parse_id};
 use super::types::{AuthPayload, MembershipNode, TenantNode, UserNode};
+use crate::http::client_ip::ClientIp;
 use async_graphql::{Context, ID, InputObject, Object};
 use domain::TenantId;
 use domain::auth::{SignUpInput as DomainSignUp, TenantInput};
@@ -115,7 +116,12 @@ impl AuthMutation {
     async fn sign_in(&self, ctx: &Context<'_>, input: SignInInput) -> ApiResult<AuthPayload> {
         let signed = services(ctx)
             .auth()
-            .sign_in(&input.email, &input.password, input.tenant_slug.as_deref())
+            .sign_in(
+                &input.email,
+                &input.password,
+                input.tenant_slug.as_deref(),
+                ctx.data_opt::<ClientIp>().and_then(|c| c.0),
+            )
             .await?;
         Ok(signed.into())
     }
@@ -123,7 +129,11 @@ impl AuthMutation {
     /// Exchanges a refresh token for new tokens. The presented token is used
     /// up; presenting it again ends the whole session (theft detection).
     #[graphql(complexity = "MUTATION_COST")]
-    async fn refresh_session(&self, ctx: &Context<'_>, refresh_token: String) -> ApiResult<AuthPayload> {
+    async fn refresh_session(
+        &self,
+        ctx: &Context<'_>,
+        refresh_token: String,
+    ) -> ApiResult<AuthPayload> {
         Ok(services(ctx).auth().refresh(&refresh_token).await?.into())
     }
 
@@ -149,7 +159,10 @@ impl AuthMutation {
         new_password: String,
     ) -> ApiResult<bool> {
         let t = tenant(ctx)?;
-        services(ctx).auth().change_password(t, &current_password, &new_password).await?;
+        services(ctx)
+            .auth()
+            .change_password(t, &current_password, &new_password)
+            .await?;
         Ok(true)
     }
 

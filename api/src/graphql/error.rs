@@ -14,6 +14,7 @@ pub mod code {
     pub const NOT_FOUND: &str = "NOT_FOUND";
     pub const BAD_USER_INPUT: &str = "BAD_USER_INPUT";
     pub const CONFLICT: &str = "CONFLICT";
+    pub const RATE_LIMITED: &str = "RATE_LIMITED";
     pub const QUERY_TOO_COMPLEX: &str = "QUERY_TOO_COMPLEX";
     pub const TIMEOUT: &str = "TIMEOUT";
     pub const INTERNAL_SERVER_ERROR: &str = "INTERNAL_SERVER_ERROR";
@@ -84,6 +85,14 @@ impl From<ApiError> for async_graphql::Error {
                 }),
             Error::Unauthenticated(why) => async_graphql::Error::new(*why)
                 .extend_with(|_, ext| ext.set("code", code::UNAUTHENTICATED)),
+            Error::RateLimited { retry_after_secs } => {
+                let secs = *retry_after_secs;
+                async_graphql::Error::new(format!("too many attempts; retry in {secs} s"))
+                    .extend_with(move |_, ext| {
+                        ext.set("code", code::RATE_LIMITED);
+                        ext.set("retryAfter", secs);
+                    })
+            }
             Error::Forbidden => async_graphql::Error::new("you are not allowed to do this")
                 .extend_with(|_, ext| ext.set("code", code::FORBIDDEN)),
             Error::Unexpected(cause) => {

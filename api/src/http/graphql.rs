@@ -5,6 +5,7 @@
 //! on the schema, so nothing is shared across tenants.
 
 use super::AppState;
+use super::client_ip::{ClientIp, client_ip};
 use super::graphiql;
 use super::metrics::record_operation;
 use crate::graphql::context::Caller;
@@ -15,12 +16,14 @@ use async_graphql::parser::types::OperationType;
 use async_graphql::{BatchRequest, BatchResponse, ServerError, Variables};
 use axum::Json;
 use axum::body::Bytes;
+use axum::extract::ConnectInfo;
 use axum::extract::{Query, State};
 use axum::http::header::{ACCEPT, AUTHORIZATION, CONTENT_TYPE};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use serde::Deserialize;
 use serde_json::json;
+use std::net::SocketAddr;
 use std::time::{Duration, Instant};
 use tower_http::request_id::RequestId;
 use tracing::Span;
@@ -84,6 +87,7 @@ async fn execute(
     state: &AppState,
     batch: BatchRequest,
     caller: Caller,
+    client: ClientIp,
     request_id: &str,
 ) -> BatchResponse {
     let requests = match batch {
@@ -109,7 +113,7 @@ async fn execute(
         if let Caller::Member(ctx) = &caller {
             request = request.data(Loaders::new(&state.services, ctx));
         }
-        request = request.data(caller.clone());
+        request = request.data(caller.clone()).data(client);
         let start = Instant::now();
         // Dropping a timed-out execution drops its open transaction, which rolls back.
         let mut response = match tokio::time::timeout(timeout, state.schema.execute(request)).await
@@ -141,9 +145,12 @@ async fn execute(
 async fn run(
     state: &AppState,
     headers: &HeaderMap,
+    peer: Option<axum::Extension<ConnectInfo<SocketAddr>>>,
     batch: BatchRequest,
     request_id: &str,
 ) -> Response {
+    let trusted = &state.settings.server.trusted_proxies;
+    let client = ClientIp(client_ip(peer.map(|c| c.0.0.ip()), headers, trusted));
     let caller = match caller(state, headers).await {
         Ok(c) => c,
         Err(e) => {
@@ -152,7 +159,7 @@ async fn run(
             return Json(async_graphql::Response::from_errors(vec![err])).into_response();
         }
     };
-    let response = execute(state, batch, caller, request_id).await;
+    let response = execute(state, batch, caller, client, request_id).await;
     let mut http = Json(&response).into_response();
     if let Some(cc) = response.cache_control().value()
         && let Ok(v) = cc.parse()
@@ -178,6 +185,7 @@ pub async fn post(
     State(state): State<AppState>,
     headers: HeaderMap,
     rid: Option<axum::Extension<RequestId>>,
+    peer: Option<axum::Extension<ConnectInfo<SocketAddr>>>,
     body: Bytes,
 ) -> Response {
     let request_id = request_id(&headers, rid.as_deref());
@@ -208,7 +216,7 @@ pub async fn post(
             );
         }
     }
-    run(&state, &headers, batch, &request_id).await
+    run(&state, &headers, peer, batch, &request_id).await
 }
 
 #[derive(Deserialize)]
@@ -235,6 +243,7 @@ pub async fn get(
     State(state): State<AppState>,
     headers: HeaderMap,
     rid: Option<axum::Extension<RequestId>>,
+    peer: Option<axum::Extension<ConnectInfo<SocketAddr>>>,
     Query(params): Query<GetParams>,
 ) -> Response {
     let Some(query) = params.query else {
@@ -285,5 +294,12 @@ pub async fn get(
             return r;
         }
     }
-    run(&state, &headers, BatchRequest::Single(request), &request_id).await
+    run(
+        &state,
+        &headers,
+        peer,
+        BatchRequest::Single(request),
+        &request_id,
+    )
+    .await
 }

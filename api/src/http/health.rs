@@ -32,7 +32,11 @@ pub async fn readyz(State(state): State<AppState>) -> (StatusCode, Json<Value>) 
         },
     };
     let ready = database == "ok" && redis != "unreachable";
-    let status = if ready { StatusCode::OK } else { StatusCode::SERVICE_UNAVAILABLE };
+    let status = if ready {
+        StatusCode::OK
+    } else {
+        StatusCode::SERVICE_UNAVAILABLE
+    };
     let body = json!({
         "status": if ready { "ready" } else { "unavailable" },
         "database": database,

@@ -1,5 +1,6 @@
 //! The HTTP surface: routes and the middleware stack around them.
 
+pub mod client_ip;
 mod graphiql;
 mod graphql;
 mod health;

@@ -15,7 +15,13 @@ impl MigrationTrait for Migration {
             timestamp_with_time_zone_null(SessionsV2::LastUsedAt),
             string_len_null(SessionsV2::RevokedReason, 32),
         ] {
-            m.alter_table(Table::alter().table(SessionsV2::Table).add_column(col).to_owned()).await?;
+            m.alter_table(
+                Table::alter()
+                    .table(SessionsV2::Table)
+                    .add_column(col)
+                    .to_owned(),
+            )
+            .await?;
         }
         m.create_table(
             Table::create()
@@ -48,9 +54,25 @@ impl MigrationTrait for Migration {
     }
 
     async fn down(&self, m: &SchemaManager) -> Result<(), DbErr> {
-        m.drop_table(Table::drop().table(RefreshTokens::Table).if_exists().to_owned()).await?;
-        for col in [SessionsV2::RevokedReason, SessionsV2::LastUsedAt, SessionsV2::ExpiresAt] {
-            m.alter_table(Table::alter().table(SessionsV2::Table).drop_column(col).to_owned()).await?;
+        m.drop_table(
+            Table::drop()
+                .table(RefreshTokens::Table)
+                .if_exists()
+                .to_owned(),
+        )
+        .await?;
+        for col in [
+            SessionsV2::RevokedReason,
+            SessionsV2::LastUsedAt,
+            SessionsV2::ExpiresAt,
+        ] {
+            m.alter_table(
+                Table::alter()
+                    .table(SessionsV2::Table)
+                    .drop_column(col)
+                    .to_owned(),
+            )
+            .await?;
         }
         Ok(())
     }

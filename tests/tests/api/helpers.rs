@@ -23,7 +23,10 @@ pub fn redis_url() -> String {
 async fn ensure_redis(url: &str) {
     let reachable = match redis::Client::open(url) {
         Ok(client) => match client.get_multiplexed_async_connection().await {
-            Ok(mut conn) => redis::cmd("PING").query_async::<String>(&mut conn).await.is_ok(),
+            Ok(mut conn) => redis::cmd("PING")
+                .query_async::<String>(&mut conn)
+                .await
+                .is_ok(),
             Err(_) => false,
         },
         Err(_) => false,
@@ -44,13 +47,21 @@ pub enum Setup {
 }
 
 pub async fn spawn_setup(setup: Setup) -> TestApp {
+    spawn_setup_with(setup, |_| {}).await
+}
+
+pub async fn spawn_setup_with(setup: Setup, configure: impl FnOnce(&mut Settings)) -> TestApp {
     match setup {
-        Setup::Sqlite => spawn(Backend::Sqlite).await,
-        Setup::Postgres => spawn(Backend::Postgres).await,
+        Setup::Sqlite => spawn_with(Backend::Sqlite, configure).await,
+        Setup::Postgres => spawn_with(Backend::Postgres, configure).await,
         Setup::PostgresRedis => {
             let url = redis_url();
             ensure_redis(&url).await;
-            spawn_with(Backend::Postgres, |s| s.redis.url = Some(url)).await
+            spawn_with(Backend::Postgres, |s| {
+                s.redis.url = Some(url);
+                configure(s);
+            })
+            .await
         }
     }
 }
@@ -137,7 +148,9 @@ pub async fn spawn_with(backend: Backend, configure: impl FnOnce(&mut Settings))
         .merge((
             "log.filter",
             std::env::var("TEST_LOG").unwrap_or_else(|_| "off".into()),
-        ));
+        ))
+        // Servers of parallel tests may share one Redis: keep their keys apart.
+        .merge(("redis.key_prefix", unique("test")));
     let mut settings = Settings::from_figment(figment).expect("test settings");
     configure(&mut settings);
     if std::env::var("TEST_LOG").is_ok() {
@@ -316,6 +329,25 @@ macro_rules! on_every_setup {
         mod postgres_redis {
             $(#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
             async fn $name() { super::$name($crate::helpers::spawn_setup($crate::helpers::Setup::PostgresRedis).await).await }) +
+        }
+    };
+}
+
+/// Generates one test per [`Setup`] for an `async fn(Setup)`.
+#[macro_export]
+macro_rules! for_every_setup {
+    ($($name:ident),+ $(,)?) => {
+        mod sqlite {
+            $(#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn $name() { super::$name($crate::helpers::Setup::Sqlite).await }) +
+        }
+        mod postgres {
+            $(#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn $name() { super::$name($crate::helpers::Setup::Postgres).await }) +
+        }
+        mod postgres_redis {
+            $(#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn $name() { super::$name($crate::helpers::Setup::PostgresRedis).await }) +
         }
     };
 }

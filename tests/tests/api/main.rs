@@ -8,6 +8,7 @@ mod graphiql_browser;
 mod http_contract;
 mod isolation;
 mod projects;
+mod rate_limits;
 mod sessions;
 mod shutdown;
 mod tasks;

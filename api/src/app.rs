@@ -2,6 +2,7 @@
 
 use crate::config::FailMode;
 use crate::config::Settings;
+use crate::config::{AuthSettings, JwtAlgorithm};
 use crate::graphql;
 use crate::http::{self, AppState};
 use crate::services::Services;
@@ -10,7 +11,7 @@ use domain::auth::SessionPolicy;
 use domain::ports::RateLimiter;
 use domain::ports::RevocationList;
 use infra::db::{DbSettings, Storage};
-use infra::jwt::{JwtSettings, JwtTokens};
+use infra::jwt::{JwtSettings, JwtTokens, SigningKeys};
 use infra::password::{Argon2Hasher, Argon2Params};
 use infra::rate_limit::{InProcessLimiter, OnFailure, RedisLimiter, Rule};
 use infra::revocations::{InProcessRevocations, RedisRevocations};
@@ -31,13 +32,35 @@ pub fn db_settings(s: &Settings) -> DbSettings {
     }
 }
 
+/// The token signing keys, read from their files for RS256 and EdDSA.
+fn signing_keys(auth: &AuthSettings) -> anyhow::Result<SigningKeys> {
+    let read = |path: &Option<std::path::PathBuf>, what: &str| -> anyhow::Result<String> {
+        let path = path
+            .as_ref()
+            .with_context(|| format!("configuration: auth.{what} is required"))?;
+        std::fs::read_to_string(path)
+            .with_context(|| format!("configuration: reading auth.{what} {}", path.display()))
+    };
+    Ok(match auth.algorithm {
+        JwtAlgorithm::Hs256 => SigningKeys::Hs256(
+            auth.jwt_secret
+                .clone()
+                .context("JWT secret is resolved at load time")?,
+        ),
+        JwtAlgorithm::Rs256 => SigningKeys::Rs256 {
+            private_pem: read(&auth.private_key_file, "private_key_file")?.into(),
+            public_pem: read(&auth.public_key_file, "public_key_file")?,
+        },
+        JwtAlgorithm::EdDsa => SigningKeys::EdDsa {
+            private_pem: read(&auth.private_key_file, "private_key_file")?.into(),
+            public_pem: read(&auth.public_key_file, "public_key_file")?,
+        },
+    })
+}
+
 /// Builds the adapters for the domain's ports from configuration.
 pub fn services(storage: &Storage, s: &Settings) -> anyhow::Result<Services> {
-    let secret = s
-        .auth
-        .jwt_secret
-        .clone()
-        .context("JWT secret is resolved at load time")?;
+    let keys = signing_keys(&s.auth)?;
     let hasher = Argon2Hasher::new(Argon2Params {
         memory_kib: s.auth.argon2_memory_kib,
         iterations: s.auth.argon2_iterations,
@@ -95,12 +118,15 @@ pub fn services(storage: &Storage, s: &Settings) -> anyhow::Result<Services> {
         },
         redis,
         hasher: Arc::new(hasher),
-        tokens: Arc::new(JwtTokens::new(JwtSettings {
-            secret,
-            issuer: s.auth.issuer.clone(),
-            audience: s.auth.audience.clone(),
-            ttl_seconds: s.auth.access_token_ttl_secs,
-        })),
+        tokens: Arc::new(
+            JwtTokens::new(JwtSettings {
+                keys,
+                issuer: s.auth.issuer.clone(),
+                audience: s.auth.audience.clone(),
+                ttl_seconds: s.auth.access_token_ttl_secs,
+            })
+            .map_err(|e| anyhow::anyhow!("configuration: {e}"))?,
+        ),
     })
 }
 
@@ -108,6 +134,7 @@ pub fn services(storage: &Storage, s: &Settings) -> anyhow::Result<Services> {
 pub struct Application {
     listener: TcpListener,
     state: AppState,
+    router: axum::Router,
 }
 
 impl Application {
@@ -160,7 +187,12 @@ impl Application {
             storage,
             settings: Arc::new(settings),
         };
-        Ok(Self { listener, state })
+        let router = http::router(state.clone())?;
+        Ok(Self {
+            listener,
+            state,
+            router,
+        })
     }
 
     pub fn local_addr(&self) -> SocketAddr {
@@ -193,7 +225,7 @@ impl Application {
         let storage = self.state.storage.clone();
         let started = Arc::new(Notify::new());
         let notify = started.clone();
-        let router = http::router(self.state);
+        let router = self.router;
         let server = axum::serve(
             self.listener,
             router.into_make_service_with_connect_info::<SocketAddr>(),

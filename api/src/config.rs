@@ -47,6 +47,7 @@ pub struct ServerSettings {
     pub request_timeout_secs: u64,
     pub shutdown_grace_secs: u64,
     pub trusted_proxies: Vec<ipnet::IpNet>,
+    pub cors_origins: Vec<String>,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -84,6 +85,10 @@ pub struct RateLimitSettings {
 #[derive(Debug, Clone, Deserialize)]
 pub struct AuthSettings {
     pub jwt_secret: Option<SecretString>,
+    /// `HS256` (with `JWT_SECRET`), `RS256` or `EdDSA` (with the key files).
+    pub algorithm: JwtAlgorithm,
+    pub private_key_file: Option<std::path::PathBuf>,
+    pub public_key_file: Option<std::path::PathBuf>,
     pub issuer: String,
     pub audience: String,
     pub access_token_ttl_secs: i64,
@@ -92,6 +97,16 @@ pub struct AuthSettings {
     pub argon2_memory_kib: u32,
     pub argon2_iterations: u32,
     pub argon2_lanes: u32,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+pub enum JwtAlgorithm {
+    #[serde(rename = "HS256")]
+    Hs256,
+    #[serde(rename = "RS256")]
+    Rs256,
+    #[serde(rename = "EdDSA")]
+    EdDsa,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -193,6 +208,16 @@ impl Settings {
     }
 
     fn check(&mut self) -> anyhow::Result<()> {
+        if self.auth.algorithm != JwtAlgorithm::Hs256 {
+            // Asymmetric keys: both files must be named; the secret is not used.
+            if self.auth.private_key_file.is_none() || self.auth.public_key_file.is_none() {
+                anyhow::bail!(
+                    "configuration: auth.algorithm = {:?} needs auth.private_key_file and auth.public_key_file",
+                    self.auth.algorithm
+                );
+            }
+            return self.check_rest();
+        }
         match (&self.auth.jwt_secret, self.app_env) {
             (None, AppEnv::Production) => {
                 anyhow::bail!("configuration: JWT_SECRET is required in production")
@@ -210,6 +235,10 @@ impl Settings {
             }
             _ => {}
         }
+        self.check_rest()
+    }
+
+    fn check_rest(&self) -> anyhow::Result<()> {
         if self.tenancy.default_isolation != Isolation::Row {
             anyhow::bail!(
                 "configuration: TENANCY_ISOLATION={} is not available yet; only `row` is served by this version",
@@ -277,6 +306,21 @@ mod tests {
             let err = Settings::load().unwrap_err().to_string();
             assert!(err.contains("too weak"), "{err}");
             jail.set_env("JWT_SECRET", "x".repeat(40));
+            assert!(Settings::load().is_ok());
+            Ok(())
+        });
+    }
+
+    #[test]
+    fn asymmetric_signing_needs_both_key_files() {
+        Jail::expect_with(|jail| {
+            jail.set_env("APP_ENV", "production");
+            jail.set_env("APP_AUTH__ALGORITHM", "RS256");
+            let err = Settings::load().unwrap_err().to_string();
+            assert!(err.contains("private_key_file"), "{err}");
+            jail.set_env("APP_AUTH__PRIVATE_KEY_FILE", "/keys/private.pem");
+            jail.set_env("APP_AUTH__PUBLIC_KEY_FILE", "/keys/public.pem");
+            // No JWT_SECRET is needed with key files, even in production.
             assert!(Settings::load().is_ok());
             Ok(())
         });

@@ -1,7 +1,9 @@
-//! HS256 access tokens carrying `sub`, `tid`, `sid`, `jti`, `iat`, `exp`, `iss`, `aud`.
+//! Access tokens: JWTs carrying `sub`, `tid`, `sid`, `jti`, `iat`, `nbf`, `exp`,
+//! `iss`, `aud`, signed with HS256 (a shared secret) or RS256 / EdDSA (key files).
 //!
-//! The algorithm is pinned and every claim is required, so a token without
-//! `tid`, with `alg: none`, or for another audience is refused.
+//! One algorithm is pinned per deployment and every claim is required, so a
+//! token with `alg: none`, another algorithm (an HS256 token "signed" with the
+//! RSA public key), no `tid`, or another audience is refused.
 
 use chrono::{DateTime, Utc};
 use domain::identity::{AccessClaims, IssuedToken, RefreshToken};
@@ -12,9 +14,26 @@ use secrecy::{ExposeSecret, SecretString};
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
+/// How tokens are signed.
+#[derive(Debug, Clone)]
+pub enum SigningKeys {
+    /// A shared secret (HMAC-SHA256): simple, for a single service.
+    Hs256(SecretString),
+    /// An RSA key pair in PEM: other services can verify with the public key.
+    Rs256 {
+        private_pem: SecretString,
+        public_pem: String,
+    },
+    /// An Ed25519 key pair in PEM: small, fast signatures.
+    EdDsa {
+        private_pem: SecretString,
+        public_pem: String,
+    },
+}
+
 #[derive(Debug, Clone)]
 pub struct JwtSettings {
-    pub secret: SecretString,
+    pub keys: SigningKeys,
     pub issuer: String,
     pub audience: String,
     pub ttl_seconds: i64,
@@ -34,6 +53,7 @@ struct Claims {
 }
 
 pub struct JwtTokens {
+    algorithm: Algorithm,
     encoding: EncodingKey,
     decoding: DecodingKey,
     validation: Validation,
@@ -41,20 +61,52 @@ pub struct JwtTokens {
 }
 
 impl JwtTokens {
-    pub fn new(settings: JwtSettings) -> Self {
-        let key = settings.secret.expose_secret().as_bytes();
-        let mut validation = Validation::new(Algorithm::HS256);
+    /// # Errors
+    /// When a PEM key does not parse.
+    pub fn new(settings: JwtSettings) -> Result<Self> {
+        let bad_key = |e: jsonwebtoken::errors::Error| Error::unexpected(format!("JWT key: {e}"));
+        let (algorithm, encoding, decoding) = match &settings.keys {
+            SigningKeys::Hs256(secret) => {
+                let key = secret.expose_secret().as_bytes();
+                (
+                    Algorithm::HS256,
+                    EncodingKey::from_secret(key),
+                    DecodingKey::from_secret(key),
+                )
+            }
+            SigningKeys::Rs256 {
+                private_pem,
+                public_pem,
+            } => (
+                Algorithm::RS256,
+                EncodingKey::from_rsa_pem(private_pem.expose_secret().as_bytes())
+                    .map_err(bad_key)?,
+                DecodingKey::from_rsa_pem(public_pem.as_bytes()).map_err(bad_key)?,
+            ),
+            SigningKeys::EdDsa {
+                private_pem,
+                public_pem,
+            } => (
+                Algorithm::EdDSA,
+                EncodingKey::from_ed_pem(private_pem.expose_secret().as_bytes())
+                    .map_err(bad_key)?,
+                DecodingKey::from_ed_pem(public_pem.as_bytes()).map_err(bad_key)?,
+            ),
+        };
+        // `Validation::new` accepts exactly this one algorithm.
+        let mut validation = Validation::new(algorithm);
         validation.set_required_spec_claims(&["exp", "nbf", "iat", "sub", "iss", "aud"]);
         validation.set_issuer(&[&settings.issuer]);
         validation.set_audience(&[&settings.audience]);
         validation.validate_nbf = true;
         validation.leeway = 30;
-        Self {
-            encoding: EncodingKey::from_secret(key),
-            decoding: DecodingKey::from_secret(key),
+        Ok(Self {
+            algorithm,
+            encoding,
+            decoding,
             validation,
             settings,
-        }
+        })
     }
 }
 
@@ -72,7 +124,7 @@ impl TokenService for JwtTokens {
             iss: self.settings.issuer.clone(),
             aud: self.settings.audience.clone(),
         };
-        let token = encode(&Header::new(Algorithm::HS256), &claims, &self.encoding)
+        let token = encode(&Header::new(self.algorithm), &claims, &self.encoding)
             .map_err(Error::unexpected)?;
         Ok(IssuedToken {
             token,
@@ -118,11 +170,12 @@ mod tests {
 
     fn tokens(secret: &str) -> JwtTokens {
         JwtTokens::new(JwtSettings {
-            secret: SecretString::from(secret.to_owned()),
+            keys: SigningKeys::Hs256(SecretString::from(secret.to_owned())),
             issuer: "tenantry".into(),
             audience: "tenantry-api".into(),
             ttl_seconds: 900,
         })
+        .unwrap()
     }
 
     #[test]

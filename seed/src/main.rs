@@ -4,7 +4,7 @@
 use clap::{Parser, Subcommand};
 use domain::auth::{Auth, SessionPolicy, SignInLimits};
 use infra::db::{DbSettings, Storage};
-use infra::jwt::{JwtSettings, JwtTokens};
+use infra::jwt::{JwtSettings, JwtTokens, SigningKeys};
 use infra::password::{Argon2Hasher, Argon2Params};
 use infra::rate_limit::{InProcessLimiter, Rule};
 use infra::revocations::InProcessRevocations;
@@ -51,11 +51,11 @@ async fn main() -> anyhow::Result<()> {
             let hasher = Argon2Hasher::new(Argon2Params::default())?;
             // Sign-up issues a token; nobody uses it here, so any secret will do.
             let tokens = JwtTokens::new(JwtSettings {
-                secret: uuid::Uuid::new_v4().to_string().into(),
+                keys: SigningKeys::Hs256(uuid::Uuid::new_v4().to_string().into()),
                 issuer: "seed".into(),
                 audience: "seed".into(),
                 ttl_seconds: 60,
-            });
+            })?;
             let tenancy = storage.tenancy();
             let sessions = storage.sessions();
             let revocations = InProcessRevocations::default();

@@ -3,6 +3,7 @@
 pub mod client_ip;
 mod graphiql;
 mod graphql;
+mod headers;
 mod health;
 pub mod metrics;
 
@@ -36,10 +37,14 @@ pub struct AppState {
 
 const X_REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
 
-pub fn router(state: AppState) -> Router {
+/// # Errors
+/// A CORS origin in configuration that is not a valid header value.
+pub fn router(state: AppState) -> anyhow::Result<Router> {
     let body_limit = state.settings.server.body_limit_bytes;
     let timeout = Duration::from_secs(state.settings.server.request_timeout_secs);
-    Router::new()
+    let cors = headers::cors(&state.settings)?;
+    let security = headers::security(&state.settings);
+    let mut router = Router::new()
         .route("/graphql", get(graphql::get).post(graphql::post))
         .route("/graphiql/{file}", get(graphiql::asset))
         .route("/favicon.ico", get(|| async { StatusCode::NO_CONTENT }))
@@ -87,4 +92,9 @@ pub fn router(state: AppState) -> Router {
                     timeout,
                 )),
         )
+        .layer(cors);
+    for layer in security {
+        router = router.layer(layer);
+    }
+    Ok(router)
 }

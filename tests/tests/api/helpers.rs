@@ -15,6 +15,9 @@ pub enum Backend {
     Postgres,
 }
 
+/// The HS256 secret of every test server.
+pub const TEST_JWT_SECRET: &str = "test-secret-test-secret-test-secret-0123456789";
+
 pub fn redis_url() -> String {
     std::env::var("TEST_REDIS_URL").unwrap_or_else(|_| "redis://127.0.0.1:6379".into())
 }
@@ -150,7 +153,9 @@ pub async fn spawn_with(backend: Backend, configure: impl FnOnce(&mut Settings))
             std::env::var("TEST_LOG").unwrap_or_else(|_| "off".into()),
         ))
         // Servers of parallel tests may share one Redis: keep their keys apart.
-        .merge(("redis.key_prefix", unique("test")));
+        .merge(("redis.key_prefix", unique("test")))
+        // Known to the token tests, which forge tokens with it.
+        .merge(("auth.jwt_secret", TEST_JWT_SECRET));
     let mut settings = Settings::from_figment(figment).expect("test settings");
     configure(&mut settings);
     if std::env::var("TEST_LOG").is_ok() {

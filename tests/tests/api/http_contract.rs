@@ -234,3 +234,63 @@ crate::on_every_backend!(
     health_readiness_metrics_and_request_ids,
     unknown_fields_and_bad_variables_are_bad_user_input,
 );
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn cors_allows_only_configured_origins_and_security_headers_are_set() {
+    let app = spawn_with(Backend::Sqlite, |s| {
+        s.server.cors_origins = vec!["https://app.example.test".into()]
+    })
+    .await;
+    let preflight = |origin: &'static str| {
+        app.client()
+            .request(reqwest::Method::OPTIONS, app.url("/graphql"))
+            .header("origin", origin)
+            .header("access-control-request-method", "POST")
+            .header(
+                "access-control-request-headers",
+                "content-type, authorization",
+            )
+            .send()
+    };
+    let ok = preflight("https://app.example.test").await.unwrap();
+    assert_eq!(
+        ok.headers()["access-control-allow-origin"],
+        "https://app.example.test"
+    );
+    assert!(
+        ok.headers()
+            .get("access-control-allow-credentials")
+            .is_none(),
+        "no cookies, no credentials"
+    );
+    let other = preflight("https://evil.example.test").await.unwrap();
+    assert!(other.headers().get("access-control-allow-origin").is_none());
+
+    let res = app
+        .client()
+        .post(app.url("/graphql"))
+        .json(&json!({ "query": "{ __typename }" }))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.headers()["x-content-type-options"], "nosniff");
+    assert_eq!(res.headers()["x-frame-options"], "DENY");
+    assert_eq!(
+        res.headers()["content-security-policy"],
+        "default-src 'none'; frame-ancestors 'none'"
+    );
+    // GraphiQL keeps the policy its page needs.
+    let page = app
+        .client()
+        .get(app.url("/graphql"))
+        .header("accept", "text/html")
+        .send()
+        .await
+        .unwrap();
+    assert!(
+        page.headers()["content-security-policy"]
+            .to_str()
+            .unwrap()
+            .contains("script-src 'self'")
+    );
+}

@@ -12,3 +12,4 @@ mod rate_limits;
 mod sessions;
 mod shutdown;
 mod tasks;
+mod tokens;

@@ -8,10 +8,13 @@ use crate::http::{self, AppState};
 use crate::services::Services;
 use anyhow::Context as _;
 use domain::auth::SessionPolicy;
+use domain::members::InvitePolicy;
+use domain::ports::Mailer;
 use domain::ports::RateLimiter;
 use domain::ports::RevocationList;
 use infra::db::{DbSettings, Storage};
 use infra::jwt::{JwtSettings, JwtTokens, SigningKeys};
+use infra::mailer::{ConsoleMailer, HttpMailer, HttpMailerSettings, UnconfiguredMailer};
 use infra::password::{Argon2Hasher, Argon2Params};
 use infra::rate_limit::{InProcessLimiter, OnFailure, RedisLimiter, Rule};
 use infra::revocations::{InProcessRevocations, RedisRevocations};
@@ -55,6 +58,28 @@ fn signing_keys(auth: &AuthSettings) -> anyhow::Result<SigningKeys> {
             private_pem: read(&auth.private_key_file, "private_key_file")?.into(),
             public_pem: read(&auth.public_key_file, "public_key_file")?,
         },
+    })
+}
+
+/// The HTTP provider when configured; otherwise the console in development and
+/// nothing in production.
+fn mailer(s: &Settings) -> anyhow::Result<Arc<dyn Mailer>> {
+    let e = &s.email;
+    Ok(match (&e.provider_url, &e.api_key) {
+        (Some(url), Some(key)) => Arc::new(
+            HttpMailer::new(HttpMailerSettings {
+                url: url.clone(),
+                api_key: key.clone(),
+                from: e.from.clone(),
+                timeout: Duration::from_millis(e.timeout_ms),
+                max_attempts: e.max_attempts,
+                backoff: Duration::from_millis(e.backoff_ms),
+            })
+            .context("building the email client")?,
+        ),
+        (Some(_), None) => anyhow::bail!("configuration: email.provider_url needs email.api_key"),
+        (None, _) if s.app_env == crate::config::AppEnv::Production => Arc::new(UnconfiguredMailer),
+        (None, _) => Arc::new(ConsoleMailer),
     })
 }
 
@@ -117,6 +142,11 @@ pub fn services(storage: &Storage, s: &Settings) -> anyhow::Result<Services> {
             access_ttl: chrono::Duration::seconds(s.auth.access_token_ttl_secs),
         },
         redis,
+        mailer: mailer(s)?,
+        invite_policy: InvitePolicy {
+            ttl: chrono::Duration::hours(s.invitations.ttl_hours),
+            accept_url: s.invitations.accept_url.clone(),
+        },
         hasher: Arc::new(hasher),
         tokens: Arc::new(
             JwtTokens::new(JwtSettings {

@@ -30,6 +30,8 @@ pub struct Settings {
     pub database: DatabaseSettings,
     pub redis: RedisSettings,
     pub rate_limit: RateLimitSettings,
+    pub email: EmailSettings,
+    pub invitations: InvitationSettings,
     pub auth: AuthSettings,
     pub tenancy: TenancySettings,
     pub graphql: GraphqlSettings,
@@ -64,6 +66,22 @@ pub struct RedisSettings {
     /// Unset: in-process adapters.
     pub url: Option<String>,
     pub key_prefix: String,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+pub struct EmailSettings {
+    pub provider_url: Option<String>,
+    pub api_key: Option<SecretString>,
+    pub from: String,
+    pub timeout_ms: u64,
+    pub max_attempts: u32,
+    pub backoff_ms: u64,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+pub struct InvitationSettings {
+    pub ttl_hours: i64,
+    pub accept_url: String,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]

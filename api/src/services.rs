@@ -2,8 +2,10 @@
 
 use domain::TenantContext;
 use domain::auth::{Auth, SessionPolicy, SignInLimits};
+use domain::members::{InvitePolicy, Members};
 use domain::ports::{
-    IdentityStore, PasswordHasher, RateLimiter, RevocationList, SessionStore, Tenancy, TokenService,
+    IdentityStore, Mailer, PasswordHasher, RateLimiter, RevocationList, SessionStore, Tenancy,
+    TokenService,
 };
 use domain::work::Work;
 use std::sync::Arc;
@@ -19,6 +21,8 @@ pub struct Services {
     pub sign_in_per_account: Arc<dyn RateLimiter>,
     pub sign_in_per_client: Arc<dyn RateLimiter>,
     pub session_policy: SessionPolicy,
+    pub mailer: Arc<dyn Mailer>,
+    pub invite_policy: InvitePolicy,
     /// Set when Redis is configured, for readiness checks.
     pub redis: Option<redis::aio::ConnectionManager>,
 }
@@ -36,6 +40,16 @@ impl Services {
                 per_account: &*self.sign_in_per_account,
                 per_client: &*self.sign_in_per_client,
             },
+        }
+    }
+
+    /// Invitations and members.
+    pub fn members(&self) -> Members<'_> {
+        Members {
+            auth: self.auth(),
+            tenancy: &*self.tenancy,
+            mailer: &*self.mailer,
+            policy: &self.invite_policy,
         }
     }
 

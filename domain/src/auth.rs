@@ -376,7 +376,7 @@ impl Auth<'_> {
             .unwrap_or_default()
     }
 
-    async fn start_session(&self, user: User, tenant: Tenant) -> Result<SignedIn> {
+    pub(crate) async fn start_session(&self, user: User, tenant: Tenant) -> Result<SignedIn> {
         let (refresh, hash) = self.tokens.new_refresh_token();
         let session_id = self
             .sessions

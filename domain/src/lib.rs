@@ -7,6 +7,8 @@ pub mod auth;
 pub mod error;
 pub mod identity;
 pub mod ids;
+pub mod invitation;
+pub mod members;
 pub mod page;
 pub mod ports;
 pub mod project;

@@ -9,6 +9,7 @@ use crate::identity::{
     AccessClaims, IssuedToken, Membership, RefreshToken, RoleName, Tenant, User,
 };
 use crate::ids::{ProjectId, SessionId, TaskId, TenantId, UserId};
+use crate::invitation::{Delivery, EmailStatus, Invitation, OutgoingEmail};
 use crate::page::{Page, PageQuery};
 use crate::project::{NewProject, Project, ProjectFilter, ProjectOrderField, ProjectPatch};
 use crate::task::{NewTask, Task, TaskFilter, TaskOrderField, TaskPatch};
@@ -39,7 +40,9 @@ pub trait Tenancy: Send + Sync {
 /// A transaction bound to one tenant. Dropping it without [`TenantTx::commit`]
 /// rolls back, so an error half-way leaves nothing written.
 #[async_trait]
-pub trait TenantTx: ProjectRepository + TaskRepository + Send + Sync {
+pub trait TenantTx:
+    ProjectRepository + TaskRepository + InvitationRepository + Send + Sync
+{
     fn context(&self) -> &TenantContext;
 
     /// # Errors
@@ -270,4 +273,31 @@ pub enum RateDecision {
 #[async_trait]
 pub trait RateLimiter: Send + Sync {
     async fn check(&self, key: &str) -> RateDecision;
+}
+
+/// Invitations of the transaction's tenant.
+///
+/// # Errors (every method)
+/// [`crate::Error::Unexpected`] for storage failures.
+#[async_trait]
+pub trait InvitationRepository {
+    async fn create_invitation(&self, invitation: &Invitation, token_hash: &str) -> Result<()>;
+    /// The invitation whose token hashes to `token_hash`, accepted or not.
+    async fn invitation_by_token(&self, token_hash: &str) -> Result<Option<Invitation>>;
+    /// Invitations not yet accepted, newest first.
+    async fn pending_invitations(&self) -> Result<Vec<Invitation>>;
+    /// Marks it accepted, unless it already was: returns whether this call did.
+    async fn accept_invitation(&self, id: uuid::Uuid) -> Result<bool>;
+    async fn set_email_status(
+        &self,
+        id: uuid::Uuid,
+        status: EmailStatus,
+        attempts: i32,
+    ) -> Result<()>;
+}
+
+/// Sends email through a provider, retrying transient failures itself.
+#[async_trait]
+pub trait Mailer: Send + Sync {
+    async fn send(&self, email: &OutgoingEmail) -> Delivery;
 }

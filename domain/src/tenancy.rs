@@ -61,6 +61,9 @@ pub enum Principal {
     },
     /// The system itself: the CLI, seeding, background work. Never made from a request.
     System,
+    /// Someone holding an invitation token of this tenant, not yet a member.
+    /// Made only while accepting that invitation.
+    Invitee,
 }
 
 /// A request's binding to one tenant. Fields are private: a context is made
@@ -112,6 +115,16 @@ impl TenantContext {
         })
     }
 
+    /// A context for checking an invitation token that names this tenant; it
+    /// reaches only what accepting the invitation needs.
+    pub fn for_invitation(tenant_id: TenantId, isolation: Isolation) -> Self {
+        Self {
+            tenant_id,
+            isolation,
+            principal: Principal::Invitee,
+        }
+    }
+
     /// A context for work the system does itself (CLI, seeding, jobs).
     pub fn system(tenant_id: TenantId, isolation: Isolation) -> Self {
         Self {
@@ -134,7 +147,7 @@ impl TenantContext {
     pub fn session_id(&self) -> Option<SessionId> {
         match &self.principal {
             Principal::Member { session_id, .. } => Some(*session_id),
-            Principal::System => None,
+            Principal::System | Principal::Invitee => None,
         }
     }
 
@@ -142,7 +155,17 @@ impl TenantContext {
     pub fn user_id(&self) -> Option<UserId> {
         match &self.principal {
             Principal::Member { user_id, .. } => Some(*user_id),
-            Principal::System => None,
+            Principal::System | Principal::Invitee => None,
+        }
+    }
+}
+
+impl TenantContext {
+    /// The acting member's role, if a member is acting.
+    pub fn role(&self) -> Option<&RoleName> {
+        match &self.principal {
+            Principal::Member { role, .. } => Some(role),
+            Principal::System | Principal::Invitee => None,
         }
     }
 }

@@ -6,6 +6,7 @@ mod entities;
 mod errors;
 pub mod identity;
 pub mod jwt;
+pub mod mailer;
 pub mod password;
 pub mod rate_limit;
 pub mod redis_conn;

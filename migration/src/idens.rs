@@ -101,3 +101,19 @@ pub enum RefreshTokens {
     CreatedAt,
     UsedAt,
 }
+
+#[derive(DeriveIden)]
+pub enum Invitations {
+    Table,
+    TenantId,
+    Id,
+    Email,
+    Role,
+    TokenHash,
+    InvitedBy,
+    CreatedAt,
+    ExpiresAt,
+    AcceptedAt,
+    EmailStatus,
+    EmailAttempts,
+}

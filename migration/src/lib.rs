@@ -35,7 +35,10 @@ pub struct TenantPlane;
 #[async_trait::async_trait]
 impl MigratorTrait for TenantPlane {
     fn migrations() -> Vec<Box<dyn MigrationTrait>> {
-        vec![Box::new(tenant::m20261121_000001_work_items::Migration)]
+        vec![
+            Box::new(tenant::m20261121_000001_work_items::Migration),
+            Box::new(tenant::m20261121_000002_invitations::Migration),
+        ]
     }
 
     fn migration_table_name() -> DynIden {

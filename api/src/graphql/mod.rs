@@ -5,6 +5,7 @@ pub mod context;
 pub mod error;
 pub mod limits;
 pub mod loaders;
+mod members;
 pub mod pagination;
 mod projects;
 pub mod scalars;
@@ -24,11 +25,17 @@ pub use auth::DefaultIsolation;
 pub const MUTATION_COST: usize = 500;
 
 #[derive(MergedObject, Default)]
-pub struct Query(auth::AuthQuery, projects::ProjectQuery, tasks::TaskQuery);
+pub struct Query(
+    auth::AuthQuery,
+    members::MemberQuery,
+    projects::ProjectQuery,
+    tasks::TaskQuery,
+);
 
 #[derive(MergedObject, Default)]
 pub struct Mutation(
     auth::AuthMutation,
+    members::MemberMutation,
     projects::ProjectMutation,
     tasks::TaskMutation,
 );

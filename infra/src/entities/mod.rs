@@ -1,6 +1,7 @@
 //! SeaORM entities. They stay in `infra`: the GraphQL types are built from domain types.
 
 pub mod idempotency_key;
+pub mod invitation;
 pub mod membership;
 pub mod project;
 pub mod refresh_token;

@@ -1,6 +1,6 @@
 //! A transaction bound to one tenant, and the only query builders repositories get.
 
-use crate::entities::{idempotency_key, project, task};
+use crate::entities::{idempotency_key, invitation, project, task};
 use crate::errors::DbResultExt;
 use async_trait::async_trait;
 use domain::ports::TenantTx;
@@ -25,6 +25,11 @@ impl TenantScoped for project::Entity {
 impl TenantScoped for task::Entity {
     fn tenant_column() -> Self::Column {
         task::Column::TenantId
+    }
+}
+impl TenantScoped for invitation::Entity {
+    fn tenant_column() -> Self::Column {
+        invitation::Column::TenantId
     }
 }
 impl TenantScoped for idempotency_key::Entity {

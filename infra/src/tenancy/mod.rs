@@ -9,6 +9,7 @@
 mod bound;
 mod bulk;
 mod idempotency;
+mod invitations;
 mod keyset;
 mod projects;
 mod tasks;

@@ -6,6 +6,7 @@ mod helpers;
 mod auth;
 mod graphiql_browser;
 mod http_contract;
+mod invitations;
 mod isolation;
 mod projects;
 mod rate_limits;

@@ -1,0 +1,236 @@
+//! Inviting members: an invitation is stored first, then emailed; accepting it
+//! creates the user if needed and the membership, and signs them in.
+
+use crate::auth::{Auth, SignedIn};
+use crate::error::{Error, Result};
+use crate::identity::RoleName;
+use crate::ids::{TenantId, UserId};
+use crate::invitation::{Delivery, EmailStatus, Invitation, OutgoingEmail};
+use crate::ports::{Mailer, Tenancy, TxMode};
+use crate::tenancy::TenantContext;
+use crate::validate::{AllValid, AtField, Invalid};
+use crate::values::{DisplayName, Email, Password};
+use chrono::{Duration, Utc};
+use uuid::Uuid;
+
+/// How invitations are made.
+#[derive(Debug, Clone)]
+pub struct InvitePolicy {
+    pub ttl: Duration,
+    /// The link in the email; the token is appended.
+    pub accept_url: String,
+}
+
+pub struct Members<'a> {
+    pub auth: Auth<'a>,
+    pub tenancy: &'a dyn Tenancy,
+    pub mailer: &'a dyn Mailer,
+    pub policy: &'a InvitePolicy,
+}
+
+const BAD_INVITATION: &str = "invalid, used or expired invitation";
+
+/// Roles an invitation may grant. Owners are made by owners only.
+fn invitable_role(raw: &str, inviter: &RoleName) -> Result<RoleName, Invalid> {
+    match raw {
+        RoleName::ADMIN | RoleName::MEMBER | RoleName::VIEWER => Ok(RoleName::new(raw)),
+        RoleName::OWNER if inviter.as_str() == RoleName::OWNER => Ok(RoleName::owner()),
+        RoleName::OWNER => Err(Invalid::new("only an owner may invite an owner")),
+        _ => Err(Invalid::new("must be one of owner, admin, member, viewer")),
+    }
+}
+
+/// The tenant an invitation token names: `<tenant id>.<secret>`.
+fn token_tenant(token: &str) -> Option<TenantId> {
+    token.split_once('.').and_then(|(t, _)| t.parse().ok())
+}
+
+impl Members<'_> {
+    /// Invites `email` with `role`. The invitation is committed before the
+    /// email is sent, so a provider outage never loses it; the returned
+    /// invitation says whether the email went out.
+    ///
+    /// # Errors
+    /// [`Error::Forbidden`] unless an owner or admin asks; [`Error::Invalid`] on
+    /// `email` or `role`; [`Error::Conflict`] on `email` for a current member.
+    pub async fn invite(&self, ctx: &TenantContext, email: &str, role: &str) -> Result<Invitation> {
+        let (inviter, inviter_role) = ctx.user_id().zip(ctx.role()).ok_or(Error::Forbidden)?;
+        // Until role-based permissions exist, managing members is for owners and admins.
+        if ![RoleName::OWNER, RoleName::ADMIN].contains(&inviter_role.as_str()) {
+            return Err(Error::Forbidden);
+        }
+        let (email, role) = (
+            Email::parse(email).at("email"),
+            invitable_role(role, inviter_role).at("role"),
+        )
+            .all_valid()?;
+        if let Some((user, _)) = self.auth.identity.credentials(&email).await?
+            && self
+                .auth
+                .identity
+                .membership(user.id, ctx.tenant_id())
+                .await?
+                .is_some()
+        {
+            return Err(Error::conflict("email", "already a member of this tenant"));
+        }
+        let (secret, _) = self.auth.tokens.new_refresh_token();
+        let token = format!("{}.{}", ctx.tenant_id().as_uuid().simple(), secret.0);
+        let now = Utc::now();
+        let mut invitation = Invitation {
+            id: Uuid::now_v7(),
+            tenant_id: ctx.tenant_id(),
+            email,
+            role,
+            invited_by: inviter,
+            created_at: now,
+            expires_at: now + self.policy.ttl,
+            accepted_at: None,
+            email_status: EmailStatus::Pending,
+            email_attempts: 0,
+        };
+        let tx = self.tenancy.begin(ctx, TxMode::Write).await?;
+        tx.create_invitation(&invitation, &self.auth.tokens.refresh_hash(&token))
+            .await?;
+        tx.commit().await?;
+
+        let tenant = self.auth.identity.tenant(ctx.tenant_id()).await?;
+        let message = OutgoingEmail {
+            to: invitation.email.as_str().to_owned(),
+            subject: format!("You are invited to {}", tenant.name),
+            text: format!(
+                "You have been invited to join {} as {}.\n\nAccept: {}{}\n\nThe link expires on {}.",
+                tenant.name,
+                invitation.role,
+                self.policy.accept_url,
+                token,
+                invitation.expires_at.format("%Y-%m-%d %H:%M UTC"),
+            ),
+        };
+        let (status, attempts) = match self.mailer.send(&message).await {
+            Delivery::Sent { attempts } => (EmailStatus::Sent, attempts),
+            Delivery::Failed { attempts, .. } => (EmailStatus::Failed, attempts),
+        };
+        let attempts = i32::try_from(attempts).unwrap_or(i32::MAX);
+        let tx = self.tenancy.begin(ctx, TxMode::Write).await?;
+        tx.set_email_status(invitation.id, status, attempts).await?;
+        tx.commit().await?;
+        invitation.email_status = status;
+        invitation.email_attempts = attempts;
+        Ok(invitation)
+    }
+
+    /// Invitations of the caller's tenant not yet accepted.
+    ///
+    /// # Errors
+    /// [`Error::Forbidden`] unless an owner or admin asks.
+    pub async fn pending(&self, ctx: &TenantContext) -> Result<Vec<Invitation>> {
+        let role = ctx.role().ok_or(Error::Forbidden)?;
+        if ![RoleName::OWNER, RoleName::ADMIN].contains(&role.as_str()) {
+            return Err(Error::Forbidden);
+        }
+        let tx = self.tenancy.begin(ctx, TxMode::Read).await?;
+        tx.pending_invitations().await
+    }
+
+    /// Accepts an invitation: a new user sets their password here; an existing
+    /// user proves it is them with theirs. Signs them in to the tenant.
+    ///
+    /// # Errors
+    /// [`Error::Unauthenticated`] for an unknown, used or expired token, or a
+    /// wrong password for an existing account; [`Error::Invalid`] on `password`
+    /// or `displayName` for a new account.
+    pub async fn accept(
+        &self,
+        token: &str,
+        password: &str,
+        display_name: Option<&str>,
+    ) -> Result<SignedIn> {
+        let bad = || Error::Unauthenticated(BAD_INVITATION);
+        let tenant_id = token_tenant(token).ok_or_else(bad)?;
+        let tenant = self
+            .auth
+            .identity
+            .tenant(tenant_id)
+            .await
+            .map_err(|_| bad())?;
+        let ctx = TenantContext::for_invitation(tenant.id, tenant.isolation);
+        let hash = self.auth.tokens.refresh_hash(token);
+        let invitation = {
+            let tx = self.tenancy.begin(&ctx, TxMode::Read).await?;
+            tx.invitation_by_token(&hash).await?.ok_or_else(bad)?
+        };
+        if invitation.accepted_at.is_some() || invitation.expires_at <= Utc::now() {
+            return Err(bad());
+        }
+        let user = match self.auth.identity.credentials(&invitation.email).await? {
+            Some((user, hash)) => {
+                if !self.auth.hasher.verify(password, Some(&hash)).await? {
+                    return Err(Error::Unauthenticated(
+                        "wrong password for the invited account",
+                    ));
+                }
+                user
+            }
+            None => {
+                let fallback = invitation
+                    .email
+                    .as_str()
+                    .split('@')
+                    .next()
+                    .unwrap_or("New member")
+                    .to_owned();
+                let (password, name) = (
+                    Password::parse(password).at("password"),
+                    DisplayName::parse(display_name.unwrap_or(&fallback)).at("displayName"),
+                )
+                    .all_valid()?;
+                let hash = self.auth.hasher.hash(&password).await?;
+                self.auth
+                    .identity
+                    .create_user(&invitation.email, &hash, &name)
+                    .await?
+            }
+        };
+        // Control plane first, then the tenant plane, never one inside the other
+        // (on SQLite they share a file, and its single writer would wait on itself).
+        // If marking the invitation fails, a retry finds the membership and goes on.
+        self.join(tenant_id, user.id, &invitation.role).await?;
+        let tx = self.tenancy.begin(&ctx, TxMode::Write).await?;
+        if !tx.accept_invitation(invitation.id).await? {
+            return Err(bad());
+        }
+        tx.commit().await?;
+        self.auth.start_session(user, tenant).await
+    }
+
+    async fn join(&self, tenant: TenantId, user: UserId, role: &RoleName) -> Result<()> {
+        match self.auth.identity.add_membership(tenant, user, role).await {
+            Ok(()) | Err(Error::Conflict { .. }) => Ok(()),
+            Err(e) => Err(e),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn only_owners_invite_owners() {
+        assert!(invitable_role("owner", &RoleName::owner()).is_ok());
+        assert!(invitable_role("owner", &RoleName::new("admin")).is_err());
+        assert!(invitable_role("viewer", &RoleName::new("admin")).is_ok());
+        assert!(invitable_role("superuser", &RoleName::owner()).is_err());
+    }
+
+    #[test]
+    fn a_token_names_its_tenant() {
+        let t = TenantId::generate();
+        assert_eq!(
+            token_tenant(&format!("{}.secret", t.as_uuid().simple())),
+            Some(t)
+        );
+        assert_eq!(token_tenant("garbage"), None);
+    }
+}

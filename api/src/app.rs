@@ -9,12 +9,13 @@ use crate::services::Services;
 use anyhow::Context as _;
 use domain::auth::SessionPolicy;
 use domain::members::InvitePolicy;
-use domain::ports::Mailer;
 use domain::ports::RateLimiter;
 use domain::ports::RevocationList;
+use domain::ports::{ExternalTokenVerifier, Mailer};
 use infra::db::{DbSettings, Storage};
 use infra::jwt::{JwtSettings, JwtTokens, SigningKeys};
 use infra::mailer::{ConsoleMailer, HttpMailer, HttpMailerSettings, UnconfiguredMailer};
+use infra::oidc::{OidcSettings, OidcVerifier};
 use infra::password::{Argon2Hasher, Argon2Params};
 use infra::rate_limit::{InProcessLimiter, OnFailure, RedisLimiter, Rule};
 use infra::revocations::{InProcessRevocations, RedisRevocations};
@@ -59,6 +60,37 @@ fn signing_keys(auth: &AuthSettings) -> anyhow::Result<SigningKeys> {
             public_pem: read(&auth.public_key_file, "public_key_file")?,
         },
     })
+}
+
+/// The external token verifier, when a provider is configured.
+fn oidc(s: &Settings) -> anyhow::Result<Option<Arc<dyn ExternalTokenVerifier>>> {
+    let o = &s.oidc;
+    let Some(jwks_url) = &o.jwks_url else {
+        return Ok(None);
+    };
+    let (Some(issuer), Some(audience)) = (&o.issuer, &o.audience) else {
+        anyhow::bail!("configuration: oidc.jwks_url needs oidc.issuer and oidc.audience");
+    };
+    let algorithms = o
+        .algorithms
+        .iter()
+        .map(|a| {
+            a.parse::<jsonwebtoken::Algorithm>()
+                .map_err(|_| anyhow::anyhow!("configuration: oidc.algorithms: {a:?}"))
+        })
+        .collect::<anyhow::Result<Vec<_>>>()?;
+    let verifier = OidcVerifier::new(OidcSettings {
+        jwks_url: jwks_url.clone(),
+        issuer: issuer.clone(),
+        audience: audience.clone(),
+        algorithms,
+        tenant_claim: o.tenant_claim.clone(),
+        email_claim: o.email_claim.clone(),
+        cache_ttl: Duration::from_secs(o.cache_ttl_secs),
+        min_refetch: Duration::from_secs(o.min_refetch_secs),
+    })
+    .context("building the OIDC client")?;
+    Ok(Some(Arc::new(verifier)))
 }
 
 /// The HTTP provider when configured; otherwise the console in development and
@@ -143,6 +175,7 @@ pub fn services(storage: &Storage, s: &Settings) -> anyhow::Result<Services> {
         },
         redis,
         mailer: mailer(s)?,
+        external: oidc(s)?,
         invite_policy: InvitePolicy {
             ttl: chrono::Duration::hours(s.invitations.ttl_hours),
             accept_url: s.invitations.accept_url.clone(),

@@ -32,6 +32,7 @@ pub struct Settings {
     pub rate_limit: RateLimitSettings,
     pub email: EmailSettings,
     pub invitations: InvitationSettings,
+    pub oidc: OidcConfig,
     pub auth: AuthSettings,
     pub tenancy: TenancySettings,
     pub graphql: GraphqlSettings,
@@ -76,6 +77,18 @@ pub struct EmailSettings {
     pub timeout_ms: u64,
     pub max_attempts: u32,
     pub backoff_ms: u64,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+pub struct OidcConfig {
+    pub jwks_url: Option<String>,
+    pub issuer: Option<String>,
+    pub audience: Option<String>,
+    pub algorithms: Vec<String>,
+    pub tenant_claim: String,
+    pub email_claim: String,
+    pub cache_ttl_secs: u64,
+    pub min_refetch_secs: u64,
 }
 
 #[derive(Debug, Clone, Deserialize)]

@@ -4,8 +4,8 @@ use domain::TenantContext;
 use domain::auth::{Auth, SessionPolicy, SignInLimits};
 use domain::members::{InvitePolicy, Members};
 use domain::ports::{
-    IdentityStore, Mailer, PasswordHasher, RateLimiter, RevocationList, SessionStore, Tenancy,
-    TokenService,
+    ExternalTokenVerifier, IdentityStore, Mailer, PasswordHasher, RateLimiter, RevocationList,
+    SessionStore, Tenancy, TokenService,
 };
 use domain::work::Work;
 use std::sync::Arc;
@@ -22,6 +22,8 @@ pub struct Services {
     pub sign_in_per_client: Arc<dyn RateLimiter>,
     pub session_policy: SessionPolicy,
     pub mailer: Arc<dyn Mailer>,
+    /// Set when an external OpenID Connect provider is configured.
+    pub external: Option<Arc<dyn ExternalTokenVerifier>>,
     pub invite_policy: InvitePolicy,
     /// Set when Redis is configured, for readiness checks.
     pub redis: Option<redis::aio::ConnectionManager>,
@@ -40,6 +42,7 @@ impl Services {
                 per_account: &*self.sign_in_per_account,
                 per_client: &*self.sign_in_per_client,
             },
+            external: self.external.as_deref(),
         }
     }
 

@@ -2,11 +2,11 @@
 //! into a token for exactly one tenant, and a token back into a [`TenantContext`].
 
 use crate::error::{Entity, Error, Result};
-use crate::identity::{IssuedToken, RefreshToken, Tenant, User};
+use crate::identity::{AccessClaims, IssuedToken, RefreshToken, Tenant, User};
 use crate::ids::{SessionId, TenantId, UserId};
 use crate::ports::{
-    IdentityStore, NewAccount, NewTenant, PasswordHasher, RateDecision, RateLimiter,
-    RevocationList, Rotation, SessionStore, TokenService,
+    ExternalTokenVerifier, IdentityStore, NewAccount, NewTenant, PasswordHasher, RateDecision,
+    RateLimiter, RevocationList, Rotation, SessionStore, TokenService,
 };
 use crate::tenancy::{Isolation, TenantContext};
 use crate::validate::{AllValid, AtField};
@@ -79,6 +79,8 @@ pub struct Auth<'a> {
     pub revocations: &'a dyn RevocationList,
     pub policy: SessionPolicy,
     pub limits: SignInLimits<'a>,
+    /// Also accept tokens of an external OpenID Connect provider.
+    pub external: Option<&'a dyn ExternalTokenVerifier>,
 }
 
 /// Sign-in attempts allowed per account (the email as typed, whether or not it
@@ -331,7 +333,11 @@ impl Auth<'_> {
     /// # Errors
     /// [`Error::Unauthenticated`] for a bad token, a revoked session or a membership that is gone.
     pub async fn authenticate(&self, token: &str) -> Result<TenantContext> {
-        let claims = self.tokens.verify(token)?;
+        let claims = match (self.tokens.verify(token), self.external) {
+            (Ok(claims), _) => claims,
+            (Err(_), Some(external)) => self.external_claims(external, token).await?,
+            (Err(e), None) => return Err(e),
+        };
         let revoked = match self.revocations.is_revoked(claims.session_id).await {
             Ok(revoked) => revoked,
             // The shared list is unreachable: the database still knows.
@@ -348,6 +354,37 @@ impl Auth<'_> {
             .await?
             .ok_or(Error::Unauthenticated("not a member of this tenant"))?;
         TenantContext::for_member(&claims, &membership)
+    }
+
+    /// A provider's token names a user by email and a tenant by a claim; both
+    /// must exist here, and the membership is checked like any other.
+    async fn external_claims(
+        &self,
+        external: &dyn ExternalTokenVerifier,
+        token: &str,
+    ) -> Result<AccessClaims> {
+        let bad = || Error::Unauthenticated("invalid or expired access token");
+        let c = external.verify(token).await?;
+        let email = c
+            .email
+            .as_deref()
+            .and_then(|e| Email::parse(e).ok())
+            .ok_or_else(bad)?;
+        let (user, _) = self.identity.credentials(&email).await?.ok_or_else(bad)?;
+        let tenant_id = c.tenant_id.ok_or_else(bad)?;
+        // No session of ours: a stable id per provider subject, so signing out
+        // (the revocation list) still refuses this subject's tokens.
+        let name = format!("{}|{}", c.issuer, c.subject);
+        let session_id = SessionId::from_uuid(uuid::Uuid::new_v5(
+            &uuid::Uuid::NAMESPACE_URL,
+            name.as_bytes(),
+        ));
+        Ok(AccessClaims {
+            user_id: user.id,
+            tenant_id,
+            session_id,
+            expires_at: c.expires_at,
+        })
     }
 
     async fn end_sessions(&self, sessions: &[SessionId], reason: &str) -> Result<()> {

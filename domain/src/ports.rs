@@ -301,3 +301,26 @@ pub trait InvitationRepository {
 pub trait Mailer: Send + Sync {
     async fn send(&self, email: &OutgoingEmail) -> Delivery;
 }
+
+/// Claims of an access token from an external OpenID Connect provider, verified
+/// against its published keys.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ExternalClaims {
+    pub issuer: String,
+    pub subject: String,
+    /// Maps the provider's user to ours.
+    pub email: Option<String>,
+    /// The tenant the token is for, from the configured claim.
+    pub tenant_id: Option<TenantId>,
+    pub expires_at: DateTime<Utc>,
+}
+
+/// Verifies tokens of an external OpenID Connect provider (JWKS).
+///
+/// # Errors
+/// [`crate::Error::Unauthenticated`] for any token that fails a check,
+/// including one whose key cannot be found.
+#[async_trait]
+pub trait ExternalTokenVerifier: Send + Sync {
+    async fn verify(&self, token: &str) -> Result<ExternalClaims>;
+}

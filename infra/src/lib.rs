@@ -7,6 +7,7 @@ mod errors;
 pub mod identity;
 pub mod jwt;
 pub mod mailer;
+pub mod oidc;
 pub mod password;
 pub mod rate_limit;
 pub mod redis_conn;

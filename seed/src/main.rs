@@ -71,6 +71,7 @@ async fn main() -> anyhow::Result<()> {
                 revocations: &revocations,
                 policy: SessionPolicy::default(),
                 // The seed signs nobody in; the limits only complete the use case.
+                external: None,
                 limits: SignInLimits {
                     per_account: &unlimited,
                     per_client: &unlimited,

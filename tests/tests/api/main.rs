@@ -8,6 +8,8 @@ mod graphiql_browser;
 mod http_contract;
 mod invitations;
 mod isolation;
+mod membership_changes;
+mod oidc;
 mod projects;
 mod rate_limits;
 mod sessions;

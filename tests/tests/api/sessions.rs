@@ -168,3 +168,38 @@ crate::on_every_setup!(
     sign_out_everywhere_ends_every_session,
     changing_the_password_ends_other_sessions,
 );
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_idle_session_cannot_be_refreshed() {
+    let app = crate::helpers::spawn_with(crate::helpers::Backend::Sqlite, |s| {
+        s.auth.refresh_idle_secs = 1
+    })
+    .await;
+    let acc = app.sign_up().await;
+    let (_, r1) = refresh_token(&app, &acc).await;
+    tokio::time::sleep(std::time::Duration::from_millis(1500)).await;
+    assert_code(
+        &app.gql(None, REFRESH, json!({ "t": r1 })).await,
+        "UNAUTHENTICATED",
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_session_ends_at_its_absolute_lifetime_however_active() {
+    let app = crate::helpers::spawn_with(crate::helpers::Backend::Sqlite, |s| {
+        s.auth.refresh_absolute_secs = 1
+    })
+    .await;
+    let acc = app.sign_up().await;
+    let (_, r1) = refresh_token(&app, &acc).await;
+    let d = app.data(None, REFRESH, json!({ "t": r1 })).await;
+    let r2 = d["refreshSession"]["refreshToken"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    tokio::time::sleep(std::time::Duration::from_millis(1500)).await;
+    assert_code(
+        &app.gql(None, REFRESH, json!({ "t": r2 })).await,
+        "UNAUTHENTICATED",
+    );
+}

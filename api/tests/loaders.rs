@@ -66,6 +66,18 @@ impl IdentityStore for CountingIdentity {
         self.member_lookups.fetch_add(1, Ordering::SeqCst);
         self.inner.members_by_ids(ctx, ids).await
     }
+    async fn member_ids(&self, t: TenantId) -> Result<Vec<UserId>> {
+        self.inner.member_ids(t).await
+    }
+    async fn set_membership_role(&self, t: TenantId, u: UserId, r: &RoleName) -> Result<()> {
+        self.inner.set_membership_role(t, u, r).await
+    }
+    async fn delete_tenant(&self, t: TenantId) -> Result<bool> {
+        self.inner.delete_tenant(t).await
+    }
+    async fn delete_users_without_tenants(&self, u: &[UserId]) -> Result<u64> {
+        self.inner.delete_users_without_tenants(u).await
+    }
     async fn set_password_hash(&self, u: UserId, h: &str) -> Result<()> {
         self.inner.set_password_hash(u, h).await
     }

@@ -45,6 +45,10 @@ pub trait TenantTx:
 {
     fn context(&self) -> &TenantContext;
 
+    /// Deletes every tenant-plane row of this tenant (tasks, projects,
+    /// invitations, idempotency keys). Returns how many rows went.
+    async fn purge(&self) -> Result<u64>;
+
     /// # Errors
     /// [`crate::Error::Unexpected`] when the commit fails; nothing was written.
     async fn commit(self: Box<Self>) -> Result<()>;
@@ -149,6 +153,21 @@ pub trait IdentityStore: Send + Sync {
     ) -> Result<User>;
     /// Adds a user to a tenant with a role.
     async fn add_membership(&self, tenant: TenantId, user: UserId, role: &RoleName) -> Result<()>;
+    /// Every member of a tenant.
+    async fn member_ids(&self, tenant: TenantId) -> Result<Vec<UserId>>;
+    /// Changes a member's role.
+    async fn set_membership_role(
+        &self,
+        tenant: TenantId,
+        user: UserId,
+        role: &RoleName,
+    ) -> Result<()>;
+    /// Deletes a tenant's control-plane rows: the tenant, its memberships and
+    /// sessions. Its tenant-plane data goes first, through [`TenantTx::purge`].
+    /// Returns whether it existed.
+    async fn delete_tenant(&self, tenant: TenantId) -> Result<bool>;
+    /// Deletes those of `users` who belong to no tenant any more.
+    async fn delete_users_without_tenants(&self, users: &[UserId]) -> Result<u64>;
     /// Creates a tenant owned by `owner`.
     async fn create_tenant(&self, owner: UserId, tenant: &NewTenant) -> Result<Tenant>;
     /// The user and their password hash, if the email is registered.

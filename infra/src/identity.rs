@@ -1,6 +1,6 @@
 //! The control-plane store: users, tenants, memberships, sessions.
 
-use crate::entities::{membership, tenant, user};
+use crate::entities::{membership, session, tenant, user};
 use crate::errors::{DbResultExt, unique_as_conflict};
 use async_trait::async_trait;
 use domain::error::Entity as Kind;
@@ -151,6 +151,86 @@ impl IdentityStore for SqlIdentityStore {
         .await
         .map_err(|e| unique_as_conflict(e, "userId", "already a member of this tenant"))?;
         Ok(())
+    }
+
+    async fn member_ids(&self, tenant: TenantId) -> Result<Vec<UserId>> {
+        Ok(membership::Entity::find()
+            .filter(membership::Column::TenantId.eq(tenant.as_uuid()))
+            .all(&self.db)
+            .await
+            .or_unexpected()?
+            .into_iter()
+            .map(|m| UserId::from_uuid(m.user_id))
+            .collect())
+    }
+
+    async fn set_membership_role(
+        &self,
+        tenant: TenantId,
+        user: UserId,
+        role: &RoleName,
+    ) -> Result<()> {
+        let res = membership::Entity::update_many()
+            .col_expr(
+                membership::Column::Role,
+                sea_orm::sea_query::Expr::value(role.as_str()),
+            )
+            .filter(membership::Column::TenantId.eq(tenant.as_uuid()))
+            .filter(membership::Column::UserId.eq(user.as_uuid()))
+            .exec(&self.db)
+            .await
+            .or_unexpected()?;
+        if res.rows_affected == 0 {
+            Err(Error::NotFound(Kind::Membership))
+        } else {
+            Ok(())
+        }
+    }
+
+    async fn delete_tenant(&self, tenant: TenantId) -> Result<bool> {
+        let tx = self.db.begin().await.or_unexpected()?;
+        // Foreign keys would cascade; saying it keeps the order explicit.
+        session::Entity::delete_many()
+            .filter(session::Column::TenantId.eq(tenant.as_uuid()))
+            .exec(&tx)
+            .await
+            .or_unexpected()?;
+        membership::Entity::delete_many()
+            .filter(membership::Column::TenantId.eq(tenant.as_uuid()))
+            .exec(&tx)
+            .await
+            .or_unexpected()?;
+        let res = tenant::Entity::delete_by_id(tenant.as_uuid())
+            .exec(&tx)
+            .await
+            .or_unexpected()?;
+        tx.commit().await.or_unexpected()?;
+        Ok(res.rows_affected > 0)
+    }
+
+    async fn delete_users_without_tenants(&self, users: &[UserId]) -> Result<u64> {
+        let ids: Vec<_> = users.iter().map(UserId::as_uuid).collect();
+        let still_members: Vec<uuid::Uuid> = membership::Entity::find()
+            .filter(membership::Column::UserId.is_in(ids.clone()))
+            .all(&self.db)
+            .await
+            .or_unexpected()?
+            .into_iter()
+            .map(|m| m.user_id)
+            .collect();
+        let orphans: Vec<_> = ids
+            .into_iter()
+            .filter(|id| !still_members.contains(id))
+            .collect();
+        if orphans.is_empty() {
+            return Ok(0);
+        }
+        let res = user::Entity::delete_many()
+            .filter(user::Column::Id.is_in(orphans))
+            .exec(&self.db)
+            .await
+            .or_unexpected()?;
+        Ok(res.rows_affected)
     }
 
     async fn create_tenant(&self, owner: UserId, t: &NewTenant) -> Result<Tenant> {

@@ -2,4 +2,5 @@
 //! work on every adapter and strategy.
 
 pub mod demo;
+pub mod fixtures;
 pub mod scale;

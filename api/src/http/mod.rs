@@ -1,6 +1,7 @@
 //! The HTTP surface: routes and the middleware stack around them.
 
 pub mod client_ip;
+mod fixtures;
 mod graphiql;
 mod graphql;
 mod headers;
@@ -44,13 +45,23 @@ pub fn router(state: AppState) -> anyhow::Result<Router> {
     let timeout = Duration::from_secs(state.settings.server.request_timeout_secs);
     let cors = headers::cors(&state.settings)?;
     let security = headers::security(&state.settings);
+    let fixtures_on = state.settings.fixtures_enabled();
     let mut router = Router::new()
         .route("/graphql", get(graphql::get).post(graphql::post))
         .route("/graphiql/{file}", get(graphiql::asset))
         .route("/favicon.ico", get(|| async { StatusCode::NO_CONTENT }))
         .route("/healthz", get(health::healthz))
         .route("/readyz", get(health::readyz))
-        .route("/metrics", get(metrics::render))
+        .route("/metrics", get(metrics::render));
+    if fixtures_on {
+        router = router
+            .route("/_fixtures/tenants", axum::routing::post(fixtures::create))
+            .route(
+                "/_fixtures/tenants/{id}",
+                axum::routing::delete(fixtures::delete),
+            );
+    }
+    let mut router = router
         .layer(axum::middleware::from_fn(metrics::track_http))
         .with_state(state)
         .layer(

@@ -7,8 +7,8 @@ use domain::ports::TenantTx;
 use domain::{Result, TenantContext};
 use sea_orm::sea_query::{Expr, ExprTrait, Query, SelectStatement};
 use sea_orm::{
-    ActiveModelTrait, ColumnTrait, DatabaseTransaction, EntityTrait, IntoActiveModel, QueryFilter,
-    Select, UpdateMany,
+    ActiveModelTrait, ColumnTrait, DatabaseTransaction, DeleteMany, EntityTrait, IntoActiveModel,
+    QueryFilter, Select, UpdateMany,
 };
 use uuid::Uuid;
 
@@ -69,6 +69,17 @@ impl Bound {
 
     pub(crate) fn update<E: TenantScoped>(&self) -> Scoped<UpdateMany<E>> {
         Scoped(E::update_many().filter(E::tenant_column().eq(self.tenant())))
+    }
+
+    pub(crate) fn delete<E: TenantScoped>(&self) -> Scoped<DeleteMany<E>> {
+        Scoped(E::delete_many().filter(E::tenant_column().eq(self.tenant())))
+    }
+
+    pub(crate) async fn exec_delete<E: EntityTrait>(
+        &self,
+        q: Scoped<DeleteMany<E>>,
+    ) -> Result<u64> {
+        Ok(q.0.exec(&self.tx).await.or_unexpected()?.rows_affected)
     }
 
     /// `SELECT id FROM projects WHERE tenant_id = $t AND deleted_at IS NULL`, for
@@ -165,6 +176,18 @@ impl Bound {
 impl TenantTx for Bound {
     fn context(&self) -> &TenantContext {
         &self.ctx
+    }
+
+    async fn purge(&self) -> Result<u64> {
+        // Children before parents (tasks reference projects).
+        Ok(self.exec_delete(self.delete::<task::Entity>()).await?
+            + self.exec_delete(self.delete::<project::Entity>()).await?
+            + self
+                .exec_delete(self.delete::<invitation::Entity>())
+                .await?
+            + self
+                .exec_delete(self.delete::<idempotency_key::Entity>())
+                .await?)
     }
 
     async fn commit(self: Box<Self>) -> Result<()> {

@@ -4,6 +4,7 @@
 mod helpers;
 
 mod auth;
+mod fixtures;
 mod graphiql_browser;
 mod http_contract;
 mod invitations;

@@ -1,0 +1,162 @@
+//! `POST /_fixtures/tenants`, `DELETE /_fixtures/tenants/{id}`: fresh tenants
+//! with data for end-to-end suites. Routed only when `FIXTURES_SECRET` is set
+//! outside production, and even then a request without the secret gets the
+//! same 404 as a server without the endpoint.
+
+use super::AppState;
+use axum::Json;
+use axum::extract::{Path, State};
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::{IntoResponse, Response};
+use domain::TenantId;
+use secrecy::ExposeSecret;
+use seed::fixtures::{Fixture, FixtureSpec, Fixtures};
+use serde::Deserialize;
+use serde_json::json;
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+struct CreateBody {
+    #[serde(default = "row")]
+    isolation: String,
+    #[serde(default)]
+    users: Vec<UserBody>,
+    #[serde(default)]
+    projects: usize,
+    #[serde(default)]
+    tasks_per_project: usize,
+    seed: Option<u64>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct UserBody {
+    role: String,
+}
+
+fn row() -> String {
+    "row".into()
+}
+
+/// Compares without an early exit, so timing does not reveal the secret.
+fn same(a: &[u8], b: &[u8]) -> bool {
+    a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
+}
+
+fn authorised(state: &AppState, headers: &HeaderMap) -> bool {
+    let Some(secret) = &state.settings.fixtures.secret else {
+        return false;
+    };
+    headers
+        .get("x-fixtures-secret")
+        .is_some_and(|given| same(given.as_bytes(), secret.expose_secret().as_bytes()))
+}
+
+fn bad_request(message: String, fields: serde_json::Value) -> Response {
+    (
+        StatusCode::BAD_REQUEST,
+        Json(json!({ "error": message, "fields": fields })),
+    )
+        .into_response()
+}
+
+fn body_of(f: &Fixture) -> serde_json::Value {
+    json!({
+        "tenant": { "id": f.tenant.id.to_string(), "slug": f.tenant.slug.as_str(), "isolation": f.tenant.isolation.as_str() },
+        "users": f.users.iter().map(|u| json!({
+            "id": u.id.to_string(), "email": u.email, "password": u.password, "role": u.role,
+            "accessToken": u.access_token, "refreshToken": u.refresh_token,
+        })).collect::<Vec<_>>(),
+        "projects": f.projects.iter().map(|p| json!({
+            "id": p.id.to_string(), "name": p.name,
+            "taskIds": p.task_ids.iter().map(ToString::to_string).collect::<Vec<_>>(),
+        })).collect::<Vec<_>>(),
+    })
+}
+
+pub async fn create(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    body: axum::body::Bytes,
+) -> Response {
+    if !authorised(&state, &headers) {
+        return StatusCode::NOT_FOUND.into_response();
+    }
+    let body: CreateBody = match serde_json::from_slice(&body) {
+        Ok(b) => b,
+        Err(e) => return bad_request(format!("the body is not a fixture request: {e}"), json!([])),
+    };
+    let isolation = match body.isolation.parse() {
+        Ok(i) => i,
+        Err(e) => {
+            return bad_request(
+                e,
+                json!([{ "field": "isolation", "message": "row, schema or database" }]),
+            );
+        }
+    };
+    let mut roles: Vec<String> = body.users.into_iter().map(|u| u.role).collect();
+    if roles.is_empty() {
+        roles.push("owner".into());
+    }
+    let spec = FixtureSpec {
+        isolation,
+        roles,
+        projects: body.projects,
+        tasks_per_project: body.tasks_per_project,
+        seed: body.seed,
+    };
+    let tenancy = state.storage.tenancy();
+    let fixtures = Fixtures {
+        auth: state.services.auth(),
+        tenancy: &tenancy,
+    };
+    match fixtures.create(&spec).await {
+        Ok(f) => (StatusCode::CREATED, Json(body_of(&f))).into_response(),
+        Err(domain::Error::Invalid(fields)) => bad_request(
+            "invalid fixture request".into(),
+            fields
+                .iter()
+                .map(|f| json!({ "field": f.field, "message": f.message }))
+                .collect(),
+        ),
+        Err(e) => {
+            tracing::error!(error = %e, "creating a fixture failed");
+            (
+                StatusCode::INTERNAL_SERVER_ERROR,
+                Json(json!({ "error": "internal server error" })),
+            )
+                .into_response()
+        }
+    }
+}
+
+pub async fn delete(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    Path(id): Path<String>,
+) -> Response {
+    if !authorised(&state, &headers) {
+        return StatusCode::NOT_FOUND.into_response();
+    }
+    let Ok(id) = id.parse::<TenantId>() else {
+        return StatusCode::NOT_FOUND.into_response();
+    };
+    let tenancy = state.storage.tenancy();
+    let fixtures = Fixtures {
+        auth: state.services.auth(),
+        tenancy: &tenancy,
+    };
+    match fixtures.delete(id).await {
+        Ok(true) => StatusCode::NO_CONTENT.into_response(),
+        Ok(false) => StatusCode::NOT_FOUND.into_response(),
+        Err(e) => {
+            tracing::error!(error = %e, "deleting a fixture failed");
+            (
+                StatusCode::INTERNAL_SERVER_ERROR,
+                Json(json!({ "error": "internal server error" })),
+            )
+                .into_response()
+        }
+    }
+}

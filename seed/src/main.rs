@@ -1,5 +1,7 @@
-//! `cargo run -p seed -- demo`: seed the demo tenant into the database named by
-//! `DATABASE_URL` (default: the embedded SQLite file `cargo run` uses).
+//! `cargo run -p seed -- demo`: the demo tenant; `cargo run -p seed -- scale
+//! --tenants 1000 --projects 10 --tasks 100`: benchmark data, with batched
+//! inserts and a progress bar. Into the database named by `DATABASE_URL`
+//! (default: the embedded SQLite file `cargo run` uses).
 
 use clap::{Parser, Subcommand};
 use domain::auth::{Auth, SessionPolicy, SignInLimits};
@@ -28,6 +30,23 @@ struct Cli {
 enum Command {
     /// The demo tenant that `cargo run` seeds on first start.
     Demo,
+    /// Many tenants with an owner and a member each, projects and tasks.
+    Scale {
+        #[arg(long, default_value_t = 100)]
+        tenants: usize,
+        /// Projects per tenant.
+        #[arg(long, default_value_t = 10)]
+        projects: usize,
+        /// Tasks per project.
+        #[arg(long, default_value_t = 100)]
+        tasks: usize,
+        /// The same seed gives the same data (apart from ids and timestamps).
+        #[arg(long, default_value_t = 42)]
+        seed: u64,
+        /// The password of every user (hashed once).
+        #[arg(long, default_value = "scale-password")]
+        password: String,
+    },
 }
 
 #[tokio::main]
@@ -42,6 +61,44 @@ async fn main() -> anyhow::Result<()> {
     .await?;
     storage.migrate().await?;
     match cli.command {
+        Command::Scale {
+            tenants,
+            projects,
+            tasks,
+            seed: number,
+            password,
+        } => {
+            use domain::ports::PasswordHasher;
+            let password = domain::values::Password::parse(&password)
+                .map_err(|e| anyhow::anyhow!("--password: {}", e.0))?;
+            let hash = Argon2Hasher::new(Argon2Params::default())?
+                .hash(&password)
+                .await?;
+            let bar = indicatif::ProgressBar::new(tenants as u64).with_style(
+                indicatif::ProgressStyle::with_template(
+                    "{bar:40} {pos}/{len} tenants  {elapsed} (eta {eta})",
+                )?,
+            );
+            let run = uuid::Uuid::new_v4().simple().to_string()[..8].to_owned();
+            let started = std::time::Instant::now();
+            let spec = seed::scale::ScaleSpec {
+                tenants,
+                projects_per_tenant: projects,
+                tasks_per_project: tasks,
+                seed: number,
+            };
+            let loaded =
+                seed::scale::load(&storage, spec, &run, &hash, |n| bar.set_position(n as u64))
+                    .await?;
+            bar.finish();
+            let secs = started.elapsed().as_secs_f64();
+            let rows = tenants * projects * (tasks + 1);
+            println!(
+                "loaded {} tenants, {rows} projects and tasks in {secs:.1}s ({:.0} rows/s); owners sign in as owner<N>-{run}@scale.test",
+                loaded.len(),
+                rows as f64 / secs.max(0.001),
+            );
+        }
         Command::Demo => {
             let identity = storage.identity();
             if seed::demo::exists(&identity).await? {

@@ -1,6 +1,6 @@
 //! The fixture endpoint for end-to-end suites.
 
-use crate::helpers::{Backend, TestApp, assert_code, postgres_url, spawn_with};
+use crate::helpers::{Backend, TestApp, assert_code, spawn_with};
 use sea_orm::{ConnectionTrait, Database, DbBackend, Statement};
 use serde_json::{Value, json};
 use std::collections::BTreeSet;
@@ -172,7 +172,7 @@ async fn delete_removes_the_tenant_and_everything_it_owns() {
         .unwrap();
     assert_eq!(res.status(), 204);
 
-    let db = Database::connect(postgres_url()).await.unwrap();
+    let db = Database::connect(&app.database_url).await.unwrap();
     let tid: uuid::Uuid = tenant.parse().unwrap();
     for table in [
         "tenants WHERE id",

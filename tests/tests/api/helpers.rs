@@ -74,50 +74,132 @@ pub fn postgres_url() -> String {
         .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/tenantry_test".into())
 }
 
-/// Creates the test database once per run if it is missing; fails loudly with
-/// how to start PostgreSQL when it is not reachable.
-async fn ensure_postgres(url: &str) {
-    static READY: OnceLock<()> = OnceLock::new();
-    if READY.get().is_some() {
-        return;
-    }
-    let (base, name) = url
-        .rsplit_once('/')
-        .expect("TEST_DATABASE_URL ends with /<database>");
-    let name = name.split('?').next().unwrap_or(name);
-    let admin = match Database::connect(format!("{base}/postgres")).await {
+/// The server part of a PostgreSQL URL and its admin connection (one
+/// connection, so a session-level advisory lock stays held).
+async fn admin(base: &str) -> sea_orm::DatabaseConnection {
+    let mut opts = sea_orm::ConnectOptions::new(format!("{base}/postgres"));
+    opts.max_connections(1)
+        .min_connections(1)
+        .sqlx_logging(false);
+    match Database::connect(opts).await {
         Ok(db) => db,
         Err(e) => panic!(
             "PostgreSQL is not reachable at {base} ({e}).\n\
              Start it (e.g. `pg_ctlcluster 15 main start`, or `docker compose up -d postgres`) \
              or point TEST_DATABASE_URL at a server where the user may create databases."
         ),
-    };
-    let exists = admin
-        .query_one_raw(sea_orm::Statement::from_string(
-            sea_orm::DbBackend::Postgres,
-            format!("SELECT 1 FROM pg_database WHERE datname = '{name}'"),
+    }
+}
+
+fn server_of(url: &str) -> String {
+    url.rsplit_once('/')
+        .expect("TEST_DATABASE_URL ends with /<database>")
+        .0
+        .to_owned()
+}
+
+/// A migrated template database, made once per set of migrations: each test
+/// clones it (`CREATE DATABASE … TEMPLATE`), which is much faster than
+/// migrating, and drops its clone when done, so nothing is left behind.
+async fn template(base: &str) -> String {
+    static NAME: tokio::sync::OnceCell<String> = tokio::sync::OnceCell::const_new();
+    NAME.get_or_init(|| async {
+        use migration::MigratorTrait;
+        use std::hash::{Hash, Hasher};
+        let mut h = std::collections::hash_map::DefaultHasher::new();
+        for m in migration::ControlPlane::migrations()
+            .iter()
+            .chain(migration::TenantPlane::migrations().iter())
+        {
+            m.name().hash(&mut h);
+        }
+        let name = format!("tenantry_tpl_{:016x}", h.finish());
+        let admin = admin(base).await;
+        // Test binaries running at once take turns making it.
+        admin
+            .execute_unprepared("SELECT pg_advisory_lock(7401)")
+            .await
+            .expect("lock");
+        let exists = admin
+            .query_one_raw(sea_orm::Statement::from_string(
+                sea_orm::DbBackend::Postgres,
+                format!("SELECT 1 FROM pg_database WHERE datname = '{name}'"),
+            ))
+            .await
+            .expect("query pg_database")
+            .is_some();
+        if !exists {
+            admin
+                .execute_unprepared(&format!("CREATE DATABASE \"{name}\""))
+                .await
+                .expect("create the template");
+            let storage = infra::db::Storage::connect(&infra::db::DbSettings {
+                url: format!("{base}/{name}"),
+                max_connections: 1,
+                acquire_timeout: std::time::Duration::from_secs(10),
+                log_statements: false,
+            })
+            .await
+            .expect("connect to the template");
+            storage.migrate().await.expect("migrate the template");
+            storage.close().await;
+        }
+        admin
+            .execute_unprepared("SELECT pg_advisory_unlock(7401)")
+            .await
+            .expect("unlock");
+        name
+    })
+    .await
+    .clone()
+}
+
+/// A fresh database for one test, cloned from the template.
+async fn clone_database(base: &str) -> String {
+    let template = template(base).await;
+    let name = format!("tenantry_t_{}", uuid::Uuid::new_v4().simple());
+    let admin = admin(base).await;
+    admin
+        .execute_unprepared(&format!(
+            "CREATE DATABASE \"{name}\" TEMPLATE \"{template}\""
         ))
         .await
-        .expect("query pg_database")
-        .is_some();
-    if !exists {
-        // Two test binaries may race here; the loser's "already exists" is fine.
-        let _ = admin
-            .execute_unprepared(&format!("CREATE DATABASE \"{name}\""))
-            .await;
-    }
-    let _ = READY.set(());
+        .expect("clone the template database");
+    name
+}
+
+/// Drops a test's database once the test is over, from a thread of its own
+/// (Drop cannot wait on the test's runtime).
+fn drop_database(base: String, name: String) {
+    let handle = std::thread::spawn(move || {
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .expect("runtime");
+        rt.block_on(async {
+            let admin = admin(&base).await;
+            let _ = admin
+                .execute_unprepared(&format!("DROP DATABASE IF EXISTS \"{name}\" WITH (FORCE)"))
+                .await;
+        });
+    });
+    let _ = handle.join();
 }
 
 pub struct TestApp {
     pub addr: String,
+    /// The database the server uses (PostgreSQL: this test's own clone).
+    pub database_url: String,
+    postgres_database: Option<(String, String)>,
     client: reqwest::Client,
     sqlite_file: Option<PathBuf>,
 }
 
 impl Drop for TestApp {
     fn drop(&mut self) {
+        if let Some((base, name)) = self.postgres_database.take() {
+            drop_database(base, name);
+        }
         if let Some(f) = &self.sqlite_file {
             for suffix in ["", "-wal", "-shm"] {
                 let _ = std::fs::remove_file(format!("{}{suffix}", f.display()));
@@ -136,11 +218,16 @@ pub async fn spawn_with(backend: Backend, configure: impl FnOnce(&mut Settings))
             (format!("sqlite://{}?mode=rwc", file.display()), Some(file))
         }
         Backend::Postgres => {
-            let url = postgres_url();
-            ensure_postgres(&url).await;
-            (url, None)
+            let base = server_of(&postgres_url());
+            let name = clone_database(&base).await;
+            (format!("{base}/{name}"), None)
         }
     };
+    let postgres_database = match backend {
+        Backend::Postgres => Some((server_of(&url), url.rsplit_once('/').unwrap().1.to_owned())),
+        Backend::Sqlite => None,
+    };
+    let database_url = url.clone();
     let figment = Settings::figment()
         .merge(("app_env", "test"))
         .merge(("server.host", "127.0.0.1"))
@@ -168,6 +255,8 @@ pub async fn spawn_with(backend: Backend, configure: impl FnOnce(&mut Settings))
     tokio::spawn(app.run(std::future::pending()));
     TestApp {
         addr,
+        database_url,
+        postgres_database,
         client: reqwest::Client::new(),
         sqlite_file,
     }

@@ -1,7 +1,7 @@
 //! A member's removal or new role takes effect on their very next request:
 //! every request reads the membership, no token carries the role.
 
-use crate::helpers::{Backend, assert_code, postgres_url, spawn};
+use crate::helpers::{Backend, assert_code, spawn};
 use sea_orm::{ConnectionTrait, Database, DbBackend, Statement};
 use serde_json::json;
 
@@ -11,7 +11,7 @@ async fn role_changes_and_removal_apply_on_the_next_request() {
     let owner = app.sign_up().await;
     let bob = app.sign_up().await;
     // Until member management lands (with roles and permissions), change memberships in SQL.
-    let db = Database::connect(postgres_url()).await.unwrap();
+    let db = Database::connect(&app.database_url).await.unwrap();
     let exec = |sql: &str, values: Vec<sea_orm::Value>| {
         let stmt = Statement::from_sql_and_values(DbBackend::Postgres, sql, values);
         let db = db.clone();

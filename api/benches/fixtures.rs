@@ -1,0 +1,84 @@
+//! Benchmark: provisioning and deleting a fixture tenant (2 users, 2 projects,
+//! 10 tasks) through `POST/DELETE /_fixtures/tenants` on PostgreSQL, as an
+//! end-to-end suite would. Median and p90 of BENCH_RUNS (50) each.
+//!
+//! Run: `cargo bench -p api --bench fixtures` (uses TEST_DATABASE_URL's server
+//! and recreates the database `tenantry_bench_fixtures`).
+
+use api::app::Application;
+use api::config::Settings;
+use sea_orm::{ConnectionTrait, Database};
+use serde_json::{Value, json};
+use std::time::{Duration, Instant};
+
+#[global_allocator]
+static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
+fn stats(mut v: Vec<Duration>) -> (f64, f64) {
+    v.sort();
+    let ms = |d: Duration| d.as_secs_f64() * 1000.0;
+    (ms(v[v.len() / 2]), ms(v[(v.len() * 9) / 10]))
+}
+
+#[tokio::main]
+async fn main() -> anyhow::Result<()> {
+    let runs: usize = std::env::var("BENCH_RUNS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(50);
+    let base = std::env::var("TEST_DATABASE_URL")
+        .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/tenantry_test".into());
+    let (server, _) = base.rsplit_once('/').expect("URL ends with /<database>");
+    let admin = Database::connect(format!("{server}/postgres")).await?;
+    admin
+        .execute_unprepared("DROP DATABASE IF EXISTS tenantry_bench_fixtures WITH (FORCE)")
+        .await?;
+    admin
+        .execute_unprepared("CREATE DATABASE tenantry_bench_fixtures")
+        .await?;
+    let figment = Settings::figment()
+        .merge(("app_env", "test"))
+        .merge(("server.port", 0))
+        .merge(("database.url", format!("{server}/tenantry_bench_fixtures")))
+        .merge(("log.filter", "off"))
+        .merge(("fixtures.secret", "bench"));
+    let app = Application::build(Settings::from_figment(figment)?).await?;
+    let url = format!("http://{}/_fixtures/tenants", app.local_addr());
+    tokio::spawn(app.run(std::future::pending()));
+    let client = reqwest::Client::new();
+    let body = json!({ "isolation": "row", "users": [{ "role": "admin" }, { "role": "viewer" }], "projects": 2, "tasksPerProject": 5 });
+
+    let (mut create, mut delete) = (Vec::new(), Vec::new());
+    for i in 0..runs + 5 {
+        let start = Instant::now();
+        let res = client
+            .post(&url)
+            .header("x-fixtures-secret", "bench")
+            .json(&body)
+            .send()
+            .await?;
+        assert_eq!(res.status(), 201);
+        let f: Value = res.json().await?;
+        let made = start.elapsed();
+        let start = Instant::now();
+        let res = client
+            .delete(format!("{url}/{}", f["tenant"]["id"].as_str().unwrap()))
+            .header("x-fixtures-secret", "bench")
+            .send()
+            .await?;
+        assert_eq!(res.status(), 204);
+        // The first few warm the pool and caches.
+        if i >= 5 {
+            create.push(made);
+            delete.push(start.elapsed());
+        }
+    }
+    let (c50, c90) = stats(create);
+    let (d50, d90) = stats(delete);
+    println!(
+        "fixture tenant (2 users, 2 projects, 10 tasks), row isolation, PostgreSQL, {runs} runs over HTTP"
+    );
+    println!("  provision   median {c50:>7.2} ms   p90 {c90:>7.2} ms   (aim: under 20 ms)");
+    println!("  delete      median {d50:>7.2} ms   p90 {d90:>7.2} ms");
+    Ok(())
+}

@@ -7,7 +7,6 @@ use api::config::Settings;
 use sea_orm::{ConnectionTrait, Database};
 use serde_json::{Value, json};
 use std::path::PathBuf;
-use std::sync::OnceLock;
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Backend {

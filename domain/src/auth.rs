@@ -6,12 +6,12 @@ use crate::identity::{AccessClaims, IssuedToken, RefreshToken, Tenant, User};
 use crate::ids::{SessionId, TenantId, UserId};
 use crate::ports::{
     ExternalTokenVerifier, IdentityStore, NewAccount, NewTenant, PasswordHasher, RateDecision,
-    RateLimiter, RevocationList, Rotation, SessionStore, TokenService,
+    RateLimiter, RevocationList, SessionStore, TokenService,
 };
 use crate::tenancy::{Isolation, TenantContext};
 use crate::validate::{AllValid, AtField};
 use crate::values::{DisplayName, Email, Password, TenantName, TenantSlug};
-use chrono::{Duration, Utc};
+use chrono::Duration;
 use std::net::IpAddr;
 
 /// Raw sign-up input, as typed by the user.
@@ -68,7 +68,7 @@ impl Default for SessionPolicy {
 /// email is registered or which part was wrong.
 const BAD_CREDENTIALS: &str = "invalid email, password or tenant";
 
-const BAD_REFRESH: &str = "invalid or expired refresh token; sign in again";
+pub(crate) const BAD_REFRESH: &str = "invalid or expired refresh token; sign in again";
 
 /// The authentication use cases over their ports.
 pub struct Auth<'a> {
@@ -230,102 +230,6 @@ impl Auth<'_> {
             .await
     }
 
-    /// Exchanges a refresh token for a new access and refresh token. A token
-    /// that was already exchanged means it was stolen or replayed: the whole
-    /// session is ended, for the thief and the owner alike.
-    ///
-    /// # Errors
-    /// [`Error::Unauthenticated`] for an unknown, used, expired or revoked token,
-    /// or when the user is no longer a member of the session's tenant.
-    pub async fn refresh(&self, presented: &str) -> Result<SignedIn> {
-        let (next, next_hash) = self.tokens.new_refresh_token();
-        let idle_since = Utc::now() - self.policy.idle;
-        match self
-            .sessions
-            .rotate(&self.tokens.refresh_hash(presented), &next_hash, idle_since)
-            .await?
-        {
-            Rotation::Rotated {
-                session,
-                user,
-                tenant,
-            } => {
-                if self.identity.membership(user, tenant).await?.is_none() {
-                    self.end_sessions(&[session], "membership_ended").await?;
-                    return Err(Error::Unauthenticated(BAD_REFRESH));
-                }
-                let access = self.tokens.issue(user, tenant, session)?;
-                let user = self.identity.user(user).await?;
-                let tenant = self.identity.tenant(tenant).await?;
-                Ok(SignedIn {
-                    user,
-                    tenant,
-                    session_id: session,
-                    access,
-                    refresh: next,
-                })
-            }
-            Rotation::Reused { session } => {
-                // The store revoked it in the same transaction; refuse its access tokens now too.
-                self.list_revoked(session).await;
-                Err(Error::Unauthenticated(
-                    "this refresh token was already used; the session was ended",
-                ))
-            }
-            Rotation::Invalid => Err(Error::Unauthenticated(BAD_REFRESH)),
-        }
-    }
-
-    /// Ends the caller's session, or every session of the caller.
-    ///
-    /// # Errors
-    /// [`Error::Forbidden`] for a context that is not a signed-in user.
-    pub async fn sign_out(&self, ctx: &TenantContext, all_sessions: bool) -> Result<()> {
-        let (user, session) = ctx
-            .user_id()
-            .zip(ctx.session_id())
-            .ok_or(Error::Forbidden)?;
-        if all_sessions {
-            let ended = self.sessions.revoke_all(user, None, "sign_out_all").await?;
-            self.end_sessions(&ended, "sign_out_all").await
-        } else {
-            self.end_sessions(&[session], "sign_out").await
-        }
-    }
-
-    /// Changes the caller's password after checking the current one, and ends
-    /// every other session of theirs.
-    ///
-    /// # Errors
-    /// [`Error::Invalid`] on `currentPassword` when it is wrong, on `newPassword`
-    /// when it breaks the length rule.
-    pub async fn change_password(
-        &self,
-        ctx: &TenantContext,
-        current: &str,
-        new: &str,
-    ) -> Result<()> {
-        let (user, session) = ctx
-            .user_id()
-            .zip(ctx.session_id())
-            .ok_or(Error::Forbidden)?;
-        let new = Password::parse(new).at("newPassword")?;
-        let stored = self.identity.password_hash(user).await?;
-        if !self.hasher.verify(current, Some(&stored)).await? {
-            return Err(Error::invalid(
-                "currentPassword",
-                "is not your current password",
-            ));
-        }
-        let hash = self.hasher.hash(&new).await?;
-        self.identity.set_password_hash(user, &hash).await?;
-        let ended = self
-            .sessions
-            .revoke_all(user, Some(session), "password_changed")
-            .await?;
-        self.end_sessions(&ended, "password_changed").await
-    }
-
     /// Turns a bearer token into the request's tenant binding: the token must
     /// verify, its session must not be revoked, and its user must still be a
     /// member of its tenant (so removal and role changes apply on the next request).
@@ -384,57 +288,6 @@ impl Auth<'_> {
             tenant_id,
             session_id,
             expires_at: c.expires_at,
-        })
-    }
-
-    async fn end_sessions(&self, sessions: &[SessionId], reason: &str) -> Result<()> {
-        for s in sessions {
-            self.sessions.revoke(*s, reason).await?;
-            self.list_revoked(*s).await;
-        }
-        Ok(())
-    }
-
-    /// Puts a session on the revocation list. The database already says it is
-    /// revoked, and `authenticate` asks the database whenever the list cannot
-    /// answer, so a list that is down does not fail the sign-out (its adapter
-    /// logs the failure).
-    async fn list_revoked(&self, session: SessionId) {
-        let _ = self
-            .revocations
-            .revoke(session, self.revocation_ttl())
-            .await;
-    }
-
-    fn revocation_ttl(&self) -> std::time::Duration {
-        // A little beyond the access token's life, to cover clock skew leeway.
-        (self.policy.access_ttl + Duration::minutes(1))
-            .to_std()
-            .unwrap_or_default()
-    }
-
-    /// Opens a session for a user without a password. For test fixtures, which
-    /// hand out ready tokens; no request path reaches it.
-    ///
-    /// # Errors
-    /// When storing the session fails.
-    pub async fn session_for_fixture(&self, user: User, tenant: Tenant) -> Result<SignedIn> {
-        self.start_session(user, tenant).await
-    }
-
-    pub(crate) async fn start_session(&self, user: User, tenant: Tenant) -> Result<SignedIn> {
-        let (refresh, hash) = self.tokens.new_refresh_token();
-        let session_id = self
-            .sessions
-            .open(user.id, tenant.id, Utc::now() + self.policy.absolute, &hash)
-            .await?;
-        let access = self.tokens.issue(user.id, tenant.id, session_id)?;
-        Ok(SignedIn {
-            user,
-            tenant,
-            session_id,
-            access,
-            refresh,
         })
     }
 }

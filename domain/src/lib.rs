@@ -12,6 +12,7 @@ pub mod members;
 pub mod page;
 pub mod ports;
 pub mod project;
+mod sessions;
 pub mod task;
 pub mod tenancy;
 pub mod validate;

@@ -1,10 +1,11 @@
 //! The harness: the real server on a random port, one per test, spoken to in
-//! GraphQL over HTTP. On PostgreSQL every test shares one database and gets its
-//! own tenants, so tests run in parallel; on SQLite each gets its own file.
+//! GraphQL over HTTP. Each test has a database of its own (a SQLite file, or a
+//! PostgreSQL clone of a migrated template), so tests run in parallel and
+//! leave nothing behind.
 
+use crate::databases::{clone_database, drop_database, server_of};
 use api::app::Application;
 use api::config::Settings;
-use sea_orm::{ConnectionTrait, Database};
 use serde_json::{Value, json};
 use std::path::PathBuf;
 
@@ -71,118 +72,6 @@ pub async fn spawn_setup_with(setup: Setup, configure: impl FnOnce(&mut Settings
 pub fn postgres_url() -> String {
     std::env::var("TEST_DATABASE_URL")
         .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/tenantry_test".into())
-}
-
-/// The server part of a PostgreSQL URL and its admin connection (one
-/// connection, so a session-level advisory lock stays held).
-async fn admin(base: &str) -> sea_orm::DatabaseConnection {
-    let mut opts = sea_orm::ConnectOptions::new(format!("{base}/postgres"));
-    opts.max_connections(1)
-        .min_connections(1)
-        .sqlx_logging(false);
-    match Database::connect(opts).await {
-        Ok(db) => db,
-        Err(e) => panic!(
-            "PostgreSQL is not reachable at {base} ({e}).\n\
-             Start it (e.g. `pg_ctlcluster 15 main start`, or `docker compose up -d postgres`) \
-             or point TEST_DATABASE_URL at a server where the user may create databases."
-        ),
-    }
-}
-
-fn server_of(url: &str) -> String {
-    url.rsplit_once('/')
-        .expect("TEST_DATABASE_URL ends with /<database>")
-        .0
-        .to_owned()
-}
-
-/// A migrated template database, made once per set of migrations: each test
-/// clones it (`CREATE DATABASE … TEMPLATE`), which is much faster than
-/// migrating, and drops its clone when done, so nothing is left behind.
-async fn template(base: &str) -> String {
-    static NAME: tokio::sync::OnceCell<String> = tokio::sync::OnceCell::const_new();
-    NAME.get_or_init(|| async {
-        use migration::MigratorTrait;
-        use std::hash::{Hash, Hasher};
-        let mut h = std::collections::hash_map::DefaultHasher::new();
-        for m in migration::ControlPlane::migrations()
-            .iter()
-            .chain(migration::TenantPlane::migrations().iter())
-        {
-            m.name().hash(&mut h);
-        }
-        let name = format!("tenantry_tpl_{:016x}", h.finish());
-        let admin = admin(base).await;
-        // Test binaries running at once take turns making it.
-        admin
-            .execute_unprepared("SELECT pg_advisory_lock(7401)")
-            .await
-            .expect("lock");
-        let exists = admin
-            .query_one_raw(sea_orm::Statement::from_string(
-                sea_orm::DbBackend::Postgres,
-                format!("SELECT 1 FROM pg_database WHERE datname = '{name}'"),
-            ))
-            .await
-            .expect("query pg_database")
-            .is_some();
-        if !exists {
-            admin
-                .execute_unprepared(&format!("CREATE DATABASE \"{name}\""))
-                .await
-                .expect("create the template");
-            let storage = infra::db::Storage::connect(&infra::db::DbSettings {
-                url: format!("{base}/{name}"),
-                max_connections: 1,
-                acquire_timeout: std::time::Duration::from_secs(10),
-                log_statements: false,
-            })
-            .await
-            .expect("connect to the template");
-            storage.migrate().await.expect("migrate the template");
-            storage.close().await;
-        }
-        admin
-            .execute_unprepared("SELECT pg_advisory_unlock(7401)")
-            .await
-            .expect("unlock");
-        name
-    })
-    .await
-    .clone()
-}
-
-/// A fresh database for one test, cloned from the template.
-async fn clone_database(base: &str) -> String {
-    let template = template(base).await;
-    let name = format!("tenantry_t_{}", uuid::Uuid::new_v4().simple());
-    let admin = admin(base).await;
-    admin
-        .execute_unprepared(&format!(
-            "CREATE DATABASE \"{name}\" TEMPLATE \"{template}\""
-        ))
-        .await
-        .expect("clone the template database");
-    name
-}
-
-/// Drops a test's database once the test is over, from a thread of its own
-/// (Drop cannot wait on the test's runtime).
-fn drop_database(base: String, name: String) {
-    let handle = std::thread::spawn(move || {
-        let rt = tokio::runtime::Builder::new_current_thread()
-            .enable_all()
-            .build()
-            .expect("runtime");
-        rt.block_on(async {
-            let admin = admin(&base).await;
-            let _ = admin
-                .execute_unprepared(&format!("DROP DATABASE IF EXISTS \"{name}\" WITH (FORCE)"))
-                .await;
-        });
-    });
-    let _ = handle.join();
 }
 
 pub struct TestApp {

@@ -1,6 +1,7 @@
 //! Integration tests: each starts the real server and speaks GraphQL over HTTP.
 //! Tenant-scoped suites run on SQLite and on PostgreSQL.
 
+mod databases;
 mod helpers;
 
 mod auth;

@@ -175,6 +175,7 @@ pub fn services(storage: &Storage, s: &Settings) -> anyhow::Result<Services> {
         },
         redis,
         mailer: mailer(s)?,
+        authorizer: Arc::new(domain::authz::DefaultRoles),
         external: oidc(s)?,
         invite_policy: InvitePolicy {
             ttl: chrono::Duration::hours(s.invitations.ttl_hours),

@@ -2,6 +2,7 @@
 
 use domain::TenantContext;
 use domain::auth::{Auth, SessionPolicy, SignInLimits};
+use domain::authz::Authorizer;
 use domain::members::{InvitePolicy, Members};
 use domain::ports::{
     ExternalTokenVerifier, IdentityStore, Mailer, PasswordHasher, RateLimiter, RevocationList,
@@ -22,6 +23,7 @@ pub struct Services {
     pub sign_in_per_client: Arc<dyn RateLimiter>,
     pub session_policy: SessionPolicy,
     pub mailer: Arc<dyn Mailer>,
+    pub authorizer: Arc<dyn Authorizer>,
     /// Set when an external OpenID Connect provider is configured.
     pub external: Option<Arc<dyn ExternalTokenVerifier>>,
     pub invite_policy: InvitePolicy,

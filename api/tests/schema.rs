@@ -11,3 +11,38 @@ fn committed_schema_is_the_live_schema() {
         "schema.graphql is out of date: run `cargo run -- schema > schema.graphql` and commit it"
     );
 }
+
+/// Every root operation declares who may run it, and the table names nothing
+/// that is not an operation (or a guarded nested field).
+#[test]
+fn every_operation_declares_its_access() {
+    use async_graphql::parser::types::{TypeKind, TypeSystemDefinition};
+    let doc = async_graphql::parser::parse_schema(api::graphql::sdl()).unwrap();
+    let mut operations = Vec::new();
+    for def in &doc.definitions {
+        if let TypeSystemDefinition::Type(t) = def {
+            let name = t.node.name.node.as_str();
+            if let ("Query" | "Mutation", TypeKind::Object(o)) = (name, &t.node.kind) {
+                operations.extend(o.fields.iter().map(|f| f.node.name.node.to_string()));
+            }
+        }
+    }
+    assert!(operations.len() > 20, "found only {operations:?}");
+    let undeclared: Vec<_> = operations
+        .iter()
+        .filter(|op| api::graphql::access::access_of(op).is_none())
+        .collect();
+    assert!(
+        undeclared.is_empty(),
+        "operations without a declared access in graphql/access.rs: {undeclared:?}"
+    );
+    let stale: Vec<_> = api::graphql::access::ACCESS
+        .iter()
+        .map(|(name, _)| *name)
+        .filter(|name| !name.contains('.') && !operations.iter().any(|op| op == name))
+        .collect();
+    assert!(
+        stale.is_empty(),
+        "access entries for operations that do not exist: {stale:?}"
+    );
+}

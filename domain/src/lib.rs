@@ -4,6 +4,7 @@
 //! implement the [`ports`]; the `api` crate composes them.
 
 pub mod auth;
+pub mod authz;
 pub mod error;
 pub mod identity;
 pub mod ids;

@@ -1,6 +1,7 @@
 //! Sign-up, sign-in, tenants and the caller's identity.
 
 use super::MUTATION_COST;
+use super::access::Guarded;
 use super::context::{services, tenant};
 use super::error::{ApiError, ApiResult};
 use super::scalars::{Isolation, parse_id};
@@ -68,6 +69,7 @@ pub struct AuthQuery;
 #[Object]
 impl AuthQuery {
     /// The signed-in user.
+    #[graphql(guard = "Guarded(\"me\")")]
     async fn me(&self, ctx: &Context<'_>) -> ApiResult<UserNode> {
         let t = tenant(ctx)?;
         let id = t.user_id().ok_or_else(ApiError::unauthenticated)?;
@@ -75,6 +77,7 @@ impl AuthQuery {
     }
 
     /// Every tenant the signed-in user belongs to, with their role.
+    #[graphql(guard = "Guarded(\"myTenants\")")]
     async fn my_tenants(&self, ctx: &Context<'_>) -> ApiResult<Vec<MembershipNode>> {
         let t = tenant(ctx)?;
         let id = t.user_id().ok_or_else(ApiError::unauthenticated)?;
@@ -83,6 +86,7 @@ impl AuthQuery {
     }
 
     /// The tenant the access token is for.
+    #[graphql(guard = "Guarded(\"tenant\")")]
     async fn tenant(&self, ctx: &Context<'_>) -> ApiResult<TenantNode> {
         let t = tenant(ctx)?;
         Ok(TenantNode(
@@ -97,7 +101,7 @@ pub struct AuthMutation;
 #[Object]
 impl AuthMutation {
     /// Creates a user and their first tenant (the user its owner) and signs in to it.
-    #[graphql(complexity = "MUTATION_COST")]
+    #[graphql(complexity = "MUTATION_COST", guard = "Guarded(\"signUp\")")]
     async fn sign_up(&self, ctx: &Context<'_>, input: SignUpInput) -> ApiResult<AuthPayload> {
         let isolation = isolation(ctx, input.isolation, "isolation")?;
         let input = DomainSignUp {
@@ -112,7 +116,7 @@ impl AuthMutation {
     }
 
     /// Signs in. Every failure answers the same `UNAUTHENTICATED`, whichever part was wrong.
-    #[graphql(complexity = "MUTATION_COST")]
+    #[graphql(complexity = "MUTATION_COST", guard = "Guarded(\"signIn\")")]
     async fn sign_in(&self, ctx: &Context<'_>, input: SignInInput) -> ApiResult<AuthPayload> {
         let signed = services(ctx)
             .auth()
@@ -128,7 +132,7 @@ impl AuthMutation {
 
     /// Exchanges a refresh token for new tokens. The presented token is used
     /// up; presenting it again ends the whole session (theft detection).
-    #[graphql(complexity = "MUTATION_COST")]
+    #[graphql(complexity = "MUTATION_COST", guard = "Guarded(\"refreshSession\")")]
     async fn refresh_session(
         &self,
         ctx: &Context<'_>,
@@ -139,7 +143,7 @@ impl AuthMutation {
 
     /// Ends the current session at once (its access token is refused from the
     /// next request), or every session of the caller with `allSessions: true`.
-    #[graphql(complexity = "MUTATION_COST")]
+    #[graphql(complexity = "MUTATION_COST", guard = "Guarded(\"signOut\")")]
     async fn sign_out(
         &self,
         ctx: &Context<'_>,
@@ -151,7 +155,7 @@ impl AuthMutation {
     }
 
     /// Changes the caller's password; every other session of theirs ends.
-    #[graphql(complexity = "MUTATION_COST")]
+    #[graphql(complexity = "MUTATION_COST", guard = "Guarded(\"changePassword\")")]
     async fn change_password(
         &self,
         ctx: &Context<'_>,
@@ -167,7 +171,7 @@ impl AuthMutation {
     }
 
     /// Issues a token for another tenant the caller belongs to.
-    #[graphql(complexity = "MUTATION_COST")]
+    #[graphql(complexity = "MUTATION_COST", guard = "Guarded(\"switchTenant\")")]
     async fn switch_tenant(&self, ctx: &Context<'_>, tenant_id: ID) -> ApiResult<AuthPayload> {
         let t = tenant(ctx)?;
         let target: TenantId =
@@ -176,7 +180,7 @@ impl AuthMutation {
     }
 
     /// Creates a tenant owned by the caller. Use `switchTenant` to work in it.
-    #[graphql(complexity = "MUTATION_COST")]
+    #[graphql(complexity = "MUTATION_COST", guard = "Guarded(\"createTenant\")")]
     async fn create_tenant(
         &self,
         ctx: &Context<'_>,

@@ -1,6 +1,7 @@
 //! Project queries and mutations.
 
 use super::MUTATION_COST;
+use super::access::Guarded;
 use super::context::{services, tenant};
 use super::error::{ApiError, ApiResult};
 use super::pagination::{PageArgs, encode, list_cost, page_query};
@@ -64,7 +65,10 @@ pub struct ProjectQuery;
 #[Object]
 impl ProjectQuery {
     /// Projects of the current tenant, newest first unless `orderBy` says otherwise.
-    #[graphql(complexity = "list_cost(first, last, child_complexity)")]
+    #[graphql(
+        complexity = "list_cost(first, last, child_complexity)",
+        guard = "Guarded(\"projects\")"
+    )]
     #[allow(clippy::too_many_arguments)]
     async fn projects(
         &self,
@@ -118,6 +122,7 @@ impl ProjectQuery {
     }
 
     /// One live project; `NOT_FOUND` unless it belongs to the current tenant.
+    #[graphql(guard = "Guarded(\"project\")")]
     async fn project(&self, ctx: &Context<'_>, id: ID) -> ApiResult<Option<ProjectNode>> {
         let tenant = tenant(ctx)?;
         Ok(Some(ProjectNode(
@@ -145,7 +150,7 @@ pub struct ProjectMutation;
 #[Object]
 impl ProjectMutation {
     /// Creates a project. Retrying with the same `idempotencyKey` returns the first result.
-    #[graphql(complexity = "MUTATION_COST")]
+    #[graphql(complexity = "MUTATION_COST", guard = "Guarded(\"createProject\")")]
     async fn create_project(
         &self,
         ctx: &Context<'_>,
@@ -166,7 +171,7 @@ impl ProjectMutation {
     }
 
     /// Changes a project if `expectedVersion` is still its version; `CONFLICT` otherwise.
-    #[graphql(complexity = "MUTATION_COST")]
+    #[graphql(complexity = "MUTATION_COST", guard = "Guarded(\"updateProject\")")]
     async fn update_project(
         &self,
         ctx: &Context<'_>,
@@ -188,7 +193,7 @@ impl ProjectMutation {
     }
 
     /// Soft-deletes a project: it and its tasks disappear until `restoreProject`. Returns true.
-    #[graphql(complexity = "MUTATION_COST")]
+    #[graphql(complexity = "MUTATION_COST", guard = "Guarded(\"deleteProject\")")]
     async fn delete_project(&self, ctx: &Context<'_>, id: ID) -> ApiResult<bool> {
         let tenant = tenant(ctx)?;
         services(ctx)
@@ -199,7 +204,7 @@ impl ProjectMutation {
     }
 
     /// Brings back a soft-deleted project with its tasks.
-    #[graphql(complexity = "MUTATION_COST")]
+    #[graphql(complexity = "MUTATION_COST", guard = "Guarded(\"restoreProject\")")]
     async fn restore_project(&self, ctx: &Context<'_>, id: ID) -> ApiResult<ProjectNode> {
         let tenant = tenant(ctx)?;
         Ok(ProjectNode(

@@ -1,6 +1,7 @@
 //! Task queries and mutations.
 
 use super::MUTATION_COST;
+use super::access::Guarded;
 use super::context::{services, tenant};
 use super::error::{ApiError, ApiResult};
 use super::loaders::Loaders;
@@ -157,7 +158,10 @@ pub struct TaskQuery;
 #[Object]
 impl TaskQuery {
     /// Tasks of the current tenant, newest first unless `orderBy` says otherwise.
-    #[graphql(complexity = "list_cost(first, last, child_complexity)")]
+    #[graphql(
+        complexity = "list_cost(first, last, child_complexity)",
+        guard = "Guarded(\"tasks\")"
+    )]
     #[allow(clippy::too_many_arguments)]
     async fn tasks(
         &self,
@@ -185,6 +189,7 @@ impl TaskQuery {
     }
 
     /// One task; `NOT_FOUND` unless it is a live task of the current tenant.
+    #[graphql(guard = "Guarded(\"task\")")]
     async fn task(&self, ctx: &Context<'_>, id: ID) -> ApiResult<Option<TaskNode>> {
         let tenant = tenant(ctx)?;
         let id: TaskId =
@@ -228,7 +233,7 @@ pub struct TaskMutation;
 #[Object]
 impl TaskMutation {
     /// Creates a task. Retrying with the same `idempotencyKey` returns the first result.
-    #[graphql(complexity = "MUTATION_COST")]
+    #[graphql(complexity = "MUTATION_COST", guard = "Guarded(\"createTask\")")]
     async fn create_task(
         &self,
         ctx: &Context<'_>,
@@ -254,7 +259,7 @@ impl TaskMutation {
     }
 
     /// Changes a task if `expectedVersion` is still its version; `CONFLICT` otherwise.
-    #[graphql(complexity = "MUTATION_COST")]
+    #[graphql(complexity = "MUTATION_COST", guard = "Guarded(\"updateTask\")")]
     async fn update_task(
         &self,
         ctx: &Context<'_>,
@@ -290,7 +295,7 @@ impl TaskMutation {
     }
 
     /// Deletes a task. Returns true.
-    #[graphql(complexity = "MUTATION_COST")]
+    #[graphql(complexity = "MUTATION_COST", guard = "Guarded(\"deleteTask\")")]
     async fn delete_task(&self, ctx: &Context<'_>, id: ID) -> ApiResult<bool> {
         let tenant = tenant(ctx)?;
         let id: TaskId =

@@ -1,5 +1,6 @@
 //! Output types, built from domain values (never from ORM rows).
 
+use super::access::Guarded;
 use super::context::{page_limits, services, tenant};
 use super::error::{ApiError, ApiResult};
 use super::loaders::Loaders;
@@ -132,7 +133,10 @@ impl ProjectNode {
         self.0.version
     }
     /// This project's tasks.
-    #[graphql(complexity = "list_cost(first, last, child_complexity)")]
+    #[graphql(
+        complexity = "list_cost(first, last, child_complexity)",
+        guard = "Guarded(\"Project.tasks\")"
+    )]
     #[allow(clippy::too_many_arguments)]
     async fn tasks(
         &self,
@@ -192,6 +196,7 @@ impl TaskNode {
     async fn version(&self) -> i32 {
         self.0.version
     }
+    #[graphql(guard = "Guarded(\"Task.project\")")]
     async fn project(&self, ctx: &Context<'_>) -> async_graphql::Result<ProjectNode> {
         let loaders = ctx.data_unchecked::<Loaders>();
         match loaders.projects.load_one(self.0.project_id).await? {
@@ -199,6 +204,7 @@ impl TaskNode {
             None => Err(ApiError::from(domain::Error::NotFound(Entity::Project)).into()),
         }
     }
+    #[graphql(guard = "Guarded(\"Task.assignee\")")]
     async fn assignee(&self, ctx: &Context<'_>) -> async_graphql::Result<Option<UserNode>> {
         let Some(id) = self.0.assignee_id else {
             return Ok(None);

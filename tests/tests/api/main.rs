@@ -12,6 +12,7 @@ mod invitations;
 mod isolation;
 mod membership_changes;
 mod oidc;
+mod permissions;
 mod projects;
 mod rate_limits;
 mod sessions;

@@ -1,0 +1,81 @@
+//! Who may run each operation: declared once here, enforced by the guard each
+//! resolver carries (`#[graphql(guard = "Guarded(\"projects\")")]`). An
+//! operation missing from this table is refused, and a test fails.
+
+use super::context::{services, tenant};
+use super::error::ApiError;
+use async_graphql::{Context, Guard};
+use domain::authz::Permission;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Access {
+    /// Anyone: signing up and in, refreshing, accepting an invitation.
+    Public,
+    /// Any signed-in member, whatever their role.
+    SignedIn,
+    /// A member whose role grants this permission in the token's tenant.
+    Needs(Permission),
+}
+
+use Access::{Needs, Public, SignedIn};
+use Permission as P;
+
+/// Root operations, and the nested fields that reach other data.
+pub const ACCESS: &[(&str, Access)] = &[
+    ("signUp", Public),
+    ("signIn", Public),
+    ("refreshSession", Public),
+    ("acceptInvitation", Public),
+    ("me", SignedIn),
+    ("myTenants", SignedIn),
+    ("tenant", SignedIn),
+    ("switchTenant", SignedIn),
+    ("signOut", SignedIn),
+    ("changePassword", SignedIn),
+    ("createTenant", SignedIn),
+    ("projects", Needs(P::ProjectRead)),
+    ("project", Needs(P::ProjectRead)),
+    ("createProject", Needs(P::ProjectWrite)),
+    ("updateProject", Needs(P::ProjectWrite)),
+    ("deleteProject", Needs(P::ProjectWrite)),
+    ("restoreProject", Needs(P::ProjectWrite)),
+    ("tasks", Needs(P::TaskRead)),
+    ("task", Needs(P::TaskRead)),
+    ("createTask", Needs(P::TaskWrite)),
+    ("updateTask", Needs(P::TaskWrite)),
+    ("deleteTask", Needs(P::TaskWrite)),
+    ("invitations", Needs(P::MemberManage)),
+    ("inviteMember", Needs(P::MemberManage)),
+    ("Project.tasks", Needs(P::TaskRead)),
+    ("Task.project", Needs(P::ProjectRead)),
+    ("Task.assignee", Needs(P::MemberRead)),
+];
+
+pub fn access_of(operation: &str) -> Option<Access> {
+    ACCESS
+        .iter()
+        .find(|(name, _)| *name == operation)
+        .map(|(_, a)| *a)
+}
+
+/// The guard every resolver carries, naming its entry in [`ACCESS`].
+pub struct Guarded(pub &'static str);
+
+impl Guard for Guarded {
+    async fn check(&self, ctx: &Context<'_>) -> async_graphql::Result<()> {
+        match access_of(self.0) {
+            Some(Public) => Ok(()),
+            Some(SignedIn) => tenant(ctx).map(|_| ()).map_err(Into::into),
+            Some(Needs(permission)) => {
+                let t = tenant(ctx)?;
+                if services(ctx).authorizer.allowed(t, permission) {
+                    Ok(())
+                } else {
+                    Err(ApiError::from(domain::Error::Forbidden).into())
+                }
+            }
+            // Not declared: refuse, whoever asks.
+            None => Err(ApiError::from(domain::Error::Forbidden).into()),
+        }
+    }
+}

@@ -6,16 +6,12 @@
 //! parameters, so they still sign in normally), and projects and tasks written
 //! with batched inserts in one transaction.
 
+use crate::generate::{Shape, projects_and_tasks};
 use chrono::{Duration, Utc};
 use domain::auth::Auth;
 use domain::identity::{RoleName, Tenant};
 use domain::ports::{NewTenant, PasswordHasher, Tenancy, TxMode};
-use domain::project::Project;
-use domain::task::{Task, TaskStatus};
-use domain::values::{
-    Description, DisplayName, DueDate, Email, Password, Priority, ProjectName, TaskTitle,
-    TenantName, TenantSlug,
-};
+use domain::values::{DisplayName, Email, Password, TenantName, TenantSlug};
 use domain::{
     Error, FieldError, Isolation, ProjectId, Result, TaskId, TenantContext, TenantId, UserId,
 };
@@ -181,12 +177,16 @@ impl Fixtures<'_> {
                 .await?;
         }
 
-        let (projects, tasks) = plan(
-            &mut data,
-            tenant.id,
-            spec,
-            &created.iter().map(|(u, _, _)| u.id).collect::<Vec<_>>(),
-        );
+        let assignees: Vec<UserId> = created.iter().map(|(u, _, _)| u.id).collect();
+        let shape = Shape {
+            projects: spec.projects,
+            tasks_per_project: spec.tasks_per_project,
+            start: Utc::now() - Duration::hours(1),
+            step: Duration::milliseconds(1),
+            assignees: &assignees,
+            assigned: 1.0,
+        };
+        let (projects, tasks) = projects_and_tasks(&mut data, tenant.id, &shape);
         let ctx = TenantContext::system(tenant.id, tenant.isolation);
         self.tenancy.bulk_insert(&ctx, &projects, &tasks).await?;
 
@@ -263,53 +263,4 @@ fn capitalise(s: &str) -> String {
     c.next()
         .map(|f| f.to_uppercase().chain(c).collect())
         .unwrap_or_default()
-}
-
-/// Projects and tasks, named and shaped by the seeded generator.
-fn plan(
-    rng: &mut StdRng,
-    tenant: TenantId,
-    spec: &FixtureSpec,
-    assignees: &[UserId],
-) -> (Vec<Project>, Vec<Task>) {
-    let statuses = [TaskStatus::Todo, TaskStatus::InProgress, TaskStatus::Done];
-    let base = Utc::now() - Duration::hours(1);
-    let mut projects = Vec::with_capacity(spec.projects);
-    let mut tasks = Vec::with_capacity(spec.projects * spec.tasks_per_project);
-    for p in 0..spec.projects {
-        let at = base + Duration::milliseconds(p as i64);
-        let project = Project {
-            id: ProjectId::generate(),
-            tenant_id: tenant,
-            name: ProjectName::parse(&format!("Project {}", p + 1)).expect("valid"),
-            description: Description::parse("").expect("valid"),
-            created_at: at,
-            updated_at: at,
-            deleted_at: None,
-            version: 1,
-        };
-        for k in 0..spec.tasks_per_project {
-            let at = base + Duration::milliseconds((p * spec.tasks_per_project + k) as i64);
-            tasks.push(Task {
-                id: TaskId::generate(),
-                tenant_id: tenant,
-                project_id: project.id,
-                title: TaskTitle::parse(&format!("Task {} of project {}", k + 1, p + 1))
-                    .expect("valid"),
-                description: Description::parse("").expect("valid"),
-                status: statuses[rng.gen_range(0..statuses.len())],
-                priority: Priority::parse(rng.gen_range(0..=4)).expect("valid"),
-                assignee_id: Some(assignees[rng.gen_range(0..assignees.len())]),
-                due_date: rng.gen_bool(0.5).then(|| {
-                    DueDate::new((base + Duration::days(rng.gen_range(1..60))).date_naive())
-                        .expect("valid")
-                }),
-                created_at: at,
-                updated_at: at,
-                version: 1,
-            });
-        }
-        projects.push(project);
-    }
-    (projects, tasks)
 }

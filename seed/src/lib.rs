@@ -3,4 +3,5 @@
 
 pub mod demo;
 pub mod fixtures;
+mod generate;
 pub mod scale;

@@ -1,19 +1,16 @@
 //! Scale data for benchmarks: many tenants, each with an owner, projects and
 //! tasks, loaded with batched inserts (one transaction per tenant).
 
+use crate::generate::{Shape, projects_and_tasks};
 use chrono::{Duration, Utc};
 use domain::identity::RoleName;
 use domain::ports::{IdentityStore, NewTenant};
-use domain::project::Project;
-use domain::task::{Task, TaskStatus};
-use domain::values::{
-    Description, DisplayName, DueDate, Email, Priority, ProjectName, TaskTitle, TenantName,
-    TenantSlug,
-};
-use domain::{Isolation, ProjectId, TaskId, TenantContext, TenantId, UserId};
+use domain::task::TaskStatus;
+use domain::values::{DisplayName, Email, TenantName, TenantSlug};
+use domain::{Isolation, ProjectId, TenantContext, TenantId, UserId};
 use infra::db::Storage;
+use rand::SeedableRng;
 use rand::rngs::StdRng;
-use rand::{Rng, SeedableRng};
 
 #[derive(Debug, Clone, Copy)]
 pub struct ScaleSpec {
@@ -47,7 +44,6 @@ pub async fn load(
     let identity = storage.identity();
     let tenancy = storage.tenancy();
     let mut rng = StdRng::seed_from_u64(spec.seed);
-    let statuses = [TaskStatus::Todo, TaskStatus::InProgress, TaskStatus::Done];
     let mut out = Vec::with_capacity(spec.tenants);
     for t in 0..spec.tenants {
         let email = format!("owner{t}-{run}@scale.test");
@@ -80,43 +76,18 @@ pub async fn load(
             .await?;
         let assignees: [UserId; 2] = [owner.id, member.id];
 
-        let base = Utc::now() - Duration::days(30);
-        let mut projects = Vec::with_capacity(spec.projects_per_tenant);
-        let mut tasks = Vec::with_capacity(spec.projects_per_tenant * spec.tasks_per_project);
-        for p in 0..spec.projects_per_tenant {
-            let at = base + Duration::seconds(p as i64);
-            let project = Project {
-                id: ProjectId::generate(),
-                tenant_id: tenant.id,
-                name: ProjectName::parse(&format!("Project {p}")).expect("valid"),
-                description: Description::parse("Scale data").expect("valid"),
-                created_at: at,
-                updated_at: at,
-                deleted_at: None,
-                version: 1,
-            };
-            for k in 0..spec.tasks_per_project {
-                let at = base + Duration::seconds((p * spec.tasks_per_project + k) as i64);
-                tasks.push(Task {
-                    id: TaskId::generate(),
-                    tenant_id: tenant.id,
-                    project_id: project.id,
-                    title: TaskTitle::parse(&format!("Task {k} of project {p}")).expect("valid"),
-                    description: Description::parse("").expect("valid"),
-                    status: statuses[rng.gen_range(0..statuses.len())],
-                    priority: Priority::parse(rng.gen_range(0..=4)).expect("valid"),
-                    assignee_id: rng.gen_bool(0.8).then(|| assignees[rng.gen_range(0..2)]),
-                    due_date: rng.gen_bool(0.5).then(|| {
-                        DueDate::new((base + Duration::days(rng.gen_range(0..120))).date_naive())
-                            .expect("valid")
-                    }),
-                    created_at: at,
-                    updated_at: at,
-                    version: 1,
-                });
-            }
-            projects.push(project);
-        }
+        let (projects, tasks) = projects_and_tasks(
+            &mut rng,
+            tenant.id,
+            &Shape {
+                projects: spec.projects_per_tenant,
+                tasks_per_project: spec.tasks_per_project,
+                start: Utc::now() - Duration::days(30),
+                step: Duration::seconds(1),
+                assignees: &assignees,
+                assigned: 0.8,
+            },
+        );
         let ctx = TenantContext::system(tenant.id, tenant.isolation);
         tenancy.bulk_insert(&ctx, &projects, &tasks).await?;
         out.push(ScaleTenant {

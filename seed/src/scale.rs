@@ -5,7 +5,6 @@ use crate::generate::{Shape, projects_and_tasks};
 use chrono::{Duration, Utc};
 use domain::identity::RoleName;
 use domain::ports::{IdentityStore, NewTenant};
-use domain::task::TaskStatus;
 use domain::values::{DisplayName, Email, TenantName, TenantSlug};
 use domain::{Isolation, ProjectId, TenantContext, TenantId, UserId};
 use infra::db::Storage;

@@ -35,3 +35,11 @@ pub fn tenant<'a>(ctx: &Context<'a>) -> ApiResult<&'a TenantContext> {
         _ => Err(ApiError::unauthenticated()),
     }
 }
+
+/// What a list resolver needs: the services, the caller's tenant binding
+/// (or `UNAUTHENTICATED`) and the page-size limits.
+pub fn list_context<'a>(
+    ctx: &Context<'a>,
+) -> ApiResult<(&'a Arc<Services>, &'a TenantContext, PageLimits)> {
+    Ok((services(ctx), tenant(ctx)?, page_limits(ctx)))
+}

@@ -6,10 +6,12 @@
 
 use super::context::PageLimits;
 use super::error::{ApiError, ApiResult};
+use async_graphql::connection::{Connection, Edge};
+use async_graphql::{ObjectType, OutputType};
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use chrono::{DateTime, NaiveDate, Utc};
-use domain::page::{Cursor, Direction, PageQuery, SortValue};
+use domain::page::{Cursor, Direction, Keyed, Page, PageQuery, SortValue};
 use uuid::Uuid;
 
 /// A sort field's stable name inside cursors.
@@ -144,6 +146,34 @@ pub fn page_query<F: CursorField>(
         cursor,
         backward,
     })
+}
+
+/// A Relay connection from one page. Forward, a previous page exists when
+/// there was a cursor; backward, mirrored.
+pub fn connection<F, T, N, X>(
+    query: &PageQuery<F>,
+    page: Page<T>,
+    extra: X,
+    node: impl Fn(T) -> N,
+) -> Connection<String, N, X>
+where
+    F: CursorField,
+    T: Keyed<F>,
+    N: OutputType,
+    X: ObjectType,
+{
+    let (has_prev, has_next) = if query.backward {
+        (page.has_more, query.cursor.is_some())
+    } else {
+        (query.cursor.is_some(), page.has_more)
+    };
+    let mut conn = Connection::with_additional_fields(has_prev, has_next, extra);
+    conn.edges.extend(
+        page.items
+            .into_iter()
+            .map(|t| Edge::new(encode(query.field, &t.cursor(query.field)), node(t))),
+    );
+    conn
 }
 
 /// The complexity of a list field: its page size times what each node selects.

@@ -2,16 +2,16 @@
 
 use super::MUTATION_COST;
 use super::access::Guarded;
+use super::context::list_context;
 use super::context::{services, tenant};
 use super::error::{ApiError, ApiResult};
-use super::pagination::{PageArgs, encode, list_cost, page_query};
+use super::pagination::{PageArgs, connection, list_cost, page_query};
 use super::scalars::{OrderDirection, ProjectOrderField, parse_id};
-use super::types::{ProjectNode, list_context};
-use async_graphql::connection::{Connection, Edge};
+use super::types::ProjectNode;
+use async_graphql::connection::Connection;
 use async_graphql::{Context, ID, InputObject, Object};
 use domain::ProjectId;
 use domain::error::Entity;
-use domain::page::Keyed;
 use domain::project::{ProjectFilter, ProjectInput, ProjectPatchInput};
 use domain::validate::AtField;
 use domain::values::SearchTerm;
@@ -107,18 +107,12 @@ impl ProjectQuery {
             limits,
         )?;
         let page = services.work(tenant).list_projects(&filter, &query).await?;
-        let (has_prev, has_next) = match query.backward {
-            false => (query.cursor.is_some(), page.has_more),
-            true => (page.has_more, query.cursor.is_some()),
-        };
-        let mut conn =
-            Connection::with_additional_fields(has_prev, has_next, ProjectCount { filter });
-        conn.edges.extend(
-            page.items
-                .into_iter()
-                .map(|p| Edge::new(encode(field, &p.cursor(field)), ProjectNode(p))),
-        );
-        Ok(conn)
+        Ok(connection(
+            &query,
+            page,
+            ProjectCount { filter },
+            ProjectNode,
+        ))
     }
 
     /// One live project; `NOT_FOUND` unless it belongs to the current tenant.

@@ -2,16 +2,16 @@
 
 use super::MUTATION_COST;
 use super::access::Guarded;
+use super::context::list_context;
 use super::context::{services, tenant};
 use super::error::{ApiError, ApiResult};
 use super::loaders::Loaders;
-use super::pagination::{PageArgs, encode, list_cost, page_query};
+use super::pagination::{PageArgs, connection, list_cost, page_query};
 use super::scalars::{Date, OrderDirection, TaskOrderField, TaskStatus, parse_id};
-use super::types::{TaskNode, list_context};
-use async_graphql::connection::{Connection, Edge};
+use super::types::TaskNode;
+use async_graphql::connection::Connection;
 use async_graphql::{Context, ID, InputObject, MaybeUndefined, Object};
 use domain::error::Entity;
-use domain::page::Keyed;
 use domain::task::{TaskFilter, TaskInput, TaskPatchInput};
 use domain::validate::AtField;
 use domain::values::SearchTerm;
@@ -133,23 +133,15 @@ pub async fn task_connection(
         loaders
             .prime(&page.items, want_projects, want_assignees)
             .await
-            .map_err(|_| {
-                ApiError::from(domain::Error::unexpected(
-                    "loading the projects and assignees of a page failed",
-                ))
+            .map_err(|e| {
+                // The cause goes to the log; the client sees a generic error.
+                ApiError::from(domain::Error::unexpected(format!(
+                    "loading the projects and assignees of a page: {}",
+                    e.message
+                )))
             })?;
     }
-    let (has_prev, has_next) = match query.backward {
-        false => (query.cursor.is_some(), page.has_more),
-        true => (page.has_more, query.cursor.is_some()),
-    };
-    let mut conn = Connection::with_additional_fields(has_prev, has_next, TaskCount { filter });
-    conn.edges.extend(
-        page.items
-            .into_iter()
-            .map(|t| Edge::new(encode(field, &t.cursor(field)), TaskNode(t))),
-    );
-    Ok(conn)
+    Ok(connection(&query, page, TaskCount { filter }, TaskNode))
 }
 
 #[derive(Default)]

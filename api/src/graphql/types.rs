@@ -1,7 +1,6 @@
 //! Output types, built from domain values (never from ORM rows).
 
 use super::access::Guarded;
-use super::context::{page_limits, services, tenant};
 use super::error::{ApiError, ApiResult};
 use super::loaders::Loaders;
 use super::pagination::{PageArgs, list_cost};
@@ -212,16 +211,4 @@ impl TaskNode {
         let loaders = ctx.data_unchecked::<Loaders>();
         Ok(loaders.members.load_one(id).await?.map(UserNode))
     }
-}
-
-/// Keeps `page_limits`, `services` and `tenant` referenced from one place for
-/// list resolvers in sibling modules.
-pub(super) fn list_context<'a>(
-    ctx: &Context<'a>,
-) -> ApiResult<(
-    &'a std::sync::Arc<crate::services::Services>,
-    &'a domain::TenantContext,
-    super::context::PageLimits,
-)> {
-    Ok((services(ctx), tenant(ctx)?, page_limits(ctx)))
 }

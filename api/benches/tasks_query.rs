@@ -242,8 +242,8 @@ async fn main() -> anyhow::Result<()> {
     tokio::spawn(app.run(std::future::pending()));
 
     // The baseline server: its own pool of the same size, the same adapters.
-    let storage = infra::db::Storage::connect(&api::app::db_settings(&settings)).await?;
-    let services = Arc::new(api::app::services(&storage, &settings)?);
+    let mut storage = infra::db::Storage::connect(&api::app::db_settings(&settings)).await?;
+    let services = Arc::new(api::app::services(&mut storage, &settings).await?);
     let plain = Router::new()
         .route("/plain/tasks", get(plain_tasks))
         .with_state(services.clone());

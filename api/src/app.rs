@@ -12,6 +12,7 @@ use domain::members::InvitePolicy;
 use domain::ports::RateLimiter;
 use domain::ports::RevocationList;
 use domain::ports::{ExternalTokenVerifier, Mailer};
+use infra::authz::Publisher;
 use infra::db::{DbSettings, Storage};
 use infra::jwt::{JwtSettings, JwtTokens, SigningKeys};
 use infra::mailer::{ConsoleMailer, HttpMailer, HttpMailerSettings, UnconfiguredMailer};
@@ -115,8 +116,12 @@ fn mailer(s: &Settings) -> anyhow::Result<Arc<dyn Mailer>> {
     })
 }
 
-/// Builds the adapters for the domain's ports from configuration.
-pub fn services(storage: &Storage, s: &Settings) -> anyhow::Result<Services> {
+/// Builds the adapters for the domain's ports from configuration, and loads
+/// the authorization policy (following other nodes' changes from then on).
+///
+/// # Errors
+/// Bad configuration, or the policy failing to load.
+pub async fn services(storage: &mut Storage, s: &Settings) -> anyhow::Result<Services> {
     let keys = signing_keys(&s.auth)?;
     let hasher = Argon2Hasher::new(Argon2Params {
         memory_kib: s.auth.argon2_memory_kib,
@@ -161,9 +166,31 @@ pub fn services(storage: &Storage, s: &Settings) -> anyhow::Result<Services> {
     };
     let sign_in_per_account = limiter("signin-account", rl.sign_in_per_account);
     let sign_in_per_client = limiter("signin-client", rl.sign_in_per_client);
+    let channel = format!("{prefix}:authz");
+    let publisher = redis.as_ref().map(|conn| Publisher {
+        conn: conn.clone(),
+        channel: channel.clone(),
+    });
+    let engine = storage
+        .load_authorization(publisher)
+        .await
+        .context("loading the authorization policy")?;
+    let subscription = match &s.redis.url {
+        Some(url) => Some((
+            redis::Client::open(url.as_str())
+                .map_err(|e| anyhow::anyhow!("configuration: REDIS_URL: {e}"))?,
+            channel,
+        )),
+        None => None,
+    };
+    engine.watch(
+        Duration::from_millis(s.authz.poll_interval_ms.max(10)),
+        subscription,
+    );
     Ok(Services {
         tenancy: Arc::new(storage.tenancy()),
         identity: Arc::new(storage.identity()),
+        access: Arc::new(storage.access()),
         sessions: Arc::new(storage.sessions()),
         revocations,
         sign_in_per_account,
@@ -175,7 +202,7 @@ pub fn services(storage: &Storage, s: &Settings) -> anyhow::Result<Services> {
         },
         redis,
         mailer: mailer(s)?,
-        authorizer: Arc::new(domain::authz::DefaultRoles),
+        authorizer: engine,
         external: oidc(s)?,
         invite_policy: InvitePolicy {
             ttl: chrono::Duration::hours(s.invitations.ttl_hours),
@@ -209,7 +236,7 @@ impl Application {
     /// Any of those steps failing, with what failed.
     pub async fn build(settings: Settings) -> anyhow::Result<Self> {
         http::metrics::handle();
-        let storage = Storage::connect(&db_settings(&settings))
+        let mut storage = Storage::connect(&db_settings(&settings))
             .await
             .with_context(|| {
                 format!(
@@ -220,7 +247,7 @@ impl Application {
         if settings.database.migrate_on_start {
             storage.migrate().await.context("running migrations")?;
         }
-        let services = Arc::new(services(&storage, &settings)?);
+        let services = Arc::new(services(&mut storage, &settings).await?);
         if settings.demo.seed_on_first_start
             && storage
                 .has_no_tenants()

@@ -29,6 +29,7 @@ pub struct Settings {
     pub server: ServerSettings,
     pub database: DatabaseSettings,
     pub redis: RedisSettings,
+    pub authz: AuthzSettings,
     pub rate_limit: RateLimitSettings,
     pub email: EmailSettings,
     pub invitations: InvitationSettings,
@@ -67,6 +68,13 @@ pub struct RedisSettings {
     /// Unset: in-process adapters.
     pub url: Option<String>,
     pub key_prefix: String,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+pub struct AuthzSettings {
+    /// How often a node looks for other nodes' role and membership changes.
+    /// With Redis, changes also arrive at once by pub/sub.
+    pub poll_interval_ms: u64,
 }
 
 #[derive(Debug, Clone, Deserialize)]

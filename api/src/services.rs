@@ -1,12 +1,13 @@
 //! The adapters behind the domain's ports, chosen once at start-up.
 
 use domain::TenantContext;
+use domain::access::Access;
 use domain::auth::{Auth, SessionPolicy, SignInLimits};
 use domain::authz::Authorizer;
 use domain::members::{InvitePolicy, Members};
 use domain::ports::{
-    ExternalTokenVerifier, IdentityStore, Mailer, PasswordHasher, RateLimiter, RevocationList,
-    SessionStore, Tenancy, TokenService,
+    AccessStore, ExternalTokenVerifier, IdentityStore, Mailer, PasswordHasher, RateLimiter,
+    RevocationList, SessionStore, Tenancy, TokenService,
 };
 use domain::work::Work;
 use std::sync::Arc;
@@ -15,6 +16,7 @@ use std::sync::Arc;
 pub struct Services {
     pub tenancy: Arc<dyn Tenancy>,
     pub identity: Arc<dyn IdentityStore>,
+    pub access: Arc<dyn AccessStore>,
     pub hasher: Arc<dyn PasswordHasher>,
     pub tokens: Arc<dyn TokenService>,
     pub sessions: Arc<dyn SessionStore>,
@@ -53,8 +55,17 @@ impl Services {
         Members {
             auth: self.auth(),
             tenancy: &*self.tenancy,
+            access: &*self.access,
             mailer: &*self.mailer,
             policy: &self.invite_policy,
+        }
+    }
+
+    /// Roles, member management and the audit log of the caller's tenant.
+    pub fn access<'a>(&'a self, ctx: &'a TenantContext) -> Access<'a> {
+        Access {
+            store: &*self.access,
+            ctx,
         }
     }
 

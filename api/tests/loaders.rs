@@ -95,11 +95,11 @@ async fn listing_tasks_loads_projects_and_assignees_in_one_batch_each() {
         format!("sqlite://{}?mode=rwc", file.display()),
     ));
     let settings = Settings::from_figment(figment).unwrap();
-    let storage = infra::db::Storage::connect(&api::app::db_settings(&settings))
+    let mut storage = infra::db::Storage::connect(&api::app::db_settings(&settings))
         .await
         .unwrap();
     storage.migrate().await.unwrap();
-    let base = api::app::services(&storage, &settings).unwrap();
+    let base = api::app::services(&mut storage, &settings).await.unwrap();
     let tenancy = Arc::new(CountingTenancy {
         inner: base.tenancy.clone(),
         begins: AtomicUsize::new(0),

@@ -1,6 +1,7 @@
 //! Permissions and roles. Every operation of the API declares the permission
 //! it needs; a role is a set of permissions within a tenant.
 
+use crate::audit::{AuditState, AuditValue};
 use crate::identity::RoleName;
 use crate::tenancy::TenantContext;
 
@@ -87,21 +88,98 @@ pub fn default_role(role: &str) -> Option<&'static [Permission]> {
     }
 }
 
-/// Decides whether the context's principal holds a permission in its tenant.
-pub trait Authorizer: Send + Sync {
-    fn allowed(&self, ctx: &TenantContext, permission: Permission) -> bool;
+/// A role of a tenant: one of the four defaults (the same in every tenant) or
+/// a custom role the tenant made.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Role {
+    pub name: RoleName,
+    /// Sorted, without repeats.
+    pub permissions: Vec<Permission>,
+    pub builtin: bool,
 }
 
-/// The four default roles only. Custom roles need a policy store.
-#[derive(Debug, Default, Clone, Copy)]
-pub struct DefaultRoles;
-
-impl Authorizer for DefaultRoles {
-    fn allowed(&self, ctx: &TenantContext, permission: Permission) -> bool {
-        ctx.role()
-            .and_then(|r| default_role(r.as_str()))
-            .is_some_and(|ps| ps.contains(&permission))
+impl Role {
+    pub fn new(name: RoleName, permissions: impl IntoIterator<Item = Permission>) -> Self {
+        let mut permissions: Vec<_> = permissions.into_iter().collect();
+        permissions.sort_unstable();
+        permissions.dedup();
+        let builtin = default_role(name.as_str()).is_some();
+        Self {
+            name,
+            permissions,
+            builtin,
+        }
     }
+
+    /// `{"permissions": [...]}`, as the audit log records a role.
+    pub fn audit_state(&self) -> AuditState {
+        AuditState::from([(
+            "permissions".to_owned(),
+            AuditValue::List(
+                self.permissions
+                    .iter()
+                    .map(|p| p.as_str().to_owned())
+                    .collect(),
+            ),
+        )])
+    }
+
+    /// Whether this role grants nothing `holder` lacks.
+    pub fn within(&self, holder: &[Permission]) -> bool {
+        self.permissions.iter().all(|p| holder.contains(p))
+    }
+}
+
+/// The four default roles, owner first.
+pub fn default_roles() -> Vec<Role> {
+    [
+        RoleName::OWNER,
+        RoleName::ADMIN,
+        RoleName::MEMBER,
+        RoleName::VIEWER,
+    ]
+    .into_iter()
+    .map(|n| {
+        Role::new(
+            RoleName::new(n),
+            default_role(n).unwrap_or_default().iter().copied(),
+        )
+    })
+    .collect()
+}
+
+/// Every role of one tenant: the defaults, then its custom roles by name.
+#[derive(Debug, Clone)]
+pub struct RoleBook(Vec<Role>);
+
+impl RoleBook {
+    pub fn new(mut custom: Vec<Role>) -> Self {
+        custom.sort_by(|a, b| a.name.as_str().cmp(b.name.as_str()));
+        let mut roles = default_roles();
+        roles.extend(custom.into_iter().filter(|r| !r.builtin));
+        Self(roles)
+    }
+
+    pub fn get(&self, name: &str) -> Option<&Role> {
+        self.0.iter().find(|r| r.name.as_str() == name)
+    }
+
+    /// What the context's member may do; nothing for other principals.
+    pub fn permissions_of(&self, ctx: &TenantContext) -> &[Permission] {
+        ctx.role()
+            .and_then(|r| self.get(r.as_str()))
+            .map_or(&[], |r| &r.permissions)
+    }
+
+    pub fn into_vec(self) -> Vec<Role> {
+        self.0
+    }
+}
+
+/// Decides whether the context's principal holds a permission in its tenant.
+#[async_trait::async_trait]
+pub trait Authorizer: Send + Sync {
+    async fn allowed(&self, ctx: &TenantContext, permission: Permission) -> bool;
 }
 
 #[cfg(test)]

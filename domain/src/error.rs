@@ -33,6 +33,7 @@ pub enum Entity {
     Project,
     Task,
     Membership,
+    Role,
 }
 
 impl fmt::Display for Entity {
@@ -43,6 +44,7 @@ impl fmt::Display for Entity {
             Entity::Project => "project",
             Entity::Task => "task",
             Entity::Membership => "membership",
+            Entity::Role => "role",
         })
     }
 }

@@ -42,6 +42,37 @@ impl RoleName {
     pub fn as_str(&self) -> &str {
         &self.0
     }
+
+    pub fn is_builtin(&self) -> bool {
+        matches!(
+            self.0.as_str(),
+            Self::OWNER | Self::ADMIN | Self::MEMBER | Self::VIEWER
+        )
+    }
+
+    /// A name for a new custom role: 2 to 32 characters of `a-z`, `0-9`, `_`
+    /// and `-`, starting with a letter, and not one of the defaults. The
+    /// length keeps it from ever reading as a user id (36 characters), with
+    /// which it shares Casbin's role graph.
+    pub fn parse_custom(raw: &str) -> Result<Self, crate::validate::Invalid> {
+        use crate::validate::Invalid;
+        let ok_chars = raw
+            .bytes()
+            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_' || b == b'-');
+        if !(2..=32).contains(&raw.len())
+            || !ok_chars
+            || !raw.starts_with(|c: char| c.is_ascii_lowercase())
+        {
+            return Err(Invalid::new(
+                "2 to 32 characters of a-z, 0-9, _ and -, starting with a letter",
+            ));
+        }
+        let name = Self(raw.to_owned());
+        if name.is_builtin() {
+            return Err(Invalid::new("a default role has this name"));
+        }
+        Ok(name)
+    }
 }
 
 impl fmt::Display for RoleName {

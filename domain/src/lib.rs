@@ -3,6 +3,8 @@
 //! Pure by design: no database, web, cache or runtime crate. Adapters in `infra`
 //! implement the [`ports`]; the `api` crate composes them.
 
+pub mod access;
+pub mod audit;
 pub mod auth;
 pub mod authz;
 pub mod error;

@@ -2,11 +2,12 @@
 //! creates the user if needed and the membership, and signs them in.
 
 use crate::auth::{Auth, SignedIn};
+use crate::authz::RoleBook;
 use crate::error::{Error, Result};
 use crate::identity::RoleName;
 use crate::ids::{TenantId, UserId};
 use crate::invitation::{Delivery, EmailStatus, Invitation, OutgoingEmail};
-use crate::ports::{Mailer, Tenancy, TxMode};
+use crate::ports::{AccessStore, Mailer, Tenancy, TxMode};
 use crate::tenancy::TenantContext;
 use crate::validate::{AllValid, AtField, Invalid};
 use crate::values::{DisplayName, Email, Password};
@@ -24,19 +25,23 @@ pub struct InvitePolicy {
 pub struct Members<'a> {
     pub auth: Auth<'a>,
     pub tenancy: &'a dyn Tenancy,
+    pub access: &'a dyn AccessStore,
     pub mailer: &'a dyn Mailer,
     pub policy: &'a InvitePolicy,
 }
 
 const BAD_INVITATION: &str = "invalid, used or expired invitation";
 
-/// Roles an invitation may grant. Owners are made by owners only.
-fn invitable_role(raw: &str, inviter: &RoleName) -> Result<RoleName, Invalid> {
-    match raw {
-        RoleName::ADMIN | RoleName::MEMBER | RoleName::VIEWER => Ok(RoleName::new(raw)),
-        RoleName::OWNER if inviter.as_str() == RoleName::OWNER => Ok(RoleName::owner()),
-        RoleName::OWNER => Err(Invalid::new("only an owner may invite an owner")),
-        _ => Err(Invalid::new("must be one of owner, admin, member, viewer")),
+/// Roles an invitation may grant: any role of the tenant whose permissions
+/// the inviter holds too (so only owners invite owners).
+fn invitable_role(raw: &str, book: &RoleBook, ctx: &TenantContext) -> Result<RoleName, Invalid> {
+    let role = book
+        .get(raw)
+        .ok_or_else(|| Invalid::new("no such role in this tenant"))?;
+    if role.within(book.permissions_of(ctx)) {
+        Ok(role.name.clone())
+    } else {
+        Err(Invalid::new("this role has permissions you lack"))
     }
 }
 
@@ -56,10 +61,11 @@ impl Members<'_> {
     pub async fn invite(&self, ctx: &TenantContext, email: &str, role: &str) -> Result<Invitation> {
         // Whether the caller may manage members at all is the API's guard's
         // call (`member:manage`); here only what the invitation itself grants.
-        let (inviter, inviter_role) = ctx.user_id().zip(ctx.role()).ok_or(Error::Forbidden)?;
+        let inviter = ctx.user_id().ok_or(Error::Forbidden)?;
+        let book = RoleBook::new(self.access.custom_roles(ctx).await?);
         let (email, role) = (
             Email::parse(email).at("email"),
-            invitable_role(role, inviter_role).at("role"),
+            invitable_role(role, &book, ctx).at("role"),
         )
             .all_valid()?;
         if let Some((user, _)) = self.auth.identity.credentials(&email).await?
@@ -212,10 +218,36 @@ mod tests {
 
     #[test]
     fn only_owners_invite_owners() {
-        assert!(invitable_role("owner", &RoleName::owner()).is_ok());
-        assert!(invitable_role("owner", &RoleName::new("admin")).is_err());
-        assert!(invitable_role("viewer", &RoleName::new("admin")).is_ok());
-        assert!(invitable_role("superuser", &RoleName::owner()).is_err());
+        use crate::authz::{Permission, Role};
+        use crate::identity::{AccessClaims, Membership};
+        use crate::ids::SessionId;
+        let as_role = |role: &str| {
+            let (user_id, tenant_id) = (UserId::generate(), TenantId::generate());
+            let claims = AccessClaims {
+                user_id,
+                tenant_id,
+                session_id: SessionId::generate(),
+                expires_at: Utc::now(),
+            };
+            let membership = Membership {
+                user_id,
+                tenant_id,
+                isolation: crate::Isolation::Row,
+                role: RoleName::new(role),
+            };
+            TenantContext::for_member(&claims, &membership).unwrap()
+        };
+        let book = RoleBook::new(vec![Role::new(
+            RoleName::new("auditor"),
+            [Permission::AuditRead],
+        )]);
+        let (owner, admin, member) = (as_role("owner"), as_role("admin"), as_role("member"));
+        assert!(invitable_role("owner", &book, &owner).is_ok());
+        assert!(invitable_role("owner", &book, &admin).is_err());
+        assert!(invitable_role("viewer", &book, &admin).is_ok());
+        assert!(invitable_role("auditor", &book, &admin).is_ok());
+        assert!(invitable_role("auditor", &book, &member).is_err());
+        assert!(invitable_role("superuser", &book, &owner).is_err());
     }
 
     #[test]

@@ -4,6 +4,8 @@
 //! is [`Tenancy::begin`] with a [`TenantContext`]: there is no tenant-plane call
 //! without a tenant.
 
+use crate::audit::{AuditEntry, AuditRecord};
+use crate::authz::Role;
 use crate::error::Result;
 use crate::identity::{
     AccessClaims, IssuedToken, Membership, RefreshToken, RoleName, Tenant, User,
@@ -342,4 +344,87 @@ pub struct ExternalClaims {
 #[async_trait]
 pub trait ExternalTokenVerifier: Send + Sync {
     async fn verify(&self, token: &str) -> Result<ExternalClaims>;
+}
+
+/// A member of a tenant, as listed.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Member {
+    pub user: User,
+    pub role: RoleName,
+    pub joined_at: DateTime<Utc>,
+}
+
+/// A member's role and the tenant's owner count, read inside the transaction
+/// that changes the member, so rules on them cannot race.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct MemberState {
+    pub role: RoleName,
+    pub owners: u64,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum MemberChange {
+    SetRole(RoleName),
+    Remove,
+}
+
+/// Decides a member change from the member's current state: the audit
+/// record to write, or the error that refuses it.
+pub type MemberDecision<'a> = &'a (dyn Fn(&MemberState) -> Result<AuditRecord> + Send + Sync);
+
+/// Custom roles, member roles and the audit log of one tenant: every method
+/// is scoped by the context's tenant, and every change writes its audit
+/// record in the same transaction and reaches every node's authorizer.
+///
+/// # Errors (every method)
+/// [`crate::Error::NotFound`] for a role or member not in the tenant;
+/// [`crate::Error::Conflict`] on `name` for a duplicate role;
+/// [`crate::Error::Unexpected`].
+#[async_trait]
+pub trait AccessStore: Send + Sync {
+    /// The tenant's custom roles (the defaults are the domain's).
+    async fn custom_roles(&self, ctx: &TenantContext) -> Result<Vec<Role>>;
+    async fn create_role(
+        &self,
+        ctx: &TenantContext,
+        role: &Role,
+        audit: &AuditRecord,
+    ) -> Result<()>;
+    /// Replaces a custom role's permissions.
+    async fn update_role(
+        &self,
+        ctx: &TenantContext,
+        role: &Role,
+        audit: &AuditRecord,
+    ) -> Result<()>;
+    /// Deletes a custom role; [`crate::Error::Conflict`] while members hold it.
+    async fn delete_role(
+        &self,
+        ctx: &TenantContext,
+        name: &RoleName,
+        audit: &AuditRecord,
+    ) -> Result<()>;
+    /// Members ordered by user id, after the given one.
+    async fn members(
+        &self,
+        ctx: &TenantContext,
+        after: Option<UserId>,
+        first: u64,
+    ) -> Result<Vec<Member>>;
+    /// Changes a member if `decide` allows it given their current state;
+    /// returns the member as changed (none once removed).
+    async fn change_member(
+        &self,
+        ctx: &TenantContext,
+        user: UserId,
+        change: &MemberChange,
+        decide: MemberDecision<'_>,
+    ) -> Result<Option<Member>>;
+    /// Entries newest first, before the given id.
+    async fn audit_log(
+        &self,
+        ctx: &TenantContext,
+        before: Option<uuid::Uuid>,
+        first: u64,
+    ) -> Result<Vec<AuditEntry>>;
 }

@@ -82,6 +82,8 @@ pub async fn ping(db: &DatabaseConnection) -> Result<(), DbErr> {
 #[derive(Clone)]
 pub struct Storage {
     db: DatabaseConnection,
+    /// This process's enforcer, once loaded; stores tell it of their changes.
+    engine: Option<std::sync::Arc<crate::authz::PolicyEngine>>,
 }
 
 impl Storage {
@@ -90,6 +92,7 @@ impl Storage {
     pub async fn connect(settings: &DbSettings) -> Result<Self, DbErr> {
         Ok(Self {
             db: connect(settings).await?,
+            engine: None,
         })
     }
 
@@ -135,7 +138,27 @@ impl Storage {
     }
 
     pub fn identity(&self) -> crate::identity::SqlIdentityStore {
-        crate::identity::SqlIdentityStore::new(self.db.clone())
+        crate::identity::SqlIdentityStore::new(self.db.clone(), self.engine.clone())
+    }
+
+    pub fn access(&self) -> crate::authz::SqlAccessStore {
+        crate::authz::SqlAccessStore::new(self.db.clone(), self.engine.clone())
+    }
+
+    /// Loads the Casbin enforcer (writing the default roles' lines first).
+    /// Stores made afterwards apply their changes to it at commit.
+    ///
+    /// # Errors
+    /// When the database fails or a stored line does not fit the model.
+    pub async fn load_authorization(
+        &mut self,
+        publisher: Option<crate::authz::Publisher>,
+    ) -> anyhow::Result<std::sync::Arc<crate::authz::PolicyEngine>> {
+        let engine = std::sync::Arc::new(
+            crate::authz::PolicyEngine::load(self.db.clone(), publisher).await?,
+        );
+        self.engine = Some(engine.clone());
+        Ok(engine)
     }
 
     /// Closes the pool, waiting for connections in use to come back.

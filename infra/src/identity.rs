@@ -1,25 +1,53 @@
 //! The control-plane store: users, tenants, memberships, sessions.
 
-use crate::entities::{membership, session, tenant, user};
+use crate::authz::PolicyEngine;
+use crate::authz::audit;
+use crate::authz::store::{finish_change, write_tx};
+use crate::entities::{casbin_rule, membership, session, tenant, user};
 use crate::errors::{DbResultExt, unique_as_conflict};
 use async_trait::async_trait;
+use domain::audit::{AuditAction, AuditRecord, state};
 use domain::error::Entity as Kind;
 use domain::identity::{Membership, RoleName, Tenant, User};
 use domain::ports::{IdentityStore, NewAccount, NewTenant};
 use domain::values::{DisplayName, Email, TenantName, TenantSlug};
 use domain::{Error, Result, TenantContext, TenantId, UserId};
 use sea_orm::{
-    ActiveValue::Set, ColumnTrait, ConnectionTrait, DatabaseConnection, EntityTrait, JoinType,
-    QueryFilter, QueryOrder, QuerySelect, RelationTrait, TransactionTrait,
+    ActiveValue::Set, ColumnTrait, ConnectionTrait, DatabaseConnection, DatabaseTransaction,
+    EntityTrait, JoinType, QueryFilter, QueryOrder, QuerySelect, RelationTrait,
 };
+use std::sync::Arc;
 
 pub struct SqlIdentityStore {
     db: DatabaseConnection,
+    /// Told of every membership change at commit (see [`crate::authz`]).
+    engine: Option<Arc<PolicyEngine>>,
 }
 
 impl SqlIdentityStore {
-    pub fn new(db: DatabaseConnection) -> Self {
-        Self { db }
+    pub fn new(db: DatabaseConnection, engine: Option<Arc<PolicyEngine>>) -> Self {
+        Self { db, engine }
+    }
+
+    /// Audits a new membership, records the change in the feed, commits.
+    async fn finish_join(
+        &self,
+        tx: DatabaseTransaction,
+        tenant: TenantId,
+        user: UserId,
+        role: &str,
+        actor: Option<UserId>,
+    ) -> Result<()> {
+        let record = AuditRecord {
+            action: AuditAction::MemberAdded,
+            target: format!("user:{user}"),
+            before: None,
+            after: Some(state("role", role)),
+        };
+        audit::write(&tx, tenant, actor, &record)
+            .await
+            .or_unexpected()?;
+        finish_change(tx, tenant.as_uuid(), self.engine.as_deref()).await
     }
 }
 
@@ -27,7 +55,7 @@ fn corrupt(what: &str) -> Error {
     Error::unexpected(format!("stored {what} is invalid"))
 }
 
-fn user_to_domain(r: user::Model) -> Result<User> {
+pub(crate) fn user_to_domain(r: user::Model) -> Result<User> {
     Ok(User {
         id: UserId::from_uuid(r.id),
         email: Email::parse(&r.email).map_err(|_| corrupt("email"))?,
@@ -93,7 +121,7 @@ async fn insert_tenant(
 #[async_trait]
 impl IdentityStore for SqlIdentityStore {
     async fn create_account(&self, a: &NewAccount) -> Result<(User, Tenant)> {
-        let tx = self.db.begin().await.or_unexpected()?;
+        let tx = write_tx(&self.db).await?;
         let id = UserId::generate();
         user::Entity::insert(user::ActiveModel {
             id: Set(id.as_uuid()),
@@ -116,7 +144,8 @@ impl IdentityStore for SqlIdentityStore {
             .one(&tx)
             .await
             .or_unexpected()?;
-        tx.commit().await.or_unexpected()?;
+        self.finish_join(tx, tenant.id, id, RoleName::OWNER, Some(id))
+            .await?;
         Ok((user.map_or(Err(corrupt("user")), user_to_domain)?, tenant))
     }
 
@@ -141,16 +170,18 @@ impl IdentityStore for SqlIdentityStore {
     }
 
     async fn add_membership(&self, tenant: TenantId, user: UserId, role: &RoleName) -> Result<()> {
+        let tx = write_tx(&self.db).await?;
         membership::Entity::insert(membership::ActiveModel {
             tenant_id: Set(tenant.as_uuid()),
             user_id: Set(user.as_uuid()),
             role: Set(role.as_str().to_owned()),
             created_at: Set(crate::now()),
         })
-        .exec_without_returning(&self.db)
+        .exec_without_returning(&tx)
         .await
         .map_err(|e| unique_as_conflict(e, "userId", "already a member of this tenant"))?;
-        Ok(())
+        self.finish_join(tx, tenant, user, role.as_str(), None)
+            .await
     }
 
     async fn member_ids(&self, tenant: TenantId) -> Result<Vec<UserId>> {
@@ -170,25 +201,36 @@ impl IdentityStore for SqlIdentityStore {
         user: UserId,
         role: &RoleName,
     ) -> Result<()> {
-        let res = membership::Entity::update_many()
+        let tx = write_tx(&self.db).await?;
+        let before = membership::Entity::find_by_id((tenant.as_uuid(), user.as_uuid()))
+            .one(&tx)
+            .await
+            .or_unexpected()?
+            .ok_or(Error::NotFound(Kind::Membership))?;
+        membership::Entity::update_many()
             .col_expr(
                 membership::Column::Role,
                 sea_orm::sea_query::Expr::value(role.as_str()),
             )
             .filter(membership::Column::TenantId.eq(tenant.as_uuid()))
             .filter(membership::Column::UserId.eq(user.as_uuid()))
-            .exec(&self.db)
+            .exec(&tx)
             .await
             .or_unexpected()?;
-        if res.rows_affected == 0 {
-            Err(Error::NotFound(Kind::Membership))
-        } else {
-            Ok(())
-        }
+        let record = AuditRecord {
+            action: AuditAction::MemberRoleChanged,
+            target: format!("user:{user}"),
+            before: Some(state("role", before.role)),
+            after: Some(state("role", role.as_str())),
+        };
+        audit::write(&tx, tenant, None, &record)
+            .await
+            .or_unexpected()?;
+        finish_change(tx, tenant.as_uuid(), self.engine.as_deref()).await
     }
 
     async fn delete_tenant(&self, tenant: TenantId) -> Result<bool> {
-        let tx = self.db.begin().await.or_unexpected()?;
+        let tx = write_tx(&self.db).await?;
         // Foreign keys would cascade; saying it keeps the order explicit.
         session::Entity::delete_many()
             .filter(session::Column::TenantId.eq(tenant.as_uuid()))
@@ -200,11 +242,18 @@ impl IdentityStore for SqlIdentityStore {
             .exec(&tx)
             .await
             .or_unexpected()?;
+        // Its custom roles; the shared default lines stay.
+        casbin_rule::Entity::delete_many()
+            .filter(casbin_rule::Column::V2.eq(tenant.to_string()))
+            .filter(casbin_rule::Column::Ptype.eq("g"))
+            .exec(&tx)
+            .await
+            .or_unexpected()?;
         let res = tenant::Entity::delete_by_id(tenant.as_uuid())
             .exec(&tx)
             .await
             .or_unexpected()?;
-        tx.commit().await.or_unexpected()?;
+        finish_change(tx, tenant.as_uuid(), self.engine.as_deref()).await?;
         Ok(res.rows_affected > 0)
     }
 
@@ -234,9 +283,10 @@ impl IdentityStore for SqlIdentityStore {
     }
 
     async fn create_tenant(&self, owner: UserId, t: &NewTenant) -> Result<Tenant> {
-        let tx = self.db.begin().await.or_unexpected()?;
+        let tx = write_tx(&self.db).await?;
         let tenant = insert_tenant(&tx, owner, t, "slug").await?;
-        tx.commit().await.or_unexpected()?;
+        self.finish_join(tx, tenant.id, owner, RoleName::OWNER, Some(owner))
+            .await?;
         Ok(tenant)
     }
 

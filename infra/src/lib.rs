@@ -1,6 +1,7 @@
 //! Adapters for the domain's ports: SeaORM repositories behind the tenancy
 //! binding, the control-plane store, argon2id passwords and JWT access tokens.
 
+pub mod authz;
 pub mod db;
 mod entities;
 mod errors;

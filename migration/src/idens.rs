@@ -117,3 +117,41 @@ pub enum Invitations {
     EmailStatus,
     EmailAttempts,
 }
+
+/// Casbin's policy lines: `ptype` (p, g) and up to six values. Empty
+/// strings, not NULLs, for unused values, so the unique index holds.
+#[derive(DeriveIden)]
+pub enum CasbinRule {
+    Table,
+    Id,
+    Ptype,
+    V0,
+    V1,
+    V2,
+    V3,
+    V4,
+    V5,
+}
+
+#[derive(DeriveIden)]
+pub enum AuditLog {
+    Table,
+    Id,
+    TenantId,
+    ActorId,
+    Action,
+    Target,
+    Before,
+    After,
+    CreatedAt,
+}
+
+/// One row per authorization change, numbered in commit order, so other nodes
+/// reload just the tenants that changed.
+#[derive(DeriveIden)]
+pub enum PolicyChanges {
+    Table,
+    Version,
+    TenantId,
+    CreatedAt,
+}

@@ -8,9 +8,11 @@
 
 use crate::generate::{Shape, projects_and_tasks};
 use chrono::{Duration, Utc};
+use domain::audit::{AuditAction, AuditRecord};
 use domain::auth::Auth;
+use domain::authz::{Permission, Role};
 use domain::identity::{RoleName, Tenant};
-use domain::ports::{NewTenant, PasswordHasher, Tenancy, TxMode};
+use domain::ports::{AccessStore, NewTenant, PasswordHasher, Tenancy, TxMode};
 use domain::values::{DisplayName, Email, Password, TenantName, TenantSlug};
 use domain::{
     Error, FieldError, Isolation, ProjectId, Result, TaskId, TenantContext, TenantId, UserId,
@@ -24,12 +26,46 @@ use rand::{Rng, SeedableRng};
 #[derive(Debug, Clone)]
 pub struct FixtureSpec {
     pub isolation: Isolation,
-    /// One user per entry, with that role.
+    /// One user per entry, with that role: a default one or one of `custom_roles`.
     pub roles: Vec<String>,
+    /// Custom roles to make in the tenant first.
+    pub custom_roles: Vec<CustomRoleSpec>,
     pub projects: usize,
     pub tasks_per_project: usize,
     /// The same seed gives the same names, statuses and priorities.
     pub seed: Option<u64>,
+}
+
+/// A custom role of a fixture tenant.
+#[derive(Debug, Clone)]
+pub struct CustomRoleSpec {
+    pub name: String,
+    pub permissions: Vec<String>,
+}
+
+impl CustomRoleSpec {
+    fn role(&self, i: usize, errors: &mut Vec<FieldError>) -> Option<Role> {
+        let name = RoleName::parse_custom(&self.name)
+            .map_err(|e| errors.push(FieldError::new(format!("roles[{i}].name"), e.0)))
+            .ok();
+        let mut permissions = Vec::new();
+        for p in &self.permissions {
+            match Permission::parse(p) {
+                Some(p) => permissions.push(p),
+                None => errors.push(FieldError::new(
+                    format!("roles[{i}].permissions"),
+                    format!("unknown permission {p}"),
+                )),
+            }
+        }
+        if self.permissions.is_empty() {
+            errors.push(FieldError::new(
+                format!("roles[{i}].permissions"),
+                "give at least one permission",
+            ));
+        }
+        name.map(|n| Role::new(n, permissions))
+    }
 }
 
 impl FixtureSpec {
@@ -37,8 +73,15 @@ impl FixtureSpec {
     pub const MAX_PROJECTS: usize = 100;
     pub const MAX_TASKS_PER_PROJECT: usize = 500;
 
-    fn check(&self) -> Result<()> {
+    /// The custom roles to make, or every reason the spec is refused.
+    fn check(&self) -> Result<Vec<Role>> {
         let mut errors = Vec::new();
+        let custom: Vec<Role> = self
+            .custom_roles
+            .iter()
+            .enumerate()
+            .filter_map(|(i, r)| r.role(i, &mut errors))
+            .collect();
         if self.isolation != Isolation::Row {
             errors.push(FieldError::new(
                 "isolation",
@@ -59,10 +102,11 @@ impl FixtureSpec {
                 RoleName::VIEWER,
             ]
             .contains(&role.as_str())
+                && !custom.iter().any(|c| c.name.as_str() == role)
             {
                 errors.push(FieldError::new(
                     format!("users[{i}].role"),
-                    "must be owner, admin, member or viewer",
+                    "must be owner, admin, member, viewer or one of roles",
                 ));
             }
         }
@@ -79,7 +123,7 @@ impl FixtureSpec {
             ));
         }
         if errors.is_empty() {
-            Ok(())
+            Ok(custom)
         } else {
             Err(Error::Invalid(errors))
         }
@@ -113,6 +157,7 @@ pub struct Fixture {
 /// Builds and removes fixture tenants.
 pub struct Fixtures<'a> {
     pub auth: Auth<'a>,
+    pub access: &'a dyn AccessStore,
     pub tenancy: &'a SqlTenancy,
 }
 
@@ -129,7 +174,7 @@ impl Fixtures<'_> {
     /// # Errors
     /// [`Error::Invalid`] for a spec out of bounds; storage errors otherwise.
     pub async fn create(&self, spec: &FixtureSpec) -> Result<Fixture> {
-        spec.check()?;
+        let custom_roles = spec.check()?;
         // Names follow the seed; what must be unique (slug, emails, password) does not.
         let mut data = StdRng::seed_from_u64(spec.seed.unwrap_or_else(rand::random));
         let mut fresh = StdRng::from_entropy();
@@ -166,6 +211,16 @@ impl Fixtures<'_> {
                 },
             )
             .await?;
+        let ctx = TenantContext::system(tenant.id, tenant.isolation);
+        for role in &custom_roles {
+            let audit = AuditRecord {
+                action: AuditAction::RoleCreated,
+                target: format!("role:{}", role.name),
+                before: None,
+                after: Some(role.audit_state()),
+            };
+            self.access.create_role(&ctx, role, &audit).await?;
+        }
         if first_role != RoleName::OWNER {
             identity
                 .set_membership_role(tenant.id, first.id, &RoleName::new(first_role.as_str()))
@@ -187,7 +242,6 @@ impl Fixtures<'_> {
             assigned: 1.0,
         };
         let (projects, tasks) = projects_and_tasks(&mut data, tenant.id, &shape);
-        let ctx = TenantContext::system(tenant.id, tenant.isolation);
         self.tenancy.bulk_insert(&ctx, &projects, &tasks).await?;
 
         let mut users = Vec::with_capacity(created.len());

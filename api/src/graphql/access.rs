@@ -46,6 +46,14 @@ pub const ACCESS: &[(&str, Access)] = &[
     ("deleteTask", Needs(P::TaskWrite)),
     ("invitations", Needs(P::MemberManage)),
     ("inviteMember", Needs(P::MemberManage)),
+    ("roles", Needs(P::MemberRead)),
+    ("createRole", Needs(P::RoleManage)),
+    ("updateRole", Needs(P::RoleManage)),
+    ("deleteRole", Needs(P::RoleManage)),
+    ("members", Needs(P::MemberRead)),
+    ("updateMemberRole", Needs(P::MemberManage)),
+    ("removeMember", Needs(P::MemberManage)),
+    ("auditLog", Needs(P::AuditRead)),
     ("Project.tasks", Needs(P::TaskRead)),
     ("Task.project", Needs(P::ProjectRead)),
     ("Task.assignee", Needs(P::MemberRead)),
@@ -68,7 +76,7 @@ impl Guard for Guarded {
             Some(SignedIn) => tenant(ctx).map(|_| ()).map_err(Into::into),
             Some(Needs(permission)) => {
                 let t = tenant(ctx)?;
-                if services(ctx).authorizer.allowed(t, permission) {
+                if services(ctx).authorizer.allowed(t, permission).await {
                     Ok(())
                 } else {
                     Err(ApiError::from(domain::Error::Forbidden).into())

@@ -9,6 +9,7 @@ pub mod loaders;
 mod members;
 pub mod pagination;
 mod projects;
+mod roles;
 pub mod scalars;
 mod tasks;
 mod types;
@@ -29,6 +30,7 @@ pub const MUTATION_COST: usize = 500;
 pub struct Query(
     auth::AuthQuery,
     members::MemberQuery,
+    roles::RoleQuery,
     projects::ProjectQuery,
     tasks::TaskQuery,
 );
@@ -37,6 +39,7 @@ pub struct Query(
 pub struct Mutation(
     auth::AuthMutation,
     members::MemberMutation,
+    roles::RoleMutation,
     projects::ProjectMutation,
     tasks::TaskMutation,
 );

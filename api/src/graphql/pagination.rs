@@ -176,6 +176,74 @@ where
     conn
 }
 
+/// A forward page over a list ordered by id (members, audit entries): the
+/// checked page size and the id to continue after.
+pub struct IdPage {
+    pub first: u64,
+    pub after: Option<Uuid>,
+    list: &'static str,
+}
+
+impl IdPage {
+    /// # Errors
+    /// `BAD_USER_INPUT` for `first` out of range or a cursor of another list.
+    pub fn new(
+        list: &'static str,
+        limits: PageLimits,
+        first: Option<i32>,
+        after: Option<&str>,
+    ) -> ApiResult<Self> {
+        let first = match first {
+            None => limits.default,
+            Some(n) if n >= 0 && (n as u64) <= limits.max => n as u64,
+            Some(_) => {
+                return Err(ApiError::invalid(
+                    "first",
+                    &format!("must be between 0 and {}", limits.max),
+                ));
+            }
+        };
+        let after = after
+            .map(|raw| {
+                let bad = || ApiError::invalid("after", "not a cursor of this list");
+                let text = URL_SAFE_NO_PAD
+                    .decode(raw)
+                    .ok()
+                    .and_then(|b| String::from_utf8(b).ok())
+                    .ok_or_else(bad)?;
+                let id = text
+                    .strip_prefix(list)
+                    .and_then(|t| t.strip_prefix('|'))
+                    .ok_or_else(bad)?;
+                Uuid::parse_str(id).map_err(|_| bad())
+            })
+            .transpose()?;
+        Ok(Self { first, after, list })
+    }
+
+    /// How many rows to fetch: one more than asked, to learn if more follow.
+    pub fn fetch(&self) -> u64 {
+        self.first + 1
+    }
+
+    /// The connection over rows fetched with [`Self::fetch`].
+    pub fn connection<T, N: OutputType>(
+        &self,
+        mut rows: Vec<T>,
+        id: impl Fn(&T) -> Uuid,
+        node: impl Fn(T) -> N,
+    ) -> Connection<String, N> {
+        let has_next = rows.len() as u64 > self.first;
+        rows.truncate(self.first as usize);
+        let mut conn = Connection::new(self.after.is_some(), has_next);
+        conn.edges.extend(rows.into_iter().map(|r| {
+            let cursor = URL_SAFE_NO_PAD.encode(format!("{}|{}", self.list, id(&r)));
+            Edge::new(cursor, node(r))
+        }));
+        conn
+    }
+}
+
 /// The complexity of a list field: its page size times what each node selects.
 pub fn list_cost(first: Option<i32>, last: Option<i32>, child: usize) -> usize {
     let n = first.or(last).unwrap_or(20).clamp(1, 1000) as usize;

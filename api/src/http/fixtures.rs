@@ -10,7 +10,7 @@ use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use domain::TenantId;
 use secrecy::ExposeSecret;
-use seed::fixtures::{Fixture, FixtureSpec, Fixtures};
+use seed::fixtures::{CustomRoleSpec, Fixture, FixtureSpec, Fixtures};
 use serde::Deserialize;
 use serde_json::json;
 
@@ -21,11 +21,21 @@ struct CreateBody {
     isolation: String,
     #[serde(default)]
     users: Vec<UserBody>,
+    /// Custom roles to make first; users may then hold them.
+    #[serde(default)]
+    roles: Vec<RoleBody>,
     #[serde(default)]
     projects: usize,
     #[serde(default)]
     tasks_per_project: usize,
     seed: Option<u64>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RoleBody {
+    name: String,
+    permissions: Vec<String>,
 }
 
 #[derive(Deserialize)]
@@ -102,6 +112,14 @@ pub async fn create(
     let spec = FixtureSpec {
         isolation,
         roles,
+        custom_roles: body
+            .roles
+            .into_iter()
+            .map(|r| CustomRoleSpec {
+                name: r.name,
+                permissions: r.permissions,
+            })
+            .collect(),
         projects: body.projects,
         tasks_per_project: body.tasks_per_project,
         seed: body.seed,
@@ -109,6 +127,7 @@ pub async fn create(
     let tenancy = state.storage.tenancy();
     let fixtures = Fixtures {
         auth: state.services.auth(),
+        access: &*state.services.access,
         tenancy: &tenancy,
     };
     match fixtures.create(&spec).await {
@@ -145,6 +164,7 @@ pub async fn delete(
     let tenancy = state.storage.tenancy();
     let fixtures = Fixtures {
         auth: state.services.auth(),
+        access: &*state.services.access,
         tenancy: &tenancy,
     };
     match fixtures.delete(id).await {

@@ -1,8 +1,11 @@
 //! SeaORM entities. They stay in `infra`: the GraphQL types are built from domain types.
 
+pub mod audit_log;
+pub mod casbin_rule;
 pub mod idempotency_key;
 pub mod invitation;
 pub mod membership;
+pub mod policy_change;
 pub mod project;
 pub mod refresh_token;
 pub mod session;

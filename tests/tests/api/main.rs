@@ -15,6 +15,7 @@ mod oidc;
 mod permissions;
 mod projects;
 mod rate_limits;
+mod roles;
 mod sessions;
 mod shutdown;
 mod tasks;

@@ -1,67 +1,68 @@
 //! A member's removal or new role takes effect on their very next request:
 //! every request reads the membership, no token carries the role.
 
-use crate::helpers::{Backend, assert_code, spawn};
-use sea_orm::{ConnectionTrait, Database, DbBackend, Statement};
-use serde_json::json;
+use crate::helpers::{Backend, assert_code, spawn_with};
+use serde_json::{Value, json};
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn role_changes_and_removal_apply_on_the_next_request() {
-    let app = spawn(Backend::Postgres).await;
-    let owner = app.sign_up().await;
-    let bob = app.sign_up().await;
-    // Until member management lands (with roles and permissions), change memberships in SQL.
-    let db = Database::connect(&app.database_url).await.unwrap();
-    let exec = |sql: &str, values: Vec<sea_orm::Value>| {
-        let stmt = Statement::from_sql_and_values(DbBackend::Postgres, sql, values);
-        let db = db.clone();
-        async move { db.execute_raw(stmt).await.unwrap() }
-    };
-    let (tenant, user) = (
-        owner.tenant_id.parse::<uuid::Uuid>().unwrap(),
-        bob.user_id.parse::<uuid::Uuid>().unwrap(),
-    );
-    exec(
-        "INSERT INTO memberships (tenant_id, user_id, role, created_at) VALUES ($1, $2, 'member', now())",
-        vec![tenant.into(), user.into()],
-    )
+const SECRET: &str = "membership-changes";
+
+async fn role_changes_and_removal_apply_on_the_next_request(backend: Backend) {
+    let app = spawn_with(backend, |s| {
+        s.fixtures.secret = Some(SECRET.to_owned().into())
+    })
     .await;
-    let d = app
-        .data(
-            Some(&bob.token),
-            "mutation($t: ID!) { switchTenant(tenantId: $t) { accessToken } }",
-            json!({ "t": owner.tenant_id }),
-        )
-        .await;
-    let token = d["switchTenant"]["accessToken"]
-        .as_str()
+    let fixture: Value = app
+        .client()
+        .post(app.url("/_fixtures/tenants"))
+        .header("x-fixtures-secret", SECRET)
+        .json(&json!({ "users": [{ "role": "owner" }, { "role": "member" }] }))
+        .send()
+        .await
         .unwrap()
-        .to_owned();
-    const INVITES: &str = "{ invitations { email } }";
-    assert_code(
-        &app.gql(Some(&token), INVITES, json!({})).await,
-        "FORBIDDEN",
-    );
+        .json()
+        .await
+        .unwrap();
+    let owner = fixture["users"][0]["accessToken"].as_str().unwrap();
+    let token = fixture["users"][1]["accessToken"].as_str().unwrap();
+    let bob = fixture["users"][1]["id"].as_str().unwrap();
 
-    exec(
-        "UPDATE memberships SET role = 'admin' WHERE tenant_id = $1 AND user_id = $2",
-        vec![tenant.into(), user.into()],
+    const INVITES: &str = "{ invitations { email } }";
+    assert_code(&app.gql(Some(token), INVITES, json!({})).await, "FORBIDDEN");
+
+    app.data(
+        Some(owner),
+        "mutation($u: ID!) { updateMemberRole(userId: $u, role: \"admin\") { role } }",
+        json!({ "u": bob }),
     )
     .await;
-    let d = app.data(Some(&token), INVITES, json!({})).await;
+    let d = app.data(Some(token), INVITES, json!({})).await;
     assert_eq!(
         d["invitations"],
         json!([]),
         "the same token, now an admin's"
     );
 
-    exec(
-        "DELETE FROM memberships WHERE tenant_id = $1 AND user_id = $2",
-        vec![tenant.into(), user.into()],
+    app.data(
+        Some(owner),
+        "mutation($u: ID!) { removeMember(userId: $u) }",
+        json!({ "u": bob }),
     )
     .await;
     assert_code(
-        &app.gql(Some(&token), "{ me { id } }", json!({})).await,
+        &app.gql(Some(token), "{ me { id } }", json!({})).await,
+        "UNAUTHENTICATED",
+    );
+    // Their refresh token died with the membership too.
+    let refresh = fixture["users"][1]["refreshToken"].as_str().unwrap();
+    assert_code(
+        &app.gql(
+            None,
+            "mutation($r: String!) { refreshSession(refreshToken: $r) { accessToken } }",
+            json!({ "r": refresh }),
+        )
+        .await,
         "UNAUTHENTICATED",
     );
 }
+
+crate::on_every_backend!(role_changes_and_removal_apply_on_the_next_request);

@@ -1,0 +1,70 @@
+//! The audit log: who changed which member, role or policy, when, and what it
+//! was before and after. Written in the transaction of the change it records.
+
+use crate::ids::{TenantId, UserId};
+use chrono::{DateTime, Utc};
+use std::collections::BTreeMap;
+use uuid::Uuid;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum AuditAction {
+    MemberAdded,
+    MemberRoleChanged,
+    MemberRemoved,
+    RoleCreated,
+    RoleUpdated,
+    RoleDeleted,
+}
+
+impl AuditAction {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::MemberAdded => "member.added",
+            Self::MemberRoleChanged => "member.role_changed",
+            Self::MemberRemoved => "member.removed",
+            Self::RoleCreated => "role.created",
+            Self::RoleUpdated => "role.updated",
+            Self::RoleDeleted => "role.deleted",
+        }
+    }
+}
+
+/// One value of a recorded state.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum AuditValue {
+    Text(String),
+    List(Vec<String>),
+}
+
+/// A state as named values, e.g. `{"role": "admin"}`.
+pub type AuditState = BTreeMap<String, AuditValue>;
+
+/// One-value state: `state("role", "admin")`.
+pub fn state(key: &str, value: impl Into<String>) -> AuditState {
+    BTreeMap::from([(key.to_owned(), AuditValue::Text(value.into()))])
+}
+
+/// What a change records; the store adds who, where and when.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AuditRecord {
+    pub action: AuditAction,
+    /// What was changed: `user:<id>` or `role:<name>`.
+    pub target: String,
+    pub before: Option<AuditState>,
+    pub after: Option<AuditState>,
+}
+
+/// A stored entry.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AuditEntry {
+    /// Time-ordered (UUID v7): newest first is descending id.
+    pub id: Uuid,
+    pub tenant_id: TenantId,
+    /// None for changes made by the system (fixtures, invitations).
+    pub actor_id: Option<UserId>,
+    pub action: String,
+    pub target: String,
+    pub before: Option<AuditState>,
+    pub after: Option<AuditState>,
+    pub at: DateTime<Utc>,
+}

@@ -141,6 +141,13 @@ impl Storage {
         crate::identity::SqlIdentityStore::new(self.db.clone(), self.engine.clone())
     }
 
+    /// For tests only: the pool itself, to check what a pooled connection
+    /// carries between transactions. Never compiled into the server.
+    #[cfg(feature = "rls-probe")]
+    pub fn connection(&self) -> &DatabaseConnection {
+        &self.db
+    }
+
     pub fn access(&self) -> crate::authz::SqlAccessStore {
         crate::authz::SqlAccessStore::new(self.db.clone(), self.engine.clone())
     }

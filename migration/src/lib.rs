@@ -15,6 +15,7 @@ mod idens;
 mod tenant;
 
 pub use idens::*;
+pub use tenant::m20261121_000003_row_level_security::{APP_ROLE, TENANT_TABLES};
 
 /// Global tables.
 pub struct ControlPlane;
@@ -39,6 +40,7 @@ impl MigratorTrait for TenantPlane {
         vec![
             Box::new(tenant::m20261121_000001_work_items::Migration),
             Box::new(tenant::m20261121_000002_invitations::Migration),
+            Box::new(tenant::m20261121_000003_row_level_security::Migration),
         ]
     }
 

@@ -2,7 +2,7 @@
 //! resolver carries (`#[graphql(guard = "Guarded(\"projects\")")]`). An
 //! operation missing from this table is refused, and a test fails.
 
-use super::context::{services, tenant};
+use super::context::{PermissionMemo, services, tenant};
 use super::error::ApiError;
 use async_graphql::{Context, Guard};
 use domain::authz::Permission;
@@ -76,7 +76,18 @@ impl Guard for Guarded {
             Some(SignedIn) => tenant(ctx).map(|_| ()).map_err(Into::into),
             Some(Needs(permission)) => {
                 let t = tenant(ctx)?;
-                if services(ctx).authorizer.allowed(t, permission).await {
+                let memo = ctx.data_opt::<PermissionMemo>();
+                let allowed = match memo.and_then(|m| m.get(permission)) {
+                    Some(known) => known,
+                    None => {
+                        let allowed = services(ctx).authorizer.allowed(t, permission).await;
+                        if let Some(m) = memo {
+                            m.set(permission, allowed);
+                        }
+                        allowed
+                    }
+                };
+                if allowed {
                     Ok(())
                 } else {
                     Err(ApiError::from(domain::Error::Forbidden).into())

@@ -4,13 +4,40 @@ use super::error::{ApiError, ApiResult};
 use crate::services::Services;
 use async_graphql::Context;
 use domain::TenantContext;
+use domain::authz::Permission;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicU32, Ordering};
 
 /// The caller, attached per request by the HTTP handler after verifying the token.
 #[derive(Clone, Debug)]
 pub enum Caller {
     Anonymous,
     Member(TenantContext),
+}
+
+/// Permission decisions already made in this request: a list of 100 tasks
+/// asks for `Task.assignee` 100 times, and the answer cannot change mid-request.
+/// Bit `i` says permission `i` (of [`Permission::ALL`]) was decided, bit `16 + i` allows it.
+#[derive(Debug, Default)]
+pub struct PermissionMemo(AtomicU32);
+
+impl PermissionMemo {
+    pub fn get(&self, p: Permission) -> Option<bool> {
+        let (known, allowed) = Self::bits(p);
+        let v = self.0.load(Ordering::Relaxed);
+        (v & known != 0).then_some(v & allowed != 0)
+    }
+
+    pub fn set(&self, p: Permission, allowed: bool) {
+        let (known, yes) = Self::bits(p);
+        self.0
+            .fetch_or(known | if allowed { yes } else { 0 }, Ordering::Relaxed);
+    }
+
+    fn bits(p: Permission) -> (u32, u32) {
+        let i = Permission::ALL.iter().position(|q| *q == p).unwrap_or(0);
+        (1 << i, 1 << (16 + i))
+    }
 }
 
 /// Page-size limits, from configuration.
@@ -42,4 +69,20 @@ pub fn list_context<'a>(
     ctx: &Context<'a>,
 ) -> ApiResult<(&'a Arc<Services>, &'a TenantContext, PageLimits)> {
     Ok((services(ctx), tenant(ctx)?, page_limits(ctx)))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_memo_keeps_each_decision_apart() {
+        let m = PermissionMemo::default();
+        assert_eq!(m.get(Permission::TaskRead), None);
+        m.set(Permission::TaskRead, true);
+        m.set(Permission::TenantManage, false);
+        assert_eq!(m.get(Permission::TaskRead), Some(true));
+        assert_eq!(m.get(Permission::TenantManage), Some(false));
+        assert_eq!(m.get(Permission::TaskWrite), None);
+    }
 }

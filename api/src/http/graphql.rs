@@ -8,7 +8,7 @@ use super::AppState;
 use super::client_ip::{ClientIp, client_ip};
 use super::graphiql;
 use super::metrics::record_operation;
-use crate::graphql::context::Caller;
+use crate::graphql::context::{Caller, PermissionMemo};
 use crate::graphql::error::{ApiError, code};
 use crate::graphql::limits::{check_aliases, finish_errors};
 use crate::graphql::loaders::Loaders;
@@ -113,7 +113,10 @@ async fn execute(
         if let Caller::Member(ctx) = &caller {
             request = request.data(Loaders::new(&state.services, ctx));
         }
-        request = request.data(caller.clone()).data(client);
+        request = request
+            .data(caller.clone())
+            .data(client)
+            .data(PermissionMemo::default());
         let start = Instant::now();
         // Dropping a timed-out execution drops its open transaction, which rolls back.
         let mut response = match tokio::time::timeout(timeout, state.schema.execute(request)).await

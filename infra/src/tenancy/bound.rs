@@ -55,6 +55,11 @@ pub(crate) struct Bound {
 }
 
 impl Bound {
+    #[cfg(feature = "rls-probe")]
+    pub(crate) fn into_inner(self) -> DatabaseTransaction {
+        self.tx
+    }
+
     pub(crate) fn new(tx: DatabaseTransaction, ctx: TenantContext) -> Self {
         Self { tx, ctx }
     }

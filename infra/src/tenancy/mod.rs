@@ -56,15 +56,36 @@ impl SqlTenancy {
         };
         let tx = self.db.begin_with_options(options).await.or_unexpected()?;
         if tx.get_database_backend() == DbBackend::Postgres {
+            // Both transaction-local: they end with the transaction, so the
+            // pooled connection goes back bound to no tenant, as its login role.
+            // As `tenantry_app` the transaction cannot bypass row-level security,
+            // which shows it only this tenant's rows (see the tenant-plane migration).
             tx.execute_raw(Statement::from_sql_and_values(
                 DbBackend::Postgres,
-                "SELECT set_config('app.tenant_id', $1, true)",
-                [ctx.tenant_id().to_string().into()],
+                "SELECT set_config('app.tenant_id', $1, true), set_config('role', $2, true)",
+                [
+                    ctx.tenant_id().to_string().into(),
+                    migration::APP_ROLE.into(),
+                ],
             ))
             .await
             .or_unexpected()?;
         }
         Ok(Bound::new(tx, ctx.clone()))
+    }
+
+    /// For tests only: a bound transaction's raw connection, to issue on
+    /// purpose a query that forgets its tenant filter and show that row-level
+    /// security still confines it. Never compiled into the server.
+    ///
+    /// # Errors
+    /// As [`Tenancy::begin`].
+    #[cfg(feature = "rls-probe")]
+    pub async fn unscoped_probe(
+        &self,
+        ctx: &TenantContext,
+    ) -> Result<sea_orm::DatabaseTransaction> {
+        Ok(self.bind(ctx, TxMode::Write).await?.into_inner())
     }
 }
 

@@ -16,6 +16,7 @@ mod permissions;
 mod projects;
 mod rate_limits;
 mod roles;
+mod row_security;
 mod sessions;
 mod shutdown;
 mod tasks;

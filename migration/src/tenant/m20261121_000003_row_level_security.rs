@@ -1,0 +1,71 @@
+//! PostgreSQL row-level security on every tenant-plane table: a second wall
+//! behind the `tenant_id` filter every query carries.
+//!
+//! Requests run their transaction as the role `tenantry_app` (`SET LOCAL
+//! ROLE`), which does not bypass RLS, with the tenant in the transaction-local
+//! setting `app.tenant_id`. A row is visible, and writable, only when its
+//! `tenant_id` equals that setting; with no tenant set, nothing is. RLS is
+//! also forced on the tables' owner. SQLite has no RLS; this does nothing there.
+
+use sea_orm_migration::prelude::*;
+
+#[derive(DeriveMigrationName)]
+pub struct Migration;
+
+/// The role requests run as. Cluster-wide, so made once and shared by every
+/// database on the server.
+pub const APP_ROLE: &str = "tenantry_app";
+
+/// Every tenant-plane table.
+pub const TENANT_TABLES: [&str; 4] = ["projects", "tasks", "idempotency_keys", "invitations"];
+
+#[async_trait::async_trait]
+impl MigrationTrait for Migration {
+    async fn up(&self, m: &SchemaManager) -> Result<(), DbErr> {
+        if m.get_database_backend() != sea_orm::DbBackend::Postgres {
+            return Ok(());
+        }
+        let db = m.get_connection();
+        // Parallel migrations of other databases may create it at the same time.
+        db.execute_unprepared(&format!(
+            "DO $$ BEGIN CREATE ROLE {APP_ROLE} NOLOGIN NOBYPASSRLS;
+             EXCEPTION WHEN duplicate_object OR unique_violation THEN NULL; END $$"
+        ))
+        .await?;
+        // Whoever runs the server may act as it.
+        db.execute_unprepared(&format!(
+            "DO $$ BEGIN EXECUTE format('GRANT {APP_ROLE} TO %I', current_user);
+             EXCEPTION WHEN duplicate_object OR unique_violation THEN NULL; END $$"
+        ))
+        .await?;
+        for t in TENANT_TABLES {
+            db.execute_unprepared(&format!(
+                "GRANT SELECT, INSERT, UPDATE, DELETE ON {t} TO {APP_ROLE};
+                 ALTER TABLE {t} ENABLE ROW LEVEL SECURITY;
+                 ALTER TABLE {t} FORCE ROW LEVEL SECURITY;
+                 CREATE POLICY tenant_isolation ON {t}
+                   USING (tenant_id = NULLIF(current_setting('app.tenant_id', true), '')::uuid)
+                   WITH CHECK (tenant_id = NULLIF(current_setting('app.tenant_id', true), '')::uuid);"
+            ))
+            .await?;
+        }
+        Ok(())
+    }
+
+    async fn down(&self, m: &SchemaManager) -> Result<(), DbErr> {
+        if m.get_database_backend() != sea_orm::DbBackend::Postgres {
+            return Ok(());
+        }
+        for t in TENANT_TABLES {
+            m.get_connection()
+                .execute_unprepared(&format!(
+                    "DROP POLICY IF EXISTS tenant_isolation ON {t};
+                     ALTER TABLE {t} NO FORCE ROW LEVEL SECURITY;
+                     ALTER TABLE {t} DISABLE ROW LEVEL SECURITY;
+                     REVOKE ALL ON {t} FROM {APP_ROLE};"
+                ))
+                .await?;
+        }
+        Ok(())
+    }
+}

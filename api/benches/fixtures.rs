@@ -46,39 +46,41 @@ async fn main() -> anyhow::Result<()> {
     let url = format!("http://{}/_fixtures/tenants", app.local_addr());
     tokio::spawn(app.run(std::future::pending()));
     let client = reqwest::Client::new();
-    let body = json!({ "isolation": "row", "users": [{ "role": "admin" }, { "role": "viewer" }], "projects": 2, "tasksPerProject": 5 });
-
-    let (mut create, mut delete) = (Vec::new(), Vec::new());
-    for i in 0..runs + 5 {
-        let start = Instant::now();
-        let res = client
-            .post(&url)
-            .header("x-fixtures-secret", "bench")
-            .json(&body)
-            .send()
-            .await?;
-        assert_eq!(res.status(), 201);
-        let f: Value = res.json().await?;
-        let made = start.elapsed();
-        let start = Instant::now();
-        let res = client
-            .delete(format!("{url}/{}", f["tenant"]["id"].as_str().unwrap()))
-            .header("x-fixtures-secret", "bench")
-            .send()
-            .await?;
-        assert_eq!(res.status(), 204);
-        // The first few warm the pool and caches.
-        if i >= 5 {
-            create.push(made);
-            delete.push(start.elapsed());
+    println!("fixture tenant (2 users, 2 projects, 10 tasks), PostgreSQL, {runs} runs over HTTP");
+    for (isolation, aim) in [("row", 20), ("schema", 150)] {
+        let body = json!({ "isolation": isolation, "users": [{ "role": "admin" }, { "role": "viewer" }], "projects": 2, "tasksPerProject": 5 });
+        let (mut create, mut delete) = (Vec::new(), Vec::new());
+        for i in 0..runs + 5 {
+            let start = Instant::now();
+            let res = client
+                .post(&url)
+                .header("x-fixtures-secret", "bench")
+                .json(&body)
+                .send()
+                .await?;
+            assert_eq!(res.status(), 201);
+            let f: Value = res.json().await?;
+            assert_eq!(f["tenant"]["isolation"], isolation);
+            let made = start.elapsed();
+            let start = Instant::now();
+            let res = client
+                .delete(format!("{url}/{}", f["tenant"]["id"].as_str().unwrap()))
+                .header("x-fixtures-secret", "bench")
+                .send()
+                .await?;
+            assert_eq!(res.status(), 204);
+            // The first few warm the pool and caches.
+            if i >= 5 {
+                create.push(made);
+                delete.push(start.elapsed());
+            }
         }
+        let (c50, c90) = stats(create);
+        let (d50, d90) = stats(delete);
+        println!(
+            "  {isolation:<6} provision median {c50:>7.2} ms   p90 {c90:>7.2} ms   (aim: under {aim} ms)"
+        );
+        println!("  {isolation:<6} delete    median {d50:>7.2} ms   p90 {d90:>7.2} ms");
     }
-    let (c50, c90) = stats(create);
-    let (d50, d90) = stats(delete);
-    println!(
-        "fixture tenant (2 users, 2 projects, 10 tasks), row isolation, PostgreSQL, {runs} runs over HTTP"
-    );
-    println!("  provision   median {c50:>7.2} ms   p90 {c90:>7.2} ms   (aim: under 20 ms)");
-    println!("  delete      median {d50:>7.2} ms   p90 {d90:>7.2} ms");
     Ok(())
 }

@@ -246,6 +246,16 @@ impl Application {
             })?;
         if settings.database.migrate_on_start {
             storage.migrate().await.context("running migrations")?;
+            // A schema tenant that fails keeps its old version and is logged;
+            // the others must not wait on it. `tenantry tenants migrate` retries.
+            storage
+                .migrate_tenants(4, |m, _| {
+                    if let infra::tenancy::lifecycle::Outcome::Failed(e) = &m.outcome {
+                        tracing::error!(tenant = %m.tenant, slug = %m.slug, error = %e, "tenant migration failed");
+                    }
+                })
+                .await
+                .context("listing tenants to migrate")?;
         }
         let services = Arc::new(services(&mut storage, &settings).await?);
         if settings.demo.seed_on_first_start

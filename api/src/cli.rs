@@ -25,4 +25,23 @@ pub enum Command {
     Migrate,
     /// Print the GraphQL schema (SDL) to stdout.
     Schema,
+    /// The tenant lifecycle: list tenants, migrate every tenant.
+    Tenants {
+        #[command(subcommand)]
+        command: TenantsCommand,
+    },
+}
+
+#[derive(Subcommand, Debug)]
+pub enum TenantsCommand {
+    /// Every tenant with its strategy, where it lives and its migration version.
+    List,
+    /// Migrate the control plane and shared tables, then every schema tenant
+    /// in its own transaction; a failed tenant is reported and the rest
+    /// finish; rerun to retry. Exits non-zero when a tenant failed.
+    Migrate {
+        /// Tenants migrated at once.
+        #[arg(long, default_value_t = 4)]
+        concurrency: usize,
+    },
 }

@@ -278,11 +278,15 @@ impl Settings {
     }
 
     fn check_rest(&self) -> anyhow::Result<()> {
-        if self.tenancy.default_isolation != Isolation::Row {
-            anyhow::bail!(
-                "configuration: TENANCY_ISOLATION={} is not available yet; only `row` is served by this version",
-                self.tenancy.default_isolation
-            );
+        match self.tenancy.default_isolation {
+            Isolation::Row => {}
+            Isolation::Schema if self.database.url.starts_with("postgres") => {}
+            Isolation::Schema => anyhow::bail!(
+                "configuration: TENANCY_ISOLATION=schema needs PostgreSQL (DATABASE_URL=postgres://…)"
+            ),
+            Isolation::Database => anyhow::bail!(
+                "configuration: TENANCY_ISOLATION=database is not available yet; `row` and `schema` are"
+            ),
         }
         if self.rate_limit.sign_in_per_account == 0
             || self.rate_limit.sign_in_per_client == 0

@@ -1,6 +1,5 @@
-use anyhow::Context;
-use api::app::{Application, db_settings, redact, shutdown_signal};
-use api::cli::{Cli, Command};
+use api::app::{Application, shutdown_signal};
+use api::cli::{Cli, Command, TenantsCommand};
 use api::config::Settings;
 use clap::Parser;
 
@@ -29,14 +28,13 @@ async fn run() -> anyhow::Result<()> {
     let mut settings = Settings::load()?;
     api::telemetry::init(&settings.log, settings.app_env);
     match cli.command {
-        Some(Command::Migrate) => {
-            let storage = infra::db::Storage::connect(&db_settings(&settings))
-                .await
-                .with_context(|| format!("connecting to {}", redact(&settings.database.url)))?;
-            storage.migrate().await.context("running migrations")?;
-            println!("migrations applied ({})", storage.backend());
-            Ok(())
-        }
+        Some(Command::Migrate) => api::tenants::migrate(&settings, 4).await,
+        Some(Command::Tenants { command }) => match command {
+            TenantsCommand::List => api::tenants::list(&settings).await,
+            TenantsCommand::Migrate { concurrency } => {
+                api::tenants::migrate(&settings, concurrency).await
+            }
+        },
         Some(Command::Serve { no_migrate }) => {
             if no_migrate {
                 settings.database.migrate_on_start = false;

@@ -53,7 +53,8 @@ fn sqlite_file(url: &str) -> Option<&str> {
     (!path.is_empty() && path != ":memory:").then_some(path)
 }
 
-/// Applies pending control-plane and (shared, row-strategy) tenant-plane migrations.
+/// Applies pending control-plane and shared (row-strategy) tenant-plane
+/// migrations. Schema tenants follow with [`Storage::migrate_tenants`].
 ///
 /// On PostgreSQL everything runs in one transaction holding an advisory lock, so
 /// API nodes booting together take turns instead of racing on the ledger, and a
@@ -100,6 +101,27 @@ impl Storage {
     /// When a migration fails; on PostgreSQL nothing of the run is kept.
     pub async fn migrate(&self) -> Result<(), DbErr> {
         migrate(&self.db).await
+    }
+
+    /// Migrates every schema tenant in its own transaction, `concurrency` at
+    /// a time; see [`crate::tenancy::lifecycle::migrate_all`].
+    ///
+    /// # Errors
+    /// When the tenants cannot be listed.
+    pub async fn migrate_tenants(
+        &self,
+        concurrency: usize,
+        done: impl Fn(&crate::tenancy::lifecycle::TenantMigration, usize),
+    ) -> Result<Vec<crate::tenancy::lifecycle::TenantMigration>, DbErr> {
+        crate::tenancy::lifecycle::migrate_all(&self.db, concurrency, done).await
+    }
+
+    /// Every tenant, with where it lives and its migration version.
+    ///
+    /// # Errors
+    /// When a query fails.
+    pub async fn tenants(&self) -> Result<Vec<crate::tenancy::lifecycle::TenantInfo>, DbErr> {
+        crate::tenancy::lifecycle::list(&self.db).await
     }
 
     /// # Errors

@@ -5,13 +5,14 @@ use crate::authz::audit;
 use crate::authz::store::{finish_change, write_tx};
 use crate::entities::{casbin_rule, membership, session, tenant, user};
 use crate::errors::{DbResultExt, unique_as_conflict};
+use crate::tenancy::schema;
 use async_trait::async_trait;
 use domain::audit::{AuditAction, AuditRecord, state};
 use domain::error::Entity as Kind;
 use domain::identity::{Membership, RoleName, Tenant, User};
 use domain::ports::{IdentityStore, NewAccount, NewTenant};
 use domain::values::{DisplayName, Email, TenantName, TenantSlug};
-use domain::{Error, Result, TenantContext, TenantId, UserId};
+use domain::{Error, Isolation, Result, TenantContext, TenantId, UserId};
 use sea_orm::{
     ActiveValue::Set, ColumnTrait, ConnectionTrait, DatabaseConnection, DatabaseTransaction,
     EntityTrait, JoinType, QueryFilter, QueryOrder, QuerySelect, RelationTrait,
@@ -83,12 +84,31 @@ fn membership_to_domain(m: membership::Model, t: &Tenant) -> Membership {
     }
 }
 
+/// Inserts the tenant and its owner's membership, and provisions its storage
+/// (a schema tenant's schema) in the same transaction.
 async fn insert_tenant(
-    db: &impl ConnectionTrait,
+    db: &DatabaseTransaction,
     owner: UserId,
     t: &NewTenant,
     slug_field: &str,
 ) -> Result<Tenant> {
+    let postgres = db.get_database_backend() == sea_orm::DbBackend::Postgres;
+    match t.isolation {
+        Isolation::Row => {}
+        Isolation::Schema if postgres => {}
+        Isolation::Schema => {
+            return Err(Error::invalid(
+                "isolation",
+                "schema isolation needs PostgreSQL",
+            ));
+        }
+        Isolation::Database => {
+            return Err(Error::invalid(
+                "isolation",
+                "database isolation is not available in this version",
+            ));
+        }
+    }
     let now = crate::now();
     let row = tenant::ActiveModel {
         id: Set(TenantId::generate().as_uuid()),
@@ -111,6 +131,11 @@ async fn insert_tenant(
     .exec_without_returning(db)
     .await
     .or_unexpected()?;
+    if t.isolation == Isolation::Schema {
+        schema::provision(db, TenantId::from_uuid(id))
+            .await
+            .or_unexpected()?;
+    }
     tenant::Entity::find_by_id(id)
         .one(db)
         .await
@@ -242,6 +267,13 @@ impl IdentityStore for SqlIdentityStore {
             .exec(&tx)
             .await
             .or_unexpected()?;
+        let row = tenant::Entity::find_by_id(tenant.as_uuid())
+            .one(&tx)
+            .await
+            .or_unexpected()?;
+        if row.is_some_and(|r| r.isolation == Isolation::Schema.as_str()) {
+            schema::drop(&tx, tenant).await.or_unexpected()?;
+        }
         // Its custom roles; the shared default lines stay.
         casbin_rule::Entity::delete_many()
             .filter(casbin_rule::Column::V2.eq(tenant.to_string()))

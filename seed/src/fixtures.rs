@@ -82,10 +82,10 @@ impl FixtureSpec {
             .enumerate()
             .filter_map(|(i, r)| r.role(i, &mut errors))
             .collect();
-        if self.isolation != Isolation::Row {
+        if self.isolation == Isolation::Database {
             errors.push(FieldError::new(
                 "isolation",
-                "only row isolation is available in this version",
+                "database isolation is not available in this version",
             ));
         }
         if self.roles.is_empty() || self.roles.len() > Self::MAX_USERS {

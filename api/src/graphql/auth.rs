@@ -45,22 +45,12 @@ pub struct CreateTenantInput {
 #[derive(Clone, Copy)]
 pub struct DefaultIsolation(pub domain::Isolation);
 
-/// Only the row strategy is served so far; refuse the others clearly rather than later.
-fn isolation(
-    ctx: &Context<'_>,
-    requested: Option<Isolation>,
-    field: &str,
-) -> ApiResult<domain::Isolation> {
-    let chosen = requested
+/// The requested isolation, or the deployment's default. Whether the
+/// deployment can serve it is the store's call (`BAD_USER_INPUT` on `isolation`).
+fn isolation(ctx: &Context<'_>, requested: Option<Isolation>) -> domain::Isolation {
+    requested
         .map(Into::into)
-        .unwrap_or(ctx.data_unchecked::<DefaultIsolation>().0);
-    if chosen != domain::Isolation::Row {
-        return Err(ApiError::invalid(
-            field,
-            "only ROW isolation is available in this version",
-        ));
-    }
-    Ok(chosen)
+        .unwrap_or(ctx.data_unchecked::<DefaultIsolation>().0)
 }
 
 #[derive(Default)]
@@ -103,7 +93,7 @@ impl AuthMutation {
     /// Creates a user and their first tenant (the user its owner) and signs in to it.
     #[graphql(complexity = "MUTATION_COST", guard = "Guarded(\"signUp\")")]
     async fn sign_up(&self, ctx: &Context<'_>, input: SignUpInput) -> ApiResult<AuthPayload> {
-        let isolation = isolation(ctx, input.isolation, "isolation")?;
+        let isolation = isolation(ctx, input.isolation);
         let input = DomainSignUp {
             email: input.email,
             password: input.password,
@@ -188,7 +178,7 @@ impl AuthMutation {
     ) -> ApiResult<TenantNode> {
         let t = tenant(ctx)?;
         let owner = t.user_id().ok_or_else(ApiError::unauthenticated)?;
-        let isolation = isolation(ctx, input.isolation, "isolation")?;
+        let isolation = isolation(ctx, input.isolation);
         let tenant = services(ctx)
             .auth()
             .create_tenant(

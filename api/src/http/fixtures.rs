@@ -17,8 +17,8 @@ use serde_json::json;
 #[derive(Deserialize)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 struct CreateBody {
-    #[serde(default = "row")]
-    isolation: String,
+    /// The deployment's default when absent.
+    isolation: Option<String>,
     #[serde(default)]
     users: Vec<UserBody>,
     /// Custom roles to make first; users may then hold them.
@@ -42,10 +42,6 @@ struct RoleBody {
 #[serde(deny_unknown_fields)]
 struct UserBody {
     role: String,
-}
-
-fn row() -> String {
-    "row".into()
 }
 
 /// Compares without an early exit, so timing does not reveal the secret.
@@ -96,7 +92,10 @@ pub async fn create(
         Ok(b) => b,
         Err(e) => return bad_request(format!("the body is not a fixture request: {e}"), json!([])),
     };
-    let isolation = match body.isolation.parse() {
+    let isolation = match body
+        .isolation
+        .map_or(Ok(state.settings.tenancy.default_isolation), |i| i.parse())
+    {
         Ok(i) => i,
         Err(e) => {
             return bad_request(

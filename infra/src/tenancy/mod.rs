@@ -11,7 +11,9 @@ mod bulk;
 mod idempotency;
 mod invitations;
 mod keyset;
+pub mod lifecycle;
 mod projects;
+pub mod schema;
 mod tasks;
 
 use crate::errors::DbResultExt;
@@ -38,12 +40,15 @@ impl SqlTenancy {
 
 impl SqlTenancy {
     async fn bind(&self, ctx: &TenantContext, mode: TxMode) -> Result<Bound> {
-        if ctx.isolation() != Isolation::Row {
-            // Schema and database strategies arrive with their own adapters.
-            return Err(domain::Error::unexpected(format!(
-                "isolation {} is not served yet",
-                ctx.isolation()
-            )));
+        let postgres = self.db.get_database_backend() == DbBackend::Postgres;
+        match ctx.isolation() {
+            Isolation::Row => {}
+            Isolation::Schema if postgres => {}
+            other => {
+                return Err(domain::Error::unexpected(format!(
+                    "isolation {other} is not served by this deployment"
+                )));
+            }
         }
         let options = TransactionOptions {
             sqlite_transaction_mode: Some(match mode {
@@ -60,12 +65,19 @@ impl SqlTenancy {
             // pooled connection goes back bound to no tenant, as its login role.
             // As `tenantry_app` the transaction cannot bypass row-level security,
             // which shows it only this tenant's rows (see the tenant-plane migration).
+            // A schema tenant's tables are found through its schema alone.
+            let search_path = match ctx.isolation() {
+                Isolation::Schema => format!("\"{}\"", schema::schema_name(ctx.tenant_id())),
+                _ => String::new(),
+            };
             tx.execute_raw(Statement::from_sql_and_values(
                 DbBackend::Postgres,
-                "SELECT set_config('app.tenant_id', $1, true), set_config('role', $2, true)",
+                "SELECT set_config('app.tenant_id', $1, true), set_config('role', $2, true), \
+                 CASE WHEN $3 = '' THEN '' ELSE set_config('search_path', $3, true) END",
                 [
                     ctx.tenant_id().to_string().into(),
                     migration::APP_ROLE.into(),
+                    search_path.into(),
                 ],
             ))
             .await

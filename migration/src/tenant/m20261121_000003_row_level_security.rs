@@ -38,6 +38,11 @@ impl MigrationTrait for Migration {
              EXCEPTION WHEN duplicate_object OR unique_violation THEN NULL; END $$"
         ))
         .await?;
+        // The tables' schema: `public` for row tenants, `t_<id>` for a schema tenant.
+        db.execute_unprepared(&format!(
+            "DO $$ BEGIN EXECUTE format('GRANT USAGE ON SCHEMA %I TO {APP_ROLE}', current_schema()); END $$"
+        ))
+        .await?;
         for t in TENANT_TABLES {
             db.execute_unprepared(&format!(
                 "GRANT SELECT, INSERT, UPDATE, DELETE ON {t} TO {APP_ROLE};

@@ -16,7 +16,7 @@ async fn sign_up_then_sign_in_sees_the_same_user_and_tenant(backend: Backend) {
     assert_eq!(d["me"]["id"], acc.user_id.as_str());
     assert_eq!(d["me"]["email"], acc.email.as_str());
     assert_eq!(d["tenant"]["id"], acc.tenant_id.as_str());
-    assert_eq!(d["tenant"]["isolation"], "ROW");
+    assert_eq!(d["tenant"]["isolation"], backend.isolation().to_uppercase());
     assert_eq!(
         d["myTenants"],
         json!([{ "role": "owner", "tenant": { "id": acc.tenant_id } }])

@@ -22,7 +22,8 @@ async fn create(app: &TestApp, secret: Option<&str>, body: Value) -> reqwest::Re
     req.send().await.unwrap()
 }
 
-const STANDARD: fn() -> Value = || json!({ "isolation": "row", "users": [{ "role": "admin" }, { "role": "viewer" }], "projects": 2, "tasksPerProject": 5 });
+/// In the deployment's default isolation (row, or schema on the schema backend).
+const STANDARD: fn() -> Value = || json!({ "users": [{ "role": "admin" }, { "role": "viewer" }], "projects": 2, "tasksPerProject": 5 });
 
 async fn without_the_secret_the_endpoint_does_not_exist(backend: Backend) {
     let app = spawn_fixtures(backend).await;
@@ -70,7 +71,7 @@ async fn fixture_users_sign_in_and_see_exactly_the_fixture(backend: Backend) {
     let res = create(&app, Some(SECRET), STANDARD()).await;
     assert_eq!(res.status(), 201);
     let f: Value = res.json().await.unwrap();
-    assert_eq!(f["tenant"]["isolation"], "row");
+    assert_eq!(f["tenant"]["isolation"], backend.isolation());
     let users = f["users"].as_array().unwrap();
     assert_eq!(
         users

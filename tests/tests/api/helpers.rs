@@ -13,6 +13,18 @@ use std::path::PathBuf;
 pub enum Backend {
     Sqlite,
     Postgres,
+    /// PostgreSQL with new tenants in schemas of their own (the schema strategy).
+    PostgresSchema,
+}
+
+impl Backend {
+    /// The isolation new tenants get, as the fixture endpoint names it.
+    pub fn isolation(self) -> &'static str {
+        match self {
+            Backend::PostgresSchema => "schema",
+            _ => "row",
+        }
+    }
 }
 
 /// The HS256 secret of every test server.
@@ -105,14 +117,16 @@ pub async fn spawn_with(backend: Backend, configure: impl FnOnce(&mut Settings))
             let file = dir.join(format!("{}.db", uuid::Uuid::new_v4()));
             (format!("sqlite://{}?mode=rwc", file.display()), Some(file))
         }
-        Backend::Postgres => {
+        Backend::Postgres | Backend::PostgresSchema => {
             let base = server_of(&postgres_url());
             let name = clone_database(&base).await;
             (format!("{base}/{name}"), None)
         }
     };
     let postgres_database = match backend {
-        Backend::Postgres => Some((server_of(&url), url.rsplit_once('/').unwrap().1.to_owned())),
+        Backend::Postgres | Backend::PostgresSchema => {
+            Some((server_of(&url), url.rsplit_once('/').unwrap().1.to_owned()))
+        }
         Backend::Sqlite => None,
     };
     let database_url = url.clone();
@@ -132,6 +146,9 @@ pub async fn spawn_with(backend: Backend, configure: impl FnOnce(&mut Settings))
         // Known to the token tests, which forge tokens with it.
         .merge(("auth.jwt_secret", TEST_JWT_SECRET));
     let mut settings = Settings::from_figment(figment).expect("test settings");
+    if backend == Backend::PostgresSchema {
+        settings.tenancy.default_isolation = domain::Isolation::Schema;
+    }
     configure(&mut settings);
     if std::env::var("TEST_LOG").is_ok() {
         api::telemetry::init(&settings.log, settings.app_env);
@@ -292,6 +309,10 @@ macro_rules! on_every_backend {
         mod postgres {
             $(#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
             async fn $name() { super::$name($crate::helpers::Backend::Postgres).await }) +
+        }
+        mod postgres_schema {
+            $(#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn $name() { super::$name($crate::helpers::Backend::PostgresSchema).await }) +
         }
     };
 }

@@ -1,0 +1,122 @@
+//! Migrating every tenant: each schema tenant in its own transaction, a failed
+//! one reported while the others finish, and a rerun completing the work.
+
+use crate::helpers::{Backend, TestApp, spawn_with};
+use infra::db::{DbSettings, Storage};
+use infra::tenancy::lifecycle::Outcome;
+use sea_orm::{ConnectionTrait, Database};
+use serde_json::{Value, json};
+use std::time::Duration;
+
+const SECRET: &str = "lifecycle-secret";
+const LAST: &str = "m20261121_000003_row_level_security";
+
+async fn schema_tenant(app: &TestApp) -> (uuid::Uuid, String) {
+    let f: Value = app
+        .client()
+        .post(app.url("/_fixtures/tenants"))
+        .header("x-fixtures-secret", SECRET)
+        .json(&json!({ "isolation": "schema", "users": [{ "role": "owner" }], "projects": 1 }))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let id: uuid::Uuid = f["tenant"]["id"].as_str().unwrap().parse().unwrap();
+    (id, format!("t_{}", id.simple()))
+}
+
+/// Makes the last migration pending again in `schema`; with `undo`, also
+/// removes what it made, so applying it again succeeds.
+async fn unapply_last(db: &sea_orm::DatabaseConnection, schema: &str, undo: bool) {
+    db.execute_unprepared(&format!(
+        "DELETE FROM \"{schema}\".seaql_tenant_migrations WHERE version = '{LAST}'"
+    ))
+    .await
+    .unwrap();
+    if undo {
+        drop_policies(db, schema).await;
+    }
+}
+
+async fn drop_policies(db: &sea_orm::DatabaseConnection, schema: &str) {
+    for t in migration::TENANT_TABLES {
+        db.execute_unprepared(&format!("DROP POLICY tenant_isolation ON \"{schema}\".{t}"))
+            .await
+            .unwrap();
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn migrate_all_reports_a_failed_tenant_finishes_the_rest_and_a_rerun_completes() {
+    let app = spawn_with(Backend::Postgres, |s| {
+        s.fixtures.secret = Some(SECRET.to_owned().into())
+    })
+    .await;
+    let (broken, broken_schema) = schema_tenant(&app).await;
+    let (behind, behind_schema) = schema_tenant(&app).await;
+    let (current, _) = schema_tenant(&app).await;
+    let db = Database::connect(&app.database_url).await.unwrap();
+    // Both lack the last migration; applying it again to `broken` fails,
+    // because what it makes is still there.
+    unapply_last(&db, &broken_schema, false).await;
+    unapply_last(&db, &behind_schema, true).await;
+
+    let storage = Storage::connect(&DbSettings {
+        url: app.database_url.clone(),
+        max_connections: 4,
+        acquire_timeout: Duration::from_secs(10),
+        log_statements: false,
+    })
+    .await
+    .unwrap();
+    let outcome = |results: &[infra::tenancy::lifecycle::TenantMigration], id: uuid::Uuid| {
+        results
+            .iter()
+            .find(|m| m.tenant.as_uuid() == id)
+            .map(|m| m.outcome.clone())
+            .expect("every schema tenant is reported")
+    };
+    let calls = std::sync::atomic::AtomicUsize::new(0);
+    let first = storage
+        .migrate_tenants(2, |_, _| {
+            calls.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        })
+        .await
+        .unwrap();
+    assert_eq!(first.len(), 3);
+    assert_eq!(calls.into_inner(), 3, "progress reported once per tenant");
+    assert!(
+        matches!(outcome(&first, broken), Outcome::Failed(_)),
+        "{first:?}"
+    );
+    assert_eq!(outcome(&first, behind), Outcome::Migrated { applied: 1 });
+    assert_eq!(outcome(&first, current), Outcome::UpToDate);
+    // The failed tenant is left as it was: still behind, still serving.
+    let listed = storage.tenants().await.unwrap();
+    let version = |id: uuid::Uuid| {
+        listed
+            .iter()
+            .find(|t| t.id.as_uuid() == id)
+            .unwrap()
+            .version
+            .clone()
+    };
+    assert_ne!(version(broken).as_deref(), Some(LAST));
+    assert_eq!(version(behind).as_deref(), Some(LAST));
+    let placement = &listed
+        .iter()
+        .find(|t| t.id.as_uuid() == current)
+        .unwrap()
+        .placement;
+    assert_eq!(placement, &format!("t_{}", current.simple()));
+
+    // Fix the cause; the rerun completes, touching only the one left behind.
+    drop_policies(&db, &broken_schema).await;
+    let second = storage.migrate_tenants(2, |_, _| {}).await.unwrap();
+    assert_eq!(outcome(&second, broken), Outcome::Migrated { applied: 1 });
+    assert_eq!(outcome(&second, behind), Outcome::UpToDate);
+    assert_eq!(outcome(&second, current), Outcome::UpToDate);
+    storage.close().await;
+}

@@ -167,6 +167,7 @@ async fn main() -> anyhow::Result<()> {
         max_connections: 5,
         acquire_timeout: Duration::from_secs(30),
         log_statements: false,
+        tenant_statement_timeout: None,
     })
     .await?;
     storage.migrate().await?;

@@ -34,6 +34,8 @@ pub fn db_settings(s: &Settings) -> DbSettings {
         max_connections: s.database.max_connections,
         acquire_timeout: Duration::from_secs(s.database.acquire_timeout_secs),
         log_statements: s.database.log_statements,
+        tenant_statement_timeout: (s.tenancy.statement_timeout_ms > 0)
+            .then(|| Duration::from_millis(s.tenancy.statement_timeout_ms)),
     }
 }
 

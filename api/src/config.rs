@@ -152,6 +152,9 @@ pub enum JwtAlgorithm {
 pub struct TenancySettings {
     #[serde(deserialize_with = "isolation")]
     pub default_isolation: Isolation,
+    /// The longest one statement of a tenant's transaction may run
+    /// (PostgreSQL; 0 for no limit).
+    pub statement_timeout_ms: u64,
 }
 
 fn isolation<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Isolation, D::Error> {

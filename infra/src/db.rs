@@ -14,6 +14,9 @@ pub struct DbSettings {
     pub acquire_timeout: Duration,
     /// Log each SQL statement at debug level.
     pub log_statements: bool,
+    /// The longest a statement of a tenant transaction may run (PostgreSQL),
+    /// so one tenant's slow query cannot hold connections the others need.
+    pub tenant_statement_timeout: Option<Duration>,
 }
 
 /// Opens the connection pool. For a `sqlite:` file URL the parent directory is
@@ -83,6 +86,7 @@ pub async fn ping(db: &DatabaseConnection) -> Result<(), DbErr> {
 #[derive(Clone)]
 pub struct Storage {
     db: DatabaseConnection,
+    tenant_statement_timeout: Option<Duration>,
     /// This process's enforcer, once loaded; stores tell it of their changes.
     engine: Option<std::sync::Arc<crate::authz::PolicyEngine>>,
 }
@@ -93,6 +97,7 @@ impl Storage {
     pub async fn connect(settings: &DbSettings) -> Result<Self, DbErr> {
         Ok(Self {
             db: connect(settings).await?,
+            tenant_statement_timeout: settings.tenant_statement_timeout,
             engine: None,
         })
     }
@@ -153,6 +158,7 @@ impl Storage {
 
     pub fn tenancy(&self) -> crate::tenancy::SqlTenancy {
         crate::tenancy::SqlTenancy::new(self.db.clone())
+            .with_statement_timeout(self.tenant_statement_timeout)
     }
 
     pub fn sessions(&self) -> crate::sessions::SqlSessionStore {

@@ -21,6 +21,7 @@ async fn the_adapter_round_trips_lines_through_the_database() {
         max_connections: 2,
         acquire_timeout: Duration::from_secs(5),
         log_statements: false,
+        tenant_statement_timeout: None,
     })
     .await
     .unwrap();

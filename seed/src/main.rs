@@ -57,6 +57,7 @@ async fn main() -> anyhow::Result<()> {
         max_connections: 4,
         acquire_timeout: Duration::from_secs(5),
         log_statements: false,
+        tenant_statement_timeout: None,
     })
     .await?;
     storage.migrate().await?;

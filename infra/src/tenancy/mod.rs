@@ -30,11 +30,23 @@ use sea_orm::{
 #[derive(Clone)]
 pub struct SqlTenancy {
     db: DatabaseConnection,
+    /// Milliseconds as PostgreSQL's `statement_timeout` takes them; "0" is none.
+    statement_timeout: String,
 }
 
 impl SqlTenancy {
     pub fn new(db: DatabaseConnection) -> Self {
-        Self { db }
+        Self {
+            db,
+            statement_timeout: "0".into(),
+        }
+    }
+
+    /// Caps each statement of a tenant transaction (PostgreSQL).
+    #[must_use]
+    pub fn with_statement_timeout(mut self, limit: Option<std::time::Duration>) -> Self {
+        self.statement_timeout = limit.map_or(0, |d| d.as_millis()).to_string();
+        self
     }
 }
 
@@ -73,11 +85,13 @@ impl SqlTenancy {
             tx.execute_raw(Statement::from_sql_and_values(
                 DbBackend::Postgres,
                 "SELECT set_config('app.tenant_id', $1, true), set_config('role', $2, true), \
-                 CASE WHEN $3 = '' THEN '' ELSE set_config('search_path', $3, true) END",
+                 CASE WHEN $3 = '' THEN '' ELSE set_config('search_path', $3, true) END, \
+                 set_config('statement_timeout', $4, true)",
                 [
                     ctx.tenant_id().to_string().into(),
                     migration::APP_ROLE.into(),
                     search_path.into(),
+                    self.statement_timeout.clone().into(),
                 ],
             ))
             .await

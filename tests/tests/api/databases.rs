@@ -67,6 +67,7 @@ async fn template(base: &str) -> String {
                 max_connections: 1,
                 acquire_timeout: std::time::Duration::from_secs(10),
                 log_statements: false,
+                tenant_statement_timeout: None,
             })
             .await
             .expect("connect to the template");

@@ -56,6 +56,7 @@ async fn one_connection(app: &TestApp) -> Storage {
         max_connections: 1,
         acquire_timeout: Duration::from_secs(10),
         log_statements: false,
+        tenant_statement_timeout: None,
     })
     .await
     .unwrap()
@@ -183,4 +184,46 @@ async fn a_pooled_connection_carries_no_tenant_into_the_next_transaction() {
 /// A plain transaction on the storage's one pooled connection.
 async fn tenancy_free(storage: &Storage) -> DatabaseTransaction {
     storage.connection().begin().await.unwrap()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_tenant_statement_is_cut_off_at_the_tenant_timeout() {
+    let app = spawn_with(Backend::Postgres, |s| {
+        s.fixtures.secret = Some(SECRET.to_owned().into())
+    })
+    .await;
+    let a = tenant_with_projects(&app, 1).await;
+    let storage = Storage::connect(&DbSettings {
+        url: app.database_url.clone(),
+        max_connections: 1,
+        acquire_timeout: Duration::from_secs(10),
+        log_statements: false,
+        tenant_statement_timeout: Some(Duration::from_millis(200)),
+    })
+    .await
+    .unwrap();
+    let tx = storage
+        .tenancy()
+        .unscoped_probe(&TenantContext::system(a, Isolation::Row))
+        .await
+        .unwrap();
+    let slow = tx
+        .query_one_raw(Statement::from_string(
+            DbBackend::Postgres,
+            "SELECT pg_sleep(1)",
+        ))
+        .await;
+    let err = slow.expect_err("a one-second statement outlives a 200 ms limit");
+    assert!(err.to_string().contains("statement timeout"), "{err}");
+    drop(tx);
+    // The limit is the tenant transaction's own: the connection is back to none.
+    let tx = tenancy_free(&storage).await;
+    tx.query_one_raw(Statement::from_string(
+        DbBackend::Postgres,
+        "SELECT pg_sleep(0.3)",
+    ))
+    .await
+    .expect("no limit outside tenant transactions");
+    tx.rollback().await.unwrap();
+    storage.close().await;
 }

@@ -199,6 +199,22 @@ impl TestApp {
     }
 
     /// POSTs a GraphQL request; returns the whole JSON response.
+    /// A tenant from the fixture endpoint, on a server started with `secret`.
+    pub async fn fixture(&self, secret: &str, body: Value) -> Value {
+        let res = self
+            .client
+            .post(self.url("/_fixtures/tenants"))
+            .header("x-fixtures-secret", secret)
+            .json(&body)
+            .send()
+            .await
+            .unwrap();
+        let status = res.status();
+        let body: Value = res.json().await.unwrap();
+        assert_eq!(status, 201, "the fixture was refused: {body}");
+        body
+    }
+
     pub async fn gql(&self, token: Option<&str>, query: &str, variables: Value) -> Value {
         let mut req = self
             .client

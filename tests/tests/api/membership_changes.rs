@@ -12,16 +12,11 @@ async fn role_changes_and_removal_apply_on_the_next_request(backend: Backend) {
     })
     .await;
     let fixture: Value = app
-        .client()
-        .post(app.url("/_fixtures/tenants"))
-        .header("x-fixtures-secret", SECRET)
-        .json(&json!({ "users": [{ "role": "owner" }, { "role": "member" }] }))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+        .fixture(
+            SECRET,
+            json!({ "users": [{ "role": "owner" }, { "role": "member" }] }),
+        )
+        .await;
     let owner = fixture["users"][0]["accessToken"].as_str().unwrap();
     let token = fixture["users"][1]["accessToken"].as_str().unwrap();
     let bob = fixture["users"][1]["id"].as_str().unwrap();

@@ -53,20 +53,15 @@ async fn every_operation_against_every_role(backend: Backend) {
     .await;
     let roles = ["owner", "admin", "member", "viewer", "triager"];
     let fixture: Value = app
-        .client()
-        .post(app.url("/_fixtures/tenants"))
-        .header("x-fixtures-secret", SECRET)
-        .json(&json!({
-            "roles": [{ "name": "triager", "permissions": TRIAGER }],
-            "users": roles.iter().map(|r| json!({ "role": r })).collect::<Vec<_>>(),
-            "projects": 1, "tasksPerProject": 1,
-        }))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+        .fixture(
+            SECRET,
+            json!({
+                "roles": [{ "name": "triager", "permissions": TRIAGER }],
+                "users": roles.iter().map(|r| json!({ "role": r })).collect::<Vec<_>>(),
+                "projects": 1, "tasksPerProject": 1,
+            }),
+        )
+        .await;
     let project = fixture["projects"][0]["id"]
         .as_str()
         .expect("a fixture")

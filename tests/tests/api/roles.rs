@@ -14,16 +14,7 @@ async fn app(backend: Backend) -> TestApp {
 }
 
 async fn fixture(app: &TestApp, body: Value) -> Value {
-    let res = app
-        .client()
-        .post(app.url("/_fixtures/tenants"))
-        .header("x-fixtures-secret", SECRET)
-        .json(&body)
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(res.status(), 201);
-    res.json().await.unwrap()
+    app.fixture(SECRET, body).await
 }
 
 fn user(f: &Value, i: usize) -> (String, String) {

@@ -7,25 +7,15 @@ use crate::helpers::{Backend, TestApp, spawn_with};
 use domain::{Isolation, TenantContext, TenantId};
 use infra::db::{DbSettings, Storage};
 use sea_orm::{ConnectionTrait, DatabaseTransaction, DbBackend, Statement, TransactionTrait};
-use serde_json::{Value, json};
+use serde_json::json;
 use std::time::Duration;
 
 const SECRET: &str = "rls-secret";
 
 async fn tenant_with_projects(app: &TestApp, projects: usize) -> TenantId {
-    let f: Value = app
-        .client()
-        .post(app.url("/_fixtures/tenants"))
-        .header("x-fixtures-secret", SECRET)
-        .json(
-            &json!({ "users": [{ "role": "owner" }], "projects": projects, "tasksPerProject": 2 }),
-        )
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let body =
+        json!({ "users": [{ "role": "owner" }], "projects": projects, "tasksPerProject": 2 });
+    let f = app.fixture(SECRET, body).await;
     f["tenant"]["id"].as_str().unwrap().parse().unwrap()
 }
 

@@ -15,16 +15,8 @@ async fn app(backend: Backend) -> TestApp {
 }
 
 async fn fixture(app: &TestApp, isolation: &str, projects: usize) -> Value {
-    let res = app
-        .client()
-        .post(app.url("/_fixtures/tenants"))
-        .header("x-fixtures-secret", SECRET)
-        .json(&json!({ "isolation": isolation, "users": [{ "role": "owner" }], "projects": projects, "tasksPerProject": 3 }))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(res.status(), 201);
-    res.json().await.unwrap()
+    let body = json!({ "isolation": isolation, "users": [{ "role": "owner" }], "projects": projects, "tasksPerProject": 3 });
+    app.fixture(SECRET, body).await
 }
 
 async fn count(db: &sea_orm::DatabaseConnection, sql: &str) -> i64 {

@@ -13,16 +13,11 @@ const LAST: &str = "m20261121_000003_row_level_security";
 
 async fn schema_tenant(app: &TestApp) -> (uuid::Uuid, String) {
     let f: Value = app
-        .client()
-        .post(app.url("/_fixtures/tenants"))
-        .header("x-fixtures-secret", SECRET)
-        .json(&json!({ "isolation": "schema", "users": [{ "role": "owner" }], "projects": 1 }))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+        .fixture(
+            SECRET,
+            json!({ "isolation": "schema", "users": [{ "role": "owner" }], "projects": 1 }),
+        )
+        .await;
     let id: uuid::Uuid = f["tenant"]["id"].as_str().unwrap().parse().unwrap();
     (id, format!("t_{}", id.simple()))
 }

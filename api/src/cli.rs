@@ -44,4 +44,19 @@ pub enum TenantsCommand {
         #[arg(long, default_value_t = 4)]
         concurrency: usize,
     },
+    /// Write a tenant's data to stdout as JSON lines: the tenant, its members
+    /// and custom roles, then every tenant-plane row.
+    Export {
+        /// Tenant id or slug.
+        tenant: String,
+    },
+    /// Delete a tenant and everything it owns: its rows or schema, members,
+    /// sessions and roles. An audit record of the deletion is kept.
+    Delete {
+        /// Tenant id or slug.
+        tenant: String,
+        /// Confirm; without it nothing is deleted.
+        #[arg(long)]
+        yes: bool,
+    },
 }

@@ -34,6 +34,10 @@ async fn run() -> anyhow::Result<()> {
             TenantsCommand::Migrate { concurrency } => {
                 api::tenants::migrate(&settings, concurrency).await
             }
+            TenantsCommand::Export { tenant } => api::tenants::export(&settings, &tenant).await,
+            TenantsCommand::Delete { tenant, yes } => {
+                api::tenants::delete(&settings, &tenant, yes).await
+            }
         },
         Some(Command::Serve { no_migrate }) => {
             if no_migrate {

@@ -4,9 +4,14 @@
 use crate::app::{db_settings, redact};
 use crate::config::Settings;
 use anyhow::Context as _;
+use domain::identity::Tenant;
+use domain::ports::{AccessStore, IdentityStore, Tenancy, TxMode};
+use domain::{TenantContext, TenantId};
 use indicatif::{ProgressBar, ProgressStyle};
 use infra::db::Storage;
 use infra::tenancy::lifecycle::Outcome;
+use serde_json::json;
+use std::io::Write as _;
 
 async fn connect(settings: &Settings) -> anyhow::Result<Storage> {
     Storage::connect(&db_settings(settings))
@@ -77,5 +82,96 @@ pub async fn migrate(settings: &Settings, concurrency: usize) -> anyhow::Result<
     if failed > 0 {
         anyhow::bail!("{failed} tenant(s) failed to migrate; fix them and run this again");
     }
+    Ok(())
+}
+
+/// The tenant named by id or slug.
+async fn find(storage: &Storage, key: &str) -> anyhow::Result<Tenant> {
+    let identity = storage.identity();
+    let found = match key.parse::<TenantId>() {
+        Ok(id) => identity.tenant(id).await.ok(),
+        Err(_) => match domain::values::TenantSlug::parse(key) {
+            Ok(slug) => identity.tenant_by_slug(&slug).await?,
+            Err(_) => None,
+        },
+    };
+    found.with_context(|| format!("no tenant with id or slug {key:?}"))
+}
+
+/// Writes the tenant, its members and roles, then its rows, as JSON lines.
+///
+/// # Errors
+/// An unknown tenant, or reading or writing failing.
+pub async fn export(settings: &Settings, key: &str) -> anyhow::Result<()> {
+    let storage = connect(settings).await?;
+    let tenant = find(&storage, key).await?;
+    let ctx = TenantContext::system(tenant.id, tenant.isolation);
+    let mut out = std::io::BufWriter::new(std::io::stdout());
+    writeln!(
+        out,
+        "{}",
+        json!({ "tenant": { "id": tenant.id.to_string(), "slug": tenant.slug.as_str(),
+                            "name": tenant.name.as_str(), "isolation": tenant.isolation.as_str(),
+                            "createdAt": tenant.created_at } })
+    )?;
+    let access = storage.access();
+    let mut after = None;
+    loop {
+        let page = access.members(&ctx, after, 500).await?;
+        for m in &page {
+            writeln!(
+                out,
+                "{}",
+                json!({ "member": { "userId": m.user.id.to_string(), "email": m.user.email.as_str(),
+                                    "role": m.role.as_str(), "joinedAt": m.joined_at } })
+            )?;
+        }
+        match page.last() {
+            Some(m) if page.len() == 500 => after = Some(m.user.id),
+            _ => break,
+        }
+    }
+    for r in access.custom_roles(&ctx).await? {
+        let permissions: Vec<_> = r.permissions.iter().map(|p| p.as_str()).collect();
+        writeln!(
+            out,
+            "{}",
+            json!({ "role": { "name": r.name.as_str(), "permissions": permissions } })
+        )?;
+    }
+    let rows = storage.tenancy().export(&ctx, &mut out).await?;
+    out.flush()?;
+    eprintln!(
+        "exported tenant {} ({}): {rows} row(s)",
+        tenant.slug, tenant.id
+    );
+    Ok(())
+}
+
+/// Deletes a tenant and everything it owns, leaving an audit record.
+///
+/// # Errors
+/// Without `--yes`, an unknown tenant, or the deletion failing.
+pub async fn delete(settings: &Settings, key: &str, yes: bool) -> anyhow::Result<()> {
+    let mut storage = connect(settings).await?;
+    let tenant = find(&storage, key).await?;
+    if !yes {
+        anyhow::bail!(
+            "this deletes tenant {} ({}) and all its data; run again with --yes",
+            tenant.slug,
+            tenant.id
+        );
+    }
+    // Other nodes drop its authorization lines through the change feed.
+    storage.load_authorization(None).await?;
+    let ctx = TenantContext::system(tenant.id, tenant.isolation);
+    let tx = storage.tenancy().begin(&ctx, TxMode::Write).await?;
+    let rows = tx.purge().await?;
+    tx.commit().await?;
+    storage.identity().delete_tenant(tenant.id).await?;
+    println!(
+        "deleted tenant {} ({}, {}): {rows} tenant-plane row(s), its members, sessions and roles",
+        tenant.slug, tenant.id, tenant.isolation
+    );
     Ok(())
 }

@@ -14,6 +14,7 @@ pub enum AuditAction {
     RoleCreated,
     RoleUpdated,
     RoleDeleted,
+    TenantDeleted,
 }
 
 impl AuditAction {
@@ -25,6 +26,7 @@ impl AuditAction {
             Self::RoleCreated => "role.created",
             Self::RoleUpdated => "role.updated",
             Self::RoleDeleted => "role.deleted",
+            Self::TenantDeleted => "tenant.deleted",
         }
     }
 }

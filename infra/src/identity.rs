@@ -7,7 +7,7 @@ use crate::entities::{casbin_rule, membership, session, tenant, user};
 use crate::errors::{DbResultExt, unique_as_conflict};
 use crate::tenancy::schema;
 use async_trait::async_trait;
-use domain::audit::{AuditAction, AuditRecord, state};
+use domain::audit::{AuditAction, AuditRecord, AuditValue, state};
 use domain::error::Entity as Kind;
 use domain::identity::{Membership, RoleName, Tenant, User};
 use domain::ports::{IdentityStore, NewAccount, NewTenant};
@@ -271,7 +271,10 @@ impl IdentityStore for SqlIdentityStore {
             .one(&tx)
             .await
             .or_unexpected()?;
-        if row.is_some_and(|r| r.isolation == Isolation::Schema.as_str()) {
+        if row
+            .as_ref()
+            .is_some_and(|r| r.isolation == Isolation::Schema.as_str())
+        {
             schema::drop(&tx, tenant).await.or_unexpected()?;
         }
         // Its custom roles; the shared default lines stay.
@@ -285,6 +288,27 @@ impl IdentityStore for SqlIdentityStore {
             .exec(&tx)
             .await
             .or_unexpected()?;
+        if let Some(t) = &row {
+            // Kept after the tenant (no foreign key): who went, and what it was.
+            let record = AuditRecord {
+                action: AuditAction::TenantDeleted,
+                target: format!("tenant:{tenant}"),
+                before: Some(
+                    [
+                        ("slug".to_owned(), AuditValue::Text(t.slug.clone())),
+                        (
+                            "isolation".to_owned(),
+                            AuditValue::Text(t.isolation.clone()),
+                        ),
+                    ]
+                    .into(),
+                ),
+                after: None,
+            };
+            audit::write(&tx, tenant, None, &record)
+                .await
+                .or_unexpected()?;
+        }
         finish_change(tx, tenant.as_uuid(), self.engine.as_deref()).await?;
         Ok(res.rows_affected > 0)
     }

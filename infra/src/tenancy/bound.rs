@@ -64,6 +64,16 @@ impl Bound {
         Self { tx, ctx }
     }
 
+    /// Every row of `E` of this tenant, as JSON objects (exports).
+    pub(crate) async fn rows_as_json<E: TenantScoped>(&self) -> Result<Vec<serde_json::Value>> {
+        self.select::<E>()
+            .0
+            .into_json()
+            .all(&self.tx)
+            .await
+            .or_unexpected()
+    }
+
     pub(crate) fn tenant(&self) -> Uuid {
         self.ctx.tenant_id().as_uuid()
     }

@@ -8,6 +8,7 @@
 
 mod bound;
 mod bulk;
+mod export;
 mod idempotency;
 mod invitations;
 mod keyset;

@@ -4,7 +4,7 @@
 //! Role assignments stay in `memberships.role`: a membership is exactly one
 //! Casbin `g` line, and its primary key keeps one role per member.
 
-use crate::idens::{AuditLog, CasbinRule, PolicyChanges, Tenants};
+use crate::idens::{AuditLog, CasbinRule, PolicyChanges};
 use sea_orm_migration::{prelude::*, schema::*};
 
 #[derive(DeriveMigrationName)]
@@ -69,13 +69,7 @@ impl MigrationTrait for Migration {
                 .col(text_null(AuditLog::Before))
                 .col(text_null(AuditLog::After))
                 .col(timestamp_with_time_zone(AuditLog::CreatedAt))
-                .foreign_key(
-                    ForeignKey::create()
-                        .name("fk_audit_log_tenant")
-                        .from(AuditLog::Table, AuditLog::TenantId)
-                        .to(Tenants::Table, Tenants::Id)
-                        .on_delete(ForeignKeyAction::Cascade),
-                )
+                // No foreign key: the record of a tenant's deletion outlives it.
                 .to_owned(),
         )
         .await?;

@@ -42,6 +42,29 @@ async fn template(base: &str) -> String {
         {
             m.name().hash(&mut h);
         }
+        // And their text: a migration edited before it ships gets a fresh template.
+        let mut files = Vec::new();
+        let mut dirs = vec![std::path::PathBuf::from(concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/../migration/src"
+        ))];
+        while let Some(dir) = dirs.pop() {
+            for entry in std::fs::read_dir(&dir)
+                .expect("migration sources")
+                .flatten()
+            {
+                let path = entry.path();
+                if path.is_dir() {
+                    dirs.push(path);
+                } else {
+                    files.push(path);
+                }
+            }
+        }
+        files.sort();
+        for f in files {
+            std::fs::read(&f).expect("a migration source").hash(&mut h);
+        }
         let name = format!("tenantry_tpl_{:016x}", h.finish());
         let admin = admin(base).await;
         // Test binaries running at once take turns making it.

@@ -194,6 +194,20 @@ async fn delete_removes_the_tenant_and_everything_it_owns() {
         let n: i64 = row.try_get("", "n").unwrap();
         assert_eq!(n, 0, "{table} still has rows of the deleted tenant");
     }
+    let row = db
+        .query_one_raw(Statement::from_sql_and_values(
+            DbBackend::Postgres,
+            "SELECT count(*) AS n FROM audit_log WHERE tenant_id = $1 AND action = 'tenant.deleted'",
+            [tid.into()],
+        ))
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(
+        row.try_get::<i64>("", "n").unwrap(),
+        1,
+        "the record of the deletion outlives the tenant"
+    );
     for u in f["users"].as_array().unwrap() {
         let row = db
             .query_one_raw(Statement::from_sql_and_values(

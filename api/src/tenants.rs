@@ -5,7 +5,7 @@ use crate::app::{db_settings, redact};
 use crate::config::Settings;
 use anyhow::Context as _;
 use domain::identity::Tenant;
-use domain::ports::{AccessStore, IdentityStore, Tenancy, TxMode};
+use domain::ports::{AccessStore, IdentityStore};
 use domain::{TenantContext, TenantId};
 use indicatif::{ProgressBar, ProgressStyle};
 use infra::db::Storage;
@@ -164,11 +164,8 @@ pub async fn delete(settings: &Settings, key: &str, yes: bool) -> anyhow::Result
     }
     // Other nodes drop its authorization lines through the change feed.
     storage.load_authorization(None).await?;
-    let ctx = TenantContext::system(tenant.id, tenant.isolation);
-    let tx = storage.tenancy().begin(&ctx, TxMode::Write).await?;
-    let rows = tx.purge().await?;
-    tx.commit().await?;
-    storage.identity().delete_tenant(tenant.id).await?;
+    let rows =
+        domain::lifecycle::delete_tenant(&storage.tenancy(), &storage.identity(), &tenant).await?;
     println!(
         "deleted tenant {} ({}, {}): {rows} tenant-plane row(s), its members, sessions and roles",
         tenant.slug, tenant.id, tenant.isolation

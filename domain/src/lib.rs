@@ -11,6 +11,7 @@ pub mod error;
 pub mod identity;
 pub mod ids;
 pub mod invitation;
+pub mod lifecycle;
 pub mod members;
 pub mod page;
 pub mod ports;

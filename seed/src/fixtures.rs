@@ -12,7 +12,7 @@ use domain::audit::{AuditAction, AuditRecord};
 use domain::auth::Auth;
 use domain::authz::{Permission, Role};
 use domain::identity::{RoleName, Tenant};
-use domain::ports::{AccessStore, NewTenant, PasswordHasher, Tenancy, TxMode};
+use domain::ports::{AccessStore, NewTenant, PasswordHasher};
 use domain::values::{DisplayName, Email, Password, TenantName, TenantSlug};
 use domain::{
     Error, FieldError, Isolation, ProjectId, Result, TaskId, TenantContext, TenantId, UserId,
@@ -287,10 +287,6 @@ impl Fixtures<'_> {
         let Ok(tenant) = identity.tenant(tenant_id).await else {
             return Ok(false);
         };
-        let ctx = TenantContext::system(tenant.id, tenant.isolation);
-        let tx = self.tenancy.begin(&ctx, TxMode::Write).await?;
-        tx.purge().await?;
-        tx.commit().await?;
         // Fixture users go with their tenant; anyone else keeps their account.
         let mut fixture_users = Vec::new();
         for id in identity.member_ids(tenant.id).await? {
@@ -304,11 +300,11 @@ impl Fixtures<'_> {
                 fixture_users.push(id);
             }
         }
-        let existed = identity.delete_tenant(tenant.id).await?;
+        domain::lifecycle::delete_tenant(self.tenancy, identity, &tenant).await?;
         identity
             .delete_users_without_tenants(&fixture_users)
             .await?;
-        Ok(existed)
+        Ok(true)
     }
 }
 

@@ -22,6 +22,7 @@ pub struct SignUpInput {
     pub tenant_name: String,
     /// 3–63 lower-case letters, digits and hyphens.
     pub tenant_slug: String,
+    /// Only the deployment's default is accepted here; `createTenant` chooses.
     pub isolation: Option<Isolation>,
 }
 
@@ -93,7 +94,16 @@ impl AuthMutation {
     /// Creates a user and their first tenant (the user its owner) and signs in to it.
     #[graphql(complexity = "MUTATION_COST", guard = "Guarded(\"signUp\")")]
     async fn sign_up(&self, ctx: &Context<'_>, input: SignUpInput) -> ApiResult<AuthPayload> {
+        // Anyone may sign up: no one unauthenticated may make the server run
+        // DDL by asking for another strategy. Signed-in owners choose with createTenant.
+        let default = ctx.data_unchecked::<DefaultIsolation>().0;
         let isolation = isolation(ctx, input.isolation);
+        if isolation != default {
+            return Err(ApiError::invalid(
+                "isolation",
+                "sign-up uses the deployment's default isolation; choose another with createTenant",
+            ));
+        }
         let input = DomainSignUp {
             email: input.email,
             password: input.password,

@@ -90,11 +90,28 @@ fn role_lines(ctx: &TenantContext, name: Option<&RoleName>) -> Condition {
     c
 }
 
-async fn role_exists(
+/// Serializes role and member changes of one tenant (PostgreSQL; SQLite
+/// writers are serialized anyway): checks made in the transaction then hold
+/// until it commits.
+async fn lock_tenant(tx: &DatabaseTransaction, ctx: &TenantContext) -> Result<()> {
+    tenant::Entity::find_by_id(ctx.tenant_id().as_uuid())
+        .lock_exclusive()
+        .one(tx)
+        .await
+        .or_unexpected()?
+        .ok_or(Error::NotFound(Kind::Tenant))
+        .map(|_| ())
+}
+
+/// A default role, or a custom role with lines in the context's tenant.
+pub(crate) async fn role_exists(
     tx: &DatabaseTransaction,
     ctx: &TenantContext,
     name: &RoleName,
 ) -> Result<bool> {
+    if name.is_builtin() {
+        return Ok(true);
+    }
     Ok(casbin_rule::Entity::find()
         .filter(role_lines(ctx, Some(name)))
         .count(tx)
@@ -162,6 +179,7 @@ impl AccessStore for SqlAccessStore {
         audit: &AuditRecord,
     ) -> Result<()> {
         let tx = self.write().await?;
+        lock_tenant(&tx, ctx).await?;
         if role_exists(&tx, ctx, &role.name).await? {
             return Err(Error::conflict("name", "a role with this name exists"));
         }
@@ -176,6 +194,7 @@ impl AccessStore for SqlAccessStore {
         audit: &AuditRecord,
     ) -> Result<()> {
         let tx = self.write().await?;
+        lock_tenant(&tx, ctx).await?;
         if !role_exists(&tx, ctx, &role.name).await? {
             return Err(Error::NotFound(Kind::Role));
         }
@@ -191,6 +210,7 @@ impl AccessStore for SqlAccessStore {
         audit: &AuditRecord,
     ) -> Result<()> {
         let tx = self.write().await?;
+        lock_tenant(&tx, ctx).await?;
         if !role_exists(&tx, ctx, name).await? {
             return Err(Error::NotFound(Kind::Role));
         }
@@ -248,14 +268,14 @@ impl AccessStore for SqlAccessStore {
     ) -> Result<Option<Member>> {
         let t = ctx.tenant_id().as_uuid();
         let tx = self.write().await?;
-        // One member change per tenant at a time (PostgreSQL; SQLite writers
-        // are serialized): two owners demoting each other cannot both win.
-        tenant::Entity::find_by_id(t)
-            .lock_exclusive()
-            .one(&tx)
-            .await
-            .or_unexpected()?
-            .ok_or(Error::NotFound(Kind::Tenant))?;
+        // One member change per tenant at a time: two owners demoting each
+        // other cannot both win, nor a role be deleted while being granted.
+        lock_tenant(&tx, ctx).await?;
+        if let MemberChange::SetRole(role) = change
+            && !role_exists(&tx, ctx, role).await?
+        {
+            return Err(Error::invalid("role", "no such role in this tenant"));
+        }
         let current = membership::Entity::find_by_id((t, user.as_uuid()))
             .one(&tx)
             .await

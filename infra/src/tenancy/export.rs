@@ -9,13 +9,15 @@ use std::io::Write;
 impl SqlTenancy {
     /// Writes every tenant-plane row of the context's tenant to `out`, one
     /// `{"table": …, "row": {…}}` per line, parents before children, all
-    /// read in one transaction (one snapshot on PostgreSQL). Returns the
-    /// number of rows.
+    /// read in one repeatable-read transaction (one snapshot on PostgreSQL;
+    /// SQLite transactions are snapshots anyway). Returns the number of rows.
     ///
     /// # Errors
     /// When reading or writing fails.
     pub async fn export(&self, ctx: &TenantContext, out: &mut (dyn Write + Send)) -> Result<u64> {
-        let tx = self.bind(ctx, TxMode::Read).await?;
+        let level = (self.db.get_database_backend() == sea_orm::DbBackend::Postgres)
+            .then_some(sea_orm::IsolationLevel::RepeatableRead);
+        let tx = self.bind_with(ctx, TxMode::Read, level).await?;
         let tables = [
             ("projects", tx.rows_as_json::<project::Entity>().await?),
             ("tasks", tx.rows_as_json::<task::Entity>().await?),

@@ -31,7 +31,8 @@ use sea_orm::{
 #[derive(Clone)]
 pub struct SqlTenancy {
     db: DatabaseConnection,
-    /// Milliseconds as PostgreSQL's `statement_timeout` takes them; "0" is none.
+    /// Milliseconds as PostgreSQL's `statement_timeout` takes them; empty
+    /// leaves the role's or database's own setting alone.
     statement_timeout: String,
 }
 
@@ -39,20 +40,30 @@ impl SqlTenancy {
     pub fn new(db: DatabaseConnection) -> Self {
         Self {
             db,
-            statement_timeout: "0".into(),
+            statement_timeout: String::new(),
         }
     }
 
     /// Caps each statement of a tenant transaction (PostgreSQL).
     #[must_use]
     pub fn with_statement_timeout(mut self, limit: Option<std::time::Duration>) -> Self {
-        self.statement_timeout = limit.map_or(0, |d| d.as_millis()).to_string();
+        self.statement_timeout = limit.map_or_else(String::new, |d| d.as_millis().to_string());
         self
     }
 }
 
 impl SqlTenancy {
     async fn bind(&self, ctx: &TenantContext, mode: TxMode) -> Result<Bound> {
+        self.bind_with(ctx, mode, None).await
+    }
+
+    /// [`Self::bind`] at a chosen isolation level (exports read one snapshot).
+    async fn bind_with(
+        &self,
+        ctx: &TenantContext,
+        mode: TxMode,
+        level: Option<sea_orm::IsolationLevel>,
+    ) -> Result<Bound> {
         let postgres = self.db.get_database_backend() == DbBackend::Postgres;
         match ctx.isolation() {
             Isolation::Row => {}
@@ -70,6 +81,7 @@ impl SqlTenancy {
                 // then writes can fail with SQLITE_BUSY instead of waiting its turn.
                 TxMode::Write => SqliteTransactionMode::Immediate,
             }),
+            isolation_level: level,
             ..Default::default()
         };
         let tx = self.db.begin_with_options(options).await.or_unexpected()?;
@@ -87,7 +99,7 @@ impl SqlTenancy {
                 DbBackend::Postgres,
                 "SELECT set_config('app.tenant_id', $1, true), set_config('role', $2, true), \
                  CASE WHEN $3 = '' THEN '' ELSE set_config('search_path', $3, true) END, \
-                 set_config('statement_timeout', $4, true)",
+                 CASE WHEN $4 = '' THEN '' ELSE set_config('statement_timeout', $4, true) END",
                 [
                     ctx.tenant_id().to_string().into(),
                     migration::APP_ROLE.into(),

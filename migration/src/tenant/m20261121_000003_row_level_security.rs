@@ -26,15 +26,23 @@ impl MigrationTrait for Migration {
             return Ok(());
         }
         let db = m.get_connection();
+        // Made (and granted to whoever runs the server) only when missing, so
+        // a role a DBA made beforehand needs no CREATEROLE or ADMIN OPTION here,
+        // and provisioning a schema tenant, which runs this too, needs neither.
         // Parallel migrations of other databases may create it at the same time.
         db.execute_unprepared(&format!(
-            "DO $$ BEGIN CREATE ROLE {APP_ROLE} NOLOGIN NOBYPASSRLS;
+            "DO $$ BEGIN
+               IF NOT EXISTS (SELECT 1 FROM pg_roles WHERE rolname = '{APP_ROLE}') THEN
+                 CREATE ROLE {APP_ROLE} NOLOGIN NOBYPASSRLS;
+               END IF;
              EXCEPTION WHEN duplicate_object OR unique_violation THEN NULL; END $$"
         ))
         .await?;
-        // Whoever runs the server may act as it.
         db.execute_unprepared(&format!(
-            "DO $$ BEGIN EXECUTE format('GRANT {APP_ROLE} TO %I', current_user);
+            "DO $$ BEGIN
+               IF NOT pg_has_role(current_user, '{APP_ROLE}', 'MEMBER') THEN
+                 EXECUTE format('GRANT {APP_ROLE} TO %I', current_user);
+               END IF;
              EXCEPTION WHEN duplicate_object OR unique_violation THEN NULL; END $$"
         ))
         .await?;

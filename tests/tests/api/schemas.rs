@@ -216,3 +216,21 @@ async fn create_tenant_picks_the_isolation(backend: Backend) {
 }
 
 crate::on_every_backend!(create_tenant_picks_the_isolation);
+
+/// Anyone may sign up, so sign-up cannot ask for a strategy that makes the
+/// server run DDL: only the deployment's default.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sign_up_takes_only_the_default_isolation() {
+    let app = app(Backend::Postgres).await;
+    let body = app
+        .gql(
+            None,
+            "mutation($i: SignUpInput!) { signUp(input: $i) { accessToken } }",
+            json!({ "i": { "email": format!("{}@example.test", crate::helpers::unique("s")),
+                           "password": "correct horse battery", "displayName": "S",
+                           "tenantName": "S", "tenantSlug": crate::helpers::unique("s"),
+                           "isolation": "SCHEMA" } }),
+        )
+        .await;
+    assert_eq!(bad_fields(&body), ["isolation"], "{body}");
+}

@@ -9,30 +9,20 @@
 //! Run: `cargo bench -p api --bench auth_cost` (PostgreSQL and Redis on their
 //! test URLs). Knobs: BENCH_SECONDS (5), BENCH_ROUNDS (3), BENCH_CONCURRENCY (16).
 
+mod common;
+
 use api::app::Application;
 use api::config::Settings;
+use common::{env_or, fresh_database, median};
 use domain::ports::{RevocationList, TokenService};
 use domain::{SessionId, TenantId, UserId};
 use infra::jwt::{JwtSettings, JwtTokens, SigningKeys};
 use infra::revocations::{InProcessRevocations, RedisRevocations};
-use sea_orm::{ConnectionTrait, Database};
 use serde_json::{Value, json};
 use std::time::{Duration, Instant};
 
 #[global_allocator]
 static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
-
-fn env_or(name: &str, default: u64) -> u64 {
-    std::env::var(name)
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(default)
-}
-
-fn median(mut v: Vec<f64>) -> f64 {
-    v.sort_by(|a, b| a.total_cmp(b));
-    v[v.len() / 2]
-}
 
 /// Median over 7 batches of the mean time of one call, in microseconds.
 async fn per_call<F, Fut>(n: u32, mut f: F) -> f64
@@ -153,17 +143,7 @@ async fn main() -> anyhow::Result<()> {
     println!("  verify + revocation check, Redis (a round trip) {with_redis:>8.2} µs");
 
     // 2. Per request, over HTTP.
-    let base = std::env::var("TEST_DATABASE_URL")
-        .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/tenantry_test".into());
-    let (server, _) = base.rsplit_once('/').expect("URL ends with /<database>");
-    let admin = Database::connect(format!("{server}/postgres")).await?;
-    admin
-        .execute_unprepared("DROP DATABASE IF EXISTS tenantry_bench_auth WITH (FORCE)")
-        .await?;
-    admin
-        .execute_unprepared("CREATE DATABASE tenantry_bench_auth")
-        .await?;
-    let url = format!("{server}/tenantry_bench_auth");
+    let (_admin, url) = fresh_database("tenantry_bench_auth").await?;
     let mut bases = Vec::new();
     for with_redis in [false, true] {
         let mut figment = Settings::figment()

@@ -13,6 +13,9 @@
 //! Run: `cargo bench -p api --bench authz` (PostgreSQL on its test URL).
 //! Knobs: BENCH_TENANTS (10000), BENCH_SECONDS (1), BENCH_ROUNDS (5).
 
+mod common;
+
+use common::{drop_database, env_or, fresh_database, median};
 use domain::audit::{AuditAction, AuditRecord};
 use domain::authz::{Permission, Role, default_role};
 use domain::identity::RoleName;
@@ -29,18 +32,6 @@ static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 const MEMBERS: u64 = 10;
 const CUSTOM_TENANTS: u64 = 1000;
-
-fn env_or(name: &str, default: u64) -> u64 {
-    std::env::var(name)
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(default)
-}
-
-fn median(mut v: Vec<f64>) -> f64 {
-    v.sort_by(|a, b| a.total_cmp(b));
-    v[v.len() / 2]
-}
 
 fn rss_mib() -> f64 {
     let statm = std::fs::read_to_string("/proc/self/statm").unwrap_or_default();
@@ -151,17 +142,7 @@ async fn main() -> anyhow::Result<()> {
     let secs = env_or("BENCH_SECONDS", 1);
     let rounds = env_or("BENCH_ROUNDS", 5);
 
-    let base = std::env::var("TEST_DATABASE_URL")
-        .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/tenantry_test".into());
-    let (server, _) = base.rsplit_once('/').expect("URL ends with /<database>");
-    let admin = Database::connect(format!("{server}/postgres")).await?;
-    admin
-        .execute_unprepared("DROP DATABASE IF EXISTS tenantry_bench_authz WITH (FORCE)")
-        .await?;
-    admin
-        .execute_unprepared("CREATE DATABASE tenantry_bench_authz")
-        .await?;
-    let url = format!("{server}/tenantry_bench_authz");
+    let (admin, url) = fresh_database("tenantry_bench_authz").await?;
     let storage = infra::db::Storage::connect(&infra::db::DbSettings {
         url: url.clone(),
         max_connections: 5,
@@ -286,8 +267,6 @@ async fn main() -> anyhow::Result<()> {
     );
 
     drop(storage);
-    admin
-        .execute_unprepared("DROP DATABASE IF EXISTS tenantry_bench_authz WITH (FORCE)")
-        .await?;
+    drop_database(&admin, "tenantry_bench_authz").await?;
     Ok(())
 }

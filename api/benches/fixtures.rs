@@ -5,9 +5,11 @@
 //! Run: `cargo bench -p api --bench fixtures` (uses TEST_DATABASE_URL's server
 //! and recreates the database `tenantry_bench_fixtures`).
 
+mod common;
+
 use api::app::Application;
 use api::config::Settings;
-use sea_orm::{ConnectionTrait, Database};
+use common::{env_or, fresh_database};
 use serde_json::{Value, json};
 use std::time::{Duration, Instant};
 
@@ -22,24 +24,12 @@ fn stats(mut v: Vec<Duration>) -> (f64, f64) {
 
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
-    let runs: usize = std::env::var("BENCH_RUNS")
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(50);
-    let base = std::env::var("TEST_DATABASE_URL")
-        .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/tenantry_test".into());
-    let (server, _) = base.rsplit_once('/').expect("URL ends with /<database>");
-    let admin = Database::connect(format!("{server}/postgres")).await?;
-    admin
-        .execute_unprepared("DROP DATABASE IF EXISTS tenantry_bench_fixtures WITH (FORCE)")
-        .await?;
-    admin
-        .execute_unprepared("CREATE DATABASE tenantry_bench_fixtures")
-        .await?;
+    let runs: usize = env_or("BENCH_RUNS", 50);
+    let (_admin, url) = fresh_database("tenantry_bench_fixtures").await?;
     let figment = Settings::figment()
         .merge(("app_env", "test"))
         .merge(("server.port", 0))
-        .merge(("database.url", format!("{server}/tenantry_bench_fixtures")))
+        .merge(("database.url", url))
         .merge(("log.filter", "off"))
         .merge(("fixtures.secret", "bench"));
     let app = Application::build(Settings::from_figment(figment)?).await?;

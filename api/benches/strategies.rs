@@ -11,6 +11,9 @@
 //!
 //! Run: `cargo bench -p api --bench strategies`.
 
+mod common;
+
+use common::{drop_database, env_or, fresh_database};
 use domain::Isolation;
 use domain::ports::{IdentityStore, NewTenant};
 use domain::values::{DisplayName, Email, TenantName, TenantSlug};
@@ -22,13 +25,6 @@ use std::time::{Duration, Instant};
 #[global_allocator]
 static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
-fn env_or(name: &str, default: usize) -> usize {
-    std::env::var(name)
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(default)
-}
-
 fn median_ms(mut v: Vec<Duration>) -> f64 {
     v.sort();
     v[v.len() / 2].as_secs_f64() * 1000.0
@@ -38,18 +34,8 @@ fn median_ms(mut v: Vec<Duration>) -> f64 {
 async fn main() -> anyhow::Result<()> {
     let runs = env_or("BENCH_RUNS", 20);
     let tenants = env_or("BENCH_TENANTS", 200);
-    let base = std::env::var("TEST_DATABASE_URL")
-        .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/tenantry_test".into());
-    let (server, _) = base.rsplit_once('/').expect("URL ends with /<database>");
-    let admin = Database::connect(format!("{server}/postgres")).await?;
     let name = "tenantry_bench_strategies";
-    admin
-        .execute_unprepared(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
-        .await?;
-    admin
-        .execute_unprepared(&format!("CREATE DATABASE {name}"))
-        .await?;
-    let url = format!("{server}/{name}");
+    let (admin, url) = fresh_database(name).await?;
     let mut storage = Storage::connect(&DbSettings {
         url: url.clone(),
         max_connections: 8,
@@ -144,8 +130,6 @@ async fn main() -> anyhow::Result<()> {
     timed("each lacking its last migration").await?;
 
     storage.close().await;
-    admin
-        .execute_unprepared(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
-        .await?;
+    drop_database(&admin, name).await?;
     Ok(())
 }

@@ -7,6 +7,8 @@
 //! Knobs: BENCH_TENANTS (100), BENCH_PROJECTS (10), BENCH_TASKS (100),
 //! BENCH_SECONDS per round (8), BENCH_ROUNDS (3), BENCH_CONCURRENCY (16).
 
+mod common;
+
 use api::app::Application;
 use api::config::Settings;
 use api::services::Services;
@@ -14,12 +16,12 @@ use axum::extract::{Query, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::routing::get;
 use axum::{Json, Router};
+use common::{env_or, fresh_database, median};
 use domain::page::{Direction, PageQuery};
 use domain::task::{TaskFilter, TaskOrderField};
 use domain::{ProjectId, UserId};
 use indicatif::{ProgressBar, ProgressStyle};
 use rand::Rng;
-use sea_orm::{ConnectionTrait, Database};
 use serde_json::{Value, json};
 use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
@@ -28,13 +30,6 @@ use std::time::{Duration, Instant};
 /// As in the server binary (see `api/src/main.rs`).
 #[global_allocator]
 static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
-
-fn env_or(name: &str, default: usize) -> usize {
-    std::env::var(name)
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(default)
-}
 
 const QUERY: &str = "query Tasks($p: ID!) { tasks(first: 50, filter: {projectId: $p}) {
   edges { node { id title status priority assignee { id displayName } project { id name } } }
@@ -192,11 +187,6 @@ fn percentile(sorted: &[Duration], p: f64) -> f64 {
     sorted[i].as_secs_f64() * 1000.0
 }
 
-fn median(v: &mut [f64]) -> f64 {
-    v.sort_by(|a, b| a.total_cmp(b));
-    v[v.len() / 2]
-}
-
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
     let tenants = env_or("BENCH_TENANTS", 100);
@@ -206,25 +196,7 @@ async fn main() -> anyhow::Result<()> {
     let rounds = env_or("BENCH_ROUNDS", 3);
     let concurrency = env_or("BENCH_CONCURRENCY", 16);
 
-    let base_url = std::env::var("TEST_DATABASE_URL")
-        .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/tenantry_test".into());
-    let (server, _) = base_url
-        .rsplit_once('/')
-        .expect("URL ends with /<database>");
-    let admin = Database::connect(format!("{server}/postgres"))
-        .await
-        .map_err(|e| {
-            anyhow::anyhow!(
-                "PostgreSQL is not reachable at {server} ({e}); start it or set TEST_DATABASE_URL"
-            )
-        })?;
-    admin
-        .execute_unprepared("DROP DATABASE IF EXISTS tenantry_bench WITH (FORCE)")
-        .await?;
-    admin
-        .execute_unprepared("CREATE DATABASE tenantry_bench")
-        .await?;
-    let url = format!("{server}/tenantry_bench");
+    let (_admin, url) = fresh_database("tenantry_bench").await?;
 
     let figment = Settings::figment()
         .merge(("app_env", "test"))
@@ -335,7 +307,7 @@ async fn main() -> anyhow::Result<()> {
     }
     plain_lat.sort();
     gql_lat.sort();
-    let (pm, gm) = (median(&mut plain_rps), median(&mut gql_rps));
+    let (pm, gm) = (median(plain_rps.clone()), median(gql_rps.clone()));
     println!(
         "\n{:<28} {:>12} {:>10} {:>10}",
         "path", "req/s (med)", "p50 ms", "p99 ms"

@@ -197,8 +197,7 @@ impl IdentityStore for SqlIdentityStore {
     async fn add_membership(&self, tenant: TenantId, user: UserId, role: &RoleName) -> Result<()> {
         let tx = write_tx(&self.db).await?;
         // An invitation may name a custom role deleted since it was sent.
-        let ctx = TenantContext::system(tenant, Isolation::Row);
-        if !crate::authz::store::role_exists(&tx, &ctx, role).await? {
+        if !crate::authz::store::role_exists(&tx, tenant, role).await? {
             return Err(Error::invalid("role", "this role no longer exists"));
         }
         membership::Entity::insert(membership::ActiveModel {

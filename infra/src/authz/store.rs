@@ -13,7 +13,7 @@ use domain::authz::{Permission, Role};
 use domain::error::Entity as Kind;
 use domain::identity::RoleName;
 use domain::ports::{AccessStore, Member, MemberChange, MemberDecision, MemberState};
-use domain::{Error, Result, TenantContext, UserId};
+use domain::{Error, Result, TenantContext, TenantId, UserId};
 use sea_orm::{
     AccessMode, ActiveValue::Set, ColumnTrait, Condition, DatabaseConnection, DatabaseTransaction,
     EntityTrait, PaginatorTrait, QueryFilter, QueryOrder, QuerySelect, SqliteTransactionMode,
@@ -36,6 +36,23 @@ impl SqlAccessStore {
 
     async fn write(&self) -> Result<DatabaseTransaction> {
         write_tx(&self.db).await
+    }
+
+    /// Opens a role change: a write transaction holding the tenant's lock,
+    /// in which `name` exists (or, for a new role, does not yet).
+    async fn role_change(
+        &self,
+        ctx: &TenantContext,
+        name: &RoleName,
+        new: bool,
+    ) -> Result<DatabaseTransaction> {
+        let tx = self.write().await?;
+        lock_tenant(&tx, ctx).await?;
+        match (role_exists(&tx, ctx.tenant_id(), name).await?, new) {
+            (true, true) => Err(Error::conflict("name", "a role with this name exists")),
+            (false, false) => Err(Error::NotFound(Kind::Role)),
+            _ => Ok(tx),
+        }
     }
 
     /// Writes the audit entry and the change-feed row, commits, applies.
@@ -78,11 +95,11 @@ pub(crate) async fn finish_change(
     Ok(())
 }
 
-fn role_lines(ctx: &TenantContext, name: Option<&RoleName>) -> Condition {
+fn role_lines(tenant: TenantId, name: Option<&RoleName>) -> Condition {
     use casbin_rule::Column as C;
     let mut c = Condition::all()
         .add(C::Ptype.eq("g"))
-        .add(C::V2.eq(ctx.tenant_id().to_string()))
+        .add(C::V2.eq(tenant.to_string()))
         .add(C::V1.starts_with("perm:"));
     if let Some(n) = name {
         c = c.add(C::V0.eq(n.as_str()));
@@ -103,17 +120,17 @@ async fn lock_tenant(tx: &DatabaseTransaction, ctx: &TenantContext) -> Result<()
         .map(|_| ())
 }
 
-/// A default role, or a custom role with lines in the context's tenant.
+/// A default role, or a custom role with lines in `tenant`.
 pub(crate) async fn role_exists(
     tx: &DatabaseTransaction,
-    ctx: &TenantContext,
+    tenant: TenantId,
     name: &RoleName,
 ) -> Result<bool> {
     if name.is_builtin() {
         return Ok(true);
     }
     Ok(casbin_rule::Entity::find()
-        .filter(role_lines(ctx, Some(name)))
+        .filter(role_lines(tenant, Some(name)))
         .count(tx)
         .await
         .or_unexpected()?
@@ -144,7 +161,7 @@ async fn delete_role_lines(
     name: &RoleName,
 ) -> Result<()> {
     casbin_rule::Entity::delete_many()
-        .filter(role_lines(ctx, Some(name)))
+        .filter(role_lines(ctx.tenant_id(), Some(name)))
         .exec(tx)
         .await
         .or_unexpected()?;
@@ -155,7 +172,7 @@ async fn delete_role_lines(
 impl AccessStore for SqlAccessStore {
     async fn custom_roles(&self, ctx: &TenantContext) -> Result<Vec<Role>> {
         let rows = casbin_rule::Entity::find()
-            .filter(role_lines(ctx, None))
+            .filter(role_lines(ctx.tenant_id(), None))
             .all(&self.db)
             .await
             .or_unexpected()?;
@@ -178,11 +195,7 @@ impl AccessStore for SqlAccessStore {
         role: &Role,
         audit: &AuditRecord,
     ) -> Result<()> {
-        let tx = self.write().await?;
-        lock_tenant(&tx, ctx).await?;
-        if role_exists(&tx, ctx, &role.name).await? {
-            return Err(Error::conflict("name", "a role with this name exists"));
-        }
+        let tx = self.role_change(ctx, &role.name, true).await?;
         insert_role(&tx, ctx, role).await?;
         self.finish(tx, ctx, audit).await
     }
@@ -193,11 +206,7 @@ impl AccessStore for SqlAccessStore {
         role: &Role,
         audit: &AuditRecord,
     ) -> Result<()> {
-        let tx = self.write().await?;
-        lock_tenant(&tx, ctx).await?;
-        if !role_exists(&tx, ctx, &role.name).await? {
-            return Err(Error::NotFound(Kind::Role));
-        }
+        let tx = self.role_change(ctx, &role.name, false).await?;
         delete_role_lines(&tx, ctx, &role.name).await?;
         insert_role(&tx, ctx, role).await?;
         self.finish(tx, ctx, audit).await
@@ -209,11 +218,7 @@ impl AccessStore for SqlAccessStore {
         name: &RoleName,
         audit: &AuditRecord,
     ) -> Result<()> {
-        let tx = self.write().await?;
-        lock_tenant(&tx, ctx).await?;
-        if !role_exists(&tx, ctx, name).await? {
-            return Err(Error::NotFound(Kind::Role));
-        }
+        let tx = self.role_change(ctx, name, false).await?;
         let holders = membership::Entity::find()
             .filter(membership::Column::TenantId.eq(ctx.tenant_id().as_uuid()))
             .filter(membership::Column::Role.eq(name.as_str()))
@@ -272,7 +277,7 @@ impl AccessStore for SqlAccessStore {
         // other cannot both win, nor a role be deleted while being granted.
         lock_tenant(&tx, ctx).await?;
         if let MemberChange::SetRole(role) = change
-            && !role_exists(&tx, ctx, role).await?
+            && !role_exists(&tx, ctx.tenant_id(), role).await?
         {
             return Err(Error::invalid("role", "no such role in this tenant"));
         }

@@ -40,27 +40,33 @@ async fn count(tx: &DatabaseTransaction, sql: &str) -> i64 {
 }
 
 /// Storage with a pool of exactly one connection.
-async fn one_connection(app: &TestApp) -> Storage {
+async fn one_connection(app: &TestApp, tenant_statement_timeout: Option<Duration>) -> Storage {
     Storage::connect(&DbSettings {
         url: app.database_url.clone(),
         max_connections: 1,
         acquire_timeout: Duration::from_secs(10),
         log_statements: false,
-        tenant_statement_timeout: None,
+        tenant_statement_timeout,
     })
     .await
     .unwrap()
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_query_without_its_tenant_filter_sees_only_the_bound_tenant() {
+/// A PostgreSQL server with tenants of 2 and 3 projects, and a one-connection pool.
+async fn two_tenants() -> (TestApp, TenantId, TenantId, Storage) {
     let app = spawn_with(Backend::Postgres, |s| {
         s.fixtures.secret = Some(SECRET.to_owned().into())
     })
     .await;
     let a = tenant_with_projects(&app, 2).await;
     let b = tenant_with_projects(&app, 3).await;
-    let storage = one_connection(&app).await;
+    let storage = one_connection(&app, None).await;
+    (app, a, b, storage)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_query_without_its_tenant_filter_sees_only_the_bound_tenant() {
+    let (app, a, b, storage) = two_tenants().await;
     let tenancy = storage.tenancy();
 
     let tx = tenancy
@@ -115,13 +121,7 @@ async fn a_query_without_its_tenant_filter_sees_only_the_bound_tenant() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_pooled_connection_carries_no_tenant_into_the_next_transaction() {
-    let app = spawn_with(Backend::Postgres, |s| {
-        s.fixtures.secret = Some(SECRET.to_owned().into())
-    })
-    .await;
-    let a = tenant_with_projects(&app, 2).await;
-    let b = tenant_with_projects(&app, 3).await;
-    let storage = one_connection(&app).await;
+    let (_app, a, b, storage) = two_tenants().await;
     let tenancy = storage.tenancy();
 
     let tx = tenancy
@@ -183,15 +183,7 @@ async fn a_tenant_statement_is_cut_off_at_the_tenant_timeout() {
     })
     .await;
     let a = tenant_with_projects(&app, 1).await;
-    let storage = Storage::connect(&DbSettings {
-        url: app.database_url.clone(),
-        max_connections: 1,
-        acquire_timeout: Duration::from_secs(10),
-        log_statements: false,
-        tenant_statement_timeout: Some(Duration::from_millis(200)),
-    })
-    .await
-    .unwrap();
+    let storage = one_connection(&app, Some(Duration::from_millis(200))).await;
     let tx = storage
         .tenancy()
         .unscoped_probe(&TenantContext::system(a, Isolation::Row))

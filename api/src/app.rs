@@ -20,6 +20,7 @@ use infra::oidc::{OidcSettings, OidcVerifier};
 use infra::password::{Argon2Hasher, Argon2Params};
 use infra::rate_limit::{InProcessLimiter, OnFailure, RedisLimiter, Rule};
 use infra::revocations::{InProcessRevocations, RedisRevocations};
+use infra::tenancy::database::{DatabaseTenancySettings, PoolLimits};
 use std::future::Future;
 use std::net::SocketAddr;
 use std::num::NonZeroU32;
@@ -29,6 +30,7 @@ use tokio::net::TcpListener;
 use tokio::sync::Notify;
 
 pub fn db_settings(s: &Settings) -> DbSettings {
+    let d = &s.tenancy.database;
     DbSettings {
         url: s.database.url.clone(),
         max_connections: s.database.max_connections,
@@ -36,6 +38,18 @@ pub fn db_settings(s: &Settings) -> DbSettings {
         log_statements: s.database.log_statements,
         tenant_statement_timeout: (s.tenancy.statement_timeout_ms > 0)
             .then(|| Duration::from_millis(s.tenancy.statement_timeout_ms)),
+        tenant_databases: DatabaseTenancySettings {
+            servers: d.servers.clone(),
+            name_prefix: d.name_prefix.clone(),
+            template: d.template.clone(),
+            limits: PoolLimits {
+                pool_size: d.pool_size,
+                slots: s.tenancy.tenant_pool_slots(s.database.max_connections) as usize,
+                idle_timeout: Duration::from_secs(d.idle_timeout_secs.max(1)),
+                admission_timeout: Duration::from_millis(d.admission_timeout_ms),
+                acquire_timeout: Duration::from_secs(s.database.acquire_timeout_secs),
+            },
+        },
     }
 }
 

@@ -155,6 +155,31 @@ pub struct TenancySettings {
     /// The longest one statement of a tenant's transaction may run
     /// (PostgreSQL; 0 for no limit).
     pub statement_timeout_ms: u64,
+    /// Connections this node may open in all (shared pool, admin
+    /// connections, tenant pools).
+    pub connection_budget: u32,
+    pub database: DatabaseTenancy,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+pub struct DatabaseTenancy {
+    pub servers: Vec<infra::tenancy::database::ServerSpec>,
+    pub name_prefix: String,
+    pub pool_size: u32,
+    pub max_pools: u32,
+    pub idle_timeout_secs: u64,
+    pub admission_timeout_ms: u64,
+    pub template: Option<String>,
+}
+
+impl TenancySettings {
+    /// Tenant pools that fit in the budget beside the shared pool and one
+    /// admin connection per server (at most `max_pools`).
+    pub fn tenant_pool_slots(&self, shared: u32) -> u32 {
+        let servers = self.database.servers.len().max(1) as u32;
+        let left = self.connection_budget.saturating_sub(shared + servers);
+        (left / self.database.pool_size.max(1)).min(self.database.max_pools)
+    }
 }
 
 fn isolation<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Isolation, D::Error> {
@@ -287,9 +312,28 @@ impl Settings {
             Isolation::Schema => anyhow::bail!(
                 "configuration: TENANCY_ISOLATION=schema needs PostgreSQL (DATABASE_URL=postgres://…)"
             ),
-            Isolation::Database => anyhow::bail!(
-                "configuration: TENANCY_ISOLATION=database is not available yet; `row` and `schema` are"
-            ),
+            Isolation::Database => {}
+        }
+        let t = &self.tenancy;
+        if !t
+            .database
+            .name_prefix
+            .chars()
+            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_')
+            || t.database.name_prefix.len() > 30
+        {
+            anyhow::bail!(
+                "configuration: tenancy.database.name_prefix may hold only a-z, 0-9 and _ (at most 30)"
+            );
+        }
+        if t.database.pool_size == 0 || t.tenant_pool_slots(self.database.max_connections) == 0 {
+            anyhow::bail!(
+                "configuration: tenancy.connection_budget ({}) leaves no room for a tenant pool: it must be at least \
+                 database.max_connections ({}) + one per database server + tenancy.database.pool_size ({})",
+                t.connection_budget,
+                self.database.max_connections,
+                t.database.pool_size
+            );
         }
         if self.rate_limit.sign_in_per_account == 0
             || self.rate_limit.sign_in_per_client == 0

@@ -1,5 +1,6 @@
 //! Connecting to the database and migrating it.
 
+use crate::tenancy::database::TenantDatabases;
 use migration::{ControlPlane, MigratorTrait, TenantPlane};
 use sea_orm::{
     ConnectOptions, ConnectionTrait, Database, DatabaseConnection, DbBackend, DbErr,
@@ -17,13 +18,25 @@ pub struct DbSettings {
     /// The longest a statement of a tenant transaction may run (PostgreSQL),
     /// so one tenant's slow query cannot hold connections the others need.
     pub tenant_statement_timeout: Option<Duration>,
+    /// Database-strategy tenants: servers, naming, pool limits.
+    pub tenant_databases: crate::tenancy::database::DatabaseTenancySettings,
 }
 
 /// Opens the connection pool. For a `sqlite:` file URL the parent directory is
 /// created, and the file is opened in WAL mode with a busy timeout and foreign
 /// keys on, which the embedded default needs to serve concurrent requests.
 pub async fn connect(settings: &DbSettings) -> Result<DatabaseConnection, DbErr> {
-    if let Some(path) = sqlite_file(&settings.url)
+    let mut opts = pool_options(&settings.url)?;
+    opts.max_connections(settings.max_connections)
+        .min_connections(1)
+        .acquire_timeout(settings.acquire_timeout)
+        .sqlx_logging(settings.log_statements);
+    Database::connect(opts).await
+}
+
+/// The options every pool shares, shared pool and tenant pools alike.
+pub(crate) fn pool_options(url: &str) -> Result<ConnectOptions, DbErr> {
+    if let Some(path) = sqlite_file(url)
         && let Some(dir) = std::path::Path::new(path)
             .parent()
             .filter(|d| !d.as_os_str().is_empty())
@@ -31,11 +44,8 @@ pub async fn connect(settings: &DbSettings) -> Result<DatabaseConnection, DbErr>
         std::fs::create_dir_all(dir)
             .map_err(|e| DbErr::Custom(format!("creating {}: {e}", dir.display())))?;
     }
-    let mut opts = ConnectOptions::new(settings.url.clone());
-    opts.max_connections(settings.max_connections)
-        .min_connections(1)
-        .acquire_timeout(settings.acquire_timeout)
-        .sqlx_logging(settings.log_statements)
+    let mut opts = ConnectOptions::new(url.to_owned());
+    opts.sqlx_logging(false)
         .sqlx_logging_level(tracing::log::LevelFilter::Debug);
     opts.map_sqlx_sqlite_opts(|o| {
         o.journal_mode(sea_orm::sqlx::sqlite::SqliteJournalMode::Wal)
@@ -44,11 +54,11 @@ pub async fn connect(settings: &DbSettings) -> Result<DatabaseConnection, DbErr>
             .foreign_keys(true)
             .create_if_missing(true)
     });
-    Database::connect(opts).await
+    Ok(opts)
 }
 
 /// The file path of a `sqlite:` URL, unless it is in-memory.
-fn sqlite_file(url: &str) -> Option<&str> {
+pub(crate) fn sqlite_file(url: &str) -> Option<&str> {
     let rest = url
         .strip_prefix("sqlite://")
         .or_else(|| url.strip_prefix("sqlite:"))?;
@@ -89,16 +99,30 @@ pub struct Storage {
     tenant_statement_timeout: Option<Duration>,
     /// This process's enforcer, once loaded; stores tell it of their changes.
     engine: Option<std::sync::Arc<crate::authz::PolicyEngine>>,
+    /// Database-strategy tenants' databases and pools (none when no server
+    /// can hold them, e.g. an in-memory SQLite deployment).
+    databases: Option<std::sync::Arc<TenantDatabases>>,
 }
 
 impl Storage {
     /// # Errors
     /// When the database cannot be reached or opened.
     pub async fn connect(settings: &DbSettings) -> Result<Self, DbErr> {
+        let db = connect(settings).await?;
+        let databases =
+            match TenantDatabases::new(db.clone(), &settings.url, &settings.tenant_databases) {
+                Ok(d) => Some(std::sync::Arc::new(d)),
+                // Named servers must all work; a derived one may simply not exist.
+                Err(e) if !settings.tenant_databases.servers.is_empty() => {
+                    return Err(DbErr::Custom(format!("tenancy.database.servers: {e}")));
+                }
+                Err(_) => None,
+            };
         Ok(Self {
-            db: connect(settings).await?,
+            db,
             tenant_statement_timeout: settings.tenant_statement_timeout,
             engine: None,
+            databases,
         })
     }
 
@@ -118,7 +142,13 @@ impl Storage {
         concurrency: usize,
         done: impl Fn(&crate::tenancy::lifecycle::TenantMigration, usize),
     ) -> Result<Vec<crate::tenancy::lifecycle::TenantMigration>, DbErr> {
-        crate::tenancy::lifecycle::migrate_all(&self.db, concurrency, done).await
+        crate::tenancy::lifecycle::migrate_all(
+            &self.db,
+            self.databases.as_deref(),
+            concurrency,
+            done,
+        )
+        .await
     }
 
     /// Every tenant, with where it lives and its migration version.
@@ -126,13 +156,18 @@ impl Storage {
     /// # Errors
     /// When a query fails.
     pub async fn tenants(&self) -> Result<Vec<crate::tenancy::lifecycle::TenantInfo>, DbErr> {
-        crate::tenancy::lifecycle::list(&self.db).await
+        crate::tenancy::lifecycle::list(&self.db, self.databases.as_deref()).await
     }
 
     /// # Errors
     /// When the database does not answer.
     pub async fn ping(&self) -> Result<(), DbErr> {
         ping(&self.db).await
+    }
+
+    /// The database-strategy pools' state (none without database servers).
+    pub fn tenant_pools(&self) -> Option<crate::tenancy::database::PoolStats> {
+        self.databases.as_ref().map(|d| d.stats())
     }
 
     /// "postgres" or "sqlite".
@@ -159,6 +194,7 @@ impl Storage {
     pub fn tenancy(&self) -> crate::tenancy::SqlTenancy {
         crate::tenancy::SqlTenancy::new(self.db.clone())
             .with_statement_timeout(self.tenant_statement_timeout)
+            .with_databases(self.databases.clone())
     }
 
     pub fn sessions(&self) -> crate::sessions::SqlSessionStore {
@@ -167,6 +203,7 @@ impl Storage {
 
     pub fn identity(&self) -> crate::identity::SqlIdentityStore {
         crate::identity::SqlIdentityStore::new(self.db.clone(), self.engine.clone())
+            .with_databases(self.databases.clone())
     }
 
     /// For tests only: the pool itself, to check what a pooled connection

@@ -5,6 +5,7 @@ use crate::authz::audit;
 use crate::authz::store::{finish_change, write_tx};
 use crate::entities::{casbin_rule, membership, session, tenant, user};
 use crate::errors::{DbResultExt, unique_as_conflict};
+use crate::tenancy::database::TenantDatabases;
 use crate::tenancy::schema;
 use async_trait::async_trait;
 use domain::audit::{AuditAction, AuditRecord, AuditValue, state};
@@ -14,8 +15,8 @@ use domain::ports::{IdentityStore, NewAccount, NewTenant};
 use domain::values::{DisplayName, Email, TenantName, TenantSlug};
 use domain::{Error, Isolation, Result, TenantContext, TenantId, UserId};
 use sea_orm::{
-    ActiveValue::Set, ColumnTrait, ConnectionTrait, DatabaseConnection, DatabaseTransaction,
-    EntityTrait, JoinType, QueryFilter, QueryOrder, QuerySelect, RelationTrait,
+    ActiveValue::Set, ColumnTrait, DatabaseConnection, DatabaseTransaction, EntityTrait, JoinType,
+    QueryFilter, QueryOrder, QuerySelect, RelationTrait,
 };
 use std::sync::Arc;
 
@@ -23,11 +24,59 @@ pub struct SqlIdentityStore {
     db: DatabaseConnection,
     /// Told of every membership change at commit (see [`crate::authz`]).
     engine: Option<Arc<PolicyEngine>>,
+    /// Where database-strategy tenants are created and dropped.
+    databases: Option<Arc<TenantDatabases>>,
 }
 
 impl SqlIdentityStore {
     pub fn new(db: DatabaseConnection, engine: Option<Arc<PolicyEngine>>) -> Self {
-        Self { db, engine }
+        Self {
+            db,
+            engine,
+            databases: None,
+        }
+    }
+
+    #[must_use]
+    pub fn with_databases(mut self, databases: Option<Arc<TenantDatabases>>) -> Self {
+        self.databases = databases;
+        self
+    }
+
+    /// Runs `create` (the control-plane transaction that records a new
+    /// tenant) with the tenant's storage made first where it cannot be made
+    /// inside that transaction: a database tenant's database, which
+    /// `CREATE DATABASE` makes outside any transaction. If `create` fails the
+    /// database is dropped again, so no database outlives a tenant never made.
+    async fn with_storage<T>(
+        &self,
+        t: &NewTenant,
+        create: impl AsyncFnOnce(TenantId, Option<&str>) -> Result<T>,
+    ) -> Result<T> {
+        let postgres = self.db.get_database_backend() == sea_orm::DbBackend::Postgres;
+        let id = TenantId::generate();
+        match (t.isolation, &self.databases) {
+            (Isolation::Row, _) => create(id, None).await,
+            (Isolation::Schema, _) if postgres => create(id, None).await,
+            (Isolation::Schema, _) => Err(Error::invalid(
+                "isolation",
+                "schema isolation needs PostgreSQL",
+            )),
+            (Isolation::Database, Some(databases)) => {
+                let placement = databases.provision(id).await?;
+                let made = create(id, Some(&placement)).await;
+                if made.is_err()
+                    && let Err(e) = databases.remove(id, &placement).await
+                {
+                    tracing::error!(tenant = %id, error = %e, "dropping the database of a tenant not created");
+                }
+                made
+            }
+            (Isolation::Database, None) => Err(Error::invalid(
+                "isolation",
+                "database isolation needs tenancy.database.servers (or a file-backed SQLite database)",
+            )),
+        }
     }
 
     /// Audits a new membership, records the change in the feed, commits.
@@ -84,40 +133,26 @@ fn membership_to_domain(m: membership::Model, t: &Tenant) -> Membership {
     }
 }
 
-/// Inserts the tenant and its owner's membership, and provisions its storage
-/// (a schema tenant's schema) in the same transaction.
+/// Inserts the tenant and its owner's membership, and provisions a schema
+/// tenant's schema in the same transaction. A database tenant's database
+/// already exists on `placement` (see [`SqlIdentityStore::with_storage`]).
 async fn insert_tenant(
     db: &DatabaseTransaction,
+    (tenant_id, placement): (TenantId, Option<&str>),
     owner: UserId,
     t: &NewTenant,
     slug_field: &str,
 ) -> Result<Tenant> {
-    let postgres = db.get_database_backend() == sea_orm::DbBackend::Postgres;
-    match t.isolation {
-        Isolation::Row => {}
-        Isolation::Schema if postgres => {}
-        Isolation::Schema => {
-            return Err(Error::invalid(
-                "isolation",
-                "schema isolation needs PostgreSQL",
-            ));
-        }
-        Isolation::Database => {
-            return Err(Error::invalid(
-                "isolation",
-                "database isolation is not available in this version",
-            ));
-        }
-    }
     let now = crate::now();
+    let id = tenant_id.as_uuid();
     let row = tenant::ActiveModel {
-        id: Set(TenantId::generate().as_uuid()),
+        id: Set(id),
         slug: Set(t.slug.as_str().to_owned()),
         name: Set(t.name.as_str().to_owned()),
         isolation: Set(t.isolation.as_str().to_owned()),
+        placement: Set(placement.map(str::to_owned)),
         created_at: Set(now),
     };
-    let id = row.id.clone().unwrap();
     tenant::Entity::insert(row)
         .exec_without_returning(db)
         .await
@@ -146,32 +181,36 @@ async fn insert_tenant(
 #[async_trait]
 impl IdentityStore for SqlIdentityStore {
     async fn create_account(&self, a: &NewAccount) -> Result<(User, Tenant)> {
-        let tx = write_tx(&self.db).await?;
-        let id = UserId::generate();
-        user::Entity::insert(user::ActiveModel {
-            id: Set(id.as_uuid()),
-            email: Set(a.email.as_str().to_owned()),
-            password_hash: Set(a.password_hash.clone()),
-            display_name: Set(a.display_name.as_str().to_owned()),
-            created_at: Set(crate::now()),
-        })
-        .exec_without_returning(&tx)
-        .await
-        .map_err(|e| {
-            unique_as_conflict(
-                e,
-                "email",
-                "an account with this email exists; sign in instead",
-            )
-        })?;
-        let tenant = insert_tenant(&tx, id, &a.tenant, "tenantSlug").await?;
-        let user = user::Entity::find_by_id(id.as_uuid())
-            .one(&tx)
+        self.with_storage(&a.tenant, async |tenant_id, placement| {
+            let tx = write_tx(&self.db).await?;
+            let id = UserId::generate();
+            user::Entity::insert(user::ActiveModel {
+                id: Set(id.as_uuid()),
+                email: Set(a.email.as_str().to_owned()),
+                password_hash: Set(a.password_hash.clone()),
+                display_name: Set(a.display_name.as_str().to_owned()),
+                created_at: Set(crate::now()),
+            })
+            .exec_without_returning(&tx)
             .await
-            .or_unexpected()?;
-        self.finish_join(tx, tenant.id, id, RoleName::OWNER, Some(id))
-            .await?;
-        Ok((user.map_or(Err(corrupt("user")), user_to_domain)?, tenant))
+            .map_err(|e| {
+                unique_as_conflict(
+                    e,
+                    "email",
+                    "an account with this email exists; sign in instead",
+                )
+            })?;
+            let tenant =
+                insert_tenant(&tx, (tenant_id, placement), id, &a.tenant, "tenantSlug").await?;
+            let user = user::Entity::find_by_id(id.as_uuid())
+                .one(&tx)
+                .await
+                .or_unexpected()?;
+            self.finish_join(tx, tenant.id, id, RoleName::OWNER, Some(id))
+                .await?;
+            Ok((user.map_or(Err(corrupt("user")), user_to_domain)?, tenant))
+        })
+        .await
     }
 
     async fn create_user(
@@ -259,6 +298,22 @@ impl IdentityStore for SqlIdentityStore {
     }
 
     async fn delete_tenant(&self, tenant: TenantId) -> Result<bool> {
+        // A database tenant's database goes first: it cannot be dropped inside
+        // the transaction below, and while the tenant row remains a failed
+        // drop can be run again.
+        if let Some(t) = tenant::Entity::find_by_id(tenant.as_uuid())
+            .one(&self.db)
+            .await
+            .or_unexpected()?
+            && t.isolation == Isolation::Database.as_str()
+        {
+            let (Some(databases), Some(placement)) = (&self.databases, &t.placement) else {
+                return Err(Error::unexpected(format!(
+                    "database tenant {tenant} has no database server to drop it from"
+                )));
+            };
+            databases.remove(tenant, placement).await?;
+        }
         let tx = write_tx(&self.db).await?;
         // Foreign keys would cascade; saying it keeps the order explicit.
         session::Entity::delete_many()
@@ -343,11 +398,14 @@ impl IdentityStore for SqlIdentityStore {
     }
 
     async fn create_tenant(&self, owner: UserId, t: &NewTenant) -> Result<Tenant> {
-        let tx = write_tx(&self.db).await?;
-        let tenant = insert_tenant(&tx, owner, t, "slug").await?;
-        self.finish_join(tx, tenant.id, owner, RoleName::OWNER, Some(owner))
-            .await?;
-        Ok(tenant)
+        self.with_storage(t, async |tenant_id, placement| {
+            let tx = write_tx(&self.db).await?;
+            let tenant = insert_tenant(&tx, (tenant_id, placement), owner, t, "slug").await?;
+            self.finish_join(tx, tenant.id, owner, RoleName::OWNER, Some(owner))
+                .await?;
+            Ok(tenant)
+        })
+        .await
     }
 
     async fn credentials(&self, email: &Email) -> Result<Option<(User, String)>> {

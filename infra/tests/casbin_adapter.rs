@@ -22,6 +22,7 @@ async fn the_adapter_round_trips_lines_through_the_database() {
         acquire_timeout: Duration::from_secs(5),
         log_statements: false,
         tenant_statement_timeout: None,
+        tenant_databases: Default::default(),
     })
     .await
     .unwrap();

@@ -9,6 +9,7 @@ pub enum Tenants {
     Slug,
     Name,
     Isolation,
+    Placement,
     CreatedAt,
 }
 

@@ -82,12 +82,6 @@ impl FixtureSpec {
             .enumerate()
             .filter_map(|(i, r)| r.role(i, &mut errors))
             .collect();
-        if self.isolation == Isolation::Database {
-            errors.push(FieldError::new(
-                "isolation",
-                "database isolation is not available in this version",
-            ));
-        }
         if self.roles.is_empty() || self.roles.len() > Self::MAX_USERS {
             errors.push(FieldError::new(
                 "users",

@@ -58,6 +58,7 @@ async fn main() -> anyhow::Result<()> {
         acquire_timeout: Duration::from_secs(5),
         log_statements: false,
         tenant_statement_timeout: None,
+        tenant_databases: Default::default(),
     })
     .await?;
     storage.migrate().await?;

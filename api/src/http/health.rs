@@ -37,10 +37,17 @@ pub async fn readyz(State(state): State<AppState>) -> (StatusCode, Json<Value>) 
     } else {
         StatusCode::SERVICE_UNAVAILABLE
     };
+    // Saturation of the database tenants' pools: a node with no free slot
+    // and rejections climbing needs a bigger budget or fewer tenants.
+    let pools = state.storage.tenant_pools().map(|p| {
+        json!({ "open": p.open, "freeSlots": p.free_slots, "opened": p.opened,
+                "retired": p.retired, "rejected": p.rejected })
+    });
     let body = json!({
         "status": if ready { "ready" } else { "unavailable" },
         "database": database,
         "redis": redis,
+        "tenantPools": pools,
     });
     (status, Json(body))
 }

@@ -9,6 +9,8 @@ pub struct Model {
     pub slug: String,
     pub name: String,
     pub isolation: String,
+    /// The database server of a database-strategy tenant.
+    pub placement: Option<String>,
     pub created_at: DateTimeUtc,
 }
 

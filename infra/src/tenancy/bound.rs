@@ -52,6 +52,8 @@ impl<Q> Scoped<Q> {
 pub(crate) struct Bound {
     tx: DatabaseTransaction,
     ctx: TenantContext,
+    /// A database tenant's pool stays open while its transaction runs.
+    _lease: Option<super::database::Lease>,
 }
 
 impl Bound {
@@ -60,8 +62,16 @@ impl Bound {
         self.tx
     }
 
-    pub(crate) fn new(tx: DatabaseTransaction, ctx: TenantContext) -> Self {
-        Self { tx, ctx }
+    pub(crate) fn new(
+        tx: DatabaseTransaction,
+        ctx: TenantContext,
+        lease: Option<super::database::Lease>,
+    ) -> Self {
+        Self {
+            tx,
+            ctx,
+            _lease: lease,
+        }
     }
 
     /// Every row of `E` of this tenant, as JSON objects (exports).

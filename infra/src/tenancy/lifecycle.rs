@@ -2,11 +2,12 @@
 //! migration version, and migrating every tenant.
 //!
 //! Row tenants share the tables in `public`, migrated with the control plane.
-//! Each schema tenant has its own ledger; migrating all of them runs each in
+//! Each schema tenant and each database tenant has its own ledger; migrating all of them runs each in
 //! its own transaction, several at once, skips those with nothing to apply,
 //! and reports a failed tenant without stopping the others. A rerun picks up
 //! where the last one failed.
 
+use super::database::TenantDatabases;
 use super::schema::{self, schema_name};
 use crate::entities::{membership, tenant};
 use domain::{Isolation, TenantId};
@@ -68,7 +69,10 @@ async fn applied(db: &impl ConnectionTrait, schema: &str) -> Result<Vec<String>,
 ///
 /// # Errors
 /// When a query fails.
-pub async fn list(db: &DatabaseConnection) -> Result<Vec<TenantInfo>, DbErr> {
+pub async fn list(
+    db: &DatabaseConnection,
+    databases: Option<&TenantDatabases>,
+) -> Result<Vec<TenantInfo>, DbErr> {
     let postgres = db.get_database_backend() == DbBackend::Postgres;
     let shared_version = TenantPlane::get_applied_migrations(db)
         .await?
@@ -89,6 +93,16 @@ pub async fn list(db: &DatabaseConnection) -> Result<Vec<TenantInfo>, DbErr> {
             let s = schema_name(id);
             let v = applied(db, &s).await.ok().and_then(|v| v.last().cloned());
             (s, v)
+        } else if t.isolation == Isolation::Database.as_str() {
+            let Some(databases) = databases else {
+                return Err(DbErr::Custom(
+                    "database tenants exist but no database server is configured".into(),
+                ));
+            };
+            (
+                databases.describe(id, t.placement.as_deref()),
+                databases.version(id).await.ok().flatten(),
+            )
         } else {
             ("public".to_owned(), shared_version.clone())
         };
@@ -105,7 +119,7 @@ pub async fn list(db: &DatabaseConnection) -> Result<Vec<TenantInfo>, DbErr> {
 }
 
 /// Brings one schema tenant up to date in its own transaction.
-async fn migrate_one(db: &DatabaseConnection, tenant: TenantId) -> Outcome {
+async fn migrate_schema(db: &DatabaseConnection, tenant: TenantId) -> Outcome {
     let run = async {
         let done = applied(db, &schema_name(tenant)).await?;
         let pending = all_versions()
@@ -123,21 +137,35 @@ async fn migrate_one(db: &DatabaseConnection, tenant: TenantId) -> Outcome {
     run.await.unwrap_or_else(|e| Outcome::Failed(e.to_string()))
 }
 
-/// Migrates every schema tenant, `concurrency` at a time, calling `done`
-/// after each. Row tenants are migrated with the shared tables.
+/// Brings one database tenant's own database up to date.
+async fn migrate_database(databases: Option<&TenantDatabases>, tenant: TenantId) -> Outcome {
+    let Some(databases) = databases else {
+        return Outcome::Failed("no database server is configured".into());
+    };
+    match databases.migrate(tenant).await {
+        Ok(0) => Outcome::UpToDate,
+        Ok(applied) => Outcome::Migrated { applied },
+        Err(e) => Outcome::Failed(e.to_string()),
+    }
+}
+
+/// Migrates every schema and database tenant, `concurrency` at a time,
+/// calling `done` after each. Row tenants are migrated with the shared tables.
 ///
 /// # Errors
 /// When the tenants cannot be listed; a tenant's own failure is its outcome.
 pub async fn migrate_all(
     db: &DatabaseConnection,
+    databases: Option<&TenantDatabases>,
     concurrency: usize,
     done: impl Fn(&TenantMigration, usize),
 ) -> Result<Vec<TenantMigration>, DbErr> {
-    if db.get_database_backend() != DbBackend::Postgres {
-        return Ok(Vec::new());
+    let mut own = vec![Isolation::Database.as_str()];
+    if db.get_database_backend() == DbBackend::Postgres {
+        own.push(Isolation::Schema.as_str());
     }
     let tenants = tenant::Entity::find()
-        .filter(tenant::Column::Isolation.eq(Isolation::Schema.as_str()))
+        .filter(tenant::Column::Isolation.is_in(own))
         .order_by_asc(tenant::Column::CreatedAt)
         .all(db)
         .await?;
@@ -145,10 +173,15 @@ pub async fn migrate_all(
     let mut results = futures::stream::iter(tenants)
         .map(|t| async move {
             let id = TenantId::from_uuid(t.id);
+            let outcome = if t.isolation == Isolation::Database.as_str() {
+                migrate_database(databases, id).await
+            } else {
+                migrate_schema(db, id).await
+            };
             TenantMigration {
                 tenant: id,
                 slug: t.slug,
-                outcome: migrate_one(db, id).await,
+                outcome,
             }
         })
         .buffer_unordered(concurrency.max(1));

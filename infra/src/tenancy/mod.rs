@@ -8,6 +8,7 @@
 
 mod bound;
 mod bulk;
+pub mod database;
 mod export;
 mod idempotency;
 mod invitations;
@@ -26,11 +27,14 @@ use sea_orm::{
     ConnectionTrait, DatabaseConnection, DbBackend, SqliteTransactionMode, Statement,
     TransactionOptions, TransactionTrait,
 };
+use std::sync::Arc;
 
 /// Tenancy over one shared SQL database (the row strategy).
 #[derive(Clone)]
 pub struct SqlTenancy {
     db: DatabaseConnection,
+    /// Database-strategy tenants' own databases, when this deployment has any servers for them.
+    databases: Option<Arc<database::TenantDatabases>>,
     /// Milliseconds as PostgreSQL's `statement_timeout` takes them; empty
     /// leaves the role's or database's own setting alone.
     statement_timeout: String,
@@ -40,8 +44,15 @@ impl SqlTenancy {
     pub fn new(db: DatabaseConnection) -> Self {
         Self {
             db,
+            databases: None,
             statement_timeout: String::new(),
         }
+    }
+
+    #[must_use]
+    pub fn with_databases(mut self, databases: Option<Arc<database::TenantDatabases>>) -> Self {
+        self.databases = databases;
+        self
     }
 
     /// Caps each statement of a tenant transaction (PostgreSQL).
@@ -65,15 +76,16 @@ impl SqlTenancy {
         level: Option<sea_orm::IsolationLevel>,
     ) -> Result<Bound> {
         let postgres = self.db.get_database_backend() == DbBackend::Postgres;
-        match ctx.isolation() {
-            Isolation::Row => {}
-            Isolation::Schema if postgres => {}
-            other => {
+        let lease = match (ctx.isolation(), &self.databases) {
+            (Isolation::Row, _) => None,
+            (Isolation::Schema, _) if postgres => None,
+            (Isolation::Database, Some(databases)) => Some(databases.lease(ctx.tenant_id()).await?),
+            (other, _) => {
                 return Err(domain::Error::unexpected(format!(
                     "isolation {other} is not served by this deployment"
                 )));
             }
-        }
+        };
         let options = TransactionOptions {
             sqlite_transaction_mode: Some(match mode {
                 TxMode::Read => SqliteTransactionMode::Deferred,
@@ -84,7 +96,9 @@ impl SqlTenancy {
             isolation_level: level,
             ..Default::default()
         };
-        let tx = self.db.begin_with_options(options).await.or_unexpected()?;
+        // A database tenant's transaction runs on its own pool; the rest share one.
+        let db = lease.as_ref().map_or(&self.db, |l| l.connection());
+        let tx = db.begin_with_options(options).await.or_unexpected()?;
         if tx.get_database_backend() == DbBackend::Postgres {
             // Both transaction-local: they end with the transaction, so the
             // pooled connection goes back bound to no tenant, as its login role.
@@ -110,7 +124,7 @@ impl SqlTenancy {
             .await
             .or_unexpected()?;
         }
-        Ok(Bound::new(tx, ctx.clone()))
+        Ok(Bound::new(tx, ctx.clone(), lease))
     }
 
     /// For tests only: a bound transaction's raw connection, to issue on

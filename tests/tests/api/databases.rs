@@ -27,12 +27,11 @@ pub fn server_of(url: &str) -> String {
         .to_owned()
 }
 
-/// A migrated template database, made once per set of migrations: each test
-/// clones it (`CREATE DATABASE … TEMPLATE`), which is much faster than
-/// migrating, and drops its clone when done, so nothing is left behind.
-async fn template(base: &str) -> String {
-    static NAME: tokio::sync::OnceCell<String> = tokio::sync::OnceCell::const_new();
-    NAME.get_or_init(|| async {
+/// A hash of the migrations' names and source text: a migration edited
+/// before it ships gets fresh templates.
+fn migrations_hash() -> u64 {
+    static HASH: std::sync::OnceLock<u64> = std::sync::OnceLock::new();
+    *HASH.get_or_init(|| {
         use migration::MigratorTrait;
         use std::hash::{Hash, Hasher};
         let mut h = std::collections::hash_map::DefaultHasher::new();
@@ -65,7 +64,23 @@ async fn template(base: &str) -> String {
         for f in files {
             std::fs::read(&f).expect("a migration source").hash(&mut h);
         }
-        let name = format!("tenantry_tpl_{:016x}", h.finish());
+        h.finish()
+    })
+}
+
+/// The template database-strategy tenants of test servers are copied from
+/// (the server makes it on first use).
+pub fn tenant_template_name() -> String {
+    format!("tenantry_ttpl_{:016x}", migrations_hash())
+}
+
+/// A migrated template database, made once per set of migrations: each test
+/// clones it (`CREATE DATABASE … TEMPLATE`), which is much faster than
+/// migrating, and drops its clone when done, so nothing is left behind.
+async fn template(base: &str) -> String {
+    static NAME: tokio::sync::OnceCell<String> = tokio::sync::OnceCell::const_new();
+    NAME.get_or_init(|| async {
+        let name = format!("tenantry_tpl_{:016x}", migrations_hash());
         let admin = admin(base).await;
         // Test binaries running at once take turns making it.
         admin
@@ -91,6 +106,7 @@ async fn template(base: &str) -> String {
                 acquire_timeout: std::time::Duration::from_secs(10),
                 log_statements: false,
                 tenant_statement_timeout: None,
+                tenant_databases: Default::default(),
             })
             .await
             .expect("connect to the template");
@@ -119,6 +135,38 @@ pub async fn clone_database(base: &str) -> String {
         .await
         .expect("clone the template database");
     name
+}
+
+/// Drops every database whose name is `LIKE pattern` (a test server's
+/// database-strategy tenants), from a thread of its own.
+pub fn drop_databases_like(base: String, pattern: String) {
+    let handle = std::thread::spawn(move || {
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .expect("runtime");
+        rt.block_on(async {
+            let admin = admin(&base).await;
+            let rows = admin
+                .query_all_raw(sea_orm::Statement::from_sql_and_values(
+                    sea_orm::DbBackend::Postgres,
+                    "SELECT datname FROM pg_database WHERE datname LIKE $1",
+                    [pattern.into()],
+                ))
+                .await
+                .unwrap_or_default();
+            for row in rows {
+                if let Ok(name) = row.try_get::<String>("", "datname") {
+                    let _ = admin
+                        .execute_unprepared(&format!(
+                            "DROP DATABASE IF EXISTS \"{name}\" WITH (FORCE)"
+                        ))
+                        .await;
+                }
+            }
+        });
+    });
+    let _ = handle.join();
 }
 
 /// Drops a test's database once the test is over, from a thread of its own

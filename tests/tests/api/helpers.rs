@@ -3,7 +3,9 @@
 //! PostgreSQL clone of a migrated template), so tests run in parallel and
 //! leave nothing behind.
 
-use crate::databases::{clone_database, drop_database, server_of};
+use crate::databases::{
+    clone_database, drop_database, drop_databases_like, server_of, tenant_template_name,
+};
 use api::app::Application;
 use api::config::Settings;
 use serde_json::{Value, json};
@@ -15,6 +17,10 @@ pub enum Backend {
     Postgres,
     /// PostgreSQL with new tenants in schemas of their own (the schema strategy).
     PostgresSchema,
+    /// PostgreSQL with a database per new tenant (the database strategy).
+    PostgresDatabase,
+    /// SQLite with a file per new tenant (the database strategy).
+    SqliteDatabase,
 }
 
 impl Backend {
@@ -22,8 +28,16 @@ impl Backend {
     pub fn isolation(self) -> &'static str {
         match self {
             Backend::PostgresSchema => "schema",
+            Backend::PostgresDatabase | Backend::SqliteDatabase => "database",
             _ => "row",
         }
+    }
+
+    pub fn is_postgres(self) -> bool {
+        matches!(
+            self,
+            Backend::Postgres | Backend::PostgresSchema | Backend::PostgresDatabase
+        )
     }
 }
 
@@ -93,10 +107,69 @@ pub struct TestApp {
     postgres_database: Option<(String, String)>,
     client: reqwest::Client,
     sqlite_file: Option<PathBuf>,
+    /// Database-strategy tenants this server made: their names' prefix (unique
+    /// to this server) and where they are, to remove them when the test ends.
+    tenant_databases: TenantDatabases,
+}
+
+#[derive(Default)]
+struct TenantDatabases {
+    prefix: String,
+    postgres_servers: Vec<String>,
+    sqlite_dirs: Vec<PathBuf>,
+}
+
+impl TenantDatabases {
+    fn of(settings: &Settings) -> Self {
+        let d = &settings.tenancy.database;
+        let mut out = Self {
+            prefix: d.name_prefix.clone(),
+            ..Self::default()
+        };
+        let urls: Vec<String> = if d.servers.is_empty() {
+            vec![settings.database.url.clone()]
+        } else {
+            d.servers.iter().map(|s| s.url.clone()).collect()
+        };
+        for url in urls {
+            if url.starts_with("postgres") {
+                out.postgres_servers.push(server_of(&url));
+            } else if d.servers.is_empty() {
+                // The default place: `tenants/` beside the SQLite file.
+                let file = url.trim_start_matches("sqlite://");
+                let file = file.split('?').next().unwrap_or(file);
+                if let Some(dir) = std::path::Path::new(file).parent() {
+                    out.sqlite_dirs.push(dir.join("tenants"));
+                }
+            } else {
+                out.sqlite_dirs
+                    .push(PathBuf::from(url.trim_start_matches("sqlite://")));
+            }
+        }
+        out
+    }
+
+    fn remove(&self) {
+        for dir in &self.sqlite_dirs {
+            for entry in std::fs::read_dir(dir).into_iter().flatten().flatten() {
+                if entry
+                    .file_name()
+                    .to_string_lossy()
+                    .starts_with(&self.prefix)
+                {
+                    let _ = std::fs::remove_file(entry.path());
+                }
+            }
+        }
+        for base in &self.postgres_servers {
+            drop_databases_like(base.clone(), format!("{}%", self.prefix));
+        }
+    }
 }
 
 impl Drop for TestApp {
     fn drop(&mut self) {
+        self.tenant_databases.remove();
         if let Some((base, name)) = self.postgres_database.take() {
             drop_database(base, name);
         }
@@ -111,24 +184,21 @@ impl Drop for TestApp {
 /// Starts a server for one test. `configure` may adjust settings (limits, etc.).
 pub async fn spawn_with(backend: Backend, configure: impl FnOnce(&mut Settings)) -> TestApp {
     let (url, sqlite_file) = match backend {
-        Backend::Sqlite => {
+        Backend::Sqlite | Backend::SqliteDatabase => {
             let dir = std::env::temp_dir().join("tenantry-tests");
             std::fs::create_dir_all(&dir).expect("temp dir");
             let file = dir.join(format!("{}.db", uuid::Uuid::new_v4()));
             (format!("sqlite://{}?mode=rwc", file.display()), Some(file))
         }
-        Backend::Postgres | Backend::PostgresSchema => {
+        Backend::Postgres | Backend::PostgresSchema | Backend::PostgresDatabase => {
             let base = server_of(&postgres_url());
             let name = clone_database(&base).await;
             (format!("{base}/{name}"), None)
         }
     };
-    let postgres_database = match backend {
-        Backend::Postgres | Backend::PostgresSchema => {
-            Some((server_of(&url), url.rsplit_once('/').unwrap().1.to_owned()))
-        }
-        Backend::Sqlite => None,
-    };
+    let postgres_database = backend
+        .is_postgres()
+        .then(|| (server_of(&url), url.rsplit_once('/').unwrap().1.to_owned()));
     let database_url = url.clone();
     let figment = Settings::figment()
         .merge(("app_env", "test"))
@@ -144,12 +214,18 @@ pub async fn spawn_with(backend: Backend, configure: impl FnOnce(&mut Settings))
         // Servers of parallel tests may share one Redis: keep their keys apart.
         .merge(("redis.key_prefix", unique("test")))
         // Known to the token tests, which forge tokens with it.
-        .merge(("auth.jwt_secret", TEST_JWT_SECRET));
+        .merge(("auth.jwt_secret", TEST_JWT_SECRET))
+        // Database tenants: named apart from other tests' (and removed by
+        // that name when the test ends), copied from the tests' own template.
+        .merge((
+            "tenancy.database.name_prefix",
+            format!("tt{}_", &uuid::Uuid::new_v4().simple().to_string()[..10]),
+        ))
+        .merge(("tenancy.database.template", tenant_template_name()));
     let mut settings = Settings::from_figment(figment).expect("test settings");
-    if backend == Backend::PostgresSchema {
-        settings.tenancy.default_isolation = domain::Isolation::Schema;
-    }
+    settings.tenancy.default_isolation = backend.isolation().parse().expect("an isolation");
     configure(&mut settings);
+    let tenant_databases = TenantDatabases::of(&settings);
     if std::env::var("TEST_LOG").is_ok() {
         api::telemetry::init(&settings.log, settings.app_env);
     }
@@ -164,6 +240,7 @@ pub async fn spawn_with(backend: Backend, configure: impl FnOnce(&mut Settings))
         postgres_database,
         client: reqwest::Client::new(),
         sqlite_file,
+        tenant_databases,
     }
 }
 
@@ -329,6 +406,14 @@ macro_rules! on_every_backend {
         mod postgres_schema {
             $(#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
             async fn $name() { super::$name($crate::helpers::Backend::PostgresSchema).await }) +
+        }
+        mod postgres_database {
+            $(#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn $name() { super::$name($crate::helpers::Backend::PostgresDatabase).await }) +
+        }
+        mod sqlite_database {
+            $(#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn $name() { super::$name($crate::helpers::Backend::SqliteDatabase).await }) +
         }
     };
 }

@@ -21,5 +21,6 @@ mod schemas;
 mod sessions;
 mod shutdown;
 mod tasks;
+mod tenant_databases;
 mod tenant_lifecycle;
 mod tokens;

@@ -47,6 +47,7 @@ async fn one_connection(app: &TestApp, tenant_statement_timeout: Option<Duration
         acquire_timeout: Duration::from_secs(10),
         log_statements: false,
         tenant_statement_timeout,
+        tenant_databases: Default::default(),
     })
     .await
     .unwrap()

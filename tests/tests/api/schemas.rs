@@ -171,48 +171,62 @@ async fn row_and_schema_tenants_share_a_server_and_never_mix() {
 async fn create_tenant_picks_the_isolation(backend: Backend) {
     let app = app(backend).await;
     let acc = app.sign_up().await;
-    let slug = crate::helpers::unique("sch");
-    let body = app
-        .gql(
-            Some(&acc.token),
-            "mutation($i: CreateTenantInput!) { createTenant(input: $i) { id isolation } }",
-            json!({ "i": { "name": "Schemed", "slug": slug, "isolation": "SCHEMA" } }),
-        )
-        .await;
-    if backend == Backend::Sqlite {
+    let create = |isolation: &'static str| {
+        let slug = crate::helpers::unique("iso");
+        let app = &app;
+        let token = acc.token.clone();
+        async move {
+            app.gql(
+                Some(&token),
+                "mutation($i: CreateTenantInput!) { createTenant(input: $i) { id isolation } }",
+                json!({ "i": { "name": "Isolated", "slug": slug, "isolation": isolation } }),
+            )
+            .await
+        }
+    };
+    let mut served = vec!["ROW", "DATABASE"];
+    if backend.is_postgres() {
+        served.push("SCHEMA");
+    } else {
+        let body = create("SCHEMA").await;
         assert_eq!(bad_fields(&body), ["isolation"], "{body}");
-        return;
     }
-    assert_eq!(
-        body["data"]["createTenant"]["isolation"], "SCHEMA",
-        "{body}"
-    );
-    let tenant = body["data"]["createTenant"]["id"].as_str().unwrap();
-    let d = app
-        .data(
-            Some(&acc.token),
-            "mutation($t: ID!) { switchTenant(tenantId: $t) { accessToken } }",
-            json!({ "t": tenant }),
-        )
-        .await;
-    let token = d["switchTenant"]["accessToken"].as_str().unwrap();
-    app.data(
-        Some(token),
-        "mutation { createProject(input: {name: \"x\"}) { id } }",
-        json!({}),
-    )
-    .await;
-    let d = app
-        .data(
+    // One server, one user, a tenant of each kind side by side: each sees
+    // its own project only.
+    for isolation in served {
+        let body = create(isolation).await;
+        assert_eq!(
+            body["data"]["createTenant"]["isolation"], isolation,
+            "{body}"
+        );
+        let tenant = body["data"]["createTenant"]["id"].as_str().unwrap();
+        let d = app
+            .data(
+                Some(&acc.token),
+                "mutation($t: ID!) { switchTenant(tenantId: $t) { accessToken } }",
+                json!({ "t": tenant }),
+            )
+            .await;
+        let token = d["switchTenant"]["accessToken"].as_str().unwrap();
+        app.data(
             Some(token),
-            "{ tenant { isolation } projects { totalCount } }",
-            json!({}),
+            "mutation($n: String!) { createProject(input: {name: $n}) { id } }",
+            json!({ "n": isolation }),
         )
         .await;
-    assert_eq!(
-        d,
-        json!({ "tenant": { "isolation": "SCHEMA" }, "projects": { "totalCount": 1 } })
-    );
+        let d = app
+            .data(
+                Some(token),
+                "{ tenant { isolation } projects { totalCount edges { node { name } } } }",
+                json!({}),
+            )
+            .await;
+        assert_eq!(
+            d,
+            json!({ "tenant": { "isolation": isolation },
+                    "projects": { "totalCount": 1, "edges": [{ "node": { "name": isolation } }] } })
+        );
+    }
 }
 
 crate::on_every_backend!(create_tenant_picks_the_isolation);

@@ -1,0 +1,284 @@
+//! The database strategy: a database per tenant, on one of the configured
+//! servers, reached through a pool of its own.
+//!
+//! The tenant directory is the `tenants` table: `isolation = 'database'` and
+//! `placement` naming the server. Placement never changes under a running
+//! request, so each node keeps what it has read in memory and forgets a
+//! tenant when it is deleted.
+
+mod pools;
+mod servers;
+
+pub use pools::{Lease, PoolLimits, PoolStats, TenantPools};
+pub use servers::{ServerSpec, default_template_name};
+
+use crate::entities::tenant;
+use crate::errors::DbResultExt;
+use domain::{Error, Isolation, Result, TenantId};
+use migration::{MigratorTrait, TenantPlane};
+use sea_orm::{
+    ColumnTrait, DatabaseConnection, EntityTrait, FromQueryResult, QueryFilter, QuerySelect,
+    TransactionTrait,
+};
+use servers::Server;
+use std::collections::HashMap;
+use std::sync::{Arc, RwLock};
+
+#[derive(Debug, Clone)]
+pub struct DatabaseTenancySettings {
+    /// Empty: one server, the deployment's own (its PostgreSQL server, or a
+    /// `tenants/` directory beside its SQLite file).
+    pub servers: Vec<ServerSpec>,
+    /// Tenant databases are `<prefix><tenant hex>`.
+    pub name_prefix: String,
+    /// The template database to copy (PostgreSQL); unset, one named after
+    /// the tenant-plane migrations.
+    pub template: Option<String>,
+    pub limits: PoolLimits,
+}
+
+impl Default for DatabaseTenancySettings {
+    fn default() -> Self {
+        Self {
+            servers: Vec::new(),
+            name_prefix: "tenant_".into(),
+            template: None,
+            limits: PoolLimits {
+                pool_size: 2,
+                slots: 16,
+                idle_timeout: std::time::Duration::from_secs(60),
+                admission_timeout: std::time::Duration::from_secs(2),
+                acquire_timeout: std::time::Duration::from_secs(5),
+            },
+        }
+    }
+}
+
+pub struct TenantDatabases {
+    control: DatabaseConnection,
+    servers: Vec<Server>,
+    pools: Arc<TenantPools>,
+    /// Tenant → index in `servers`.
+    directory: RwLock<HashMap<TenantId, usize>>,
+}
+
+impl TenantDatabases {
+    /// # Errors
+    /// A server entry that cannot be used, or none at all.
+    pub fn new(
+        control: DatabaseConnection,
+        main_url: &str,
+        settings: &DatabaseTenancySettings,
+    ) -> std::result::Result<Self, String> {
+        let specs = if settings.servers.is_empty() {
+            vec![default_server(main_url)?]
+        } else {
+            settings.servers.clone()
+        };
+        let mut names = std::collections::HashSet::new();
+        let template = settings
+            .template
+            .clone()
+            .unwrap_or_else(default_template_name);
+        let mut servers = Vec::with_capacity(specs.len());
+        for spec in &specs {
+            if !names.insert(spec.name.as_str()) {
+                return Err(format!(
+                    "database server name {:?} appears twice",
+                    spec.name
+                ));
+            }
+            servers.push(Server::new(spec, &settings.name_prefix, &template)?);
+        }
+        Ok(Self {
+            control,
+            servers,
+            pools: TenantPools::new(settings.limits),
+            directory: RwLock::default(),
+        })
+    }
+
+    pub fn stats(&self) -> PoolStats {
+        self.pools.stats()
+    }
+
+    pub fn server_names(&self) -> Vec<&str> {
+        self.servers.iter().map(|s| s.name.as_str()).collect()
+    }
+
+    fn remember(&self, tenant: TenantId, index: usize) {
+        self.directory
+            .write()
+            .unwrap_or_else(|e| e.into_inner())
+            .insert(tenant, index);
+    }
+
+    /// The server with the fewest database tenants (the first listed on a tie).
+    async fn place(&self) -> Result<usize> {
+        #[derive(FromQueryResult)]
+        struct Count {
+            placement: Option<String>,
+            n: i64,
+        }
+        let counts: HashMap<String, i64> = tenant::Entity::find()
+            .select_only()
+            .column(tenant::Column::Placement)
+            .column_as(tenant::Column::Id.count(), "n")
+            .filter(tenant::Column::Isolation.eq(Isolation::Database.as_str()))
+            .group_by(tenant::Column::Placement)
+            .into_model::<Count>()
+            .all(&self.control)
+            .await
+            .or_unexpected()?
+            .into_iter()
+            .filter_map(|c| Some((c.placement?, c.n)))
+            .collect();
+        Ok((0..self.servers.len())
+            .min_by_key(|&i| counts.get(&self.servers[i].name).copied().unwrap_or(0))
+            .unwrap_or(0))
+    }
+
+    /// Creates the tenant's database on the server the placement rule picks
+    /// and returns that server's name, for the tenant's row.
+    ///
+    /// # Errors
+    /// When the database cannot be created.
+    pub async fn provision(&self, tenant: TenantId) -> Result<String> {
+        let index = self.place().await?;
+        let server = &self.servers[index];
+        server.create(tenant).await.or_unexpected()?;
+        self.remember(tenant, index);
+        Ok(server.name.clone())
+    }
+
+    /// Removes the tenant's database: its pool closed first, then the
+    /// database (or file) dropped. Running it twice is harmless.
+    ///
+    /// # Errors
+    /// When the database cannot be dropped.
+    pub async fn remove(&self, tenant: TenantId, placement: &str) -> Result<()> {
+        self.pools.forget(tenant).await;
+        let server = self.server_named(placement)?;
+        server.drop(tenant).await.or_unexpected()?;
+        self.directory
+            .write()
+            .unwrap_or_else(|e| e.into_inner())
+            .remove(&tenant);
+        Ok(())
+    }
+
+    fn server_named(&self, name: &str) -> Result<&Server> {
+        Ok(&self.servers[self.index_of(name)?])
+    }
+
+    fn index_of(&self, name: &str) -> Result<usize> {
+        self.servers
+            .iter()
+            .position(|s| s.name == name)
+            .ok_or_else(|| {
+                Error::unexpected(format!(
+                    "a tenant is placed on database server {name:?}, which is not configured"
+                ))
+            })
+    }
+
+    /// The tenant's server, from memory or the directory.
+    async fn locate(&self, tenant: TenantId) -> Result<&Server> {
+        let known = self
+            .directory
+            .read()
+            .unwrap_or_else(|e| e.into_inner())
+            .get(&tenant)
+            .copied();
+        if let Some(i) = known {
+            return Ok(&self.servers[i]);
+        }
+        let row = tenant::Entity::find_by_id(tenant.as_uuid())
+            .one(&self.control)
+            .await
+            .or_unexpected()?
+            .ok_or(Error::NotFound(domain::error::Entity::Tenant))?;
+        let name = row.placement.ok_or_else(|| {
+            Error::unexpected(format!("database tenant {tenant} has no placement"))
+        })?;
+        let index = self.index_of(&name)?;
+        self.remember(tenant, index);
+        Ok(&self.servers[index])
+    }
+
+    /// The tenant's pool, opened if needed, within the connection budget.
+    ///
+    /// # Errors
+    /// `RateLimited` when the budget is spent; otherwise as the database fails.
+    pub async fn lease(&self, tenant: TenantId) -> Result<Lease> {
+        let server = self.locate(tenant).await?;
+        self.pools.lease(tenant, &server.tenant_url(tenant)).await
+    }
+
+    /// `server/database` of a tenant placed on `placement`, for listings.
+    pub fn describe(&self, tenant: TenantId, placement: Option<&str>) -> String {
+        match placement.and_then(|p| self.servers.iter().find(|s| s.name == p)) {
+            Some(s) => s.describe(tenant),
+            None => format!("{}/?", placement.unwrap_or("?")),
+        }
+    }
+
+    /// The tenant's last applied tenant-plane migration.
+    ///
+    /// # Errors
+    /// When its database cannot be read.
+    pub async fn version(&self, tenant: TenantId) -> Result<Option<String>> {
+        let lease = self.lease(tenant).await?;
+        Ok(TenantPlane::get_applied_migrations(lease.connection())
+            .await
+            .or_unexpected()?
+            .last()
+            .map(|m| m.name().to_owned()))
+    }
+
+    /// Applies what the tenant's database lacks (one transaction on
+    /// PostgreSQL); returns how many migrations that was.
+    ///
+    /// # Errors
+    /// When a migration fails; on PostgreSQL nothing of it is kept.
+    pub async fn migrate(&self, tenant: TenantId) -> Result<usize> {
+        let lease = self.lease(tenant).await?;
+        let conn = lease.connection();
+        let pending = TenantPlane::get_pending_migrations(conn)
+            .await
+            .or_unexpected()?
+            .len();
+        if pending == 0 {
+            return Ok(0);
+        }
+        if self.locate(tenant).await?.is_postgres() {
+            let tx = conn.begin().await.or_unexpected()?;
+            TenantPlane::up(&tx, None).await.or_unexpected()?;
+            tx.commit().await.or_unexpected()?;
+        } else {
+            TenantPlane::up(conn, None).await.or_unexpected()?;
+        }
+        Ok(pending)
+    }
+}
+
+/// The deployment's own server: its PostgreSQL server, or a `tenants/`
+/// directory beside its SQLite file.
+fn default_server(main_url: &str) -> std::result::Result<ServerSpec, String> {
+    let url = if main_url.starts_with("postgres") {
+        main_url.to_owned()
+    } else {
+        let file = crate::db::sqlite_file(main_url).ok_or(
+            "database isolation on an in-memory SQLite database needs tenancy.database.servers",
+        )?;
+        let dir = std::path::Path::new(file)
+            .parent()
+            .map(|d| d.join("tenants"))
+            .unwrap_or_else(|| "tenants".into());
+        format!("sqlite://{}", dir.display())
+    };
+    Ok(ServerSpec {
+        name: "main".into(),
+        url,
+    })
+}

@@ -1,6 +1,7 @@
 //! Benchmark: provisioning and deleting a fixture tenant (2 users, 2 projects,
 //! 10 tasks) through `POST/DELETE /_fixtures/tenants` on PostgreSQL, as an
-//! end-to-end suite would. Median and p90 of BENCH_RUNS (50) each.
+//! end-to-end suite would, for each isolation (a database tenant's database is
+//! copied from the migrated template). Median and p90 of BENCH_RUNS (50) each.
 //!
 //! Run: `cargo bench -p api --bench fixtures` (uses TEST_DATABASE_URL's server
 //! and recreates the database `tenantry_bench_fixtures`).
@@ -31,13 +32,14 @@ async fn main() -> anyhow::Result<()> {
         .merge(("server.port", 0))
         .merge(("database.url", url))
         .merge(("log.filter", "off"))
-        .merge(("fixtures.secret", "bench"));
+        .merge(("fixtures.secret", "bench"))
+        .merge(("tenancy.database.name_prefix", "bench_fx_"));
     let app = Application::build(Settings::from_figment(figment)?).await?;
     let url = format!("http://{}/_fixtures/tenants", app.local_addr());
     tokio::spawn(app.run(std::future::pending()));
     let client = reqwest::Client::new();
     println!("fixture tenant (2 users, 2 projects, 10 tasks), PostgreSQL, {runs} runs over HTTP");
-    for (isolation, aim) in [("row", 20), ("schema", 150)] {
+    for (isolation, aim) in [("row", 20), ("schema", 150), ("database", 500)] {
         let body = json!({ "isolation": isolation, "users": [{ "role": "admin" }, { "role": "viewer" }], "projects": 2, "tasksPerProject": 5 });
         let (mut create, mut delete) = (Vec::new(), Vec::new());
         for i in 0..runs + 5 {

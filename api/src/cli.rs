@@ -36,6 +36,20 @@ pub enum Command {
 pub enum TenantsCommand {
     /// Every tenant with its strategy, where it lives and its migration version.
     List,
+    /// Provision a tenant owned by an existing user: its storage (schema or
+    /// database) made and migrated, the owner's membership written.
+    Create {
+        /// URL-safe, unique.
+        slug: String,
+        #[arg(long)]
+        name: String,
+        /// The owner's email (an existing account).
+        #[arg(long)]
+        owner: String,
+        /// row, schema or database; default: tenancy.default_isolation.
+        #[arg(long)]
+        isolation: Option<String>,
+    },
     /// Migrate the control plane and shared tables, then every schema tenant
     /// in its own transaction; a failed tenant is reported and the rest
     /// finish; rerun to retry. Exits non-zero when a tenant failed.
@@ -50,7 +64,21 @@ pub enum TenantsCommand {
         /// Tenant id or slug.
         tenant: String,
     },
-    /// Delete a tenant and everything it owns: its rows or schema, members,
+    /// Move a tenant to another strategy: copy its rows, check the counts,
+    /// switch the directory, remove the old copy. Its writes wait meanwhile
+    /// (PostgreSQL); on SQLite, stop the server first.
+    Move {
+        /// Tenant id or slug.
+        tenant: String,
+        /// row, schema or database.
+        #[arg(long)]
+        to: String,
+        /// For `--to database`: the server (a name in tenancy.database.servers);
+        /// default: the one with the fewest tenants.
+        #[arg(long)]
+        server: Option<String>,
+    },
+    /// Delete a tenant and everything it owns: its rows, schema or database, members,
     /// sessions and roles. An audit record of the deletion is kept.
     Delete {
         /// Tenant id or slug.

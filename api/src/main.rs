@@ -31,10 +31,19 @@ async fn run() -> anyhow::Result<()> {
         Some(Command::Migrate) => api::tenants::migrate(&settings, 4).await,
         Some(Command::Tenants { command }) => match command {
             TenantsCommand::List => api::tenants::list(&settings).await,
+            TenantsCommand::Create {
+                slug,
+                name,
+                owner,
+                isolation,
+            } => api::tenants::create(&settings, &slug, &name, &owner, isolation.as_deref()).await,
             TenantsCommand::Migrate { concurrency } => {
                 api::tenants::migrate(&settings, concurrency).await
             }
             TenantsCommand::Export { tenant } => api::tenants::export(&settings, &tenant).await,
+            TenantsCommand::Move { tenant, to, server } => {
+                api::tenants::move_tenant(&settings, &tenant, &to, server.as_deref()).await
+            }
             TenantsCommand::Delete { tenant, yes } => {
                 api::tenants::delete(&settings, &tenant, yes).await
             }

@@ -148,6 +148,86 @@ pub async fn export(settings: &Settings, key: &str) -> anyhow::Result<()> {
     Ok(())
 }
 
+/// Provisions a tenant for an existing user.
+///
+/// # Errors
+/// A bad slug, name or strategy, an unknown owner, a taken slug, or
+/// provisioning failing (nothing is left then).
+pub async fn create(
+    settings: &Settings,
+    slug: &str,
+    name: &str,
+    owner: &str,
+    isolation: Option<&str>,
+) -> anyhow::Result<()> {
+    let isolation = match isolation {
+        Some(i) => i
+            .parse()
+            .map_err(|_| anyhow::anyhow!("--isolation must be row, schema or database"))?,
+        None => settings.tenancy.default_isolation,
+    };
+    let tenant = domain::ports::NewTenant {
+        slug: domain::values::TenantSlug::parse(slug)
+            .map_err(|e| anyhow::anyhow!("slug: {}", e.0))?,
+        name: domain::values::TenantName::parse(name)
+            .map_err(|e| anyhow::anyhow!("--name: {}", e.0))?,
+        isolation,
+    };
+    let email =
+        domain::values::Email::parse(owner).map_err(|e| anyhow::anyhow!("--owner: {}", e.0))?;
+    let mut storage = connect(settings).await?;
+    // Other nodes learn of the owner's membership through the change feed.
+    storage.load_authorization(None).await?;
+    let identity = storage.identity();
+    let (user, _) = identity
+        .credentials(&email)
+        .await?
+        .with_context(|| format!("no account with the email {owner}"))?;
+    let made = identity.create_tenant(user.id, &tenant).await?;
+    println!(
+        "created tenant {} ({}), isolation {}, owned by {owner}",
+        made.slug, made.id, made.isolation
+    );
+    Ok(())
+}
+
+/// Moves a tenant to another strategy and prints what was copied.
+///
+/// # Errors
+/// An unknown tenant or strategy, or the move failing (the tenant then
+/// stays where it was).
+pub async fn move_tenant(
+    settings: &Settings,
+    key: &str,
+    to: &str,
+    server: Option<&str>,
+) -> anyhow::Result<()> {
+    let to: domain::Isolation = to
+        .parse()
+        .map_err(|_| anyhow::anyhow!("--to must be row, schema or database"))?;
+    let storage = connect(settings).await?;
+    let tenant = find(&storage, key).await?;
+    let report = storage
+        .move_tenant(tenant.id, to, server)
+        .await
+        .with_context(|| format!("moving tenant {} ({})", tenant.slug, tenant.id))?;
+    let rows: Vec<String> = report
+        .rows
+        .iter()
+        .map(|(table, n)| format!("{n} {table}"))
+        .collect();
+    println!(
+        "moved tenant {} ({}) from {} to {} ({}): {}",
+        tenant.slug,
+        tenant.id,
+        report.from,
+        report.to,
+        report.placement,
+        rows.join(", ")
+    );
+    Ok(())
+}
+
 /// Deletes a tenant and everything it owns, leaving an audit record.
 ///
 /// # Errors

@@ -129,3 +129,103 @@ async fn export_then_delete_a_tenant() {
         let _ = std::fs::remove_file(format!("{}{suffix}", file.display()));
     }
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn create_a_database_tenant_then_move_it_to_row() {
+    use api::app::Application;
+    use api::config::Settings;
+    let dir = std::env::temp_dir().join(format!("tenantry-cli-{}", uuid::Uuid::new_v4()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let db = format!("sqlite://{}/main.db?mode=rwc", dir.display());
+    let figment = Settings::figment()
+        .merge(("app_env", "test"))
+        .merge(("server.port", 0))
+        .merge(("database.url", db.clone()))
+        .merge(("demo.seed_on_first_start", false))
+        .merge(("log.filter", "off"))
+        .merge(("fixtures.secret", "cli"));
+    let app = Application::build(Settings::from_figment(figment).unwrap())
+        .await
+        .unwrap();
+    let base = format!("http://{}", app.local_addr());
+    tokio::spawn(app.run(std::future::pending()));
+    // An account to own the new tenant.
+    let f: serde_json::Value = reqwest::Client::new()
+        .post(format!("{base}/_fixtures/tenants"))
+        .header("x-fixtures-secret", "cli")
+        .json(&serde_json::json!({ "users": [{ "role": "owner" }], "projects": 0 }))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let owner = f["users"][0]["email"].as_str().unwrap().to_owned();
+
+    let (ok, out) = tenantry(
+        &db,
+        &[
+            "tenants",
+            "create",
+            "acme-db",
+            "--name",
+            "Acme",
+            "--owner",
+            &owner,
+            "--isolation",
+            "database",
+        ],
+    );
+    assert!(ok && out.contains("isolation database"), "{out}");
+    let (ok, out) = tenantry(&db, &["tenants", "list"]);
+    let line = out
+        .lines()
+        .find(|l| l.contains("acme-db"))
+        .unwrap_or_default()
+        .to_owned();
+    assert!(
+        ok && line.contains("database") && line.contains("main/tenant_"),
+        "{out}"
+    );
+    let file = dir.join("tenants").join(format!(
+        "{}.db",
+        line.split_whitespace()
+            .find(|w| w.starts_with("main/"))
+            .unwrap()
+            .trim_start_matches("main/")
+    ));
+    assert!(
+        file.exists(),
+        "the tenant's file {} was made",
+        file.display()
+    );
+
+    let (ok, out) = tenantry(&db, &["tenants", "move", "acme-db", "--to", "row"]);
+    assert!(ok && out.contains("from database to row"), "{out}");
+    let (_, out) = tenantry(&db, &["tenants", "list"]);
+    let line = out
+        .lines()
+        .find(|l| l.contains("acme-db"))
+        .unwrap_or_default();
+    assert!(line.contains(" row ") && line.contains("public"), "{out}");
+    assert!(!file.exists(), "the old copy is removed");
+    // A second create of the slug is refused and leaves no file behind.
+    let (ok, out) = tenantry(
+        &db,
+        &[
+            "tenants",
+            "create",
+            "acme-db",
+            "--name",
+            "Acme",
+            "--owner",
+            &owner,
+            "--isolation",
+            "database",
+        ],
+    );
+    assert!(!ok && out.contains("slug"), "{out}");
+    let files = std::fs::read_dir(dir.join("tenants")).unwrap().count();
+    assert_eq!(files, 0, "a tenant never made leaves no database");
+    let _ = std::fs::remove_dir_all(&dir);
+}

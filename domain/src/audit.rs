@@ -15,6 +15,7 @@ pub enum AuditAction {
     RoleUpdated,
     RoleDeleted,
     TenantDeleted,
+    TenantMoved,
 }
 
 impl AuditAction {
@@ -27,6 +28,7 @@ impl AuditAction {
             Self::RoleUpdated => "role.updated",
             Self::RoleDeleted => "role.deleted",
             Self::TenantDeleted => "tenant.deleted",
+            Self::TenantMoved => "tenant.moved",
         }
     }
 }

@@ -165,6 +165,20 @@ impl Storage {
         ping(&self.db).await
     }
 
+    /// Moves a tenant to another strategy (and, into `database`, onto
+    /// `server`); see [`crate::tenancy::moving`].
+    ///
+    /// # Errors
+    /// As the move fails; the tenant then stays where it was.
+    pub async fn move_tenant(
+        &self,
+        tenant: domain::TenantId,
+        to: domain::Isolation,
+        server: Option<&str>,
+    ) -> domain::Result<crate::tenancy::moving::MoveReport> {
+        self.tenancy().move_tenant(tenant, to, server).await
+    }
+
     /// The database-strategy pools' state (none without database servers).
     pub fn tenant_pools(&self) -> Option<crate::tenancy::database::PoolStats> {
         self.databases.as_ref().map(|d| d.stats())

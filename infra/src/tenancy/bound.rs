@@ -54,6 +54,9 @@ pub(crate) struct Bound {
     ctx: TenantContext,
     /// A database tenant's pool stays open while its transaction runs.
     _lease: Option<super::database::Lease>,
+    /// A database tenant's write holds its move lock from a control-database
+    /// transaction; released (rolled back, it wrote nothing) after the commit.
+    companion: Option<DatabaseTransaction>,
 }
 
 impl Bound {
@@ -71,7 +74,13 @@ impl Bound {
             tx,
             ctx,
             _lease: lease,
+            companion: None,
         }
+    }
+
+    pub(crate) fn holding(mut self, companion: Option<DatabaseTransaction>) -> Self {
+        self.companion = companion;
+        self
     }
 
     /// Every row of `E` of this tenant, as JSON objects (exports).
@@ -216,6 +225,11 @@ impl TenantTx for Bound {
     }
 
     async fn commit(self: Box<Self>) -> Result<()> {
-        self.tx.commit().await.or_unexpected()
+        let Bound { tx, companion, .. } = *self;
+        tx.commit().await.or_unexpected()?;
+        if let Some(c) = companion {
+            c.rollback().await.or_unexpected()?;
+        }
+        Ok(())
     }
 }

@@ -14,11 +14,12 @@ mod idempotency;
 mod invitations;
 mod keyset;
 pub mod lifecycle;
+pub mod moving;
 mod projects;
 pub mod schema;
 mod tasks;
 
-use crate::errors::DbResultExt;
+use crate::errors::{self, DbResultExt};
 use async_trait::async_trait;
 use bound::Bound;
 use domain::ports::{Tenancy, TenantTx, TxMode};
@@ -75,6 +76,19 @@ impl SqlTenancy {
         mode: TxMode,
         level: Option<sea_orm::IsolationLevel>,
     ) -> Result<Bound> {
+        self.open(ctx, mode, level, mode == TxMode::Write).await
+    }
+
+    /// Opens the tenant's transaction. A `guarded` one (every write but a
+    /// move's own) first holds the tenant's move lock shared and checks the
+    /// tenant still lives where `ctx` says (see [`moving`]).
+    async fn open(
+        &self,
+        ctx: &TenantContext,
+        mode: TxMode,
+        level: Option<sea_orm::IsolationLevel>,
+        guarded: bool,
+    ) -> Result<Bound> {
         let postgres = self.db.get_database_backend() == DbBackend::Postgres;
         let lease = match (ctx.isolation(), &self.databases) {
             (Isolation::Row, _) => None,
@@ -98,7 +112,28 @@ impl SqlTenancy {
         };
         // A database tenant's transaction runs on its own pool; the rest share one.
         let db = lease.as_ref().map_or(&self.db, |l| l.connection());
-        let tx = db.begin_with_options(options).await.or_unexpected()?;
+        let tx = match db.begin_with_options(options).await {
+            Ok(tx) => tx,
+            // Its database may be gone because the tenant moved: then a retry finds it.
+            Err(e) => match (&lease, &self.databases) {
+                (Some(_), Some(d)) => {
+                    return Err(d.recheck(ctx.tenant_id(), errors::unexpected(e)).await);
+                }
+                _ => return Err(errors::unexpected(e)),
+            },
+        };
+        let mut companion = None;
+        if guarded && postgres {
+            if lease.is_some() {
+                // The lock lives in the control database, beside the directory;
+                // a database tenant's writes hold it from a transaction there.
+                let control = self.db.begin().await.or_unexpected()?;
+                moving::still_here(&control, ctx).await?;
+                companion = Some(control);
+            } else {
+                moving::still_here(&tx, ctx).await?;
+            }
+        }
         if tx.get_database_backend() == DbBackend::Postgres {
             // Both transaction-local: they end with the transaction, so the
             // pooled connection goes back bound to no tenant, as its login role.
@@ -124,7 +159,7 @@ impl SqlTenancy {
             .await
             .or_unexpected()?;
         }
-        Ok(Bound::new(tx, ctx.clone(), lease))
+        Ok(Bound::new(tx, ctx.clone(), lease).holding(companion))
     }
 
     /// For tests only: a bound transaction's raw connection, to issue on

@@ -23,4 +23,5 @@ mod shutdown;
 mod tasks;
 mod tenant_databases;
 mod tenant_lifecycle;
+mod tenant_moves;
 mod tokens;

@@ -144,8 +144,23 @@ impl TenantDatabases {
     /// # Errors
     /// When the database cannot be created.
     pub async fn provision(&self, tenant: TenantId) -> Result<String> {
-        let index = self.place().await?;
+        self.provision_on(tenant, None).await
+    }
+
+    /// [`Self::provision`] on the named server, or the placement rule's
+    /// pick; a database left by a failed earlier attempt is dropped first.
+    ///
+    /// # Errors
+    /// An unknown server (`BAD_USER_INPUT`), or the database failing.
+    pub async fn provision_on(&self, tenant: TenantId, server: Option<&str>) -> Result<String> {
+        let index = match server {
+            Some(name) => self.index_of(name).map_err(|_| {
+                Error::invalid("server", format!("no database server is named {name:?}"))
+            })?,
+            None => self.place().await?,
+        };
         let server = &self.servers[index];
+        server.drop(tenant).await.or_unexpected()?;
         server.create(tenant).await.or_unexpected()?;
         self.remember(tenant, index);
         Ok(server.name.clone())
@@ -198,6 +213,12 @@ impl TenantDatabases {
             .await
             .or_unexpected()?
             .ok_or(Error::NotFound(domain::error::Entity::Tenant))?;
+        if row.isolation != Isolation::Database.as_str() {
+            // Moved out of its database since the request looked it up: a retry finds it.
+            return Err(Error::RateLimited {
+                retry_after_secs: 1,
+            });
+        }
         let name = row.placement.ok_or_else(|| {
             Error::unexpected(format!("database tenant {tenant} has no placement"))
         })?;
@@ -212,7 +233,38 @@ impl TenantDatabases {
     /// `RateLimited` when the budget is spent; otherwise as the database fails.
     pub async fn lease(&self, tenant: TenantId) -> Result<Lease> {
         let server = self.locate(tenant).await?;
-        self.pools.lease(tenant, &server.tenant_url(tenant)).await
+        match self.pools.lease(tenant, &server.tenant_url(tenant)).await {
+            Err(e @ Error::Unexpected(_)) => Err(self.recheck(tenant, e).await),
+            other => other,
+        }
+    }
+
+    /// After a failure to reach the tenant's database: forgets its pool and
+    /// placement, and says `RateLimited` (retry) if the tenant has moved
+    /// since, or passes the failure on.
+    pub async fn recheck(&self, tenant: TenantId, failure: Error) -> Error {
+        let known = self
+            .directory
+            .write()
+            .unwrap_or_else(|e| e.into_inner())
+            .remove(&tenant);
+        self.pools.forget(tenant).await;
+        match tenant::Entity::find_by_id(tenant.as_uuid())
+            .one(&self.control)
+            .await
+        {
+            Ok(Some(row))
+                if row.isolation != Isolation::Database.as_str()
+                    || known.is_some_and(|i| {
+                        row.placement.as_deref() != Some(&self.servers[i].name)
+                    }) =>
+            {
+                Error::RateLimited {
+                    retry_after_secs: 1,
+                }
+            }
+            _ => failure,
+        }
     }
 
     /// `server/database` of a tenant placed on `placement`, for listings.

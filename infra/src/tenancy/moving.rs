@@ -1,0 +1,344 @@
+//! Moving a tenant to another strategy: copy its rows, verify the counts,
+//! switch the directory, remove the old copy — with its writes paused.
+//!
+//! The pause is a PostgreSQL advisory lock per tenant in the control
+//! database. Every write transaction holds it shared (see
+//! [`still_here`]) and then reads where the tenant lives; a move holds it
+//! exclusively from before the copy until the directory has switched. So a
+//! write either commits before the copy starts (and is copied), or waits and
+//! then finds the tenant gone from where its request thought it was and is
+//! refused with `RATE_LIMITED` (retry in a second), and the retry reaches the
+//! new place. Reads go on from the old copy until the switch.
+//!
+//! A run that stops before the switch leaves the tenant where it was (a
+//! rerun first removes the half-made copy); one that stops after it leaves
+//! the old copy behind, unreachable.
+
+use super::database::TenantDatabases;
+use super::{SqlTenancy, schema};
+use crate::entities::{idempotency_key, invitation, project, task, tenant};
+use crate::errors::DbResultExt;
+use domain::audit::{AuditAction, AuditRecord, AuditState, AuditValue};
+use domain::ports::{TenantTx, TxMode};
+use domain::{Error, Isolation, Result, TenantContext, TenantId};
+use sea_orm::{
+    ActiveModelTrait, ActiveValue::Set, ConnectionTrait, DatabaseTransaction, DbBackend,
+    EntityTrait, IntoActiveModel, Statement, TransactionTrait,
+};
+
+/// The advisory lock's first key: "move".
+const LOCK_SPACE: i32 = 0x6d6f_7665;
+
+/// Holds the tenant's move lock shared for the transaction and checks the
+/// tenant still has the strategy `ctx` was made with.
+///
+/// # Errors
+/// `RateLimited` when the tenant moved meanwhile.
+pub(crate) async fn still_here(conn: &DatabaseTransaction, ctx: &TenantContext) -> Result<()> {
+    let id = ctx.tenant_id().to_string();
+    conn.execute_raw(Statement::from_sql_and_values(
+        DbBackend::Postgres,
+        "SELECT pg_advisory_xact_lock_shared($1, hashtext($2))",
+        [LOCK_SPACE.into(), id.clone().into()],
+    ))
+    .await
+    .or_unexpected()?;
+    // A statement of its own: its snapshot is taken after the lock was granted.
+    let row = conn
+        .query_one_raw(Statement::from_sql_and_values(
+            DbBackend::Postgres,
+            "SELECT isolation FROM tenants WHERE id = $1::uuid",
+            [id.into()],
+        ))
+        .await
+        .or_unexpected()?;
+    // Deleted meanwhile: the write goes ahead, as it would have a moment
+    // earlier, and the deletion's second purge removes what it wrote.
+    let Some(row) = row else {
+        return Ok(());
+    };
+    let isolation: String = row.try_get("", "isolation").or_unexpected()?;
+    if isolation != ctx.isolation().as_str() {
+        return Err(Error::RateLimited {
+            retry_after_secs: 1,
+        });
+    }
+    Ok(())
+}
+
+/// What a move copied, table by table.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct MoveReport {
+    pub from: Isolation,
+    pub to: Isolation,
+    /// Where it lives now: `public`, its schema, or `server/database`.
+    pub placement: String,
+    pub rows: Vec<(&'static str, u64)>,
+}
+
+impl SqlTenancy {
+    fn databases(&self) -> Result<&TenantDatabases> {
+        self.databases.as_deref().ok_or_else(|| {
+            Error::invalid(
+                "isolation",
+                "database isolation needs tenancy.database.servers",
+            )
+        })
+    }
+
+    /// Moves the tenant to `to` (for `database`, onto `server` or the one the
+    /// placement rule picks).
+    ///
+    /// # Errors
+    /// `BAD_USER_INPUT` for a move this deployment cannot make; otherwise as
+    /// the databases fail, with the tenant left where it was.
+    pub async fn move_tenant(
+        &self,
+        tenant: TenantId,
+        to: Isolation,
+        server: Option<&str>,
+    ) -> Result<MoveReport> {
+        let postgres = self.db.get_database_backend() == DbBackend::Postgres;
+        let row = tenant::Entity::find_by_id(tenant.as_uuid())
+            .one(&self.db)
+            .await
+            .or_unexpected()?
+            .ok_or(Error::NotFound(domain::error::Entity::Tenant))?;
+        let from: Isolation = row
+            .isolation
+            .parse()
+            .map_err(|_| Error::unexpected("stored isolation is invalid"))?;
+        if from == to {
+            return Err(Error::invalid(
+                "isolation",
+                format!("the tenant is already {to}"),
+            ));
+        }
+        if to == Isolation::Schema && !postgres {
+            return Err(Error::invalid(
+                "isolation",
+                "schema isolation needs PostgreSQL",
+            ));
+        }
+        if to == Isolation::Database || from == Isolation::Database {
+            self.databases()?;
+        }
+
+        // Writes pause here: in-flight ones finish first, new ones wait.
+        let control = self.db.begin().await.or_unexpected()?;
+        if postgres {
+            control
+                .execute_raw(Statement::from_sql_and_values(
+                    DbBackend::Postgres,
+                    "SELECT pg_advisory_xact_lock($1, hashtext($2))",
+                    [LOCK_SPACE.into(), tenant.to_string().into()],
+                ))
+                .await
+                .or_unexpected()?;
+        }
+        let placement = self.prepare(tenant, to, server).await?;
+        let copied = self.copy(tenant, from, to).await;
+        let rows = match copied {
+            Ok(rows) => rows,
+            Err(e) => {
+                self.discard(tenant, to, placement.as_deref()).await;
+                return Err(e);
+            }
+        };
+        let mut switch: tenant::ActiveModel = row.clone().into_active_model();
+        switch.isolation = Set(to.as_str().to_owned());
+        switch.placement = Set(placement.clone());
+        let record = AuditRecord {
+            action: AuditAction::TenantMoved,
+            target: format!("tenant:{tenant}"),
+            before: Some(where_it_lives(from, row.placement.as_deref())),
+            after: Some(where_it_lives(to, placement.as_deref())),
+        };
+        let switched = async {
+            switch.update(&control).await.or_unexpected()?;
+            crate::authz::audit::write(&control, tenant, None, &record)
+                .await
+                .or_unexpected()?;
+            control.commit().await.or_unexpected()
+        }
+        .await;
+        if let Err(e) = switched {
+            self.discard(tenant, to, placement.as_deref()).await;
+            return Err(e);
+        }
+        // The old copy is unreachable now; remove it.
+        self.discard(tenant, from, row.placement.as_deref()).await;
+        Ok(MoveReport {
+            from,
+            to,
+            placement: match (to, &self.databases) {
+                (Isolation::Schema, _) => schema::schema_name(tenant),
+                (Isolation::Database, Some(d)) => d.describe(tenant, placement.as_deref()),
+                _ => "public".into(),
+            },
+            rows,
+        })
+    }
+
+    /// Makes the target empty and ready: a fresh schema or database (a
+    /// half-made one from a failed run removed first). Returns the placement.
+    async fn prepare(
+        &self,
+        tenant: TenantId,
+        to: Isolation,
+        server: Option<&str>,
+    ) -> Result<Option<String>> {
+        match to {
+            Isolation::Row => {
+                // Rows a failed earlier run left in the shared tables.
+                let tx = self
+                    .open(
+                        &TenantContext::system(tenant, to),
+                        TxMode::Write,
+                        None,
+                        false,
+                    )
+                    .await?;
+                tx.purge().await?;
+                Box::new(tx).commit().await?;
+                Ok(None)
+            }
+            Isolation::Schema => {
+                let tx = self.db.begin().await.or_unexpected()?;
+                schema::drop(&tx, tenant).await.or_unexpected()?;
+                schema::provision(&tx, tenant).await.or_unexpected()?;
+                tx.commit().await.or_unexpected()?;
+                Ok(None)
+            }
+            Isolation::Database => {
+                let d = self.databases()?;
+                Ok(Some(d.provision_on(tenant, server).await?))
+            }
+        }
+    }
+
+    /// Copies every tenant-plane row from `from` to `to` (parents first) in
+    /// one target transaction, and checks the counts before it commits.
+    async fn copy(
+        &self,
+        tenant: TenantId,
+        from: Isolation,
+        to: Isolation,
+    ) -> Result<Vec<(&'static str, u64)>> {
+        let level = (self.db.get_database_backend() == DbBackend::Postgres)
+            .then_some(sea_orm::IsolationLevel::RepeatableRead);
+        let src = self
+            .open(
+                &TenantContext::system(tenant, from),
+                TxMode::Read,
+                level,
+                false,
+            )
+            .await?;
+        let dst = self
+            .open(
+                &TenantContext::system(tenant, to),
+                TxMode::Write,
+                None,
+                false,
+            )
+            .await?;
+        let rows = vec![
+            (
+                "projects",
+                copy_table::<project::Entity, project::ActiveModel>(&src, &dst).await?,
+            ),
+            (
+                "tasks",
+                copy_table::<task::Entity, task::ActiveModel>(&src, &dst).await?,
+            ),
+            (
+                "invitations",
+                copy_table::<invitation::Entity, invitation::ActiveModel>(&src, &dst).await?,
+            ),
+            (
+                "idempotency_keys",
+                copy_table::<idempotency_key::Entity, idempotency_key::ActiveModel>(&src, &dst)
+                    .await?,
+            ),
+        ];
+        Box::new(dst).commit().await?;
+        Ok(rows)
+    }
+
+    /// Removes a copy of the tenant; logs instead of failing, since the
+    /// move's outcome is already decided when this runs.
+    async fn discard(&self, tenant: TenantId, isolation: Isolation, placement: Option<&str>) {
+        let removed = async {
+            match isolation {
+                Isolation::Row => {
+                    let tx = self
+                        .open(
+                            &TenantContext::system(tenant, isolation),
+                            TxMode::Write,
+                            None,
+                            false,
+                        )
+                        .await?;
+                    tx.purge().await?;
+                    Box::new(tx).commit().await
+                }
+                Isolation::Schema => {
+                    let tx = self.db.begin().await.or_unexpected()?;
+                    schema::drop(&tx, tenant).await.or_unexpected()?;
+                    tx.commit().await.or_unexpected()
+                }
+                Isolation::Database => match placement {
+                    Some(p) => self.databases()?.remove(tenant, p).await,
+                    None => Ok(()),
+                },
+            }
+        }
+        .await;
+        if let Err(e) = removed {
+            tracing::error!(tenant = %tenant, %isolation, error = %e, "removing a tenant's old copy");
+        }
+    }
+}
+
+fn where_it_lives(isolation: Isolation, placement: Option<&str>) -> AuditState {
+    let mut s: AuditState = [(
+        "isolation".to_owned(),
+        AuditValue::Text(isolation.as_str().to_owned()),
+    )]
+    .into();
+    if let Some(p) = placement {
+        s.insert("placement".to_owned(), AuditValue::Text(p.to_owned()));
+    }
+    s
+}
+
+/// Copies one table's rows of the tenant; returns how many, after checking
+/// the target holds exactly that many.
+async fn copy_table<E, A>(src: &super::bound::Bound, dst: &super::bound::Bound) -> Result<u64>
+where
+    E: super::bound::TenantScoped,
+    E::Model: IntoActiveModel<A> + Sync,
+    A: ActiveModelTrait<Entity = E> + Send,
+{
+    let rows = src.all(src.select::<E>()).await?;
+    let n = rows.len() as u64;
+    let mut models: Vec<A> = rows
+        .into_iter()
+        .map(IntoActiveModel::into_active_model)
+        .collect();
+    // Fourteen columns at most: 1000 rows stay under PostgreSQL's 65535 parameters.
+    while !models.is_empty() {
+        let rest = models.split_off(models.len().min(1000));
+        dst.insert_many::<E, A>(models).await.or_unexpected()?;
+        models = rest;
+    }
+    let there = dst.count(dst.select::<E>()).await?;
+    if there != n {
+        return Err(Error::unexpected(format!(
+            "copied {n} rows of {} but the target holds {there}",
+            E::default().table_name()
+        )));
+    }
+    Ok(n)
+}

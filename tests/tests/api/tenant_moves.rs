@@ -1,0 +1,213 @@
+//! Moving a tenant between strategies while the server serves it: every row
+//! copied, the old copy removed, and no write lost to a move in progress.
+
+use crate::helpers::{Backend, TestApp, assert_code, spawn_with};
+use api::config::Settings;
+use domain::{Isolation, TenantId};
+use infra::db::Storage;
+use sea_orm::{ConnectionTrait, Database, DatabaseConnection, DbBackend, Statement};
+use serde_json::{Value, json};
+use std::collections::BTreeSet;
+
+const SECRET: &str = "moves-secret";
+
+/// A PostgreSQL server, and a storage of the same settings for the moves.
+async fn setup() -> (TestApp, Storage, Settings) {
+    let mut copy = None;
+    let app = spawn_with(Backend::Postgres, |s| {
+        s.fixtures.secret = Some(SECRET.to_owned().into());
+        copy = Some(s.clone());
+    })
+    .await;
+    let settings = copy.expect("settings");
+    let storage = Storage::connect(&api::app::db_settings(&settings))
+        .await
+        .unwrap();
+    (app, storage, settings)
+}
+
+async fn count(db: &DatabaseConnection, sql: &str, value: String) -> i64 {
+    db.query_one_raw(Statement::from_sql_and_values(
+        DbBackend::Postgres,
+        sql,
+        [value.into()],
+    ))
+    .await
+    .unwrap()
+    .unwrap()
+    .try_get("", "n")
+    .unwrap()
+}
+
+/// The tenant's task titles and project count, as its owner sees them.
+async fn seen(app: &TestApp, token: &str) -> (u64, BTreeSet<String>, String) {
+    let d = app
+        .data(
+            Some(token),
+            "{ tenant { isolation } projects { totalCount } tasks(first: 100) { totalCount edges { node { title } } } }",
+            json!({}),
+        )
+        .await;
+    let titles: BTreeSet<String> = d["tasks"]["edges"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["node"]["title"].as_str().unwrap().to_owned())
+        .collect();
+    assert_eq!(
+        d["tasks"]["totalCount"].as_u64().unwrap() as usize,
+        titles.len()
+    );
+    (
+        d["projects"]["totalCount"].as_u64().unwrap(),
+        titles,
+        d["tenant"]["isolation"].as_str().unwrap().to_owned(),
+    )
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_tenant_moves_row_schema_database_row_with_every_row() {
+    let (app, storage, settings) = setup().await;
+    let f = app
+        .fixture(SECRET, json!({ "isolation": "row", "users": [{ "role": "owner" }], "projects": 2, "tasksPerProject": 3 }))
+        .await;
+    let other = app
+        .fixture(SECRET, json!({ "isolation": "row", "users": [{ "role": "owner" }], "projects": 1, "tasksPerProject": 4 }))
+        .await;
+    let token = f["users"][0]["accessToken"].as_str().unwrap().to_owned();
+    let other_token = other["users"][0]["accessToken"].as_str().unwrap();
+    let id: TenantId = f["tenant"]["id"].as_str().unwrap().parse().unwrap();
+    let uuid = id.as_uuid();
+    let control = Database::connect(&app.database_url).await.unwrap();
+    let admin = crate::databases::admin(&crate::databases::server_of(&app.database_url)).await;
+    let database = format!("{}{}", settings.tenancy.database.name_prefix, uuid.simple());
+    let project = f["projects"][0]["id"].as_str().unwrap().to_owned();
+
+    let (projects, mut titles, _) = seen(&app, &token).await;
+    assert_eq!((projects, titles.len()), (2, 6));
+    let before_other = seen(&app, other_token).await;
+
+    for (step, to) in [Isolation::Schema, Isolation::Database, Isolation::Row]
+        .into_iter()
+        .enumerate()
+    {
+        let report = storage.move_tenant(id, to, None).await.unwrap();
+        assert_eq!(report.to, to);
+        assert_eq!(
+            report.rows.iter().find(|(t, _)| *t == "tasks").map(|r| r.1),
+            Some(titles.len() as u64),
+            "step {step}: every task copied: {report:?}"
+        );
+        // Served from its new place, with every row, to the token it had.
+        let (projects, now, isolation) = seen(&app, &token).await;
+        assert_eq!(isolation, to.as_str().to_uppercase(), "step {step}");
+        assert_eq!((projects, &now), (2, &titles), "step {step}");
+        // And writable there.
+        let title = format!("after move {step}");
+        app.create_task(&token, json!({ "projectId": project, "title": title }))
+            .await;
+        titles.insert(title);
+        assert_eq!(seen(&app, &token).await.1, titles, "step {step}");
+
+        // The old copy is gone.
+        let shared_rows = count(
+            &control,
+            "SELECT count(*) AS n FROM tasks WHERE tenant_id = $1::uuid",
+            uuid.to_string(),
+        )
+        .await;
+        let schemas = count(
+            &control,
+            "SELECT count(*) AS n FROM pg_namespace WHERE nspname = $1",
+            format!("t_{}", uuid.simple()),
+        )
+        .await;
+        let databases = count(
+            &admin,
+            "SELECT count(*) AS n FROM pg_database WHERE datname = $1",
+            database.clone(),
+        )
+        .await;
+        let expected = match to {
+            Isolation::Row => (titles.len() as i64, 0, 0),
+            Isolation::Schema => (0, 1, 0),
+            Isolation::Database => (0, 0, 1),
+        };
+        assert_eq!(
+            (shared_rows, schemas, databases),
+            expected,
+            "step {step} (shared rows, schema, database)"
+        );
+        let moved = count(
+            &control,
+            "SELECT count(*) AS n FROM audit_log WHERE tenant_id = $1::uuid AND action = 'tenant.moved'",
+            uuid.to_string(),
+        )
+        .await;
+        assert_eq!(moved, step as i64 + 1, "each move is audited");
+    }
+    // The neighbour never noticed.
+    assert_eq!(seen(&app, other_token).await, before_other);
+    // Moving to where it is already is refused.
+    let err = storage
+        .move_tenant(id, Isolation::Row, None)
+        .await
+        .unwrap_err();
+    assert!(matches!(err, domain::Error::Invalid(_)), "{err}");
+}
+
+/// Creates a task, retrying while a move turns it away; returns its title.
+async fn create_retrying(app: &TestApp, token: &str, project: &str, title: String) -> String {
+    for _ in 0..400 {
+        let body = app
+            .gql(
+                Some(token),
+                "mutation($i: CreateTaskInput!) { createTask(input: $i) { id } }",
+                json!({ "i": { "projectId": project, "title": title } }),
+            )
+            .await;
+        if body.get("errors").is_none() {
+            return title;
+        }
+        assert_code(&body, "RATE_LIMITED");
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+    panic!("a write waited too long for a move");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn writes_during_moves_are_not_lost() {
+    let (app, storage, _) = setup().await;
+    let f: Value = app
+        .fixture(SECRET, json!({ "isolation": "row", "users": [{ "role": "owner" }], "projects": 1, "tasksPerProject": 0 }))
+        .await;
+    let token = f["users"][0]["accessToken"].as_str().unwrap().to_owned();
+    let project = f["projects"][0]["id"].as_str().unwrap().to_owned();
+    let id: TenantId = f["tenant"]["id"].as_str().unwrap().parse().unwrap();
+
+    let writer = async {
+        let mut made = BTreeSet::new();
+        for i in 0..60 {
+            made.insert(create_retrying(&app, &token, &project, format!("w{i}")).await);
+        }
+        made
+    };
+    let mover = async {
+        for to in [
+            Isolation::Schema,
+            Isolation::Database,
+            Isolation::Row,
+            Isolation::Database,
+        ] {
+            tokio::time::sleep(std::time::Duration::from_millis(30)).await;
+            storage.move_tenant(id, to, None).await.unwrap();
+        }
+    };
+    let (made, ()) = tokio::join!(writer, mover);
+    let (_, titles, isolation) = seen(&app, &token).await;
+    assert_eq!(isolation, "DATABASE");
+    assert_eq!(
+        titles, made,
+        "every acknowledged write is in the tenant's final place"
+    );
+}

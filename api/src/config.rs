@@ -326,6 +326,17 @@ impl Settings {
                 "configuration: tenancy.database.name_prefix may hold only a-z, 0-9 and _ (at most 30)"
             );
         }
+        if t.database.template.as_ref().is_some_and(|n| {
+            n.is_empty()
+                || n.len() > 50
+                || !n
+                    .chars()
+                    .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_')
+        }) {
+            anyhow::bail!(
+                "configuration: tenancy.database.template may hold only a-z, 0-9 and _ (1 to 50)"
+            );
+        }
         if t.database.pool_size == 0 || t.tenant_pool_slots(self.database.max_connections) == 0 {
             anyhow::bail!(
                 "configuration: tenancy.connection_budget ({}) leaves no room for a tenant pool: it must be at least \

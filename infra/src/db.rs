@@ -36,6 +36,12 @@ pub async fn connect(settings: &DbSettings) -> Result<DatabaseConnection, DbErr>
 
 /// The options every pool shares, shared pool and tenant pools alike.
 pub(crate) fn pool_options(url: &str) -> Result<ConnectOptions, DbErr> {
+    pool_options_with(url, true)
+}
+
+/// [`pool_options`]; with `create` false a missing SQLite file is an error,
+/// not a new empty database (a deleted tenant's file must stay deleted).
+pub(crate) fn pool_options_with(url: &str, create: bool) -> Result<ConnectOptions, DbErr> {
     if let Some(path) = sqlite_file(url)
         && let Some(dir) = std::path::Path::new(path)
             .parent()
@@ -47,12 +53,12 @@ pub(crate) fn pool_options(url: &str) -> Result<ConnectOptions, DbErr> {
     let mut opts = ConnectOptions::new(url.to_owned());
     opts.sqlx_logging(false)
         .sqlx_logging_level(tracing::log::LevelFilter::Debug);
-    opts.map_sqlx_sqlite_opts(|o| {
+    opts.map_sqlx_sqlite_opts(move |o| {
         o.journal_mode(sea_orm::sqlx::sqlite::SqliteJournalMode::Wal)
             .synchronous(sea_orm::sqlx::sqlite::SqliteSynchronous::Normal)
             .busy_timeout(Duration::from_secs(5))
             .foreign_keys(true)
-            .create_if_missing(true)
+            .create_if_missing(create)
     });
     Ok(opts)
 }

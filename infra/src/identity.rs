@@ -64,7 +64,10 @@ impl SqlIdentityStore {
             )),
             (Isolation::Database, Some(databases)) => {
                 let placement = databases.provision(id).await?;
+                // Dropped unless disarmed: also when the request is cancelled mid-way.
+                let mut orphan = Orphan(Some((databases.clone(), id, placement.clone())));
                 let made = create(id, Some(&placement)).await;
+                orphan.0 = None;
                 if made.is_err()
                     && let Err(e) = databases.remove(id, &placement).await
                 {
@@ -98,6 +101,22 @@ impl SqlIdentityStore {
             .await
             .or_unexpected()?;
         finish_change(tx, tenant.as_uuid(), self.engine.as_deref()).await
+    }
+}
+
+/// A database made for a tenant whose creation did not complete: dropped
+/// in the background when this goes out of scope still armed.
+struct Orphan(Option<(Arc<TenantDatabases>, TenantId, String)>);
+
+impl Drop for Orphan {
+    fn drop(&mut self) {
+        if let Some((databases, id, placement)) = self.0.take() {
+            tokio::spawn(async move {
+                if let Err(e) = databases.remove(id, &placement).await {
+                    tracing::error!(tenant = %id, error = %e, "dropping the database of a tenant not created");
+                }
+            });
+        }
     }
 }
 

@@ -26,8 +26,13 @@ impl Files {
         Self(dir)
     }
 
+    /// The tenant's database (made here: pools never create one).
     fn url(&self, tenant: TenantId) -> String {
-        format!("sqlite://{}/{tenant}.db?mode=rwc", self.0.display())
+        let file = self.0.join(format!("{tenant}.db"));
+        if !file.exists() {
+            std::fs::File::create(&file).unwrap();
+        }
+        format!("sqlite://{}", file.display())
     }
 }
 
@@ -43,9 +48,9 @@ async fn a_spent_budget_turns_requests_away_until_a_pool_is_free() {
     let pools = TenantPools::new(limits(1, Duration::from_secs(60)));
     let (a, b) = (TenantId::generate(), TenantId::generate());
 
-    let held = pools.lease(a, &files.url(a)).await.unwrap();
+    let held = pools.lease(a, &files.url(a), "main").await.unwrap();
     // A's pool holds the only slot and is in use: B waits, then is refused.
-    let refused = pools.lease(b, &files.url(b)).await;
+    let refused = pools.lease(b, &files.url(b), "main").await;
     assert!(
         matches!(
             refused,
@@ -61,7 +66,7 @@ async fn a_spent_budget_turns_requests_away_until_a_pool_is_free() {
 
     // Once A's work is done its pool is idle: B takes its slot.
     drop(held);
-    let lease = pools.lease(b, &files.url(b)).await.unwrap();
+    let lease = pools.lease(b, &files.url(b), "main").await.unwrap();
     sea_orm::ConnectionTrait::execute_unprepared(lease.connection(), "SELECT 1")
         .await
         .unwrap();
@@ -80,11 +85,11 @@ async fn a_waiting_request_gets_the_slot_when_it_frees() {
     l.admission_timeout = Duration::from_secs(5);
     let pools = TenantPools::new(l);
     let (a, b) = (TenantId::generate(), TenantId::generate());
-    let held = pools.lease(a, &files.url(a)).await.unwrap();
+    let held = pools.lease(a, &files.url(a), "main").await.unwrap();
     let waiter = {
         let pools = pools.clone();
         let url = files.url(b);
-        tokio::spawn(async move { pools.lease(b, &url).await.map(|_| ()) })
+        tokio::spawn(async move { pools.lease(b, &url, "main").await.map(|_| ()) })
     };
     tokio::time::sleep(Duration::from_millis(100)).await;
     assert!(!waiter.is_finished(), "B must wait while A's pool is busy");
@@ -100,7 +105,7 @@ async fn one_tenant_shares_one_pool_and_idle_pools_close() {
     let pools = TenantPools::new(limits(4, Duration::from_millis(200)));
     let a = TenantId::generate();
     let url = files.url(a);
-    let (x, y) = tokio::join!(pools.lease(a, &url), pools.lease(a, &url));
+    let (x, y) = tokio::join!(pools.lease(a, &url, "main"), pools.lease(a, &url, "main"));
     let (x, y) = (x.unwrap(), y.unwrap());
     assert_eq!(
         pools.stats().opened,

@@ -115,6 +115,14 @@ impl SqlTenancy {
         let tx = match db.begin_with_options(options).await {
             Ok(tx) => tx,
             // Its database may be gone because the tenant moved: then a retry finds it.
+            // The tenant's own pool is busy: its requests wait their turn by retrying.
+            Err(sea_orm::DbErr::ConnectionAcquire(sea_orm::error::ConnAcquireErr::Timeout))
+                if lease.is_some() =>
+            {
+                return Err(domain::Error::RateLimited {
+                    retry_after_secs: 1,
+                });
+            }
             Err(e) => match (&lease, &self.databases) {
                 (Some(_), Some(d)) => {
                     return Err(d.recheck(ctx.tenant_id(), errors::unexpected(e)).await);
@@ -124,16 +132,23 @@ impl SqlTenancy {
         };
         let mut companion = None;
         if guarded && postgres {
-            if lease.is_some() {
+            if let Some(l) = &lease {
                 // The lock lives in the control database, beside the directory;
                 // a database tenant's writes hold it from a transaction there.
                 let control = self.db.begin().await.or_unexpected()?;
-                moving::still_here(&control, ctx).await?;
+                if let Err(e) = moving::still_here(&control, ctx, l.placement()).await {
+                    if let Some(d) = &self.databases {
+                        d.forget_placement(ctx.tenant_id());
+                    }
+                    return Err(e);
+                }
                 companion = Some(control);
             } else {
-                moving::still_here(&tx, ctx).await?;
+                // The directory is read below, with the binding, after the lock.
+                moving::share_lock(&tx, ctx.tenant_id()).await?;
             }
         }
+        let read_directory = guarded && companion.is_none();
         if tx.get_database_backend() == DbBackend::Postgres {
             // Both transaction-local: they end with the transaction, so the
             // pooled connection goes back bound to no tenant, as its login role.
@@ -144,20 +159,38 @@ impl SqlTenancy {
                 Isolation::Schema => format!("\"{}\"", schema::schema_name(ctx.tenant_id())),
                 _ => String::new(),
             };
-            tx.execute_raw(Statement::from_sql_and_values(
-                DbBackend::Postgres,
-                "SELECT set_config('app.tenant_id', $1, true), set_config('role', $2, true), \
+            // A guarded write also reads where the tenant lives (as the login
+            // role: permissions are checked before `role` changes).
+            const BIND: &str = "SELECT set_config('app.tenant_id', $1, true), set_config('role', $2, true), \
                  CASE WHEN $3 = '' THEN '' ELSE set_config('search_path', $3, true) END, \
-                 CASE WHEN $4 = '' THEN '' ELSE set_config('statement_timeout', $4, true) END",
-                [
-                    ctx.tenant_id().to_string().into(),
-                    migration::APP_ROLE.into(),
-                    search_path.into(),
-                    self.statement_timeout.clone().into(),
-                ],
-            ))
-            .await
-            .or_unexpected()?;
+                 CASE WHEN $4 = '' THEN '' ELSE set_config('statement_timeout', $4, true) END";
+            // The directory lives only in the shared database (not in a tenant's own).
+            let sql = if read_directory {
+                format!("{BIND}, (SELECT isolation FROM tenants WHERE id = $1::uuid) AS isolation")
+            } else {
+                BIND.to_owned()
+            };
+            let bound = tx
+                .query_one_raw(Statement::from_sql_and_values(
+                    DbBackend::Postgres,
+                    sql,
+                    [
+                        ctx.tenant_id().to_string().into(),
+                        migration::APP_ROLE.into(),
+                        search_path.into(),
+                        self.statement_timeout.clone().into(),
+                    ],
+                ))
+                .await
+                .or_unexpected()?;
+            if read_directory {
+                let isolation = bound
+                    .map(|r| r.try_get::<Option<String>>("", "isolation"))
+                    .transpose()
+                    .or_unexpected()?
+                    .flatten();
+                moving::check(ctx, isolation.map(|i| (i, None)), None)?;
+            }
         }
         Ok(Bound::new(tx, ctx.clone(), lease).holding(companion))
     }

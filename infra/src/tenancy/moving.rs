@@ -29,41 +29,89 @@ use sea_orm::{
 /// The advisory lock's first key: "move".
 const LOCK_SPACE: i32 = 0x6d6f_7665;
 
-/// Holds the tenant's move lock shared for the transaction and checks the
-/// tenant still has the strategy `ctx` was made with.
+/// Takes the tenant's move lock shared for the transaction.
 ///
 /// # Errors
-/// `RateLimited` when the tenant moved meanwhile.
-pub(crate) async fn still_here(conn: &DatabaseTransaction, ctx: &TenantContext) -> Result<()> {
-    let id = ctx.tenant_id().to_string();
-    conn.execute_raw(Statement::from_sql_and_values(
-        DbBackend::Postgres,
-        "SELECT pg_advisory_xact_lock_shared($1, hashtext($2))",
-        [LOCK_SPACE.into(), id.clone().into()],
-    ))
-    .await
-    .or_unexpected()?;
-    // A statement of its own: its snapshot is taken after the lock was granted.
-    let row = conn
+/// `RateLimited` when a move holds it. A write does not wait for a move:
+/// waiting would hold a connection of the shared pool for the whole copy,
+/// and a busy tenant could take them all.
+pub(crate) async fn share_lock(conn: &DatabaseTransaction, tenant: TenantId) -> Result<()> {
+    let locked = conn
         .query_one_raw(Statement::from_sql_and_values(
             DbBackend::Postgres,
-            "SELECT isolation FROM tenants WHERE id = $1::uuid",
-            [id.into()],
+            "SELECT pg_try_advisory_xact_lock_shared($1, hashtext($2)) AS locked",
+            [LOCK_SPACE.into(), tenant.to_string().into()],
         ))
         .await
+        .or_unexpected()?
+        .map(|r| r.try_get::<bool>("", "locked"))
+        .transpose()
         .or_unexpected()?;
-    // Deleted meanwhile: the write goes ahead, as it would have a moment
-    // earlier, and the deletion's second purge removes what it wrote.
-    let Some(row) = row else {
-        return Ok(());
-    };
-    let isolation: String = row.try_get("", "isolation").or_unexpected()?;
-    if isolation != ctx.isolation().as_str() {
-        return Err(Error::RateLimited {
-            retry_after_secs: 1,
-        });
+    if locked == Some(true) {
+        Ok(())
+    } else {
+        Err(moved())
     }
-    Ok(())
+}
+
+fn moved() -> Error {
+    Error::RateLimited {
+        retry_after_secs: 1,
+    }
+}
+
+/// Whether the directory, read after [`share_lock`], still puts the tenant
+/// where `ctx` (and, for a database tenant, its pool's `placement`) does.
+/// A tenant deleted meanwhile passes: the write goes ahead as it would have
+/// a moment earlier, and the deletion's second purge removes it.
+///
+/// # Errors
+/// `RateLimited` when the tenant has moved: a retry reaches its new place.
+pub(crate) fn check(
+    ctx: &TenantContext,
+    found: Option<(String, Option<String>)>,
+    placement: Option<&str>,
+) -> Result<()> {
+    match found {
+        Some((isolation, placed))
+            if isolation != ctx.isolation().as_str()
+                || placement.is_some_and(|p| placed.as_deref() != Some(p)) =>
+        {
+            Err(moved())
+        }
+        _ => Ok(()),
+    }
+}
+
+/// [`share_lock`] and [`check`], for a database tenant's write, from a
+/// transaction on the control database.
+///
+/// # Errors
+/// As those two.
+pub(crate) async fn still_here(
+    control: &DatabaseTransaction,
+    ctx: &TenantContext,
+    placement: &str,
+) -> Result<()> {
+    share_lock(control, ctx.tenant_id()).await?;
+    // A statement of its own: its snapshot is taken after the lock was granted.
+    let found = control
+        .query_one_raw(Statement::from_sql_and_values(
+            DbBackend::Postgres,
+            "SELECT isolation, placement FROM tenants WHERE id = $1::uuid",
+            [ctx.tenant_id().to_string().into()],
+        ))
+        .await
+        .or_unexpected()?
+        .map(|r| {
+            Ok::<_, sea_orm::DbErr>((
+                r.try_get::<String>("", "isolation")?,
+                r.try_get::<Option<String>>("", "placement")?,
+            ))
+        })
+        .transpose()
+        .or_unexpected()?;
+    check(ctx, found, Some(placement))
 }
 
 /// What a move copied, table by table.

@@ -233,38 +233,53 @@ impl TenantDatabases {
     /// `RateLimited` when the budget is spent; otherwise as the database fails.
     pub async fn lease(&self, tenant: TenantId) -> Result<Lease> {
         let server = self.locate(tenant).await?;
-        match self.pools.lease(tenant, &server.tenant_url(tenant)).await {
+        match self
+            .pools
+            .lease(tenant, &server.tenant_url(tenant), &server.name)
+            .await
+        {
             Err(e @ Error::Unexpected(_)) => Err(self.recheck(tenant, e).await),
             other => other,
         }
     }
 
-    /// After a failure to reach the tenant's database: forgets its pool and
-    /// placement, and says `RateLimited` (retry) if the tenant has moved
-    /// since, or passes the failure on.
-    pub async fn recheck(&self, tenant: TenantId, failure: Error) -> Error {
-        let known = self
-            .directory
+    /// Forgets where the tenant lives; the next request reads the directory.
+    pub fn forget_placement(&self, tenant: TenantId) {
+        self.directory
             .write()
             .unwrap_or_else(|e| e.into_inner())
             .remove(&tenant);
-        self.pools.forget(tenant).await;
-        match tenant::Entity::find_by_id(tenant.as_uuid())
+    }
+
+    /// After a failure to reach the tenant's database: if the tenant has
+    /// moved since (its database gone), forgets its pool and placement and
+    /// says `RateLimited` (a retry finds it); anything else is passed on.
+    pub async fn recheck(&self, tenant: TenantId, failure: Error) -> Error {
+        let known = self
+            .directory
+            .read()
+            .unwrap_or_else(|e| e.into_inner())
+            .get(&tenant)
+            .copied();
+        let moved = match tenant::Entity::find_by_id(tenant.as_uuid())
             .one(&self.control)
             .await
         {
-            Ok(Some(row))
-                if row.isolation != Isolation::Database.as_str()
-                    || known.is_some_and(|i| {
-                        row.placement.as_deref() != Some(&self.servers[i].name)
-                    }) =>
-            {
-                Error::RateLimited {
-                    retry_after_secs: 1,
-                }
+            Ok(Some(row)) => {
+                row.isolation != Isolation::Database.as_str()
+                    || known
+                        .is_some_and(|i| row.placement.as_deref() != Some(&self.servers[i].name))
             }
-            _ => failure,
+            _ => false,
+        };
+        if moved {
+            self.forget_placement(tenant);
+            self.pools.forget(tenant).await;
+            return Error::RateLimited {
+                retry_after_secs: 1,
+            };
         }
+        failure
     }
 
     /// `server/database` of a tenant placed on `placement`, for listings.

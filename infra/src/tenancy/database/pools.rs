@@ -48,6 +48,8 @@ impl Entry {
 /// A tenant's pool, kept open while this lives.
 pub struct Lease {
     conn: DatabaseConnection,
+    /// The server the pool connects to.
+    placement: Arc<str>,
     lease: Option<Arc<()>>,
     released: Arc<Notify>,
 }
@@ -63,6 +65,10 @@ impl Drop for Lease {
 impl Lease {
     pub fn connection(&self) -> &DatabaseConnection {
         &self.conn
+    }
+
+    pub fn placement(&self) -> &str {
+        &self.placement
     }
 }
 
@@ -128,7 +134,7 @@ impl TenantPools {
     /// # Errors
     /// `RateLimited` when no slot frees within the admission timeout;
     /// `Unexpected` when the database cannot be reached.
-    pub async fn lease(&self, tenant: TenantId, url: &str) -> Result<Lease> {
+    pub async fn lease(&self, tenant: TenantId, url: &str, placement: &str) -> Result<Lease> {
         let started = Instant::now();
         let deadline = tokio::time::Instant::now() + self.limits.admission_timeout;
         let mut granted: Option<OwnedSemaphorePermit> = None;
@@ -209,15 +215,31 @@ impl TenantPools {
                     self.publish(map.len());
                 }
             })?;
+        // Forgotten while it opened (its database is going), or opened by a
+        // retry after the entry that held its slot was removed: a pool
+        // outside the map would hold connections outside the budget.
+        let ours = self
+            .lock()
+            .get(&tenant)
+            .is_some_and(|e| Arc::ptr_eq(&e.conn, &cell));
+        if !ours {
+            tokio::spawn(async move {
+                let _ = conn.close().await;
+            });
+            return Err(Error::RateLimited {
+                retry_after_secs: 1,
+            });
+        }
         Ok(Lease {
             conn,
+            placement: placement.into(),
             lease: Some(lease),
             released: self.released.clone(),
         })
     }
 
     async fn open(&self, url: &str) -> Result<DatabaseConnection> {
-        let mut opts = crate::db::pool_options(url).map_err(Error::unexpected)?;
+        let mut opts = crate::db::pool_options_with(url, false).map_err(Error::unexpected)?;
         opts.max_connections(self.limits.pool_size)
             .min_connections(0)
             .idle_timeout(self.limits.idle_timeout)

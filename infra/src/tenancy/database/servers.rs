@@ -117,7 +117,7 @@ impl Server {
                 format!("{base}/{}{query}", self.database_name(tenant))
             }
             Kind::Sqlite { dir } => format!(
-                "sqlite://{}?mode=rwc",
+                "sqlite://{}",
                 dir.join(format!("{}.db", self.database_name(tenant)))
                     .display()
             ),

@@ -16,14 +16,14 @@
 
 mod common;
 
-use common::{drop_database, env_or, fresh_database};
+use common::{drop_database, drop_databases_with_prefix, env_or, fresh_database};
 use domain::Isolation;
 use domain::ports::{IdentityStore, NewTenant};
 use domain::values::{DisplayName, Email, TenantName, TenantSlug};
 use infra::db::{DbSettings, Storage};
 use infra::tenancy::database::DatabaseTenancySettings;
 use infra::tenancy::lifecycle::Outcome;
-use sea_orm::{ConnectionTrait, Database, DatabaseConnection};
+use sea_orm::{ConnectionTrait, Database};
 use std::time::{Duration, Instant};
 
 #[global_allocator]
@@ -130,28 +130,13 @@ impl Bench {
     }
 }
 
-/// Drops this bench's tenant databases left from an earlier, interrupted run.
-async fn drop_tenant_databases(admin: &DatabaseConnection) -> anyhow::Result<()> {
-    let rows = admin
-        .query_all_raw(sea_orm::Statement::from_string(
-            sea_orm::DbBackend::Postgres,
-            format!("SELECT datname FROM pg_database WHERE datname LIKE '{PREFIX}%'"),
-        ))
-        .await?;
-    for r in rows {
-        let name: String = r.try_get("", "datname")?;
-        drop_database(admin, &name).await?;
-    }
-    Ok(())
-}
-
 #[tokio::main(flavor = "multi_thread", worker_threads = 2)]
 async fn main() -> anyhow::Result<()> {
     let runs = env_or("BENCH_RUNS", 20);
     let tenants = env_or("BENCH_TENANTS", 200);
     let name = "tenantry_bench_strategies";
     let (admin, url) = fresh_database(name).await?;
-    drop_tenant_databases(&admin).await?;
+    drop_databases_with_prefix(&admin, PREFIX).await?;
 
     // 1. Provisioning, alternating strategies.
     let mut bench = Bench::new(&url).await?;
@@ -167,7 +152,7 @@ async fn main() -> anyhow::Result<()> {
     println!("  database  {:>8.2} ms", median_ms(database));
     bench.close().await;
     drop_database(&admin, name).await?;
-    drop_tenant_databases(&admin).await?;
+    drop_databases_with_prefix(&admin, PREFIX).await?;
 
     // 2. Migrating every tenant, one strategy at a time.
     for isolation in [Isolation::Schema, Isolation::Database] {
@@ -219,7 +204,7 @@ async fn main() -> anyhow::Result<()> {
         bench.migrate_all("each lacking its last migration").await?;
         bench.close().await;
         drop_database(&admin, &name).await?;
-        drop_tenant_databases(&admin).await?;
+        drop_databases_with_prefix(&admin, PREFIX).await?;
     }
     Ok(())
 }

@@ -20,6 +20,25 @@ fn tenantry(db: &str, args: &[&str]) -> (bool, String) {
     )
 }
 
+/// A server on `db` with the fixture endpoint on; its base URL.
+async fn serve(db: &str) -> String {
+    use api::app::Application;
+    use api::config::Settings;
+    let figment = Settings::figment()
+        .merge(("app_env", "test"))
+        .merge(("server.port", 0))
+        .merge(("database.url", db.to_owned()))
+        .merge(("demo.seed_on_first_start", false))
+        .merge(("log.filter", "off"))
+        .merge(("fixtures.secret", "cli"));
+    let app = Application::build(Settings::from_figment(figment).unwrap())
+        .await
+        .unwrap();
+    let base = format!("http://{}", app.local_addr());
+    tokio::spawn(app.run(std::future::pending()));
+    base
+}
+
 #[test]
 fn migrate_then_list_tenants() {
     let file = std::env::temp_dir().join(format!("tenantry-cli-{}.db", uuid::Uuid::new_v4()));
@@ -44,22 +63,9 @@ fn migrate_then_list_tenants() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn export_then_delete_a_tenant() {
-    use api::app::Application;
-    use api::config::Settings;
     let file = std::env::temp_dir().join(format!("tenantry-cli-{}.db", uuid::Uuid::new_v4()));
     let db = format!("sqlite://{}?mode=rwc", file.display());
-    let figment = Settings::figment()
-        .merge(("app_env", "test"))
-        .merge(("server.port", 0))
-        .merge(("database.url", db.clone()))
-        .merge(("demo.seed_on_first_start", false))
-        .merge(("log.filter", "off"))
-        .merge(("fixtures.secret", "cli"));
-    let app = Application::build(Settings::from_figment(figment).unwrap())
-        .await
-        .unwrap();
-    let base = format!("http://{}", app.local_addr());
-    tokio::spawn(app.run(std::future::pending()));
+    let base = serve(&db).await;
     let fixture = |projects: u32| {
         let base = base.clone();
         async move {
@@ -132,23 +138,10 @@ async fn export_then_delete_a_tenant() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn create_a_database_tenant_then_move_it_to_row() {
-    use api::app::Application;
-    use api::config::Settings;
     let dir = std::env::temp_dir().join(format!("tenantry-cli-{}", uuid::Uuid::new_v4()));
     std::fs::create_dir_all(&dir).unwrap();
     let db = format!("sqlite://{}/main.db?mode=rwc", dir.display());
-    let figment = Settings::figment()
-        .merge(("app_env", "test"))
-        .merge(("server.port", 0))
-        .merge(("database.url", db.clone()))
-        .merge(("demo.seed_on_first_start", false))
-        .merge(("log.filter", "off"))
-        .merge(("fixtures.secret", "cli"));
-    let app = Application::build(Settings::from_figment(figment).unwrap())
-        .await
-        .unwrap();
-    let base = format!("http://{}", app.local_addr());
-    tokio::spawn(app.run(std::future::pending()));
+    let base = serve(&db).await;
     // An account to own the new tenant.
     let f: serde_json::Value = reqwest::Client::new()
         .post(format!("{base}/_fixtures/tenants"))

@@ -51,3 +51,24 @@ pub async fn drop_database(admin: &DatabaseConnection, name: &str) -> anyhow::Re
         .await?;
     Ok(())
 }
+
+/// Drops every database whose name starts with `prefix` (a bench's tenant
+/// databases, also those an interrupted run left).
+///
+/// # Errors
+/// When a statement fails.
+pub async fn drop_databases_with_prefix(
+    admin: &DatabaseConnection,
+    prefix: &str,
+) -> anyhow::Result<()> {
+    let rows = admin
+        .query_all_raw(sea_orm::Statement::from_string(
+            sea_orm::DbBackend::Postgres,
+            format!("SELECT datname FROM pg_database WHERE datname LIKE '{prefix}%'"),
+        ))
+        .await?;
+    for r in rows {
+        drop_database(admin, &r.try_get::<String>("", "datname")?).await?;
+    }
+    Ok(())
+}

@@ -239,21 +239,12 @@ impl SqlTenancy {
         match to {
             Isolation::Row => {
                 // Rows a failed earlier run left in the shared tables.
-                let tx = self
-                    .open(
-                        &TenantContext::system(tenant, to),
-                        TxMode::Write,
-                        None,
-                        false,
-                    )
-                    .await?;
-                tx.purge().await?;
-                Box::new(tx).commit().await?;
+                self.remove_copy(tenant, to, None).await?;
                 Ok(None)
             }
             Isolation::Schema => {
+                self.remove_copy(tenant, to, None).await?;
                 let tx = self.db.begin().await.or_unexpected()?;
-                schema::drop(&tx, tenant).await.or_unexpected()?;
                 schema::provision(&tx, tenant).await.or_unexpected()?;
                 tx.commit().await.or_unexpected()?;
                 Ok(None)
@@ -317,34 +308,34 @@ impl SqlTenancy {
     /// Removes a copy of the tenant; logs instead of failing, since the
     /// move's outcome is already decided when this runs.
     async fn discard(&self, tenant: TenantId, isolation: Isolation, placement: Option<&str>) {
-        let removed = async {
-            match isolation {
-                Isolation::Row => {
-                    let tx = self
-                        .open(
-                            &TenantContext::system(tenant, isolation),
-                            TxMode::Write,
-                            None,
-                            false,
-                        )
-                        .await?;
-                    tx.purge().await?;
-                    Box::new(tx).commit().await
-                }
-                Isolation::Schema => {
-                    let tx = self.db.begin().await.or_unexpected()?;
-                    schema::drop(&tx, tenant).await.or_unexpected()?;
-                    tx.commit().await.or_unexpected()
-                }
-                Isolation::Database => match placement {
-                    Some(p) => self.databases()?.remove(tenant, p).await,
-                    None => Ok(()),
-                },
-            }
-        }
-        .await;
-        if let Err(e) = removed {
+        if let Err(e) = self.remove_copy(tenant, isolation, placement).await {
             tracing::error!(tenant = %tenant, %isolation, error = %e, "removing a tenant's old copy");
+        }
+    }
+
+    /// The tenant's rows in the shared tables, its schema, or its database.
+    async fn remove_copy(
+        &self,
+        tenant: TenantId,
+        isolation: Isolation,
+        placement: Option<&str>,
+    ) -> Result<()> {
+        match isolation {
+            Isolation::Row => {
+                let ctx = TenantContext::system(tenant, isolation);
+                let tx = self.open(&ctx, TxMode::Write, None, false).await?;
+                tx.purge().await?;
+                Box::new(tx).commit().await
+            }
+            Isolation::Schema => {
+                let tx = self.db.begin().await.or_unexpected()?;
+                schema::drop(&tx, tenant).await.or_unexpected()?;
+                tx.commit().await.or_unexpected()
+            }
+            Isolation::Database => match placement {
+                Some(p) => self.databases()?.remove(tenant, p).await,
+                None => Ok(()),
+            },
         }
     }
 }

@@ -186,3 +186,17 @@ pub fn drop_database(base: String, name: String) {
     });
     let _ = handle.join();
 }
+
+/// The `n` column of `sql`'s one row, with `value` as `$1` (PostgreSQL).
+pub async fn count(db: &sea_orm::DatabaseConnection, sql: &str, value: String) -> i64 {
+    db.query_one_raw(sea_orm::Statement::from_sql_and_values(
+        sea_orm::DbBackend::Postgres,
+        sql,
+        [value.into()],
+    ))
+    .await
+    .unwrap()
+    .unwrap()
+    .try_get("", "n")
+    .unwrap()
+}

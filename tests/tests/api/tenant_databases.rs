@@ -2,6 +2,7 @@
 //! servers, a tenant's database removed with it, pools handed between
 //! tenants within the connection budget.
 
+use crate::databases::count;
 use crate::helpers::{Backend, TestApp, spawn_with};
 use infra::tenancy::database::ServerSpec;
 use sea_orm::{ConnectionTrait, Database, DatabaseConnection, DbBackend, Statement};
@@ -29,19 +30,6 @@ async fn connect_or_explain(url: &str) -> DatabaseConnection {
 
 async fn fixture(app: &TestApp, body: Value) -> Value {
     app.fixture(SECRET, body).await
-}
-
-async fn count(db: &DatabaseConnection, sql: &str, value: String) -> i64 {
-    db.query_one_raw(Statement::from_sql_and_values(
-        DbBackend::Postgres,
-        sql,
-        [value.into()],
-    ))
-    .await
-    .unwrap()
-    .unwrap()
-    .try_get("", "n")
-    .unwrap()
 }
 
 /// Makes a project as the fixture's first user and lists the projects.

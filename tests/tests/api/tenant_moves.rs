@@ -1,11 +1,12 @@
 //! Moving a tenant between strategies while the server serves it: every row
 //! copied, the old copy removed, and no write lost to a move in progress.
 
+use crate::databases::count;
 use crate::helpers::{Backend, TestApp, assert_code, spawn_with};
 use api::config::Settings;
 use domain::{Isolation, TenantId};
 use infra::db::Storage;
-use sea_orm::{ConnectionTrait, Database, DatabaseConnection, DbBackend, Statement};
+use sea_orm::Database;
 use serde_json::{Value, json};
 use std::collections::BTreeSet;
 
@@ -24,19 +25,6 @@ async fn setup() -> (TestApp, Storage, Settings) {
         .await
         .unwrap();
     (app, storage, settings)
-}
-
-async fn count(db: &DatabaseConnection, sql: &str, value: String) -> i64 {
-    db.query_one_raw(Statement::from_sql_and_values(
-        DbBackend::Postgres,
-        sql,
-        [value.into()],
-    ))
-    .await
-    .unwrap()
-    .unwrap()
-    .try_get("", "n")
-    .unwrap()
 }
 
 /// The tenant's task titles and project count, as its owner sees them.

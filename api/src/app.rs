@@ -280,10 +280,10 @@ impl Application {
                 .await
                 .context("checking for tenants")?
         {
-            seed::demo::seed(&seed::demo::Ports::from_auth(
-                services.auth(),
-                &*services.tenancy,
-            ))
+            seed::demo::seed(
+                &seed::demo::Ports::from_auth(services.auth(), &*services.tenancy)
+                    .in_isolation(settings.tenancy.default_isolation),
+            )
             .await
             .map_err(|e| anyhow::anyhow!("seeding the demo tenant: {e}"))?;
             tracing::info!("seeded the demo tenant");

@@ -37,11 +37,23 @@ type PlannedTask = (&'static str, TaskStatus, i32);
 pub struct Ports<'a> {
     pub auth: Auth<'a>,
     pub tenancy: &'a dyn Tenancy,
+    /// Where the demo tenant lives: the deployment's default strategy.
+    pub isolation: Isolation,
 }
 
 impl<'a> Ports<'a> {
     pub fn from_auth(auth: Auth<'a>, tenancy: &'a dyn Tenancy) -> Self {
-        Self { auth, tenancy }
+        Self {
+            auth,
+            tenancy,
+            isolation: Isolation::Row,
+        }
+    }
+
+    #[must_use]
+    pub fn in_isolation(mut self, isolation: Isolation) -> Self {
+        self.isolation = isolation;
+        self
     }
 }
 
@@ -67,7 +79,7 @@ pub async fn seed(p: &Ports<'_>) -> Result<()> {
             display_name: "Olivia Owner".into(),
             tenant_name: "Demo Co".into(),
             tenant_slug: TENANT_SLUG.into(),
-            isolation: Isolation::Row,
+            isolation: p.isolation,
         })
         .await?;
     let hash = p

@@ -15,8 +15,8 @@ use domain::identity::RoleName;
 use domain::ports::{AccessStore, Member, MemberChange, MemberDecision, MemberState};
 use domain::{Error, Result, TenantContext, TenantId, UserId};
 use sea_orm::{
-    AccessMode, ActiveValue::Set, ColumnTrait, Condition, DatabaseConnection, DatabaseTransaction,
-    EntityTrait, PaginatorTrait, QueryFilter, QueryOrder, QuerySelect, SqliteTransactionMode,
+    ActiveValue::Set, ColumnTrait, Condition, DatabaseConnection, DatabaseTransaction, EntityTrait,
+    PaginatorTrait, QueryFilter, QueryOrder, QuerySelect, SqliteTransactionMode,
     TransactionOptions, TransactionTrait,
 };
 use std::collections::BTreeMap;
@@ -74,7 +74,6 @@ impl SqlAccessStore {
 pub(crate) async fn write_tx(db: &DatabaseConnection) -> Result<DatabaseTransaction> {
     db.begin_with_options(TransactionOptions {
         sqlite_transaction_mode: Some(SqliteTransactionMode::Immediate),
-        access_mode: Some(AccessMode::ReadWrite),
         ..Default::default()
     })
     .await

@@ -82,6 +82,13 @@ impl TenantDatabases {
             .unwrap_or_else(default_template_name);
         let mut servers = Vec::with_capacity(specs.len());
         for spec in &specs {
+            // The name is stored in each tenant's row (64 characters at most).
+            if spec.name.is_empty() || spec.name.len() > 64 {
+                return Err(format!(
+                    "database server name {:?} must have 1 to 64 characters",
+                    spec.name
+                ));
+            }
             if !names.insert(spec.name.as_str()) {
                 return Err(format!(
                     "database server name {:?} appears twice",

@@ -50,11 +50,17 @@ pub struct Lease {
     conn: DatabaseConnection,
     /// The server the pool connects to.
     placement: Arc<str>,
+    _held: Held,
+}
+
+/// A claim on a pool entry; ending it (also by a cancelled request, while
+/// the pool still opens) wakes requests waiting for a slot.
+struct Held {
     lease: Option<Arc<()>>,
     released: Arc<Notify>,
 }
 
-impl Drop for Lease {
+impl Drop for Held {
     fn drop(&mut self) {
         // Released first, so a woken waiter finds this pool idle.
         self.lease.take();
@@ -197,6 +203,10 @@ impl TenantPools {
                 }
             }
         };
+        let held = Held {
+            lease: Some(lease),
+            released: self.released.clone(),
+        };
         metrics::histogram!("tenantry_tenant_pool_admission_seconds")
             .record(started.elapsed().as_secs_f64());
         let conn = cell
@@ -233,8 +243,7 @@ impl TenantPools {
         Ok(Lease {
             conn,
             placement: placement.into(),
-            lease: Some(lease),
-            released: self.released.clone(),
+            _held: held,
         })
     }
 

@@ -78,6 +78,17 @@ pub enum TenantsCommand {
         #[arg(long)]
         server: Option<String>,
     },
+    /// List schemas and databases no tenant owns (left by a process that died
+    /// while creating, moving or deleting a tenant); remove them with --yes.
+    Gc {
+        /// Remove what is listed; without it nothing is removed.
+        #[arg(long)]
+        yes: bool,
+        /// Consider only storage at least this old (by its tenant id), so a
+        /// tenant being created right now is never taken for an orphan.
+        #[arg(long, default_value_t = 10)]
+        min_age_minutes: u64,
+    },
     /// Delete a tenant and everything it owns: its rows, schema or database, members,
     /// sessions and roles. An audit record of the deletion is kept.
     Delete {

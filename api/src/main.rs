@@ -44,6 +44,10 @@ async fn run() -> anyhow::Result<()> {
             TenantsCommand::Move { tenant, to, server } => {
                 api::tenants::move_tenant(&settings, &tenant, &to, server.as_deref()).await
             }
+            TenantsCommand::Gc {
+                yes,
+                min_age_minutes,
+            } => api::tenants::gc(&settings, yes, min_age_minutes).await,
             TenantsCommand::Delete { tenant, yes } => {
                 api::tenants::delete(&settings, &tenant, yes).await
             }

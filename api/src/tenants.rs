@@ -228,6 +228,31 @@ pub async fn move_tenant(
     Ok(())
 }
 
+/// Lists (and with `yes` removes) storage no tenant owns.
+///
+/// # Errors
+/// When the catalog cannot be read or a removal fails.
+pub async fn gc(settings: &Settings, yes: bool, min_age_minutes: u64) -> anyhow::Result<()> {
+    let storage = connect(settings).await?;
+    let orphans = storage
+        .orphans(std::time::Duration::from_secs(min_age_minutes * 60))
+        .await?;
+    for o in &orphans {
+        if yes {
+            storage.remove_orphan(o).await?;
+            println!("removed {o}");
+        } else {
+            println!("orphan: {o}");
+        }
+    }
+    match (orphans.len(), yes) {
+        (0, _) => println!("no orphans older than {min_age_minutes} min"),
+        (n, false) => println!("{n} orphan(s); run again with --yes to remove them"),
+        (n, true) => println!("{n} orphan(s) removed"),
+    }
+    Ok(())
+}
+
 /// Deletes a tenant and everything it owns, leaving an audit record.
 ///
 /// # Errors

@@ -185,6 +185,24 @@ impl Storage {
         self.tenancy().move_tenant(tenant, to, server).await
     }
 
+    /// Schemas and databases no tenant owns, at least `min_age` old; see
+    /// [`crate::tenancy::gc`].
+    ///
+    /// # Errors
+    /// When the catalog or a server cannot be read.
+    pub async fn orphans(
+        &self,
+        min_age: Duration,
+    ) -> domain::Result<Vec<crate::tenancy::gc::Orphan>> {
+        crate::tenancy::gc::find(&self.db, self.databases.as_deref(), min_age).await
+    }
+
+    /// # Errors
+    /// When the drop fails.
+    pub async fn remove_orphan(&self, orphan: &crate::tenancy::gc::Orphan) -> domain::Result<()> {
+        crate::tenancy::gc::remove(&self.db, self.databases.as_deref(), orphan).await
+    }
+
     /// The database-strategy pools' state (none without database servers).
     pub fn tenant_pools(&self) -> Option<crate::tenancy::database::PoolStats> {
         self.databases.as_ref().map(|d| d.stats())

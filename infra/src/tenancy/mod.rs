@@ -10,6 +10,7 @@ mod bound;
 mod bulk;
 pub mod database;
 mod export;
+pub mod gc;
 mod idempotency;
 mod invitations;
 mod keyset;

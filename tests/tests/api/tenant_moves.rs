@@ -6,7 +6,7 @@ use crate::helpers::{Backend, TestApp, assert_code, spawn_with};
 use api::config::Settings;
 use domain::{Isolation, TenantId};
 use infra::db::Storage;
-use sea_orm::Database;
+use sea_orm::{ConnectionTrait, Database};
 use serde_json::{Value, json};
 use std::collections::BTreeSet;
 
@@ -198,4 +198,77 @@ async fn writes_during_moves_are_not_lost() {
         titles, made,
         "every acknowledged write is in the tenant's final place"
     );
+}
+
+/// Storage a crashed creation or move left behind is found and removed;
+/// a live tenant's, or one younger than the minimum age, never is.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn gc_removes_storage_no_tenant_owns() {
+    let (app, storage, settings) = setup().await;
+    let live = app
+        .fixture(
+            SECRET,
+            json!({ "isolation": "database", "users": [{ "role": "owner" }], "projects": 1 }),
+        )
+        .await;
+    let live_schema = app
+        .fixture(
+            SECRET,
+            json!({ "isolation": "schema", "users": [{ "role": "owner" }], "projects": 1 }),
+        )
+        .await;
+    // What a process that died half-way leaves: a database and a schema
+    // named for tenants that do not exist.
+    let (ghost_db, ghost_schema) = (TenantId::generate(), TenantId::generate());
+    let admin = crate::databases::admin(&crate::databases::server_of(&app.database_url)).await;
+    admin
+        .execute_unprepared(&format!(
+            "CREATE DATABASE \"{}{}\"",
+            settings.tenancy.database.name_prefix,
+            ghost_db.as_uuid().simple()
+        ))
+        .await
+        .unwrap();
+    let control = Database::connect(&app.database_url).await.unwrap();
+    control
+        .execute_unprepared(&format!(
+            "CREATE SCHEMA \"t_{}\"",
+            ghost_schema.as_uuid().simple()
+        ))
+        .await
+        .unwrap();
+
+    // Too young to be an orphan: could be a tenant being created.
+    let young = storage
+        .orphans(std::time::Duration::from_secs(600))
+        .await
+        .unwrap();
+    assert!(young.is_empty(), "{young:?}");
+    let found = storage.orphans(std::time::Duration::ZERO).await.unwrap();
+    let expected = vec![
+        infra::tenancy::gc::Orphan::Schema(ghost_schema),
+        infra::tenancy::gc::Orphan::Database {
+            server: "main".into(),
+            tenant: ghost_db,
+        },
+    ];
+    assert_eq!(found, expected);
+    for o in &found {
+        storage.remove_orphan(o).await.unwrap();
+    }
+    assert!(
+        storage
+            .orphans(std::time::Duration::ZERO)
+            .await
+            .unwrap()
+            .is_empty()
+    );
+    // The live tenants are untouched and served.
+    for f in [&live, &live_schema] {
+        let token = f["users"][0]["accessToken"].as_str().unwrap();
+        let d = app
+            .data(Some(token), "{ projects { totalCount } }", json!({}))
+            .await;
+        assert_eq!(d["projects"]["totalCount"], 1);
+    }
 }

@@ -289,6 +289,45 @@ impl TenantDatabases {
         failure
     }
 
+    /// Databases on the servers that no tenant is placed on, as (server,
+    /// tenant) pairs, skipping those younger than `min_age` by the time in
+    /// their tenant id (UUIDv7): a tenant being created has its database
+    /// a moment before its row.
+    ///
+    /// # Errors
+    /// When a server or the directory cannot be read.
+    pub async fn orphans(&self, min_age: std::time::Duration) -> Result<Vec<(String, TenantId)>> {
+        let placed: std::collections::HashSet<(String, uuid::Uuid)> = tenant::Entity::find()
+            .filter(tenant::Column::Isolation.eq(Isolation::Database.as_str()))
+            .all(&self.control)
+            .await
+            .or_unexpected()?
+            .into_iter()
+            .filter_map(|t| Some((t.placement?, t.id)))
+            .collect();
+        let mut out = Vec::new();
+        for server in &self.servers {
+            for id in server.present().await.or_unexpected()? {
+                if !placed.contains(&(server.name.clone(), id.as_uuid())) && older_than(id, min_age)
+                {
+                    out.push((server.name.clone(), id));
+                }
+            }
+        }
+        Ok(out)
+    }
+
+    /// Drops a database [`Self::orphans`] found.
+    ///
+    /// # Errors
+    /// An unknown server, or the drop failing.
+    pub async fn drop_orphan(&self, server: &str, tenant: TenantId) -> Result<()> {
+        self.server_named(server)?
+            .drop(tenant)
+            .await
+            .or_unexpected()
+    }
+
     /// `server/database` of a tenant placed on `placement`, for listings.
     pub fn describe(&self, tenant: TenantId, placement: Option<&str>) -> String {
         match placement.and_then(|p| self.servers.iter().find(|s| s.name == p)) {
@@ -334,6 +373,19 @@ impl TenantDatabases {
         }
         Ok(pending)
     }
+}
+
+/// Whether the tenant id (a UUIDv7) was made at least `age` ago; ids with
+/// no time in them never are.
+pub(crate) fn older_than(tenant: TenantId, age: std::time::Duration) -> bool {
+    let Some(ts) = tenant.as_uuid().get_timestamp() else {
+        return false;
+    };
+    let (secs, nanos) = ts.to_unix();
+    let made = std::time::UNIX_EPOCH + std::time::Duration::new(secs, nanos);
+    std::time::SystemTime::now()
+        .duration_since(made)
+        .is_ok_and(|d| d >= age)
 }
 
 /// The deployment's own server: its PostgreSQL server, or a `tenants/`

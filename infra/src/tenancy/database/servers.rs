@@ -263,6 +263,40 @@ impl Server {
         }
     }
 
+    /// The tenants that have a database (or file) on this server, by its name.
+    pub(crate) async fn present(&self) -> Result<Vec<TenantId>, DbErr> {
+        let names: Vec<String> = match &self.kind {
+            Kind::Postgres { .. } => self
+                .admin()
+                .await?
+                .query_all_raw(sea_orm::Statement::from_sql_and_values(
+                    sea_orm::DbBackend::Postgres,
+                    "SELECT datname FROM pg_database WHERE starts_with(datname, $1)",
+                    [self.prefix.clone().into()],
+                ))
+                .await?
+                .iter()
+                .map(|r| r.try_get::<String>("", "datname"))
+                .collect::<Result<_, _>>()?,
+            Kind::Sqlite { dir } => std::fs::read_dir(dir)
+                .into_iter()
+                .flatten()
+                .flatten()
+                .filter_map(|e| {
+                    let name = e.file_name().to_string_lossy().into_owned();
+                    name.strip_suffix(".db").map(str::to_owned)
+                })
+                .collect(),
+        };
+        Ok(names
+            .iter()
+            .filter_map(|n| n.strip_prefix(&self.prefix))
+            .filter(|hex| hex.len() == 32)
+            .filter_map(|hex| uuid::Uuid::try_parse(hex).ok())
+            .map(TenantId::from_uuid)
+            .collect())
+    }
+
     /// Where the tenant lives, for `tenants list`.
     pub(crate) fn describe(&self, tenant: TenantId) -> String {
         format!("{}/{}", self.name, self.database_name(tenant))

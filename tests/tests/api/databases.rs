@@ -137,54 +137,52 @@ pub async fn clone_database(base: &str) -> String {
     name
 }
 
-/// Drops every database whose name is `LIKE pattern` (a test server's
-/// database-strategy tenants), from a thread of its own.
-pub fn drop_databases_like(base: String, pattern: String) {
+/// Runs `work` with an admin connection to `base`, on a thread of its own
+/// with its own runtime: `Drop` cannot wait on the test's runtime.
+fn on_admin_thread<F, Fut>(base: String, work: F)
+where
+    F: FnOnce(sea_orm::DatabaseConnection) -> Fut + Send + 'static,
+    Fut: std::future::Future<Output = ()>,
+{
     let handle = std::thread::spawn(move || {
         let rt = tokio::runtime::Builder::new_current_thread()
             .enable_all()
             .build()
             .expect("runtime");
-        rt.block_on(async {
-            let admin = admin(&base).await;
-            let rows = admin
-                .query_all_raw(sea_orm::Statement::from_sql_and_values(
-                    sea_orm::DbBackend::Postgres,
-                    "SELECT datname FROM pg_database WHERE datname LIKE $1",
-                    [pattern.into()],
-                ))
-                .await
-                .unwrap_or_default();
-            for row in rows {
-                if let Ok(name) = row.try_get::<String>("", "datname") {
-                    let _ = admin
-                        .execute_unprepared(&format!(
-                            "DROP DATABASE IF EXISTS \"{name}\" WITH (FORCE)"
-                        ))
-                        .await;
-                }
-            }
-        });
+        rt.block_on(async { work(admin(&base).await).await });
     });
     let _ = handle.join();
 }
 
-/// Drops a test's database once the test is over, from a thread of its own
-/// (Drop cannot wait on the test's runtime).
-pub fn drop_database(base: String, name: String) {
-    let handle = std::thread::spawn(move || {
-        let rt = tokio::runtime::Builder::new_current_thread()
-            .enable_all()
-            .build()
-            .expect("runtime");
-        rt.block_on(async {
-            let admin = admin(&base).await;
-            let _ = admin
-                .execute_unprepared(&format!("DROP DATABASE IF EXISTS \"{name}\" WITH (FORCE)"))
-                .await;
-        });
+async fn drop_named(admin: &sea_orm::DatabaseConnection, name: &str) {
+    let _ = admin
+        .execute_unprepared(&format!("DROP DATABASE IF EXISTS \"{name}\" WITH (FORCE)"))
+        .await;
+}
+
+/// Drops every database whose name is `LIKE pattern` (a test server's
+/// database-strategy tenants).
+pub fn drop_databases_like(base: String, pattern: String) {
+    on_admin_thread(base, |admin| async move {
+        let rows = admin
+            .query_all_raw(sea_orm::Statement::from_sql_and_values(
+                sea_orm::DbBackend::Postgres,
+                "SELECT datname FROM pg_database WHERE datname LIKE $1",
+                [pattern.into()],
+            ))
+            .await
+            .unwrap_or_default();
+        for row in rows {
+            if let Ok(name) = row.try_get::<String>("", "datname") {
+                drop_named(&admin, &name).await;
+            }
+        }
     });
-    let _ = handle.join();
+}
+
+/// Drops a test's database once the test is over.
+pub fn drop_database(base: String, name: String) {
+    on_admin_thread(base, |admin| async move { drop_named(&admin, &name).await });
 }
 
 /// The `n` column of `sql`'s one row, with `value` as `$1` (PostgreSQL).

@@ -182,10 +182,7 @@ impl TenantDatabases {
         self.pools.forget(tenant).await;
         let server = self.server_named(placement)?;
         server.drop(tenant).await.or_unexpected()?;
-        self.directory
-            .write()
-            .unwrap_or_else(|e| e.into_inner())
-            .remove(&tenant);
+        self.forget_placement(tenant);
         Ok(())
     }
 

@@ -237,18 +237,21 @@ pub async fn gc(settings: &Settings, yes: bool, min_age_minutes: u64) -> anyhow:
     let orphans = storage
         .orphans(std::time::Duration::from_secs(min_age_minutes * 60))
         .await?;
+    let mut removed = 0;
     for o in &orphans {
-        if yes {
-            storage.remove_orphan(o).await?;
+        if !yes {
+            println!("orphan: {o}");
+        } else if storage.remove_orphan(o).await? {
+            removed += 1;
             println!("removed {o}");
         } else {
-            println!("orphan: {o}");
+            println!("left alone (its tenant owns it or is moving): {o}");
         }
     }
     match (orphans.len(), yes) {
         (0, _) => println!("no orphans older than {min_age_minutes} min"),
         (n, false) => println!("{n} orphan(s); run again with --yes to remove them"),
-        (n, true) => println!("{n} orphan(s) removed"),
+        (n, true) => println!("{removed} of {n} orphan(s) removed"),
     }
     Ok(())
 }

@@ -197,9 +197,12 @@ impl Storage {
         crate::tenancy::gc::find(&self.db, self.databases.as_deref(), min_age).await
     }
 
+    /// Removes an orphan; `false` when it was left alone (its tenant owns it
+    /// after all, or is being moved).
+    ///
     /// # Errors
     /// When the drop fails.
-    pub async fn remove_orphan(&self, orphan: &crate::tenancy::gc::Orphan) -> domain::Result<()> {
+    pub async fn remove_orphan(&self, orphan: &crate::tenancy::gc::Orphan) -> domain::Result<bool> {
         crate::tenancy::gc::remove(&self.db, self.databases.as_deref(), orphan).await
     }
 

@@ -84,27 +84,51 @@ pub async fn find(
     Ok(out)
 }
 
-/// Removes one orphan.
+/// Removes one orphan, unless its tenant turns out to own it or to be in
+/// the middle of a move (whose target looks like an orphan until the
+/// directory switches): then it is left alone and `false` returned. On
+/// PostgreSQL the tenant's move lock is held exclusively meanwhile, so no
+/// move can begin while the storage is judged and dropped.
 ///
 /// # Errors
-/// When the drop fails.
+/// When the check or the drop fails.
 pub async fn remove(
     db: &DatabaseConnection,
     databases: Option<&TenantDatabases>,
     orphan: &Orphan,
-) -> Result<(), domain::Error> {
-    match orphan {
-        Orphan::Schema(t) => {
-            let run = async {
-                let tx = db.begin().await?;
-                schema::drop(&tx, *t).await?;
-                tx.commit().await
-            };
-            run.await.map_err(|e: DbErr| domain::Error::unexpected(e))
-        }
-        Orphan::Database { server, tenant } => match databases {
-            Some(d) => d.drop_orphan(server, *tenant).await,
-            None => Ok(()),
-        },
+) -> Result<bool, domain::Error> {
+    let tenant = match orphan {
+        Orphan::Schema(t) | Orphan::Database { tenant: t, .. } => *t,
+    };
+    let tx = db.begin().await.map_err(domain::Error::unexpected)?;
+    if db.get_database_backend() == DbBackend::Postgres
+        && !super::moving::try_lock_exclusive(&tx, tenant).await?
+    {
+        return Ok(false);
     }
+    let owner = tenant::Entity::find_by_id(tenant.as_uuid())
+        .one(&tx)
+        .await
+        .map_err(domain::Error::unexpected)?;
+    let owned = owner.is_some_and(|t| match orphan {
+        Orphan::Schema(_) => t.isolation == Isolation::Schema.as_str(),
+        Orphan::Database { server, .. } => {
+            t.isolation == Isolation::Database.as_str() && t.placement.as_deref() == Some(server)
+        }
+    });
+    if owned {
+        return Ok(false);
+    }
+    match orphan {
+        Orphan::Schema(t) => schema::drop(&tx, *t)
+            .await
+            .map_err(|e: DbErr| domain::Error::unexpected(e))?,
+        Orphan::Database { server, tenant } => {
+            if let Some(d) = databases {
+                d.drop_orphan(server, *tenant).await?;
+            }
+        }
+    }
+    tx.commit().await.map_err(domain::Error::unexpected)?;
+    Ok(true)
 }

@@ -29,6 +29,29 @@ use sea_orm::{
 /// The advisory lock's first key: "move".
 const LOCK_SPACE: i32 = 0x6d6f_7665;
 
+/// Takes the tenant's move lock exclusively for the transaction if nobody
+/// holds it (no move and no write of that tenant is under way).
+///
+/// # Errors
+/// When the database fails.
+pub(crate) async fn try_lock_exclusive(
+    conn: &DatabaseTransaction,
+    tenant: TenantId,
+) -> Result<bool> {
+    let locked = conn
+        .query_one_raw(Statement::from_sql_and_values(
+            DbBackend::Postgres,
+            "SELECT pg_try_advisory_xact_lock($1, hashtext($2)) AS locked",
+            [LOCK_SPACE.into(), tenant.to_string().into()],
+        ))
+        .await
+        .or_unexpected()?
+        .map(|r| r.try_get::<bool>("", "locked"))
+        .transpose()
+        .or_unexpected()?;
+    Ok(locked == Some(true))
+}
+
 /// Takes the tenant's move lock shared for the transaction.
 ///
 /// # Errors
@@ -147,32 +170,14 @@ impl SqlTenancy {
         server: Option<&str>,
     ) -> Result<MoveReport> {
         let postgres = self.db.get_database_backend() == DbBackend::Postgres;
-        let row = tenant::Entity::find_by_id(tenant.as_uuid())
-            .one(&self.db)
-            .await
-            .or_unexpected()?
-            .ok_or(Error::NotFound(domain::error::Entity::Tenant))?;
-        let from: Isolation = row
-            .isolation
-            .parse()
-            .map_err(|_| Error::unexpected("stored isolation is invalid"))?;
-        if from == to {
-            return Err(Error::invalid(
-                "isolation",
-                format!("the tenant is already {to}"),
-            ));
-        }
         if to == Isolation::Schema && !postgres {
             return Err(Error::invalid(
                 "isolation",
                 "schema isolation needs PostgreSQL",
             ));
         }
-        if to == Isolation::Database || from == Isolation::Database {
-            self.databases()?;
-        }
-
-        // Writes pause here: in-flight ones finish first, new ones wait.
+        // Writes pause here: in-flight ones finish first, new ones are turned
+        // away; and a second move of this tenant waits for this one.
         let control = self.db.begin().await.or_unexpected()?;
         if postgres {
             control
@@ -183,6 +188,30 @@ impl SqlTenancy {
                 ))
                 .await
                 .or_unexpected()?;
+        }
+        // Read under the lock: a move that ran meanwhile has changed it.
+        // (SQLite has no lock, and a read would pin the control transaction
+        // to a snapshot older than the copy it must later write after.)
+        let find = tenant::Entity::find_by_id(tenant.as_uuid());
+        let row = if postgres {
+            find.one(&control).await
+        } else {
+            find.one(&self.db).await
+        }
+        .or_unexpected()?
+        .ok_or(Error::NotFound(domain::error::Entity::Tenant))?;
+        let from: Isolation = row
+            .isolation
+            .parse()
+            .map_err(|_| Error::unexpected("stored isolation is invalid"))?;
+        if from == to {
+            return Err(Error::invalid(
+                "isolation",
+                format!("the tenant is already {to}"),
+            ));
+        }
+        if to == Isolation::Database || from == Isolation::Database {
+            self.databases()?;
         }
         let placement = self.prepare(tenant, to, server).await?;
         let copied = self.copy(tenant, from, to).await;
@@ -211,7 +240,17 @@ impl SqlTenancy {
         }
         .await;
         if let Err(e) = switched {
-            self.discard(tenant, to, placement.as_deref()).await;
+            // A commit whose answer was lost may have happened: remove the
+            // new copy only if the directory still names the old one.
+            let still_old = tenant::Entity::find_by_id(tenant.as_uuid())
+                .one(&self.db)
+                .await
+                .ok()
+                .flatten()
+                .is_some_and(|t| t.isolation == from.as_str());
+            if still_old {
+                self.discard(tenant, to, placement.as_deref()).await;
+            }
             return Err(e);
         }
         // The old copy is unreachable now; remove it.

@@ -254,7 +254,24 @@ async fn gc_removes_storage_no_tenant_owns() {
     ];
     assert_eq!(found, expected);
     for o in &found {
-        storage.remove_orphan(o).await.unwrap();
+        assert!(storage.remove_orphan(o).await.unwrap(), "{o} removed");
+    }
+    // A live tenant's storage is never removed, even when named as an orphan
+    // (as a move's target looks until the directory switches).
+    let live_id: TenantId = live["tenant"]["id"].as_str().unwrap().parse().unwrap();
+    let live_schema_id: TenantId = live_schema["tenant"]["id"]
+        .as_str()
+        .unwrap()
+        .parse()
+        .unwrap();
+    for o in [
+        infra::tenancy::gc::Orphan::Database {
+            server: "main".into(),
+            tenant: live_id,
+        },
+        infra::tenancy::gc::Orphan::Schema(live_schema_id),
+    ] {
+        assert!(!storage.remove_orphan(&o).await.unwrap(), "{o} was removed");
     }
     assert!(
         storage
@@ -271,4 +288,34 @@ async fn gc_removes_storage_no_tenant_owns() {
             .await;
         assert_eq!(d["projects"]["totalCount"], 1);
     }
+}
+
+/// Two moves of one tenant at once: one moves it, the other finds it
+/// already there, and every row survives.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn two_moves_at_once_do_not_lose_the_tenant() {
+    let (app, storage, _) = setup().await;
+    let f = app
+        .fixture(SECRET, json!({ "isolation": "row", "users": [{ "role": "owner" }], "projects": 2, "tasksPerProject": 3 }))
+        .await;
+    let token = f["users"][0]["accessToken"].as_str().unwrap().to_owned();
+    let id: TenantId = f["tenant"]["id"].as_str().unwrap().parse().unwrap();
+    let before = seen(&app, &token).await.1;
+    let (a, b) = tokio::join!(
+        storage.move_tenant(id, Isolation::Schema, None),
+        storage.move_tenant(id, Isolation::Schema, None)
+    );
+    let outcomes = [a.is_ok(), b.is_ok()];
+    assert_eq!(outcomes.iter().filter(|ok| **ok).count(), 1, "{a:?} {b:?}");
+    let refused = if a.is_ok() {
+        b.unwrap_err()
+    } else {
+        a.unwrap_err()
+    };
+    assert!(matches!(refused, domain::Error::Invalid(_)), "{refused}");
+    let (projects, titles, isolation) = seen(&app, &token).await;
+    assert_eq!(
+        (projects, titles, isolation.as_str()),
+        (2, before, "SCHEMA")
+    );
 }

@@ -29,6 +29,24 @@ use sea_orm::{
 /// The advisory lock's first key: "move".
 const LOCK_SPACE: i32 = 0x6d6f_7665;
 
+/// Calls an advisory-lock function (`pg_advisory_xact_lock`,
+/// `pg_try_advisory_xact_lock`, `…_shared`) on the tenant's move lock;
+/// whether it was granted (the waiting form always is).
+async fn lock(conn: &DatabaseTransaction, tenant: TenantId, function: &str) -> Result<bool> {
+    let granted = conn
+        .query_one_raw(Statement::from_sql_and_values(
+            DbBackend::Postgres,
+            format!("SELECT {function}($1, hashtext($2))::text <> 'false' AS granted"),
+            [LOCK_SPACE.into(), tenant.to_string().into()],
+        ))
+        .await
+        .or_unexpected()?
+        .map(|r| r.try_get::<bool>("", "granted"))
+        .transpose()
+        .or_unexpected()?;
+    Ok(granted == Some(true))
+}
+
 /// Takes the tenant's move lock exclusively for the transaction if nobody
 /// holds it (no move and no write of that tenant is under way).
 ///
@@ -38,18 +56,7 @@ pub(crate) async fn try_lock_exclusive(
     conn: &DatabaseTransaction,
     tenant: TenantId,
 ) -> Result<bool> {
-    let locked = conn
-        .query_one_raw(Statement::from_sql_and_values(
-            DbBackend::Postgres,
-            "SELECT pg_try_advisory_xact_lock($1, hashtext($2)) AS locked",
-            [LOCK_SPACE.into(), tenant.to_string().into()],
-        ))
-        .await
-        .or_unexpected()?
-        .map(|r| r.try_get::<bool>("", "locked"))
-        .transpose()
-        .or_unexpected()?;
-    Ok(locked == Some(true))
+    lock(conn, tenant, "pg_try_advisory_xact_lock").await
 }
 
 /// Takes the tenant's move lock shared for the transaction.
@@ -59,22 +66,8 @@ pub(crate) async fn try_lock_exclusive(
 /// waiting would hold a connection of the shared pool for the whole copy,
 /// and a busy tenant could take them all.
 pub(crate) async fn share_lock(conn: &DatabaseTransaction, tenant: TenantId) -> Result<()> {
-    let locked = conn
-        .query_one_raw(Statement::from_sql_and_values(
-            DbBackend::Postgres,
-            "SELECT pg_try_advisory_xact_lock_shared($1, hashtext($2)) AS locked",
-            [LOCK_SPACE.into(), tenant.to_string().into()],
-        ))
-        .await
-        .or_unexpected()?
-        .map(|r| r.try_get::<bool>("", "locked"))
-        .transpose()
-        .or_unexpected()?;
-    if locked == Some(true) {
-        Ok(())
-    } else {
-        Err(moved())
-    }
+    let locked = lock(conn, tenant, "pg_try_advisory_xact_lock_shared").await?;
+    if locked { Ok(()) } else { Err(moved()) }
 }
 
 fn moved() -> Error {
@@ -180,14 +173,7 @@ impl SqlTenancy {
         // away; and a second move of this tenant waits for this one.
         let control = self.db.begin().await.or_unexpected()?;
         if postgres {
-            control
-                .execute_raw(Statement::from_sql_and_values(
-                    DbBackend::Postgres,
-                    "SELECT pg_advisory_xact_lock($1, hashtext($2))",
-                    [LOCK_SPACE.into(), tenant.to_string().into()],
-                ))
-                .await
-                .or_unexpected()?;
+            lock(&control, tenant, "pg_advisory_xact_lock").await?;
         }
         // Read under the lock: a move that ran meanwhile has changed it.
         // (SQLite has no lock, and a read would pin the control transaction

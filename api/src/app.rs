@@ -53,6 +53,22 @@ pub fn db_settings(s: &Settings) -> DbSettings {
     }
 }
 
+pub fn worker_settings(s: &Settings) -> infra::outbox::WorkerSettings {
+    let w = &s.webhooks;
+    infra::outbox::WorkerSettings {
+        sweep_interval: Duration::from_millis(w.sweep_interval_ms),
+        batch: w.batch_size,
+        concurrency: w.concurrency,
+        retry: domain::webhook::RetryPolicy {
+            max_attempts: w.max_attempts,
+            base: Duration::from_millis(w.backoff_base_ms),
+            max: Duration::from_millis(w.backoff_max_ms),
+        },
+        timeout: Duration::from_millis(w.timeout_ms),
+        targets: s.webhook_targets(),
+    }
+}
+
 /// The token signing keys, read from their files for RS256 and EdDSA.
 fn signing_keys(auth: &AuthSettings) -> anyhow::Result<SigningKeys> {
     let read = |path: &Option<std::path::PathBuf>, what: &str| -> anyhow::Result<String> {
@@ -182,6 +198,16 @@ pub async fn services(storage: &mut Storage, s: &Settings) -> anyhow::Result<Ser
     };
     let sign_in_per_account = limiter("signin-account", rl.sign_in_per_account);
     let sign_in_per_client = limiter("signin-client", rl.sign_in_per_client);
+    let hub = infra::realtime::Hub::new(s.subscriptions.buffer);
+    if let Some(url) = &s.redis.url {
+        let client = redis::Client::open(url.as_str())
+            .map_err(|e| anyhow::anyhow!("configuration: REDIS_URL: {e}"))?;
+        tokio::spawn(infra::realtime::listen(
+            client,
+            format!("{prefix}:events"),
+            hub.clone(),
+        ));
+    }
     let channel = format!("{prefix}:authz");
     let publisher = redis.as_ref().map(|conn| Publisher {
         conn: conn.clone(),
@@ -220,6 +246,8 @@ pub async fn services(storage: &mut Storage, s: &Settings) -> anyhow::Result<Ser
         mailer: mailer(s)?,
         authorizer: engine,
         external: oidc(s)?,
+        webhook_targets: s.webhook_targets(),
+        hub,
         invite_policy: InvitePolicy {
             ttl: chrono::Duration::hours(s.invitations.ttl_hours),
             accept_url: s.invitations.accept_url.clone(),
@@ -340,6 +368,28 @@ impl Application {
     ) -> anyhow::Result<()> {
         let grace = Duration::from_secs(self.state.settings.server.shutdown_grace_secs);
         let storage = self.state.storage.clone();
+        // Stops with this future, however it ends (even aborted); an attempt
+        // cut off is retried when its lease ends.
+        let _worker = match &self.state.settings.webhooks {
+            w if w.worker => Some(AbortOnDrop(tokio::spawn(
+                storage
+                    .outbox_worker(
+                        worker_settings(&self.state.settings),
+                        Some(infra::realtime::sink(
+                            self.state.services.hub.clone(),
+                            self.state.services.redis.clone().map(|c| {
+                                (
+                                    c,
+                                    format!("{}:events", self.state.settings.redis.key_prefix),
+                                )
+                            }),
+                        )),
+                    )
+                    .context("building the webhook client")?
+                    .run(),
+            ))),
+            _ => None,
+        };
         let started = Arc::new(Notify::new());
         let notify = started.clone();
         let router = self.router;
@@ -362,6 +412,14 @@ impl Application {
         }
         storage.close().await;
         Ok(())
+    }
+}
+
+struct AbortOnDrop(tokio::task::JoinHandle<()>);
+
+impl Drop for AbortOnDrop {
+    fn drop(&mut self) {
+        self.0.abort();
     }
 }
 

@@ -32,6 +32,8 @@ pub struct Settings {
     pub authz: AuthzSettings,
     pub rate_limit: RateLimitSettings,
     pub email: EmailSettings,
+    pub webhooks: WebhookSettings,
+    pub subscriptions: SubscriptionSettings,
     pub invitations: InvitationSettings,
     pub oidc: OidcConfig,
     pub auth: AuthSettings,
@@ -85,6 +87,38 @@ pub struct EmailSettings {
     pub timeout_ms: u64,
     pub max_attempts: u32,
     pub backoff_ms: u64,
+}
+
+/// GraphQL subscriptions over WebSocket.
+#[derive(Debug, Clone, Deserialize)]
+pub struct SubscriptionSettings {
+    /// How often an open connection checks that its session still stands.
+    pub session_check_ms: u64,
+    /// Events one subscriber may fall behind by before its stream ends with an error.
+    pub buffer: usize,
+}
+
+/// Outgoing webhooks and the outbox worker.
+#[derive(Debug, Clone, Deserialize)]
+pub struct WebhookSettings {
+    /// Run this node's outbox worker. Every node may: they share the work safely.
+    pub worker: bool,
+    /// Deadline of one delivery attempt.
+    pub timeout_ms: u64,
+    /// Attempts in all; after the last failure the delivery is dead-lettered.
+    pub max_attempts: u32,
+    /// The wait after the first failure; doubles with each further one (with jitter).
+    pub backoff_base_ms: u64,
+    pub backoff_max_ms: u64,
+    /// How often every tenant's outbox is looked at (events written on other
+    /// nodes, retries after a restart). This node's own writes are sent at once.
+    pub sweep_interval_ms: u64,
+    /// Events, and deliveries, taken per transaction.
+    pub batch_size: u64,
+    /// Tenants worked at once.
+    pub concurrency: usize,
+    /// Allow loopback and private target addresses. Unset: allowed except in production.
+    pub allow_private_targets: Option<bool>,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -352,6 +386,18 @@ impl Settings {
         {
             anyhow::bail!("configuration: rate_limit values must be at least 1");
         }
+        let w = &self.webhooks;
+        if w.timeout_ms == 0
+            || w.max_attempts == 0
+            || w.batch_size == 0
+            || w.concurrency == 0
+            || w.sweep_interval_ms == 0
+            || w.backoff_base_ms > w.backoff_max_ms
+        {
+            anyhow::bail!(
+                "configuration: webhooks values must be at least 1, and backoff_base_ms at most backoff_max_ms"
+            );
+        }
         if self.graphql.default_page_size > self.graphql.max_page_size {
             anyhow::bail!("configuration: graphql.default_page_size exceeds graphql.max_page_size");
         }
@@ -368,6 +414,19 @@ impl Settings {
         self.graphql
             .introspection
             .unwrap_or(self.app_env != AppEnv::Production)
+    }
+
+    /// Whether webhooks may target loopback and private addresses.
+    pub fn webhook_targets(&self) -> domain::webhook::TargetPolicy {
+        if self
+            .webhooks
+            .allow_private_targets
+            .unwrap_or(self.app_env != AppEnv::Production)
+        {
+            domain::webhook::TargetPolicy::AnyAddress
+        } else {
+            domain::webhook::TargetPolicy::PublicOnly
+        }
     }
 
     /// The fixture endpoint is on only with a secret and never in production.

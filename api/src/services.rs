@@ -9,6 +9,7 @@ use domain::ports::{
     AccessStore, ExternalTokenVerifier, IdentityStore, Mailer, PasswordHasher, RateLimiter,
     RevocationList, SessionStore, Tenancy, TokenService,
 };
+use domain::webhook::{TargetPolicy, Webhooks};
 use domain::work::Work;
 use std::sync::Arc;
 
@@ -29,6 +30,10 @@ pub struct Services {
     /// Set when an external OpenID Connect provider is configured.
     pub external: Option<Arc<dyn ExternalTokenVerifier>>,
     pub invite_policy: InvitePolicy,
+    /// Which webhook targets are allowed (none private in production).
+    pub webhook_targets: TargetPolicy,
+    /// Task and project events for this node's subscribers.
+    pub hub: Arc<infra::realtime::Hub>,
     /// Set when Redis is configured, for readiness checks.
     pub redis: Option<redis::aio::ConnectionManager>,
 }
@@ -66,6 +71,15 @@ impl Services {
         Access {
             store: &*self.access,
             ctx,
+        }
+    }
+
+    /// Webhooks of the caller's tenant.
+    pub fn webhooks<'a>(&'a self, ctx: &'a TenantContext) -> Webhooks<'a> {
+        Webhooks {
+            tenancy: &*self.tenancy,
+            ctx,
+            policy: self.webhook_targets,
         }
     }
 

@@ -237,6 +237,27 @@ impl Auth<'_> {
     /// # Errors
     /// [`Error::Unauthenticated`] for a bad token, a revoked session or a membership that is gone.
     pub async fn authenticate(&self, token: &str) -> Result<TenantContext> {
+        let claims = self.live_claims(token).await?;
+        let membership = self
+            .identity
+            .membership(claims.user_id, claims.tenant_id)
+            .await?
+            .ok_or(Error::Unauthenticated("not a member of this tenant"))?;
+        TenantContext::for_member(&claims, &membership)
+    }
+
+    /// Whether a token presented earlier still stands: not expired, its
+    /// session not revoked. For long-lived connections, checked now and then
+    /// without the membership lookup of [`Auth::authenticate`].
+    ///
+    /// # Errors
+    /// `Unauthenticated` when it no longer stands; `Unexpected` when that
+    /// cannot be told (storage down).
+    pub async fn check_session(&self, token: &str) -> Result<()> {
+        self.live_claims(token).await.map(|_| ())
+    }
+
+    async fn live_claims(&self, token: &str) -> Result<AccessClaims> {
         let claims = match (self.tokens.verify(token), self.external) {
             (Ok(claims), _) => claims,
             (Err(_), Some(external)) => self.external_claims(external, token).await?,
@@ -252,12 +273,7 @@ impl Auth<'_> {
                 "this session has ended; sign in again",
             ));
         }
-        let membership = self
-            .identity
-            .membership(claims.user_id, claims.tenant_id)
-            .await?
-            .ok_or(Error::Unauthenticated("not a member of this tenant"))?;
-        TenantContext::for_member(&claims, &membership)
+        Ok(claims)
     }
 
     /// A provider's token names a user by email and a tenant by a claim; both

@@ -34,6 +34,8 @@ pub enum Entity {
     Task,
     Membership,
     Role,
+    Webhook,
+    Delivery,
 }
 
 impl fmt::Display for Entity {
@@ -45,6 +47,8 @@ impl fmt::Display for Entity {
             Entity::Task => "task",
             Entity::Membership => "membership",
             Entity::Role => "role",
+            Entity::Webhook => "webhook",
+            Entity::Delivery => "delivery",
         })
     }
 }

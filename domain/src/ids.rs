@@ -55,3 +55,12 @@ id_type!(
 );
 id_type!(ProjectId);
 id_type!(TaskId);
+id_type!(
+    /// An outbox event; receivers use it to drop duplicates (delivery is at least once).
+    EventId
+);
+id_type!(WebhookId);
+id_type!(
+    /// One event on its way to one webhook.
+    DeliveryId
+);

@@ -8,6 +8,7 @@ pub mod audit;
 pub mod auth;
 pub mod authz;
 pub mod error;
+pub mod events;
 pub mod identity;
 pub mod ids;
 pub mod invitation;
@@ -21,8 +22,9 @@ pub mod task;
 pub mod tenancy;
 pub mod validate;
 pub mod values;
+pub mod webhook;
 pub mod work;
 
 pub use error::{Error, FieldError, Result};
-pub use ids::{ProjectId, SessionId, TaskId, TenantId, UserId};
+pub use ids::{DeliveryId, EventId, ProjectId, SessionId, TaskId, TenantId, UserId, WebhookId};
 pub use tenancy::{Isolation, Principal, TenantContext};

@@ -7,16 +7,18 @@
 use crate::audit::{AuditEntry, AuditRecord};
 use crate::authz::Role;
 use crate::error::Result;
+use crate::events::Event;
 use crate::identity::{
     AccessClaims, IssuedToken, Membership, RefreshToken, RoleName, Tenant, User,
 };
-use crate::ids::{ProjectId, SessionId, TaskId, TenantId, UserId};
+use crate::ids::{DeliveryId, ProjectId, SessionId, TaskId, TenantId, UserId, WebhookId};
 use crate::invitation::{Delivery, EmailStatus, Invitation, OutgoingEmail};
 use crate::page::{Page, PageQuery};
 use crate::project::{NewProject, Project, ProjectFilter, ProjectOrderField, ProjectPatch};
 use crate::task::{NewTask, Task, TaskFilter, TaskOrderField, TaskPatch};
 use crate::tenancy::{Isolation, TenantContext};
 use crate::values::{DisplayName, Email, IdempotencyKey, Password, TenantName, TenantSlug};
+use crate::webhook::{DeliveryFilter, DeliveryOrder, NewWebhook, Webhook, WebhookDelivery};
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 
@@ -43,7 +45,13 @@ pub trait Tenancy: Send + Sync {
 /// rolls back, so an error half-way leaves nothing written.
 #[async_trait]
 pub trait TenantTx:
-    ProjectRepository + TaskRepository + InvitationRepository + Send + Sync
+    ProjectRepository
+    + TaskRepository
+    + InvitationRepository
+    + OutboxRepository
+    + WebhookRepository
+    + Send
+    + Sync
 {
     fn context(&self) -> &TenantContext;
 
@@ -54,6 +62,22 @@ pub trait TenantTx:
     /// # Errors
     /// [`crate::Error::Unexpected`] when the commit fails; nothing was written.
     async fn commit(self: Box<Self>) -> Result<()>;
+}
+
+/// What a create led to: a new row, or, for a retried idempotency key, the
+/// row the first attempt made (which must not be announced twice).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Created<T> {
+    New(T),
+    Replayed(T),
+}
+
+impl<T> Created<T> {
+    pub fn into_inner(self) -> T {
+        match self {
+            Created::New(t) | Created::Replayed(t) => t,
+        }
+    }
 }
 
 /// Projects of the transaction's tenant.
@@ -69,7 +93,7 @@ pub trait ProjectRepository {
         &self,
         new: &NewProject,
         key: Option<&IdempotencyKey>,
-    ) -> Result<Project>;
+    ) -> Result<Created<Project>>;
     async fn project(&self, id: ProjectId) -> Result<Project>;
     /// Live projects among `ids`, in no particular order; unknown ids are skipped.
     async fn projects_by_ids(&self, ids: &[ProjectId]) -> Result<Vec<Project>>;
@@ -102,7 +126,11 @@ pub trait TaskRepository {
     /// # Errors
     /// [`crate::Error::NotFound`] when the project is not a live project of
     /// this tenant; idempotency as for projects.
-    async fn create_task(&self, new: &NewTask, key: Option<&IdempotencyKey>) -> Result<Task>;
+    async fn create_task(
+        &self,
+        new: &NewTask,
+        key: Option<&IdempotencyKey>,
+    ) -> Result<Created<Task>>;
     async fn task(&self, id: TaskId) -> Result<Task>;
     async fn tasks_by_ids(&self, ids: &[TaskId]) -> Result<Vec<Task>>;
     async fn list_tasks(
@@ -118,6 +146,35 @@ pub trait TaskRepository {
         expected_version: i32,
     ) -> Result<Task>;
     async fn delete_task(&self, id: TaskId) -> Result<()>;
+}
+
+/// The outbox of the transaction's tenant.
+#[async_trait]
+pub trait OutboxRepository {
+    /// Records an event. It is delivered once this transaction commits, and
+    /// never if it does not.
+    async fn record_event(&self, event: &Event) -> Result<()>;
+}
+
+/// Webhooks of the transaction's tenant and their deliveries.
+///
+/// # Errors (every method)
+/// [`crate::Error::NotFound`] for an id that is not this tenant's.
+#[async_trait]
+pub trait WebhookRepository {
+    async fn create_webhook(&self, new: &NewWebhook) -> Result<Webhook>;
+    /// Oldest first.
+    async fn webhooks(&self) -> Result<Vec<Webhook>>;
+    /// Deletes the webhook and its deliveries; returns whether it existed.
+    async fn delete_webhook(&self, id: WebhookId) -> Result<bool>;
+    /// Newest first.
+    async fn deliveries(
+        &self,
+        filter: &DeliveryFilter,
+        page: &PageQuery<DeliveryOrder>,
+    ) -> Result<Page<WebhookDelivery>>;
+    /// Makes a delivery pending again, due now, with its attempts reset.
+    async fn redeliver(&self, id: DeliveryId) -> Result<WebhookDelivery>;
 }
 
 /// What signing up creates: a user and their first tenant, the user its owner.

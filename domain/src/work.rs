@@ -1,10 +1,12 @@
 //! Use cases on projects and tasks. Each opens its own tenant transaction from
 //! the caller's [`TenantContext`] and commits only when everything succeeded.
+//! Every change records its event in the same transaction (the outbox).
 
 use crate::error::{Entity, Error, Result};
+use crate::events::{Event, EventType};
 use crate::ids::{ProjectId, TaskId, UserId};
 use crate::page::{Page, PageQuery};
-use crate::ports::{IdentityStore, Tenancy, TxMode};
+use crate::ports::{Created, IdentityStore, Tenancy, TxMode};
 use crate::project::{
     NewProject, Project, ProjectFilter, ProjectInput, ProjectOrderField, ProjectPatch,
     ProjectPatchInput,
@@ -34,7 +36,14 @@ impl Work<'_> {
         let new = NewProject::parse(input)?;
         let key = parse_key(key)?;
         let tx = self.tenancy.begin(self.ctx, TxMode::Write).await?;
-        let project = tx.create_project(&new, key.as_ref()).await?;
+        let project = match tx.create_project(&new, key.as_ref()).await? {
+            Created::New(p) => {
+                tx.record_event(&Event::project(EventType::ProjectCreated, &p))
+                    .await?;
+                p
+            }
+            Created::Replayed(p) => p,
+        };
         tx.commit().await?;
         Ok(project)
     }
@@ -48,19 +57,27 @@ impl Work<'_> {
         let patch = ProjectPatch::parse(input)?;
         let tx = self.tenancy.begin(self.ctx, TxMode::Write).await?;
         let project = tx.update_project(id, &patch, expected_version).await?;
+        tx.record_event(&Event::project(EventType::ProjectUpdated, &project))
+            .await?;
         tx.commit().await?;
         Ok(project)
     }
 
     pub async fn delete_project(&self, id: ProjectId) -> Result<()> {
         let tx = self.tenancy.begin(self.ctx, TxMode::Write).await?;
+        let project = tx.project(id).await?;
         tx.delete_project(id).await?;
+        tx.record_event(&Event::project(EventType::ProjectDeleted, &project))
+            .await?;
         tx.commit().await
     }
 
     pub async fn restore_project(&self, id: ProjectId) -> Result<Project> {
         let tx = self.tenancy.begin(self.ctx, TxMode::Write).await?;
         let project = tx.restore_project(id).await?;
+        // Restoring brings the project back as it was: for receivers, a change.
+        tx.record_event(&Event::project(EventType::ProjectUpdated, &project))
+            .await?;
         tx.commit().await?;
         Ok(project)
     }
@@ -100,7 +117,14 @@ impl Work<'_> {
             self.require_member(assignee).await?;
         }
         let tx = self.tenancy.begin(self.ctx, TxMode::Write).await?;
-        let task = tx.create_task(&new, key.as_ref()).await?;
+        let task = match tx.create_task(&new, key.as_ref()).await? {
+            Created::New(t) => {
+                tx.record_event(&Event::task(EventType::TaskCreated, &t))
+                    .await?;
+                t
+            }
+            Created::Replayed(t) => t,
+        };
         tx.commit().await?;
         Ok(task)
     }
@@ -117,13 +141,18 @@ impl Work<'_> {
         }
         let tx = self.tenancy.begin(self.ctx, TxMode::Write).await?;
         let task = tx.update_task(id, &patch, expected_version).await?;
+        tx.record_event(&Event::task(EventType::TaskUpdated, &task))
+            .await?;
         tx.commit().await?;
         Ok(task)
     }
 
     pub async fn delete_task(&self, id: TaskId) -> Result<()> {
         let tx = self.tenancy.begin(self.ctx, TxMode::Write).await?;
+        let task = tx.task(id).await?;
         tx.delete_task(id).await?;
+        tx.record_event(&Event::task(EventType::TaskDeleted, &task))
+            .await?;
         tx.commit().await
     }
 

@@ -108,6 +108,8 @@ pub struct Storage {
     /// Database-strategy tenants' databases and pools (none when no server
     /// can hold them, e.g. an in-memory SQLite deployment).
     databases: Option<std::sync::Arc<TenantDatabases>>,
+    /// Commits that wrote outbox events wake this node's worker through it.
+    nudges: std::sync::Arc<crate::outbox::Nudges>,
 }
 
 impl Storage {
@@ -129,6 +131,7 @@ impl Storage {
             tenant_statement_timeout: settings.tenant_statement_timeout,
             engine: None,
             databases,
+            nudges: std::sync::Arc::default(),
         })
     }
 
@@ -236,6 +239,25 @@ impl Storage {
         crate::tenancy::SqlTenancy::new(self.db.clone())
             .with_statement_timeout(self.tenant_statement_timeout)
             .with_databases(self.databases.clone())
+            .with_nudges(self.nudges.clone())
+    }
+
+    /// This node's outbox worker; see [`crate::outbox`].
+    ///
+    /// # Errors
+    /// When its HTTP client cannot be built.
+    pub fn outbox_worker(
+        &self,
+        settings: crate::outbox::WorkerSettings,
+        sink: Option<crate::outbox::EventSink>,
+    ) -> reqwest::Result<crate::outbox::Worker> {
+        crate::outbox::Worker::new(
+            self.tenancy(),
+            self.db.clone(),
+            self.nudges.clone(),
+            settings,
+            sink,
+        )
     }
 
     pub fn sessions(&self) -> crate::sessions::SqlSessionStore {

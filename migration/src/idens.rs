@@ -156,3 +156,42 @@ pub enum PolicyChanges {
     TenantId,
     CreatedAt,
 }
+
+#[derive(DeriveIden)]
+pub enum OutboxEvents {
+    Table,
+    TenantId,
+    Id,
+    EventType,
+    OccurredAt,
+    Payload,
+}
+
+#[derive(DeriveIden)]
+pub enum Webhooks {
+    Table,
+    TenantId,
+    Id,
+    Url,
+    Events,
+    Secret,
+    CreatedAt,
+}
+
+#[derive(DeriveIden)]
+pub enum WebhookDeliveries {
+    Table,
+    TenantId,
+    Id,
+    WebhookId,
+    EventId,
+    EventType,
+    Body,
+    Status,
+    Attempts,
+    NextAttemptAt,
+    LastStatusCode,
+    LastError,
+    CreatedAt,
+    DeliveredAt,
+}

@@ -15,7 +15,18 @@ mod idens;
 mod tenant;
 
 pub use idens::*;
-pub use tenant::m20261121_000003_row_level_security::{APP_ROLE, TENANT_TABLES};
+pub use tenant::m20261121_000003_row_level_security::APP_ROLE;
+
+/// Every tenant-plane table (each leads its key with `tenant_id`, under row-level security).
+pub const TENANT_TABLES: [&str; 7] = [
+    "projects",
+    "tasks",
+    "idempotency_keys",
+    "invitations",
+    "outbox_events",
+    "webhooks",
+    "webhook_deliveries",
+];
 
 /// Global tables.
 pub struct ControlPlane;
@@ -42,6 +53,7 @@ impl MigratorTrait for TenantPlane {
             Box::new(tenant::m20261121_000001_work_items::Migration),
             Box::new(tenant::m20261121_000002_invitations::Migration),
             Box::new(tenant::m20261121_000003_row_level_security::Migration),
+            Box::new(tenant::m20261121_000004_outbox_and_webhooks::Migration),
         ]
     }
 

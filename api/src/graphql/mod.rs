@@ -11,14 +11,17 @@ pub mod pagination;
 mod projects;
 mod roles;
 pub mod scalars;
+mod subscriptions;
 mod tasks;
 mod types;
+mod webhooks;
 
 use crate::config::GraphqlSettings;
 use crate::services::Services;
-use async_graphql::{EmptySubscription, MergedObject, Schema};
+use async_graphql::{MergedObject, Schema};
 use context::PageLimits;
 use std::sync::Arc;
+use subscriptions::Subscription;
 
 pub use auth::DefaultIsolation;
 
@@ -33,6 +36,7 @@ pub struct Query(
     roles::RoleQuery,
     projects::ProjectQuery,
     tasks::TaskQuery,
+    webhooks::WebhookQuery,
 );
 
 #[derive(MergedObject, Default)]
@@ -42,9 +46,10 @@ pub struct Mutation(
     roles::RoleMutation,
     projects::ProjectMutation,
     tasks::TaskMutation,
+    webhooks::WebhookMutation,
 );
 
-pub type AppSchema = Schema<Query, Mutation, EmptySubscription>;
+pub type AppSchema = Schema<Query, Mutation, Subscription>;
 
 /// Builds the schema with its limits. Per-request data (the caller, loaders,
 /// request id) is attached by the HTTP handler, never here: loaders registered
@@ -55,7 +60,7 @@ pub fn build(
     introspection: bool,
     default_isolation: domain::Isolation,
 ) -> AppSchema {
-    let mut builder = Schema::build(Query::default(), Mutation::default(), EmptySubscription)
+    let mut builder = Schema::build(Query::default(), Mutation::default(), Subscription)
         .data(services)
         .data(PageLimits {
             max: settings.max_page_size,
@@ -74,7 +79,7 @@ pub fn build(
 
 /// The schema in SDL, as committed in `schema.graphql`.
 pub fn sdl() -> String {
-    Schema::build(Query::default(), Mutation::default(), EmptySubscription)
+    Schema::build(Query::default(), Mutation::default(), Subscription)
         .finish()
         .sdl()
 }

@@ -30,6 +30,12 @@ impl CursorField for domain::project::ProjectOrderField {
     }
 }
 
+impl CursorField for domain::webhook::DeliveryOrder {
+    fn key(self) -> &'static str {
+        "delivery"
+    }
+}
+
 impl CursorField for domain::task::TaskOrderField {
     fn key(self) -> &'static str {
         use domain::task::TaskOrderField as F;

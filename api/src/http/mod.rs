@@ -7,6 +7,7 @@ mod graphql;
 mod headers;
 mod health;
 pub mod metrics;
+mod ws;
 
 use crate::config::Settings;
 use crate::graphql::AppSchema;
@@ -47,7 +48,7 @@ pub fn router(state: AppState) -> anyhow::Result<Router> {
     let security = headers::security(&state.settings);
     let fixtures_on = state.settings.fixtures_enabled();
     let mut router = Router::new()
-        .route("/graphql", get(graphql::get).post(graphql::post))
+        .route("/graphql", get(ws::get).post(graphql::post))
         .route("/graphiql/{file}", get(graphiql::asset))
         .route("/favicon.ico", get(|| async { StatusCode::NO_CONTENT }))
         .route("/healthz", get(health::healthz))

@@ -1,6 +1,8 @@
 //! A transaction bound to one tenant, and the only query builders repositories get.
 
-use crate::entities::{idempotency_key, invitation, project, task};
+use crate::entities::{
+    idempotency_key, invitation, outbox_event, project, task, webhook, webhook_delivery,
+};
 use crate::errors::DbResultExt;
 use async_trait::async_trait;
 use domain::ports::TenantTx;
@@ -37,6 +39,21 @@ impl TenantScoped for idempotency_key::Entity {
         idempotency_key::Column::TenantId
     }
 }
+impl TenantScoped for outbox_event::Entity {
+    fn tenant_column() -> Self::Column {
+        outbox_event::Column::TenantId
+    }
+}
+impl TenantScoped for webhook::Entity {
+    fn tenant_column() -> Self::Column {
+        webhook::Column::TenantId
+    }
+}
+impl TenantScoped for webhook_delivery::Entity {
+    fn tenant_column() -> Self::Column {
+        webhook_delivery::Column::TenantId
+    }
+}
 
 /// A query that already carries the tenant filter. Repositories can narrow it
 /// ([`Scoped::and`] only adds conditions) but cannot make one without a tenant.
@@ -57,6 +74,9 @@ pub(crate) struct Bound {
     /// A database tenant's write holds its move lock from a control-database
     /// transaction; released (rolled back, it wrote nothing) after the commit.
     companion: Option<DatabaseTransaction>,
+    /// Set when the transaction wrote outbox events, so the commit wakes the worker.
+    announced: std::sync::atomic::AtomicBool,
+    nudges: Option<std::sync::Arc<crate::outbox::Nudges>>,
 }
 
 impl Bound {
@@ -75,7 +95,17 @@ impl Bound {
             ctx,
             _lease: lease,
             companion: None,
+            announced: std::sync::atomic::AtomicBool::new(false),
+            nudges: None,
         }
+    }
+
+    pub(crate) fn announcing(
+        mut self,
+        nudges: Option<std::sync::Arc<crate::outbox::Nudges>>,
+    ) -> Self {
+        self.nudges = nudges;
+        self
     }
 
     pub(crate) fn holding(mut self, companion: Option<DatabaseTransaction>) -> Self {
@@ -91,6 +121,35 @@ impl Bound {
             .all(&self.tx)
             .await
             .or_unexpected()
+    }
+
+    pub(crate) fn backend(&self) -> sea_orm::DbBackend {
+        use sea_orm::ConnectionTrait;
+        self.tx.get_database_backend()
+    }
+
+    /// `pg_try_advisory_xact_lock(space, hashtext(tenant))`: a lock on this
+    /// tenant in the transaction's database, for `space`'s purpose.
+    pub(crate) async fn try_advisory_lock(&self, space: i32) -> Result<bool> {
+        use sea_orm::{ConnectionTrait, Statement};
+        self.tx
+            .query_one_raw(Statement::from_sql_and_values(
+                sea_orm::DbBackend::Postgres,
+                "SELECT pg_try_advisory_xact_lock($1, hashtext($2)) AS granted",
+                [space.into(), self.tenant().to_string().into()],
+            ))
+            .await
+            .or_unexpected()?
+            .map(|r| r.try_get::<bool>("", "granted"))
+            .transpose()
+            .or_unexpected()
+            .map(|g| g.unwrap_or(false))
+    }
+
+    /// Makes the commit tell this node's outbox worker about the new events.
+    pub(crate) fn mark_announced(&self) {
+        self.announced
+            .store(true, std::sync::atomic::Ordering::Relaxed);
     }
 
     pub(crate) fn tenant(&self) -> Uuid {
@@ -221,12 +280,31 @@ impl TenantTx for Bound {
                 .await?
             + self
                 .exec_delete(self.delete::<idempotency_key::Entity>())
-                .await?)
+                .await?
+            + self
+                .exec_delete(self.delete::<outbox_event::Entity>())
+                .await?
+            + self
+                .exec_delete(self.delete::<webhook_delivery::Entity>())
+                .await?
+            + self.exec_delete(self.delete::<webhook::Entity>()).await?)
     }
 
     async fn commit(self: Box<Self>) -> Result<()> {
-        let Bound { tx, companion, .. } = *self;
+        let Bound {
+            tx,
+            companion,
+            ctx,
+            announced,
+            nudges,
+            ..
+        } = *self;
         tx.commit().await.or_unexpected()?;
+        if announced.into_inner()
+            && let Some(n) = nudges
+        {
+            n.nudge(&ctx);
+        }
         // The write has committed: a failure to release the lock (which the
         // connection's end releases anyway) must not report it as failed.
         if let Some(c) = companion

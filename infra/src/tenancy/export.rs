@@ -1,7 +1,9 @@
 //! A tenant's data as JSON lines, for backups, moves and "download my data".
+//! Webhook secrets are left out (a file travels further than a database), and
+//! so is the outbox, whose events are in flight.
 
 use super::SqlTenancy;
-use crate::entities::{idempotency_key, invitation, project, task};
+use crate::entities::{idempotency_key, invitation, project, task, webhook, webhook_delivery};
 use domain::ports::TxMode;
 use domain::{Result, TenantContext};
 use std::io::Write;
@@ -29,6 +31,14 @@ impl SqlTenancy {
                 "idempotency_keys",
                 tx.rows_as_json::<idempotency_key::Entity>().await?,
             ),
+            (
+                "webhooks",
+                redact_secrets(tx.rows_as_json::<webhook::Entity>().await?),
+            ),
+            (
+                "webhook_deliveries",
+                tx.rows_as_json::<webhook_delivery::Entity>().await?,
+            ),
         ];
         let mut n = 0;
         for (table, rows) in tables {
@@ -40,4 +50,13 @@ impl SqlTenancy {
         }
         Ok(n)
     }
+}
+
+fn redact_secrets(mut rows: Vec<serde_json::Value>) -> Vec<serde_json::Value> {
+    for row in &mut rows {
+        if let Some(secret) = row.get_mut("secret") {
+            *secret = serde_json::Value::Null;
+        }
+    }
+    rows
 }

@@ -9,6 +9,7 @@
 mod bound;
 mod bulk;
 pub mod database;
+mod events;
 mod export;
 pub mod gc;
 mod idempotency;
@@ -17,8 +18,10 @@ mod keyset;
 pub mod lifecycle;
 pub mod moving;
 mod projects;
+pub mod relay;
 pub mod schema;
 mod tasks;
+mod webhooks;
 
 use crate::errors::{self, DbResultExt};
 use async_trait::async_trait;
@@ -40,6 +43,8 @@ pub struct SqlTenancy {
     /// Milliseconds as PostgreSQL's `statement_timeout` takes them; empty
     /// leaves the role's or database's own setting alone.
     statement_timeout: String,
+    /// Woken when a commit wrote outbox events.
+    nudges: Option<Arc<crate::outbox::Nudges>>,
 }
 
 impl SqlTenancy {
@@ -48,7 +53,14 @@ impl SqlTenancy {
             db,
             databases: None,
             statement_timeout: String::new(),
+            nudges: None,
         }
+    }
+
+    #[must_use]
+    pub fn with_nudges(mut self, nudges: Arc<crate::outbox::Nudges>) -> Self {
+        self.nudges = Some(nudges);
+        self
     }
 
     #[must_use]
@@ -193,7 +205,9 @@ impl SqlTenancy {
                 moving::check(ctx, isolation.map(|i| (i, None)), None)?;
             }
         }
-        Ok(Bound::new(tx, ctx.clone(), lease).holding(companion))
+        Ok(Bound::new(tx, ctx.clone(), lease)
+            .holding(companion)
+            .announcing(self.nudges.clone()))
     }
 
     /// For tests only: a bound transaction's raw connection, to issue on

@@ -16,7 +16,9 @@
 
 use super::database::TenantDatabases;
 use super::{SqlTenancy, schema};
-use crate::entities::{idempotency_key, invitation, project, task, tenant};
+use crate::entities::{
+    idempotency_key, invitation, outbox_event, project, task, tenant, webhook, webhook_delivery,
+};
 use crate::errors::DbResultExt;
 use domain::audit::{AuditAction, AuditRecord, AuditState, AuditValue};
 use domain::ports::{TenantTx, TxMode};
@@ -323,6 +325,19 @@ impl SqlTenancy {
             (
                 "idempotency_keys",
                 copy_table::<idempotency_key::Entity, idempotency_key::ActiveModel>(&src, &dst)
+                    .await?,
+            ),
+            (
+                "outbox_events",
+                copy_table::<outbox_event::Entity, outbox_event::ActiveModel>(&src, &dst).await?,
+            ),
+            (
+                "webhooks",
+                copy_table::<webhook::Entity, webhook::ActiveModel>(&src, &dst).await?,
+            ),
+            (
+                "webhook_deliveries",
+                copy_table::<webhook_delivery::Entity, webhook_delivery::ActiveModel>(&src, &dst)
                     .await?,
             ),
         ];

@@ -8,7 +8,7 @@ use crate::errors::unexpected;
 use async_trait::async_trait;
 use domain::error::Entity as Kind;
 use domain::page::{Page, PageQuery};
-use domain::ports::ProjectRepository;
+use domain::ports::{Created, ProjectRepository};
 use domain::project::{NewProject, Project, ProjectFilter, ProjectOrderField, ProjectPatch};
 use domain::values::{Description, IdempotencyKey, ProjectName};
 use domain::{Error, ProjectId, Result, TenantId};
@@ -100,7 +100,7 @@ impl ProjectRepository for Bound {
         &self,
         new: &NewProject,
         key: Option<&IdempotencyKey>,
-    ) -> Result<Project> {
+    ) -> Result<Created<Project>> {
         let fingerprint = new.fingerprint();
         if let Some(key) = key
             && let Prior::Created(id) = self.prior(SCOPE, key, &fingerprint).await?
@@ -108,7 +108,8 @@ impl ProjectRepository for Bound {
             return self
                 .one(self.select::<row::Entity>().and(|q| q.filter(C::Id.eq(id))))
                 .await?
-                .map_or(Err(Error::NotFound(Kind::Project)), to_domain);
+                .map_or(Err(Error::NotFound(Kind::Project)), to_domain)
+                .map(Created::Replayed);
         }
         let id = ProjectId::generate();
         let now = crate::now();
@@ -128,7 +129,7 @@ impl ProjectRepository for Bound {
             self.remember(SCOPE, key, &fingerprint, id.as_uuid())
                 .await?;
         }
-        to_domain(self.project_row(id, false).await?)
+        to_domain(self.project_row(id, false).await?).map(Created::New)
     }
 
     async fn project(&self, id: ProjectId) -> Result<Project> {

@@ -11,7 +11,7 @@ use crate::errors::unexpected;
 use async_trait::async_trait;
 use domain::error::Entity as Kind;
 use domain::page::{Page, PageQuery};
-use domain::ports::TaskRepository;
+use domain::ports::{Created, TaskRepository};
 use domain::task::{NewTask, Task, TaskFilter, TaskOrderField, TaskPatch};
 use domain::values::{Description, DueDate, IdempotencyKey, Priority, TaskTitle};
 use domain::{Error, ProjectId, Result, TaskId, TenantId, UserId};
@@ -97,7 +97,11 @@ fn filtered(q: Select<row::Entity>, f: &TaskFilter) -> Select<row::Entity> {
 
 #[async_trait]
 impl TaskRepository for Bound {
-    async fn create_task(&self, new: &NewTask, key: Option<&IdempotencyKey>) -> Result<Task> {
+    async fn create_task(
+        &self,
+        new: &NewTask,
+        key: Option<&IdempotencyKey>,
+    ) -> Result<Created<Task>> {
         let fingerprint = new.fingerprint();
         if let Some(key) = key
             && let Prior::Created(id) = self.prior(SCOPE, key, &fingerprint).await?
@@ -105,7 +109,8 @@ impl TaskRepository for Bound {
             return self
                 .task_row(TaskId::from_uuid(id))
                 .await
-                .and_then(to_domain);
+                .and_then(to_domain)
+                .map(Created::Replayed);
         }
         if !self.project_is_live(new.project_id).await? {
             // Another tenant's project is as unknown as a missing one.
@@ -134,7 +139,7 @@ impl TaskRepository for Bound {
             self.remember(SCOPE, key, &fingerprint, id.as_uuid())
                 .await?;
         }
-        to_domain(self.task_row(id).await?)
+        to_domain(self.task_row(id).await?).map(Created::New)
     }
 
     async fn task(&self, id: TaskId) -> Result<Task> {

@@ -16,8 +16,9 @@ pub struct Migration;
 /// database on the server.
 pub const APP_ROLE: &str = "tenantry_app";
 
-/// Every tenant-plane table.
-pub const TENANT_TABLES: [&str; 4] = ["projects", "tasks", "idempotency_keys", "invitations"];
+/// The tenant-plane tables that existed when this migration was written;
+/// later migrations secure their own tables with [`secure`].
+const TABLES: [&str; 4] = ["projects", "tasks", "idempotency_keys", "invitations"];
 
 #[async_trait::async_trait]
 impl MigrationTrait for Migration {
@@ -51,16 +52,8 @@ impl MigrationTrait for Migration {
             "DO $$ BEGIN EXECUTE format('GRANT USAGE ON SCHEMA %I TO {APP_ROLE}', current_schema()); END $$"
         ))
         .await?;
-        for t in TENANT_TABLES {
-            db.execute_unprepared(&format!(
-                "GRANT SELECT, INSERT, UPDATE, DELETE ON {t} TO {APP_ROLE};
-                 ALTER TABLE {t} ENABLE ROW LEVEL SECURITY;
-                 ALTER TABLE {t} FORCE ROW LEVEL SECURITY;
-                 CREATE POLICY tenant_isolation ON {t}
-                   USING (tenant_id = NULLIF(current_setting('app.tenant_id', true), '')::uuid)
-                   WITH CHECK (tenant_id = NULLIF(current_setting('app.tenant_id', true), '')::uuid);"
-            ))
-            .await?;
+        for t in TABLES {
+            secure(db, t).await?;
         }
         Ok(())
     }
@@ -69,7 +62,7 @@ impl MigrationTrait for Migration {
         if m.get_database_backend() != sea_orm::DbBackend::Postgres {
             return Ok(());
         }
-        for t in TENANT_TABLES {
+        for t in TABLES {
             m.get_connection()
                 .execute_unprepared(&format!(
                     "DROP POLICY IF EXISTS tenant_isolation ON {t};
@@ -81,4 +74,19 @@ impl MigrationTrait for Migration {
         }
         Ok(())
     }
+}
+
+/// Grants the app role a tenant-plane table and confines it to `app.tenant_id`.
+/// PostgreSQL only.
+pub(crate) async fn secure(db: &SchemaManagerConnection<'_>, table: &str) -> Result<(), DbErr> {
+    db.execute_unprepared(&format!(
+        "GRANT SELECT, INSERT, UPDATE, DELETE ON {table} TO {APP_ROLE};
+         ALTER TABLE {table} ENABLE ROW LEVEL SECURITY;
+         ALTER TABLE {table} FORCE ROW LEVEL SECURITY;
+         CREATE POLICY tenant_isolation ON {table}
+           USING (tenant_id = NULLIF(current_setting('app.tenant_id', true), '')::uuid)
+           WITH CHECK (tenant_id = NULLIF(current_setting('app.tenant_id', true), '')::uuid);"
+    ))
+    .await
+    .map(|_| ())
 }

@@ -110,6 +110,9 @@ pub struct TestApp {
     /// Database-strategy tenants this server made: their names' prefix (unique
     /// to this server) and where they are, to remove them when the test ends.
     tenant_databases: TenantDatabases,
+    /// What the server was started with, for starting more nodes beside it.
+    settings: Settings,
+    server: Option<tokio::task::JoinHandle<anyhow::Result<()>>>,
 }
 
 #[derive(Default)]
@@ -169,6 +172,9 @@ impl TenantDatabases {
 
 impl Drop for TestApp {
     fn drop(&mut self) {
+        if let Some(server) = self.server.take() {
+            server.abort();
+        }
         self.tenant_databases.remove();
         if let Some((base, name)) = self.postgres_database.take() {
             drop_database(base, name);
@@ -229,11 +235,7 @@ pub async fn spawn_with(backend: Backend, configure: impl FnOnce(&mut Settings))
     if std::env::var("TEST_LOG").is_ok() {
         api::telemetry::init(&settings.log, settings.app_env);
     }
-    let app = Application::build(settings)
-        .await
-        .expect("the server starts");
-    let addr = format!("http://{}", app.local_addr());
-    tokio::spawn(app.run(std::future::pending()));
+    let (addr, server) = start(settings.clone()).await;
     TestApp {
         addr,
         database_url,
@@ -241,6 +243,45 @@ pub async fn spawn_with(backend: Backend, configure: impl FnOnce(&mut Settings))
         client: reqwest::Client::new(),
         sqlite_file,
         tenant_databases,
+        settings,
+        server: Some(server),
+    }
+}
+
+async fn start(settings: Settings) -> (String, tokio::task::JoinHandle<anyhow::Result<()>>) {
+    let app = Application::build(settings)
+        .await
+        .expect("the server starts");
+    let addr = format!("http://{}", app.local_addr());
+    (addr, tokio::spawn(app.run(std::future::pending())))
+}
+
+impl TestApp {
+    /// Another server on this one's database: a second node of the same
+    /// deployment. It leaves cleaning up to this one.
+    pub async fn another_node(&self, configure: impl FnOnce(&mut Settings)) -> TestApp {
+        let mut settings = self.settings.clone();
+        configure(&mut settings);
+        let (addr, server) = start(settings.clone()).await;
+        TestApp {
+            addr,
+            database_url: self.database_url.clone(),
+            postgres_database: None,
+            client: reqwest::Client::new(),
+            sqlite_file: None,
+            tenant_databases: TenantDatabases::default(),
+            settings,
+            server: Some(server),
+        }
+    }
+
+    /// Stops the server the way a killed process stops: requests and
+    /// deliveries in flight are cut off. Its database stays.
+    pub async fn kill(&mut self) {
+        if let Some(server) = self.server.take() {
+            server.abort();
+            let _ = server.await;
+        }
     }
 }
 

@@ -3,6 +3,7 @@
 
 mod databases;
 mod helpers;
+mod ws;
 
 mod auth;
 mod fixtures;
@@ -20,8 +21,10 @@ mod row_security;
 mod schemas;
 mod sessions;
 mod shutdown;
+mod subscriptions;
 mod tasks;
 mod tenant_databases;
 mod tenant_lifecycle;
 mod tenant_moves;
 mod tokens;
+mod webhooks;

@@ -9,7 +9,7 @@ use serde_json::{Value, json};
 use std::time::Duration;
 
 const SECRET: &str = "lifecycle-secret";
-const LAST: &str = "m20261121_000003_row_level_security";
+const LAST: &str = "m20261121_000004_outbox_and_webhooks";
 
 async fn schema_tenant(app: &TestApp) -> (uuid::Uuid, String) {
     let f: Value = app

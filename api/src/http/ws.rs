@@ -1,0 +1,176 @@
+//! GraphQL subscriptions over WebSocket at `GET /graphql`: the
+//! `graphql-transport-ws` protocol of the graphql-ws client (and the older
+//! `graphql-ws` one).
+//!
+//! The client signs in with its `connection_init` payload,
+//! `{"authorization": "Bearer <accessToken>"}`, checked like a request's
+//! header. Every `subscriptions.session_check_ms` the connection checks that
+//! the token still stands; when its session is revoked (or the token expires)
+//! the connection is closed with 4403, and the client reconnects with a fresh token.
+
+use super::AppState;
+use crate::graphql::context::Caller;
+use async_graphql::Data;
+use async_graphql::http::{
+    ALL_WEBSOCKET_PROTOCOLS, WebSocket as GqlWebSocket, WebSocketProtocols, WsMessage,
+};
+use axum::extract::ws::{CloseFrame, Message, WebSocket};
+use axum::extract::{FromRequestParts, Request, State, WebSocketUpgrade};
+use axum::handler::Handler;
+use axum::http::StatusCode;
+use axum::http::header::{CONNECTION, SEC_WEBSOCKET_PROTOCOL, UPGRADE};
+use axum::response::{IntoResponse, Response};
+use futures::{SinkExt, StreamExt, future};
+use std::sync::{Arc, OnceLock};
+use std::time::Duration;
+
+/// The close code for a refused or ended session (graphql-transport-ws "Forbidden").
+const FORBIDDEN: u16 = 4403;
+
+fn is_upgrade(req: &Request) -> bool {
+    let has = |name, token: &str| {
+        req.headers()
+            .get_all(name)
+            .iter()
+            .filter_map(|v| v.to_str().ok())
+            .any(|v| v.split(',').any(|p| p.trim().eq_ignore_ascii_case(token)))
+    };
+    has(UPGRADE, "websocket") && has(CONNECTION, "upgrade")
+}
+
+/// The first subprotocol offered that we speak.
+fn protocol(req: &Request) -> Option<WebSocketProtocols> {
+    req.headers()
+        .get(SEC_WEBSOCKET_PROTOCOL)?
+        .to_str()
+        .ok()?
+        .split(',')
+        .find_map(|p| p.trim().parse().ok())
+}
+
+/// `GET /graphql`: a WebSocket upgrade for subscriptions, or else GraphiQL
+/// and queries in the URL.
+pub async fn get(State(state): State<AppState>, req: Request) -> Response {
+    if !is_upgrade(&req) {
+        return super::graphql::get.call(req, state).await;
+    }
+    let Some(protocol) = protocol(&req) else {
+        return (
+            StatusCode::BAD_REQUEST,
+            "Sec-WebSocket-Protocol must offer graphql-transport-ws (or graphql-ws)",
+        )
+            .into_response();
+    };
+    let (mut parts, _) = req.into_parts();
+    let upgrade = match WebSocketUpgrade::from_request_parts(&mut parts, &()).await {
+        Ok(u) => u,
+        Err(e) => return e.into_response(),
+    };
+    upgrade
+        .protocols(ALL_WEBSOCKET_PROTOCOLS)
+        .on_upgrade(move |socket| serve(state, socket, protocol))
+}
+
+/// The token of `{"authorization": "Bearer …"}` (any case of the key).
+fn bearer(payload: &serde_json::Value) -> Option<String> {
+    let value = payload
+        .as_object()?
+        .iter()
+        .find(|(k, _)| k.eq_ignore_ascii_case("authorization"))?
+        .1
+        .as_str()?;
+    let token = value
+        .strip_prefix("Bearer ")
+        .or_else(|| value.strip_prefix("bearer "))?
+        .trim();
+    (!token.is_empty()).then(|| token.to_owned())
+}
+
+struct Connected;
+
+impl Connected {
+    fn new() -> Self {
+        metrics::gauge!("tenantry_subscription_connections").increment(1.0);
+        Self
+    }
+}
+
+impl Drop for Connected {
+    fn drop(&mut self) {
+        metrics::gauge!("tenantry_subscription_connections").decrement(1.0);
+    }
+}
+
+async fn serve(state: AppState, socket: WebSocket, protocol: WebSocketProtocols) {
+    let _connected = Connected::new();
+    let services = state.services.clone();
+    let token: Arc<OnceLock<String>> = Arc::default();
+    let init = {
+        let services = services.clone();
+        let token = token.clone();
+        move |payload: serde_json::Value| async move {
+            let t = bearer(&payload).ok_or_else(|| {
+                async_graphql::Error::new(
+                    "send {\"authorization\": \"Bearer <accessToken>\"} in connection_init",
+                )
+            })?;
+            let ctx = services
+                .auth()
+                .authenticate(&t)
+                .await
+                .map_err(|e| async_graphql::Error::new(e.to_string()))?;
+            let _ = token.set(t);
+            let mut data = Data::default();
+            data.insert(Caller::Member(ctx));
+            Ok(data)
+        }
+    };
+    let (mut sink, stream) = socket.split();
+    let input = stream
+        .take_while(|m| future::ready(m.is_ok()))
+        .filter_map(|m| {
+            future::ready(match m {
+                Ok(m @ (Message::Text(_) | Message::Binary(_))) => Some(m.into_data()),
+                _ => None,
+            })
+        });
+    let mut out = std::pin::pin!(
+        GqlWebSocket::new(state.schema.clone(), input, protocol).on_connection_init(init)
+    );
+    let every = Duration::from_millis(state.settings.subscriptions.session_check_ms.max(100));
+    let mut check = tokio::time::interval_at(tokio::time::Instant::now() + every, every);
+    check.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        tokio::select! {
+            msg = out.next() => match msg {
+                Some(WsMessage::Text(text)) => {
+                    if sink.send(Message::Text(text.into())).await.is_err() {
+                        return;
+                    }
+                }
+                Some(WsMessage::Close(code, reason)) => {
+                    // A refused `connection_init` is "Forbidden" in graphql-transport-ws.
+                    let code = if token.get().is_none() && code == 1002 { FORBIDDEN } else { code };
+                    let _ = sink.send(close(code, &reason)).await;
+                    return;
+                }
+                None => return,
+            },
+            _ = check.tick() => {
+                let Some(t) = token.get() else { continue };
+                // Storage trouble is not the session's end: look again next time.
+                if let Err(domain::Error::Unauthenticated(why)) = services.auth().check_session(t).await {
+                    let _ = sink.send(close(FORBIDDEN, why)).await;
+                    return;
+                }
+            }
+        }
+    }
+}
+
+fn close(code: u16, reason: &str) -> Message {
+    Message::Close(Some(CloseFrame {
+        code,
+        reason: reason.into(),
+    }))
+}

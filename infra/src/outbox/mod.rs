@@ -1,0 +1,319 @@
+//! The outbox worker: one per node, safe to run on many. It takes events out
+//! of each tenant's outbox, turns them into webhook deliveries, and sends
+//! those with retries.
+//!
+//! Which tenants to look at: those whose commits on this node wrote events
+//! (woken at once, through [`Nudges`]), those with a retry coming due, and,
+//! every `sweep_interval`, every tenant (events written on other nodes, or
+//! left by a node that stopped). Nothing is lost across a restart: events and
+//! deliveries are rows, and the sweep at start-up finds them.
+
+mod sender;
+pub mod signing;
+
+use crate::entities::tenant;
+use crate::tenancy::SqlTenancy;
+use crate::tenancy::relay::{Attempt, Leased, Relayed, Take};
+use chrono::Utc;
+use domain::webhook::{RetryPolicy, TargetPolicy};
+use domain::{Isolation, TenantContext, TenantId};
+use sea_orm::{DatabaseConnection, EntityTrait, QuerySelect};
+use sender::{Answer, Sender};
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+use tokio::task::JoinSet;
+use tokio::time::Instant;
+
+/// Tenants whose commits on this node wrote events, for the worker to visit now.
+#[derive(Default)]
+pub struct Nudges {
+    pending: Mutex<HashMap<TenantId, Isolation>>,
+    notify: tokio::sync::Notify,
+}
+
+impl Nudges {
+    pub(crate) fn nudge(&self, ctx: &TenantContext) {
+        self.pending
+            .lock()
+            .expect("nudges lock")
+            .insert(ctx.tenant_id(), ctx.isolation());
+        self.notify.notify_one();
+    }
+
+    fn drain(&self) -> Vec<(TenantId, Isolation)> {
+        self.pending.lock().expect("nudges lock").drain().collect()
+    }
+}
+
+#[derive(Debug, Clone, Copy)]
+pub struct WorkerSettings {
+    /// How often every tenant is looked at.
+    pub sweep_interval: Duration,
+    /// Events, and deliveries, taken per transaction.
+    pub batch: u64,
+    /// Tenants worked at once.
+    pub concurrency: usize,
+    pub retry: RetryPolicy,
+    /// The deadline of one HTTP attempt.
+    pub timeout: Duration,
+    pub targets: TargetPolicy,
+}
+
+/// Receives events as they leave the outbox (subscriptions).
+pub type EventSink = Arc<dyn Fn(TenantId, &[Relayed]) + Send + Sync>;
+
+pub struct Worker {
+    tenancy: SqlTenancy,
+    control: DatabaseConnection,
+    nudges: Arc<Nudges>,
+    sender: Arc<Sender>,
+    settings: WorkerSettings,
+    sink: Option<EventSink>,
+}
+
+/// What to do with a tenant after a pass.
+enum Next {
+    At(Instant, Isolation),
+    /// Nothing pending; the sweep or a nudge brings it back.
+    Idle,
+}
+
+impl Worker {
+    /// # Errors
+    /// When the HTTP client cannot be built.
+    pub fn new(
+        tenancy: SqlTenancy,
+        control: DatabaseConnection,
+        nudges: Arc<Nudges>,
+        settings: WorkerSettings,
+        sink: Option<EventSink>,
+    ) -> reqwest::Result<Self> {
+        Ok(Self {
+            sender: Arc::new(Sender::new(settings.timeout, settings.targets)?),
+            tenancy,
+            control,
+            nudges,
+            settings,
+            sink,
+        })
+    }
+
+    /// Runs until the task is aborted. An attempt cut off by that is retried
+    /// when its lease ends, by this node after a restart or by another.
+    pub async fn run(self) {
+        let this = Arc::new(self);
+        let mut due: HashMap<TenantId, (Instant, Isolation)> = HashMap::new();
+        let mut busy: HashMap<TenantId, ()> = HashMap::new();
+        let mut running: JoinSet<(TenantId, Next)> = JoinSet::new();
+        let mut next_sweep = Instant::now();
+        loop {
+            let now = Instant::now();
+            if now >= next_sweep {
+                this.sweep(&mut due).await;
+                next_sweep = Instant::now() + this.settings.sweep_interval;
+            }
+            for (t, i) in this.nudges.drain() {
+                due.insert(t, (Instant::now(), i));
+            }
+            let ready: Vec<_> = due
+                .iter()
+                .filter(|(t, (at, _))| *at <= Instant::now() && !busy.contains_key(*t))
+                .map(|(t, (_, i))| (*t, *i))
+                .take(this.settings.concurrency.saturating_sub(running.len()))
+                .collect();
+            for (t, i) in ready {
+                due.remove(&t);
+                busy.insert(t, ());
+                let w = this.clone();
+                running.spawn(async move { (t, w.work(t, i).await) });
+            }
+            let wake = due
+                .iter()
+                .filter(|(t, _)| !busy.contains_key(*t))
+                .map(|(_, (at, _))| *at)
+                .min()
+                .unwrap_or(next_sweep)
+                .min(next_sweep);
+            tokio::select! {
+                () = this.nudges.notify.notified() => {}
+                () = tokio::time::sleep_until(wake) => {}
+                Some(done) = running.join_next() => match done {
+                    Ok((t, next)) => {
+                        busy.remove(&t);
+                        if let Next::At(at, i) = next {
+                            let e = due.entry(t).or_insert((at, i));
+                            if at < e.0 {
+                                *e = (at, i);
+                            }
+                        }
+                    }
+                    Err(e) => {
+                        tracing::error!(error = %e, "outbox worker task failed");
+                        busy.retain(|_, ()| false);
+                    }
+                },
+            }
+        }
+    }
+
+    /// Schedules every tenant with events waiting or deliveries pending.
+    async fn sweep(&self, due: &mut HashMap<TenantId, (Instant, Isolation)>) {
+        let tenants: Vec<(uuid::Uuid, String)> = match tenant::Entity::find()
+            .select_only()
+            .column(tenant::Column::Id)
+            .column(tenant::Column::Isolation)
+            .into_tuple()
+            .all(&self.control)
+            .await
+        {
+            Ok(t) => t,
+            Err(e) => {
+                tracing::warn!(error = %e, "outbox sweep: listing tenants");
+                return;
+            }
+        };
+        for (id, isolation) in tenants {
+            let (t, Ok(i)) = (TenantId::from_uuid(id), isolation.parse::<Isolation>()) else {
+                continue;
+            };
+            match self
+                .tenancy
+                .pending_work(&TenantContext::system(t, i))
+                .await
+            {
+                Ok((true, _)) => {
+                    due.insert(t, (Instant::now(), i));
+                }
+                Ok((false, Some(at))) => {
+                    due.entry(t).or_insert((instant_of(at), i));
+                }
+                Ok((false, None)) => {}
+                Err(e) => tracing::debug!(tenant = %t, error = %e, "outbox sweep: tenant skipped"),
+            }
+        }
+    }
+
+    /// Works one tenant until its outbox is empty and nothing is due; says
+    /// when to come back.
+    async fn work(&self, tenant: TenantId, isolation: Isolation) -> Next {
+        let ctx = TenantContext::system(tenant, isolation);
+        let s = &self.settings;
+        loop {
+            let now = crate::now();
+            let lease = chrono::Duration::from_std(s.timeout + Duration::from_secs(2))
+                .unwrap_or(chrono::Duration::seconds(60));
+            let take = Take {
+                events: s.batch,
+                deliveries: s.batch,
+                now,
+                lease_until: now + lease,
+            };
+            let batch = match self.tenancy.take_work(&ctx, take).await {
+                Ok(Some(b)) => b,
+                // Another node is on it; look again shortly in case it stops.
+                Ok(None) => return Next::At(Instant::now() + Duration::from_secs(1), isolation),
+                Err(e) => return self.after_error(tenant, e).await,
+            };
+            if !batch.events.is_empty() {
+                metrics::counter!("tenantry_outbox_events_relayed_total")
+                    .increment(batch.events.len() as u64);
+                if let Some(sink) = &self.sink {
+                    sink(tenant, &batch.events);
+                }
+            }
+            let full =
+                batch.events.len() as u64 >= s.batch || batch.deliveries.len() as u64 >= s.batch;
+            // One webhook's deliveries go one after another, in event order;
+            // different webhooks are served side by side.
+            let mut per_hook: HashMap<uuid::Uuid, Vec<Leased>> = HashMap::new();
+            for d in batch.deliveries {
+                per_hook.entry(d.webhook_id).or_default().push(d);
+            }
+            let ctx = &ctx;
+            futures::future::join_all(per_hook.into_values().map(|ds| async move {
+                for d in ds {
+                    self.attempt(ctx, d).await;
+                }
+            }))
+            .await;
+            if !full {
+                break;
+            }
+        }
+        match self.tenancy.pending_work(&ctx).await {
+            Ok((true, _)) => Next::At(Instant::now(), isolation),
+            Ok((false, Some(at))) => Next::At(instant_of(at), isolation),
+            Ok((false, None)) => Next::Idle,
+            Err(e) => self.after_error(tenant, e).await,
+        }
+    }
+
+    /// The tenant may have moved (its context is stale) or gone: read the
+    /// directory again and come back in a second, or forget it.
+    async fn after_error(&self, tenant: TenantId, e: domain::Error) -> Next {
+        if !matches!(e, domain::Error::RateLimited { .. }) {
+            tracing::warn!(tenant = %tenant, error = %e, "outbox worker");
+        }
+        let found = tenant::Entity::find_by_id(tenant.as_uuid())
+            .one(&self.control)
+            .await;
+        match found {
+            Ok(Some(row)) => match row.isolation.parse() {
+                Ok(i) => Next::At(Instant::now() + Duration::from_secs(1), i),
+                Err(_) => Next::Idle,
+            },
+            Ok(None) => Next::Idle,
+            Err(_) => Next::Idle,
+        }
+    }
+
+    async fn attempt(&self, ctx: &TenantContext, d: Leased) {
+        let started = std::time::Instant::now();
+        let answer = self.sender.send(&d).await;
+        metrics::histogram!("tenantry_webhook_attempt_seconds")
+            .record(started.elapsed().as_secs_f64());
+        let failed = |status: Option<u16>, error: String| {
+            let attempts = u32::try_from(d.attempt).unwrap_or(u32::MAX);
+            let delay = self
+                .settings
+                .retry
+                .next_delay(attempts, rand::random::<f64>());
+            Attempt::Failed {
+                status,
+                error,
+                retry_at: delay.map(|d| {
+                    Utc::now() + chrono::Duration::from_std(d).unwrap_or(chrono::Duration::zero())
+                }),
+            }
+        };
+        let outcome = match answer {
+            Answer::Accepted(status) => Attempt::Delivered { status },
+            Answer::Refused(status) => failed(Some(status), format!("HTTP {status}")),
+            Answer::Unreachable(error) => failed(None, error),
+        };
+        let label = match &outcome {
+            Attempt::Delivered { .. } => "delivered",
+            Attempt::Failed {
+                retry_at: Some(_), ..
+            } => "retry",
+            Attempt::Failed { retry_at: None, .. } => "dead",
+        };
+        metrics::counter!("tenantry_webhook_attempts_total", "outcome" => label).increment(1);
+        if let Attempt::Failed {
+            retry_at: None,
+            error,
+            ..
+        } = &outcome
+        {
+            tracing::warn!(tenant = %ctx.tenant_id(), delivery = %d.id, event = %d.event_id, %error, "webhook delivery dead-lettered");
+        }
+        if let Err(e) = self.tenancy.settle(ctx, d.id, &outcome).await {
+            tracing::warn!(delivery = %d.id, error = %e, "recording a webhook attempt; it is retried when its lease ends");
+        }
+    }
+}
+
+fn instant_of(at: chrono::DateTime<Utc>) -> Instant {
+    Instant::now() + (at - Utc::now()).to_std().unwrap_or(Duration::ZERO)
+}

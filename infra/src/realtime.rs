@@ -1,0 +1,272 @@
+//! Task and project events, fanned out to this node's subscribers.
+//!
+//! The outbox worker that relays an event hands it on here. With Redis it is
+//! published on one channel and every node, the relaying one included, gives
+//! it to its own subscribers; without Redis (one node) it goes straight to
+//! them. If Redis cannot take it, this node's subscribers still get it.
+
+use crate::tenancy::relay::Relayed;
+use domain::TenantId;
+use futures::StreamExt;
+use redis::aio::ConnectionManager;
+use serde_json::Value;
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+use tokio::sync::{broadcast, mpsc};
+
+/// One event as subscribers see it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct HubEvent {
+    pub id: String,
+    /// `task.created`, …
+    pub event_type: String,
+    /// `{"task": {…}}` or `{"project": {…}}`.
+    pub data: Value,
+}
+
+impl HubEvent {
+    fn parse(body: &Value) -> Option<Self> {
+        Some(Self {
+            id: body.get("id")?.as_str()?.to_owned(),
+            event_type: body.get("type")?.as_str()?.to_owned(),
+            data: body.get("data")?.clone(),
+        })
+    }
+}
+
+/// Per-tenant broadcast channels; a tenant's channel exists while it has subscribers.
+pub struct Hub {
+    channels: Mutex<HashMap<TenantId, broadcast::Sender<Arc<HubEvent>>>>,
+    /// Events a subscriber may fall behind by before it is told it missed some.
+    capacity: usize,
+}
+
+impl Hub {
+    pub fn new(capacity: usize) -> Arc<Self> {
+        Arc::new(Self {
+            channels: Mutex::default(),
+            capacity: capacity.max(1),
+        })
+    }
+
+    /// Events of `tenant` from now on.
+    pub fn subscribe(&self, tenant: TenantId) -> broadcast::Receiver<Arc<HubEvent>> {
+        let mut channels = self.channels.lock().expect("hub lock");
+        channels
+            .entry(tenant)
+            .or_insert_with(|| broadcast::channel(self.capacity).0)
+            .subscribe()
+    }
+
+    /// Hands events to the tenant's subscribers on this node, in order.
+    pub fn dispatch(&self, tenant: TenantId, events: Vec<Arc<HubEvent>>) {
+        let mut channels = self.channels.lock().expect("hub lock");
+        let Some(tx) = channels.get(&tenant) else {
+            return;
+        };
+        if tx.receiver_count() == 0 {
+            channels.remove(&tenant);
+            return;
+        }
+        let n = events.len() as u64;
+        for e in events {
+            let _ = tx.send(e);
+        }
+        metrics::counter!("tenantry_subscription_events_total").increment(n);
+    }
+
+    /// Subscriptions open on this node.
+    pub fn subscribers(&self) -> usize {
+        let mut channels = self.channels.lock().expect("hub lock");
+        channels.retain(|_, tx| tx.receiver_count() > 0);
+        channels
+            .values()
+            .map(broadcast::Sender::receiver_count)
+            .sum()
+    }
+}
+
+/// Logs at most once per interval, so an outage does not flood the logs.
+pub struct LogEvery {
+    every: Duration,
+    last: Mutex<Option<Instant>>,
+}
+
+impl LogEvery {
+    pub fn new(every: Duration) -> Self {
+        Self {
+            every,
+            last: Mutex::new(None),
+        }
+    }
+
+    /// Whether to log now; counts as logged.
+    pub fn ready(&self) -> bool {
+        let mut last = self.last.lock().expect("log throttle lock");
+        match *last {
+            Some(t) if t.elapsed() < self.every => false,
+            _ => {
+                *last = Some(Instant::now());
+                true
+            }
+        }
+    }
+}
+
+fn parse_bodies(events: &[Relayed]) -> Vec<Arc<HubEvent>> {
+    events
+        .iter()
+        .filter_map(|e| serde_json::from_str::<Value>(&e.body).ok())
+        .filter_map(|b| HubEvent::parse(&b).map(Arc::new))
+        .collect()
+}
+
+/// What the outbox worker calls with each tenant's relayed events.
+///
+/// Without Redis: straight to this node's subscribers. With Redis: queued
+/// for a publishing task (the worker never waits on Redis).
+pub fn sink(hub: Arc<Hub>, redis: Option<(ConnectionManager, String)>) -> crate::outbox::EventSink {
+    match redis {
+        None => {
+            Arc::new(move |tenant, events: &[Relayed]| hub.dispatch(tenant, parse_bodies(events)))
+        }
+        Some((conn, channel)) => {
+            let (tx, rx) = mpsc::channel::<(TenantId, Vec<Relayed>)>(1024);
+            tokio::spawn(publish(conn, channel, hub.clone(), rx));
+            let dropped = Arc::new(LogEvery::new(Duration::from_secs(30)));
+            Arc::new(move |tenant, events: &[Relayed]| {
+                if tx.try_send((tenant, events.to_vec())).is_err() && dropped.ready() {
+                    tracing::warn!(
+                        "subscriptions: the publishing queue is full; events dropped for subscribers (webhooks are unaffected)"
+                    );
+                }
+            })
+        }
+    }
+}
+
+/// `{"tenantId": …, "events": [<body>, …]}`: one message per relayed batch, so
+/// a tenant's events keep their order.
+fn message(tenant: TenantId, events: &[Relayed]) -> String {
+    let bodies: Vec<&str> = events.iter().map(|e| e.body.as_str()).collect();
+    format!(
+        "{{\"tenantId\":\"{tenant}\",\"events\":[{}]}}",
+        bodies.join(",")
+    )
+}
+
+async fn publish(
+    conn: ConnectionManager,
+    channel: String,
+    hub: Arc<Hub>,
+    mut rx: mpsc::Receiver<(TenantId, Vec<Relayed>)>,
+) {
+    let failing = LogEvery::new(Duration::from_secs(30));
+    while let Some((tenant, events)) = rx.recv().await {
+        let mut c = conn.clone();
+        let sent: redis::RedisResult<i64> = redis::cmd("PUBLISH")
+            .arg(&channel)
+            .arg(message(tenant, &events))
+            .query_async(&mut c)
+            .await;
+        if let Err(e) = sent {
+            // Other nodes miss these; this node's subscribers need not.
+            hub.dispatch(tenant, parse_bodies(&events));
+            if failing.ready() {
+                tracing::warn!(error = %e, "subscriptions: Redis unreachable; events reach this node's subscribers only (logged once per 30 s)");
+            }
+        }
+    }
+}
+
+/// Follows the channel and hands every node's events to this node's
+/// subscribers, reconnecting with a growing pause while Redis is away.
+pub async fn listen(client: redis::Client, channel: String, hub: Arc<Hub>) {
+    let mut pause = Duration::from_millis(250);
+    let failing = LogEvery::new(Duration::from_secs(30));
+    loop {
+        match client.get_async_pubsub().await {
+            Ok(mut pubsub) => match pubsub.subscribe(&channel).await {
+                Ok(()) => {
+                    pause = Duration::from_millis(250);
+                    let mut messages = pubsub.on_message();
+                    while let Some(m) = messages.next().await {
+                        let Ok(text) = m.get_payload::<String>() else {
+                            continue;
+                        };
+                        let Ok(v) = serde_json::from_str::<Value>(&text) else {
+                            continue;
+                        };
+                        let tenant = v
+                            .get("tenantId")
+                            .and_then(Value::as_str)
+                            .and_then(|t| t.parse::<TenantId>().ok());
+                        let (Some(tenant), Some(events)) =
+                            (tenant, v.get("events").and_then(Value::as_array))
+                        else {
+                            continue;
+                        };
+                        let events = events
+                            .iter()
+                            .filter_map(|b| HubEvent::parse(b).map(Arc::new))
+                            .collect();
+                        hub.dispatch(tenant, events);
+                    }
+                }
+                Err(e) if failing.ready() => {
+                    tracing::warn!(error = %e, "subscriptions: subscribing to Redis failed (logged once per 30 s)");
+                }
+                Err(_) => {}
+            },
+            Err(e) if failing.ready() => {
+                tracing::warn!(error = %e, "subscriptions: Redis unreachable; retrying (logged once per 30 s)");
+            }
+            Err(_) => {}
+        }
+        tokio::time::sleep(pause).await;
+        pause = (pause * 2).min(Duration::from_secs(5));
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn event(id: &str) -> Arc<HubEvent> {
+        Arc::new(HubEvent {
+            id: id.into(),
+            event_type: "task.created".into(),
+            data: Value::Null,
+        })
+    }
+
+    #[tokio::test]
+    async fn subscribers_get_their_tenants_events_in_order_and_no_others() {
+        let hub = Hub::new(16);
+        let (a, b) = (TenantId::generate(), TenantId::generate());
+        let mut ra = hub.subscribe(a);
+        let mut rb = hub.subscribe(b);
+        hub.dispatch(a, vec![event("1"), event("2")]);
+        hub.dispatch(b, vec![event("3")]);
+        assert_eq!(ra.recv().await.unwrap().id, "1");
+        assert_eq!(ra.recv().await.unwrap().id, "2");
+        assert_eq!(rb.recv().await.unwrap().id, "3");
+        assert!(ra.try_recv().is_err(), "nothing of b reaches a");
+        assert_eq!(hub.subscribers(), 2);
+        drop(ra);
+        hub.dispatch(a, vec![event("4")]);
+        assert_eq!(
+            hub.subscribers(),
+            1,
+            "a's channel went with its last subscriber"
+        );
+    }
+
+    #[test]
+    fn log_every_lets_one_through_per_interval() {
+        let l = LogEvery::new(Duration::from_secs(60));
+        assert!(l.ready());
+        assert!(!l.ready());
+    }
+}

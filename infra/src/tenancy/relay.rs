@@ -1,0 +1,310 @@
+//! The worker's side of the outbox: hand a tenant's events on to its webhooks
+//! (as delivery rows) and lease the deliveries that are due.
+//!
+//! One node at a time works a tenant: its transaction takes a per-tenant
+//! advisory lock (PostgreSQL; SQLite's write transactions are serial anyway),
+//! and a node that does not get it leaves the tenant to the one that did. So
+//! events leave the outbox in order. HTTP calls happen outside any
+//! transaction; a delivery being sent is leased (its `next_attempt_at` pushed
+//! past the call's timeout), so a node that dies mid-call leaves it to be
+//! retried when the lease ends, by any node.
+
+use super::SqlTenancy;
+use super::bound::Bound;
+use crate::entities::{outbox_event, webhook, webhook_delivery as delivery};
+use crate::errors::unexpected;
+use chrono::{DateTime, Utc};
+use domain::ports::{TenantTx, TxMode};
+use domain::webhook::DeliveryStatus;
+use domain::{Result, TenantContext};
+use sea_orm::ActiveValue::Set;
+use sea_orm::sea_query::{Expr, ExprTrait};
+use sea_orm::{ColumnTrait, DbBackend, QueryFilter, QueryOrder, QuerySelect};
+use serde_json::{Value, json};
+use std::collections::HashMap;
+use uuid::Uuid;
+
+/// The advisory lock's first key: "outb".
+const RELAY_LOCK_SPACE: i32 = 0x6f75_7462;
+
+/// How much one pass over a tenant takes on.
+#[derive(Debug, Clone, Copy)]
+pub struct Take {
+    pub events: u64,
+    pub deliveries: u64,
+    pub now: DateTime<Utc>,
+    /// Leased deliveries are not due again before this.
+    pub lease_until: DateTime<Utc>,
+}
+
+/// An event taken from the outbox, in the form receivers get it.
+#[derive(Debug, Clone)]
+pub struct Relayed {
+    pub id: Uuid,
+    pub event_type: String,
+    /// `{"id", "type", "tenantId", "occurredAt", "data"}`, as JSON text.
+    pub body: String,
+}
+
+/// A delivery leased for one attempt.
+#[derive(Debug, Clone)]
+pub struct Leased {
+    pub id: Uuid,
+    pub webhook_id: Uuid,
+    pub event_id: Uuid,
+    pub event_type: String,
+    pub url: String,
+    pub secret: String,
+    pub body: String,
+    /// Attempts so far, this one included.
+    pub attempt: i32,
+}
+
+#[derive(Debug, Default)]
+pub struct Batch {
+    pub events: Vec<Relayed>,
+    pub deliveries: Vec<Leased>,
+}
+
+/// What an attempt led to.
+#[derive(Debug, Clone)]
+pub enum Attempt {
+    Delivered {
+        status: u16,
+    },
+    Failed {
+        status: Option<u16>,
+        error: String,
+        /// When to try again; `None` dead-letters the delivery.
+        retry_at: Option<DateTime<Utc>>,
+    },
+}
+
+/// The JSON body of an event, as webhooks and subscribers receive it.
+pub fn event_body(e: &outbox_event::Model) -> String {
+    let data: Value = serde_json::from_str(&e.payload).unwrap_or(Value::Null);
+    json!({
+        "id": e.id.to_string(),
+        "type": e.event_type,
+        "tenantId": e.tenant_id.to_string(),
+        "occurredAt": e.occurred_at.to_rfc3339_opts(chrono::SecondsFormat::Micros, true),
+        "data": data,
+    })
+    .to_string()
+}
+
+impl SqlTenancy {
+    /// Takes up to `take.events` events out of the tenant's outbox (making a
+    /// delivery for each webhook that wants one) and leases up to
+    /// `take.deliveries` due deliveries, in one transaction. `None` when
+    /// another node is working this tenant.
+    ///
+    /// # Errors
+    /// Storage failures, or `RateLimited` while the tenant moves.
+    pub async fn take_work(&self, ctx: &TenantContext, take: Take) -> Result<Option<Batch>> {
+        let tx = self.open(ctx, TxMode::Write, None, true).await?;
+        if !tx.relay_lock().await? {
+            return Ok(None);
+        }
+        let events = tx.relay_events(take).await?;
+        let deliveries = tx.lease_deliveries(take).await?;
+        Box::new(tx).commit().await?;
+        Ok(Some(Batch { events, deliveries }))
+    }
+
+    /// Records an attempt's outcome.
+    ///
+    /// # Errors
+    /// Storage failures; the lease then runs out and the delivery is tried again.
+    pub async fn settle(&self, ctx: &TenantContext, id: Uuid, attempt: &Attempt) -> Result<()> {
+        let tx = self.open(ctx, TxMode::Write, None, true).await?;
+        let now = crate::now();
+        let q = tx.update::<delivery::Entity>().and(|q| {
+            let q = q.filter(delivery::Column::Id.eq(id));
+            match attempt {
+                Attempt::Delivered { status } => q
+                    .col_expr(
+                        delivery::Column::Status,
+                        Expr::value(DeliveryStatus::Delivered.as_str()),
+                    )
+                    .col_expr(
+                        delivery::Column::NextAttemptAt,
+                        Expr::value(None::<DateTime<Utc>>),
+                    )
+                    .col_expr(
+                        delivery::Column::LastStatusCode,
+                        Expr::value(i32::from(*status)),
+                    )
+                    .col_expr(delivery::Column::LastError, Expr::value(None::<String>))
+                    .col_expr(delivery::Column::DeliveredAt, Expr::value(now)),
+                Attempt::Failed {
+                    status,
+                    error,
+                    retry_at,
+                } => q
+                    .col_expr(
+                        delivery::Column::Status,
+                        Expr::value(match retry_at {
+                            Some(_) => DeliveryStatus::Pending.as_str(),
+                            None => DeliveryStatus::Dead.as_str(),
+                        }),
+                    )
+                    .col_expr(delivery::Column::NextAttemptAt, Expr::value(*retry_at))
+                    .col_expr(
+                        delivery::Column::LastStatusCode,
+                        Expr::value(status.map(i32::from)),
+                    )
+                    .col_expr(
+                        delivery::Column::LastError,
+                        Expr::value(Some(error.clone())),
+                    ),
+            }
+        });
+        tx.exec_update(q).await?;
+        Box::new(tx).commit().await
+    }
+
+    /// Whether the tenant's outbox holds events, and when its next pending
+    /// delivery is due: what the worker's periodic sweep asks of each tenant.
+    ///
+    /// # Errors
+    /// Storage failures.
+    pub async fn pending_work(&self, ctx: &TenantContext) -> Result<(bool, Option<DateTime<Utc>>)> {
+        let tx = self.open(ctx, TxMode::Read, None, false).await?;
+        let events = tx
+            .one(tx.select::<outbox_event::Entity>().and(|q| q.limit(1)))
+            .await?
+            .is_some();
+        let next = tx
+            .one(tx.select::<delivery::Entity>().and(|q| {
+                q.filter(delivery::Column::Status.eq(DeliveryStatus::Pending.as_str()))
+                    .filter(delivery::Column::NextAttemptAt.is_not_null())
+                    .order_by_asc(delivery::Column::NextAttemptAt)
+                    .limit(1)
+            }))
+            .await?
+            .and_then(|d| d.next_attempt_at);
+        Ok((events, next))
+    }
+}
+
+impl Bound {
+    /// One relaying node per tenant at a time (PostgreSQL).
+    async fn relay_lock(&self) -> Result<bool> {
+        if self.backend() != DbBackend::Postgres {
+            return Ok(true);
+        }
+        self.try_advisory_lock(RELAY_LOCK_SPACE).await
+    }
+
+    async fn relay_events(&self, take: Take) -> Result<Vec<Relayed>> {
+        let rows = self
+            .all(
+                self.select::<outbox_event::Entity>()
+                    .and(|q| q.order_by_asc(outbox_event::Column::Id).limit(take.events)),
+            )
+            .await?;
+        if rows.is_empty() {
+            return Ok(Vec::new());
+        }
+        let hooks = self.all(self.select::<webhook::Entity>()).await?;
+        let hooks: Vec<_> = hooks
+            .iter()
+            .map(|h| (h, h.events.split(',').collect::<Vec<_>>()))
+            .collect();
+        let mut deliveries = Vec::new();
+        let mut relayed = Vec::with_capacity(rows.len());
+        for e in &rows {
+            let body = event_body(e);
+            for (hook, events) in &hooks {
+                if events.contains(&e.event_type.as_str()) {
+                    deliveries.push(delivery::ActiveModel {
+                        tenant_id: Set(e.tenant_id),
+                        id: Set(Uuid::now_v7()),
+                        webhook_id: Set(hook.id),
+                        event_id: Set(e.id),
+                        event_type: Set(e.event_type.clone()),
+                        body: Set(body.clone()),
+                        status: Set(DeliveryStatus::Pending.as_str().to_owned()),
+                        attempts: Set(0),
+                        next_attempt_at: Set(Some(take.now)),
+                        last_status_code: Set(None),
+                        last_error: Set(None),
+                        created_at: Set(take.now),
+                        delivered_at: Set(None),
+                    });
+                }
+            }
+            relayed.push(Relayed {
+                id: e.id,
+                event_type: e.event_type.clone(),
+                body,
+            });
+        }
+        // Eight columns of parameters a row: stay well under PostgreSQL's limit.
+        for chunk in deliveries.chunks(1000) {
+            self.insert_many::<delivery::Entity, _>(chunk.to_vec())
+                .await
+                .map_err(unexpected)?;
+        }
+        let ids: Vec<Uuid> = rows.iter().map(|e| e.id).collect();
+        self.exec_delete(
+            self.delete::<outbox_event::Entity>()
+                .and(|q| q.filter(outbox_event::Column::Id.is_in(ids))),
+        )
+        .await?;
+        Ok(relayed)
+    }
+
+    async fn lease_deliveries(&self, take: Take) -> Result<Vec<Leased>> {
+        let due = self
+            .all(self.select::<delivery::Entity>().and(|q| {
+                q.filter(delivery::Column::Status.eq(DeliveryStatus::Pending.as_str()))
+                    .filter(delivery::Column::NextAttemptAt.lte(take.now))
+                    .order_by_asc(delivery::Column::NextAttemptAt)
+                    // Deliveries made together are due together: event order breaks the tie.
+                    .order_by_asc(delivery::Column::Id)
+                    .limit(take.deliveries)
+            }))
+            .await?;
+        if due.is_empty() {
+            return Ok(Vec::new());
+        }
+        let hooks: HashMap<Uuid, webhook::Model> = self
+            .all(self.select::<webhook::Entity>())
+            .await?
+            .into_iter()
+            .map(|h| (h.id, h))
+            .collect();
+        let ids: Vec<Uuid> = due.iter().map(|d| d.id).collect();
+        self.exec_update(self.update::<delivery::Entity>().and(|q| {
+            q.filter(delivery::Column::Id.is_in(ids))
+                .col_expr(
+                    delivery::Column::NextAttemptAt,
+                    Expr::value(Some(take.lease_until)),
+                )
+                .col_expr(
+                    delivery::Column::Attempts,
+                    Expr::col(delivery::Column::Attempts).add(1),
+                )
+        }))
+        .await?;
+        Ok(due
+            .into_iter()
+            .filter_map(|d| {
+                // A webhook deleted meanwhile took its deliveries with it.
+                let hook = hooks.get(&d.webhook_id)?;
+                Some(Leased {
+                    id: d.id,
+                    webhook_id: d.webhook_id,
+                    event_id: d.event_id,
+                    event_type: d.event_type,
+                    url: hook.url.clone(),
+                    secret: hook.secret.clone(),
+                    body: d.body,
+                    attempt: d.attempts + 1,
+                })
+            })
+            .collect())
+    }
+}

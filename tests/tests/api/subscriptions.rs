@@ -1,0 +1,184 @@
+//! `taskEvents` over WebSocket with a real graphql-transport-ws client:
+//! order, tenant isolation, the project filter, sign-in through
+//! `connection_init`, and the connection closed when its session is revoked.
+
+use crate::helpers::{Backend, TestApp, spawn_with};
+use crate::ws::{Read, Ws};
+use serde_json::{Value, json};
+use std::time::Duration;
+
+const EVENTS: &str = "subscription($p: ID) { taskEvents(projectId: $p) { id kind task { id projectId title status } } }";
+const UPDATE: &str = "mutation($id: ID!, $t: String!, $v: Int!) { updateTask(id: $id, input: {title: $t}, expectedVersion: $v) { version } }";
+
+/// A subscription's events from now on, skipping those of probe tasks
+/// (this one's and other subscriptions').
+struct Sub {
+    id: &'static str,
+}
+
+impl Sub {
+    /// Subscribes, then changes a probe task until its event arrives: from
+    /// then on the subscription is certainly live.
+    async fn start(
+        app: &TestApp,
+        ws: &mut Ws,
+        token: &str,
+        id: &'static str,
+        project: &str,
+        filter: Option<&str>,
+    ) -> Self {
+        ws.subscribe(id, EVENTS, json!({ "p": filter })).await;
+        let probe = app
+            .create_task(token, json!({ "projectId": project, "title": "probe" }))
+            .await;
+        let probe_id = probe["id"].as_str().unwrap().to_owned();
+        for version in 1.. {
+            assert!(version < 100, "the subscription never went live");
+            app.data(
+                Some(token),
+                UPDATE,
+                json!({ "id": probe_id, "t": format!("probe {version}"), "v": version }),
+            )
+            .await;
+            if let Read::Message(m) = ws.read(Duration::from_millis(300)).await {
+                assert_eq!(m["type"], "next", "{m}");
+                assert_eq!(
+                    m["payload"]["data"]["taskEvents"]["task"]["id"],
+                    probe_id.as_str()
+                );
+                break;
+            }
+        }
+        Self { id }
+    }
+
+    /// The next event that is not a probe's.
+    async fn next(&self, ws: &mut Ws) -> Value {
+        loop {
+            let d = ws.next_data(self.id).await;
+            let title = d["taskEvents"]["task"]["title"].as_str().unwrap_or("");
+            if !title.starts_with("probe") {
+                return d["taskEvents"].clone();
+            }
+        }
+    }
+}
+
+async fn task_events_arrive_in_order_for_their_tenant_only(backend: Backend) {
+    let app = spawn_with(backend, |_| {}).await;
+    let a = app.sign_up().await;
+    let b = app.sign_up().await;
+    let p1 = app.create_project(&a.token, "One").await;
+    let p2 = app.create_project(&a.token, "Two").await;
+    let bp = app.create_project(&b.token, "B").await;
+
+    let mut all = Ws::signed_in(&app.addr, &a.token).await;
+    let all_sub = Sub::start(&app, &mut all, &a.token, "all", &p1, None).await;
+    let mut only_p2 = Ws::signed_in(&app.addr, &a.token).await;
+    let p2_sub = Sub::start(&app, &mut only_p2, &a.token, "p2", &p2, Some(&p2)).await;
+    let mut other = Ws::signed_in(&app.addr, &b.token).await;
+    let b_sub = Sub::start(&app, &mut other, &b.token, "b", &bp, None).await;
+
+    let t1 = app
+        .create_task(&a.token, json!({ "projectId": p1, "title": "First" }))
+        .await;
+    app.data(
+        Some(&a.token),
+        UPDATE,
+        json!({ "id": t1["id"], "t": "First, renamed", "v": 1 }),
+    )
+    .await;
+    let t2 = app
+        .create_task(&a.token, json!({ "projectId": p2, "title": "Second" }))
+        .await;
+    app.data(
+        Some(&a.token),
+        "mutation($id: ID!) { deleteTask(id: $id) }",
+        json!({ "id": t1["id"] }),
+    )
+    .await;
+
+    let mut seen = Vec::new();
+    for _ in 0..4 {
+        let e = all_sub.next(&mut all).await;
+        seen.push((
+            e["kind"].clone(),
+            e["task"]["id"].clone(),
+            e["task"]["title"].clone(),
+        ));
+    }
+    assert_eq!(
+        seen,
+        [
+            (json!("CREATED"), t1["id"].clone(), json!("First")),
+            (json!("UPDATED"), t1["id"].clone(), json!("First, renamed")),
+            (json!("CREATED"), t2["id"].clone(), json!("Second")),
+            (json!("DELETED"), t1["id"].clone(), json!("First, renamed")),
+        ],
+        "every change, in the order it committed"
+    );
+    let e = p2_sub.next(&mut only_p2).await;
+    assert_eq!(
+        (e["kind"].clone(), e["task"]["id"].clone()),
+        (json!("CREATED"), t2["id"].clone())
+    );
+    assert_eq!(e["task"]["projectId"], p2.as_str());
+
+    // B's subscription saw none of A's events: its next one is B's own.
+    let bt = app
+        .create_task(&b.token, json!({ "projectId": bp, "title": "B's" }))
+        .await;
+    let e = b_sub.next(&mut other).await;
+    assert_eq!(e["task"]["id"], bt["id"], "A's events never reach B: {e}");
+    // Nor did the filtered one see p1's events.
+    assert!(matches!(
+        only_p2.read(Duration::from_millis(300)).await,
+        Read::Nothing
+    ));
+}
+
+crate::on_every_backend!(task_events_arrive_in_order_for_their_tenant_only);
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn connections_without_a_valid_token_are_refused() {
+    let app = spawn_with(Backend::Sqlite, |_| {}).await;
+    for payload in [
+        json!({}),
+        json!({ "authorization": "Bearer not-a-token" }),
+        json!({ "authorization": "Basic abc" }),
+    ] {
+        let mut ws = Ws::open(&app.addr, payload.clone()).await;
+        match ws.read(Duration::from_secs(5)).await {
+            Read::Closed(Some(4403), _) => {}
+            other => panic!("{payload}: expected close 4403, got {other:?}"),
+        }
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn signing_out_closes_the_connection() {
+    let app = spawn_with(Backend::Sqlite, |s| {
+        s.subscriptions.session_check_ms = 100;
+    })
+    .await;
+    let a = app.sign_up().await;
+    let p = app.create_project(&a.token, "P").await;
+    let mut ws = Ws::signed_in(&app.addr, &a.token).await;
+    Sub::start(&app, &mut ws, &a.token, "s", &p, None).await;
+
+    let d = app
+        .data(Some(&a.token), "mutation { signOut }", json!({}))
+        .await;
+    assert_eq!(d["signOut"], true);
+    loop {
+        match ws.read(Duration::from_secs(5)).await {
+            // The probe's late events.
+            Read::Message(m) if m["type"] == "next" => {}
+            Read::Closed(Some(4403), reason) => {
+                assert!(reason.contains("session"), "{reason}");
+                break;
+            }
+            other => panic!("expected close 4403 after sign-out, got {other:?}"),
+        }
+    }
+}

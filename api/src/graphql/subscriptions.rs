@@ -101,17 +101,15 @@ impl Subscription {
         let rx = services(ctx).hub.subscribe(t.tenant_id());
         let stream = futures::stream::unfold(Some(rx), |rx| async move {
             let mut rx = rx?;
-            loop {
-                match rx.recv().await {
-                    Ok(e) => return Some((Ok(e), Some(rx))),
-                    Err(RecvError::Lagged(n)) => {
-                        let e = async_graphql::Error::new(format!(
-                            "{n} events were missed; refetch and subscribe again"
-                        ));
-                        return Some((Err(e), None));
-                    }
-                    Err(RecvError::Closed) => return None,
+            match rx.recv().await {
+                Ok(e) => Some((Ok(e), Some(rx))),
+                Err(RecvError::Lagged(n)) => {
+                    let e = async_graphql::Error::new(format!(
+                        "{n} events were missed; refetch and subscribe again"
+                    ));
+                    Some((Err(e), None))
                 }
+                Err(RecvError::Closed) => None,
             }
         });
         Ok(stream.filter_map(move |item: Result<Arc<HubEvent>>| {

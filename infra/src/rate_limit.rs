@@ -89,6 +89,7 @@ pub struct RedisLimiter {
     prefix: String,
     rule: Rule,
     on_failure: OnFailure,
+    failing: crate::redis_conn::LogEvery,
 }
 
 impl RedisLimiter {
@@ -100,6 +101,7 @@ impl RedisLimiter {
             prefix,
             rule,
             on_failure,
+            failing: crate::redis_conn::LogEvery::new(Duration::from_secs(30)),
         }
     }
 }
@@ -125,7 +127,9 @@ impl RateLimiter for RedisLimiter {
                 retry_after: Duration::from_millis(wait_ms),
             },
             Err(e) => {
-                tracing::warn!(error = %e, rule = %self.prefix, "redis: rate limiter unreachable; failing {:?}", self.on_failure);
+                if self.failing.ready() {
+                    tracing::warn!(error = %e, rule = %self.prefix, "redis: rate limiter unreachable; failing {:?} (logged once per 30 s)", self.on_failure);
+                }
                 match self.on_failure {
                     OnFailure::Open => RateDecision::Allowed,
                     OnFailure::Closed(retry_after) => RateDecision::Limited { retry_after },

@@ -5,6 +5,7 @@
 //! it to its own subscribers; without Redis (one node) it goes straight to
 //! them. If Redis cannot take it, this node's subscribers still get it.
 
+use crate::redis_conn::LogEvery;
 use crate::tenancy::relay::Relayed;
 use domain::TenantId;
 use futures::StreamExt;
@@ -12,7 +13,7 @@ use redis::aio::ConnectionManager;
 use serde_json::Value;
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 use tokio::sync::{broadcast, mpsc};
 
 /// One event as subscribers see it.
@@ -84,33 +85,6 @@ impl Hub {
             .values()
             .map(broadcast::Sender::receiver_count)
             .sum()
-    }
-}
-
-/// Logs at most once per interval, so an outage does not flood the logs.
-pub struct LogEvery {
-    every: Duration,
-    last: Mutex<Option<Instant>>,
-}
-
-impl LogEvery {
-    pub fn new(every: Duration) -> Self {
-        Self {
-            every,
-            last: Mutex::new(None),
-        }
-    }
-
-    /// Whether to log now; counts as logged.
-    pub fn ready(&self) -> bool {
-        let mut last = self.last.lock().expect("log throttle lock");
-        match *last {
-            Some(t) if t.elapsed() < self.every => false,
-            _ => {
-                *last = Some(Instant::now());
-                true
-            }
-        }
     }
 }
 
@@ -261,12 +235,5 @@ mod tests {
             1,
             "a's channel went with its last subscriber"
         );
-    }
-
-    #[test]
-    fn log_every_lets_one_through_per_interval() {
-        let l = LogEvery::new(Duration::from_secs(60));
-        assert!(l.ready());
-        assert!(!l.ready());
     }
 }

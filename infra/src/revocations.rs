@@ -37,12 +37,17 @@ impl RevocationList for InProcessRevocations {
 pub struct RedisRevocations {
     conn: ConnectionManager,
     prefix: String,
+    failing: crate::redis_conn::LogEvery,
 }
 
 impl RedisRevocations {
     /// `prefix` namespaces the keys, e.g. `tenantry:revoked`.
     pub fn new(conn: ConnectionManager, prefix: String) -> Self {
-        Self { conn, prefix }
+        Self {
+            conn,
+            prefix,
+            failing: crate::redis_conn::LogEvery::new(Duration::from_secs(30)),
+        }
     }
 
     fn key(&self, session: SessionId) -> String {
@@ -58,7 +63,9 @@ impl RevocationList for RedisRevocations {
             .set_ex(self.key(session), 1u8, ttl.as_secs().max(1))
             .await;
         result.map_err(|e| {
-            tracing::warn!(error = %e, %session, "redis: could not add a session to the revocation list");
+            if self.failing.ready() {
+                tracing::warn!(error = %e, %session, "redis: could not add a session to the revocation list (logged once per 30 s)");
+            }
             Error::unexpected(e)
         })
     }
@@ -66,7 +73,9 @@ impl RevocationList for RedisRevocations {
     async fn is_revoked(&self, session: SessionId) -> Result<bool> {
         let mut conn = self.conn.clone();
         conn.exists(self.key(session)).await.map_err(|e| {
-            tracing::warn!(error = %e, "redis: revocation list unreachable; asking the database");
+            if self.failing.ready() {
+                tracing::warn!(error = %e, "redis: revocation list unreachable; asking the database (logged once per 30 s)");
+            }
             Error::unexpected(e)
         })
     }

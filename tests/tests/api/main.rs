@@ -16,6 +16,7 @@ mod oidc;
 mod permissions;
 mod projects;
 mod rate_limits;
+mod redis_outage;
 mod roles;
 mod row_security;
 mod schemas;

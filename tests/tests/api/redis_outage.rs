@@ -1,0 +1,197 @@
+//! Redis going away mid-run and coming back. The server talks to Redis
+//! through a TCP proxy the test cuts and restores: while cut, requests keep
+//! working (the revocation list falls back to the database, rate limiting
+//! follows its fail-open or fail-closed rule); once restored, Redis is used
+//! again without a restart.
+
+use crate::helpers::{Backend, TestApp, assert_code, redis_url, spawn_with, unique};
+use serde_json::{Value, json};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::Duration;
+use tokio::net::{TcpListener, TcpStream};
+use tokio::task::JoinSet;
+
+const SIGN_IN: &str = "mutation($i: SignInInput!) { signIn(input: $i) { accessToken } }";
+
+/// A TCP proxy to Redis that can be cut (open connections dropped, new ones
+/// refused at once) and restored.
+struct Proxy {
+    url: String,
+    up: Arc<AtomicBool>,
+    links: Arc<tokio::sync::Mutex<JoinSet<()>>>,
+    _accept: tokio::task::JoinHandle<()>,
+}
+
+impl Proxy {
+    async fn start() -> Self {
+        let target = redis_url()
+            .trim_start_matches("redis://")
+            .trim_end_matches('/')
+            .to_owned();
+        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let url = format!("redis://{}", listener.local_addr().unwrap());
+        let up = Arc::new(AtomicBool::new(true));
+        let links = Arc::new(tokio::sync::Mutex::new(JoinSet::new()));
+        let accept = {
+            let (up, links) = (up.clone(), links.clone());
+            tokio::spawn(async move {
+                while let Ok((mut client, _)) = listener.accept().await {
+                    if !up.load(Ordering::SeqCst) {
+                        continue; // dropped: the client sees the connection close
+                    }
+                    let Ok(mut server) = TcpStream::connect(&target).await else {
+                        continue;
+                    };
+                    links.lock().await.spawn(async move {
+                        let _ = tokio::io::copy_bidirectional(&mut client, &mut server).await;
+                    });
+                }
+            })
+        };
+        Self {
+            url,
+            up,
+            links,
+            _accept: accept,
+        }
+    }
+
+    async fn cut(&self) {
+        self.up.store(false, Ordering::SeqCst);
+        self.links.lock().await.abort_all();
+    }
+
+    fn restore(&self) {
+        self.up.store(true, Ordering::SeqCst);
+    }
+}
+
+async fn redis_keys(pattern: &str) -> Vec<String> {
+    let client = redis::Client::open(redis_url()).unwrap();
+    let mut conn = client.get_multiplexed_async_connection().await.expect(
+        "Redis is not reachable; start it (`redis-server --daemonize yes`) or set TEST_REDIS_URL",
+    );
+    redis::cmd("KEYS")
+        .arg(pattern)
+        .query_async(&mut conn)
+        .await
+        .unwrap()
+}
+
+async fn sign_in(app: &TestApp, email: &str, password: &str) -> Value {
+    app.gql(
+        None,
+        SIGN_IN,
+        json!({ "i": { "email": email, "password": password } }),
+    )
+    .await
+}
+
+async fn ready(app: &TestApp) -> (u16, Value) {
+    let res = app.client().get(app.url("/readyz")).send().await.unwrap();
+    (res.status().as_u16(), res.json().await.unwrap())
+}
+
+async fn spawn_behind(proxy: &Proxy, prefix: &str, closed: bool) -> TestApp {
+    let (url, prefix) = (proxy.url.clone(), prefix.to_owned());
+    spawn_with(Backend::Postgres, move |s| {
+        s.redis.url = Some(url);
+        s.redis.key_prefix = prefix;
+        if closed {
+            s.rate_limit.on_redis_failure = api::config::FailMode::Closed;
+        }
+    })
+    .await
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_api_answers_through_a_redis_outage_and_uses_redis_again_after() {
+    let proxy = Proxy::start().await;
+    let prefix = unique("outage");
+    let app = spawn_behind(&proxy, &prefix, false).await;
+    let acc = app.sign_up().await;
+    let body = sign_in(&app, &acc.email, &acc.password).await;
+    assert!(body["data"]["signIn"]["accessToken"].is_string(), "{body}");
+    assert!(
+        !redis_keys(&format!("{prefix}:rl:*")).await.is_empty(),
+        "rate limits live in Redis"
+    );
+
+    proxy.cut().await;
+    // Reads and writes, sign-in (fail-open) and sign-out all still work.
+    let project = app.create_project(&acc.token, "During the outage").await;
+    let d = app
+        .data(Some(&acc.token), "{ projects { totalCount } }", json!({}))
+        .await;
+    assert_eq!(d["projects"]["totalCount"], 1);
+    let body = sign_in(&app, &acc.email, &acc.password).await;
+    let second = body["data"]["signIn"]["accessToken"]
+        .as_str()
+        .unwrap_or_else(|| panic!("sign-in fails open: {body}"))
+        .to_owned();
+    let (status, r) = ready(&app).await;
+    assert_eq!(
+        (status, r["redis"].clone()),
+        (503, json!("unreachable")),
+        "{r}"
+    );
+    let d = app
+        .data(Some(&second), "mutation { signOut }", json!({}))
+        .await;
+    assert_eq!(d["signOut"], true);
+    // The revocation reached the database: the token is refused even now.
+    let body = app.gql(Some(&second), "{ me { id } }", json!({})).await;
+    assert_code(&body, "UNAUTHENTICATED");
+    assert!(project.len() > 10);
+
+    proxy.restore();
+    // Back without a restart: readiness says so, and a new account's
+    // sign-in attempts are counted in Redis again.
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(15);
+    loop {
+        let (status, r) = ready(&app).await;
+        if status == 200 && r["redis"] == "ok" {
+            break;
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "Redis never came back: {r}"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let other = app.sign_up().await;
+    let before = redis_keys(&format!("{prefix}:rl:*")).await.len();
+    let body = sign_in(&app, &other.email, &other.password).await;
+    assert!(body["data"]["signIn"]["accessToken"].is_string(), "{body}");
+    assert!(
+        redis_keys(&format!("{prefix}:rl:*")).await.len() > before,
+        "the new account's attempts are counted in Redis"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn fail_closed_rate_limits_refuse_sign_in_while_redis_is_away() {
+    let proxy = Proxy::start().await;
+    let app = spawn_behind(&proxy, &unique("closed"), true).await;
+    let acc = app.sign_up().await;
+    proxy.cut().await;
+    let body = sign_in(&app, &acc.email, &acc.password).await;
+    assert_code(&body, "RATE_LIMITED");
+    // Everything that does not need a rate limit still works.
+    let d = app.data(Some(&acc.token), "{ me { id } }", json!({})).await;
+    assert_eq!(d["me"]["id"], acc.user_id.as_str());
+    proxy.restore();
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(15);
+    loop {
+        let body = sign_in(&app, &acc.email, &acc.password).await;
+        if body["data"]["signIn"]["accessToken"].is_string() {
+            break;
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "sign-in never recovered: {body}"
+        );
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+}

@@ -22,7 +22,9 @@ fn every_operation_declares_its_access() {
     for def in &doc.definitions {
         if let TypeSystemDefinition::Type(t) = def {
             let name = t.node.name.node.as_str();
-            if let ("Query" | "Mutation", TypeKind::Object(o)) = (name, &t.node.kind) {
+            if let ("Query" | "Mutation" | "Subscription", TypeKind::Object(o)) =
+                (name, &t.node.kind)
+            {
                 operations.extend(o.fields.iter().map(|f| f.node.name.node.to_string()));
             }
         }

@@ -79,23 +79,42 @@ impl WebhookUrl {
 pub fn is_public(ip: IpAddr) -> bool {
     match ip {
         IpAddr::V4(v4) => public_v4(v4),
-        IpAddr::V6(v6) => match v6.to_ipv4_mapped() {
-            Some(v4) => public_v4(v4),
-            None => {
-                let first = v6.segments()[0];
-                !(v6.is_loopback()
-                    || v6.is_unspecified()
-                    || v6.is_multicast()
-                    || (first & 0xfe00) == 0xfc00 // unique local
-                    || (first & 0xffc0) == 0xfe80 // link local
-                    || v6 == Ipv6Addr::new(0x64, 0xff9b, 0, 0, 0, 0, 0, 0))
+        IpAddr::V6(v6) => {
+            let s = v6.segments();
+            // Addresses that carry an IPv4 address inside are judged by it:
+            // mapped and compatible (::ffff:a.b.c.d, ::a.b.c.d), NAT64
+            // (64:ff9b::/96) and 6to4 (2002::/16).
+            let embedded = v6.to_ipv4().or_else(|| match s {
+                [0x64, 0xff9b, 0, 0, 0, 0, hi, lo] => Some(v4_of(hi, lo)),
+                [0x2002, hi, lo, ..] => Some(v4_of(hi, lo)),
+                _ => None,
+            });
+            match embedded {
+                Some(v4) if v6 != Ipv6Addr::UNSPECIFIED && v6 != Ipv6Addr::LOCALHOST => {
+                    public_v4(v4)
+                }
+                _ => {
+                    !(v6.is_loopback()
+                        || v6.is_unspecified()
+                        || v6.is_multicast()
+                        || (s[0] & 0xfe00) == 0xfc00 // unique local
+                        || (s[0] & 0xffc0) == 0xfe80 // link local
+                        || (s[0] == 0x64 && s[1] == 0xff9b) // local-use NAT64 (64:ff9b:1::/48)
+                        || (s[0] == 0x2001 && s[1] == 0x0db8)) // documentation
+                }
             }
-        },
+        }
     }
 }
 
+fn v4_of(hi: u16, lo: u16) -> Ipv4Addr {
+    let [a, b] = hi.to_be_bytes();
+    let [c, d] = lo.to_be_bytes();
+    Ipv4Addr::new(a, b, c, d)
+}
+
 fn public_v4(ip: Ipv4Addr) -> bool {
-    let [a, b, ..] = ip.octets();
+    let [a, b, c, _] = ip.octets();
     !(ip.is_loopback()
         || ip.is_private()
         || ip.is_link_local()
@@ -104,7 +123,9 @@ fn public_v4(ip: Ipv4Addr) -> bool {
         || ip.is_multicast()
         || ip.is_documentation()
         || a == 0
+        || a >= 240 // reserved
         || (a == 100 && (64..128).contains(&b)) // carrier-grade NAT
+        || (a == 192 && b == 0 && c == 0) // IETF protocol assignments
         || (a == 198 && (b == 18 || b == 19))) // benchmarking
 }
 
@@ -347,6 +368,11 @@ mod tests {
     fn production_targets_must_be_public() {
         assert!(ok("https://hooks.example.com/in?x=1"));
         assert!(ok("http://93.184.216.34:8080/"));
+        assert!(ok("http://[2606:2800:220:1:248:1893:25c8:1946]/"));
+        assert!(
+            ok("http://[64:ff9b::5db8:d822]/"),
+            "NAT64 of a public address"
+        );
         for bad in [
             "http://localhost/x",
             "http://api.localhost/x",
@@ -361,6 +387,12 @@ mod tests {
             "http://[fd00::1]/",
             "http://[fe80::1]/",
             "http://[::ffff:127.0.0.1]/",
+            "http://[::127.0.0.1]/",
+            "http://[64:ff9b::a9fe:a9fe]/",
+            "http://[64:ff9b:1::1]/",
+            "http://[2002:c0a8:0101::1]/",
+            "http://240.0.0.1/",
+            "http://192.0.0.8/",
             "http://2130706433/",
         ] {
             assert!(!ok(bad), "{bad} must be refused in production");

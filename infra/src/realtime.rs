@@ -14,7 +14,7 @@ use serde_json::Value;
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
-use tokio::sync::{broadcast, mpsc};
+use tokio::sync::broadcast;
 
 /// One event as subscribers see it.
 #[derive(Debug, Clone, PartialEq)]
@@ -96,28 +96,34 @@ fn parse_bodies(events: &[Relayed]) -> Vec<Arc<HubEvent>> {
         .collect()
 }
 
-/// What the outbox worker calls with each tenant's relayed events.
+/// What the outbox worker calls with each tenant's relayed events, before
+/// it lets the tenant go.
 ///
-/// Without Redis: straight to this node's subscribers. With Redis: queued
-/// for a publishing task (the worker never waits on Redis).
+/// Without Redis: straight to this node's subscribers. With Redis: published
+/// for every node (each call gives up after 500 ms); when that fails, to this
+/// node's subscribers only.
 pub fn sink(hub: Arc<Hub>, redis: Option<(ConnectionManager, String)>) -> crate::outbox::EventSink {
-    match redis {
-        None => {
-            Arc::new(move |tenant, events: &[Relayed]| hub.dispatch(tenant, parse_bodies(events)))
-        }
-        Some((conn, channel)) => {
-            let (tx, rx) = mpsc::channel::<(TenantId, Vec<Relayed>)>(1024);
-            tokio::spawn(publish(conn, channel, hub.clone(), rx));
-            let dropped = Arc::new(LogEvery::new(Duration::from_secs(30)));
-            Arc::new(move |tenant, events: &[Relayed]| {
-                if tx.try_send((tenant, events.to_vec())).is_err() && dropped.ready() {
-                    tracing::warn!(
-                        "subscriptions: the publishing queue is full; events dropped for subscribers (webhooks are unaffected)"
-                    );
+    let failing = Arc::new(LogEvery::new(Duration::from_secs(30)));
+    Arc::new(move |tenant, events: Vec<Relayed>| {
+        let (hub, redis, failing) = (hub.clone(), redis.clone(), failing.clone());
+        Box::pin(async move {
+            let Some((mut conn, channel)) = redis else {
+                hub.dispatch(tenant, parse_bodies(&events));
+                return;
+            };
+            let sent: redis::RedisResult<i64> = redis::cmd("PUBLISH")
+                .arg(&channel)
+                .arg(message(tenant, &events))
+                .query_async(&mut conn)
+                .await;
+            if let Err(e) = sent {
+                hub.dispatch(tenant, parse_bodies(&events));
+                if failing.ready() {
+                    tracing::warn!(error = %e, "subscriptions: Redis unreachable; events reach this node's subscribers only (logged once per 30 s)");
                 }
-            })
-        }
-    }
+            }
+        })
+    })
 }
 
 /// `{"tenantId": …, "events": [<body>, …]}`: one message per relayed batch, so
@@ -128,30 +134,6 @@ fn message(tenant: TenantId, events: &[Relayed]) -> String {
         "{{\"tenantId\":\"{tenant}\",\"events\":[{}]}}",
         bodies.join(",")
     )
-}
-
-async fn publish(
-    conn: ConnectionManager,
-    channel: String,
-    hub: Arc<Hub>,
-    mut rx: mpsc::Receiver<(TenantId, Vec<Relayed>)>,
-) {
-    let failing = LogEvery::new(Duration::from_secs(30));
-    while let Some((tenant, events)) = rx.recv().await {
-        let mut c = conn.clone();
-        let sent: redis::RedisResult<i64> = redis::cmd("PUBLISH")
-            .arg(&channel)
-            .arg(message(tenant, &events))
-            .query_async(&mut c)
-            .await;
-        if let Err(e) = sent {
-            // Other nodes miss these; this node's subscribers need not.
-            hub.dispatch(tenant, parse_bodies(&events));
-            if failing.ready() {
-                tracing::warn!(error = %e, "subscriptions: Redis unreachable; events reach this node's subscribers only (logged once per 30 s)");
-            }
-        }
-    }
 }
 
 /// Follows the channel and hands every node's events to this node's

@@ -231,7 +231,7 @@ pub struct GetParams {
 }
 /// The operation a GET request would run, if the document parses and names one.
 /// The parsed document stays in the request for execution.
-fn operation_type(request: &mut async_graphql::Request) -> Option<OperationType> {
+pub(super) fn operation_type(request: &mut async_graphql::Request) -> Option<OperationType> {
     let name = request.operation_name.clone();
     let doc = request.parsed_query().ok()?;
     doc.operations

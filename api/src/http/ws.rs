@@ -7,25 +7,72 @@
 //! header. Every `subscriptions.session_check_ms` the connection checks that
 //! the token still stands; when its session is revoked (or the token expires)
 //! the connection is closed with 4403, and the client reconnects with a fresh token.
+//! So is a member removed from the tenant, or whose role lost `task:read`.
+//! Only subscriptions run over the socket.
 
 use super::AppState;
+use crate::graphql::AppSchema;
 use crate::graphql::context::Caller;
-use async_graphql::Data;
 use async_graphql::http::{
     ALL_WEBSOCKET_PROTOCOLS, WebSocket as GqlWebSocket, WebSocketProtocols, WsMessage,
 };
+use async_graphql::parser::types::OperationType;
+use async_graphql::{Data, Executor, ServerError};
 use axum::extract::ws::{CloseFrame, Message, WebSocket};
 use axum::extract::{FromRequestParts, Request, State, WebSocketUpgrade};
 use axum::handler::Handler;
 use axum::http::StatusCode;
 use axum::http::header::{CONNECTION, SEC_WEBSOCKET_PROTOCOL, UPGRADE};
 use axum::response::{IntoResponse, Response};
+use domain::TenantContext;
+use domain::authz::Permission;
+use futures::stream::BoxStream;
 use futures::{SinkExt, StreamExt, future};
 use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 
 /// The close code for a refused or ended session (graphql-transport-ws "Forbidden").
 const FORBIDDEN: u16 = 4403;
+/// No `connection_init` in time.
+const INIT_TIMEOUT: u16 = 4408;
+/// How long a socket may stay open without signing in.
+const INIT_WAIT: Duration = Duration::from_secs(10);
+
+/// The schema as a socket may use it: subscriptions only. Queries and
+/// mutations go over HTTP, where their loaders, timeouts and limits apply.
+#[derive(Clone)]
+struct SubscriptionsOnly(AppSchema);
+
+impl Executor for SubscriptionsOnly {
+    async fn execute(&self, _request: async_graphql::Request) -> async_graphql::Response {
+        refused()
+    }
+
+    fn execute_stream(
+        &self,
+        mut request: async_graphql::Request,
+        session_data: Option<Arc<Data>>,
+    ) -> BoxStream<'static, async_graphql::Response> {
+        match super::graphql::operation_type(&mut request) {
+            // A document that does not parse gets the schema's own error.
+            Some(OperationType::Subscription) | None => {
+                Executor::execute_stream(&self.0, request, session_data)
+            }
+            Some(_) => futures::stream::once(async { refused() }).boxed(),
+        }
+    }
+}
+
+fn refused() -> async_graphql::Response {
+    let mut e = ServerError::new(
+        "only subscriptions run over WebSocket; send queries and mutations with POST /graphql",
+        None,
+    );
+    e.extensions
+        .get_or_insert_with(Default::default)
+        .set("code", crate::graphql::error::code::BAD_USER_INPUT);
+    async_graphql::Response::from_errors(vec![e])
+}
 
 fn is_upgrade(req: &Request) -> bool {
     let has = |name, token: &str| {
@@ -68,6 +115,11 @@ pub async fn get(State(state): State<AppState>, req: Request) -> Response {
     };
     upgrade
         .protocols(ALL_WEBSOCKET_PROTOCOLS)
+        // Clients send small messages: small buffers keep an idle
+        // subscriber cheap (the defaults are 128 KiB each way).
+        .read_buffer_size(4 * 1024)
+        .write_buffer_size(4 * 1024)
+        .max_message_size(64 * 1024)
         .on_upgrade(move |socket| serve(state, socket, protocol))
 }
 
@@ -104,7 +156,8 @@ impl Drop for Connected {
 async fn serve(state: AppState, socket: WebSocket, protocol: WebSocketProtocols) {
     let _connected = Connected::new();
     let services = state.services.clone();
-    let token: Arc<OnceLock<String>> = Arc::default();
+    // The token and caller, once `connection_init` signed in.
+    let token: Arc<OnceLock<(String, TenantContext)>> = Arc::default();
     let init = {
         let services = services.clone();
         let token = token.clone();
@@ -119,7 +172,7 @@ async fn serve(state: AppState, socket: WebSocket, protocol: WebSocketProtocols)
                 .authenticate(&t)
                 .await
                 .map_err(|e| async_graphql::Error::new(e.to_string()))?;
-            let _ = token.set(t);
+            let _ = token.set((t, ctx.clone()));
             let mut data = Data::default();
             data.insert(Caller::Member(ctx));
             Ok(data)
@@ -135,11 +188,13 @@ async fn serve(state: AppState, socket: WebSocket, protocol: WebSocketProtocols)
             })
         });
     let mut out = std::pin::pin!(
-        GqlWebSocket::new(state.schema.clone(), input, protocol).on_connection_init(init)
+        GqlWebSocket::new(SubscriptionsOnly(state.schema.clone()), input, protocol)
+            .on_connection_init(init)
     );
     let every = Duration::from_millis(state.settings.subscriptions.session_check_ms.max(100));
     let mut check = tokio::time::interval_at(tokio::time::Instant::now() + every, every);
     check.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    let mut init_deadline = std::pin::pin!(tokio::time::sleep(INIT_WAIT));
     loop {
         tokio::select! {
             msg = out.next() => match msg {
@@ -156,11 +211,21 @@ async fn serve(state: AppState, socket: WebSocket, protocol: WebSocketProtocols)
                 }
                 None => return,
             },
+            () = &mut init_deadline, if token.get().is_none() => {
+                let _ = sink.send(close(INIT_TIMEOUT, "Connection initialisation timeout")).await;
+                return;
+            }
             _ = check.tick() => {
-                let Some(t) = token.get() else { continue };
+                let Some((t, ctx)) = token.get() else { continue };
                 // Storage trouble is not the session's end: look again next time.
                 if let Err(domain::Error::Unauthenticated(why)) = services.auth().check_session(t).await {
                     let _ = sink.send(close(FORBIDDEN, why)).await;
+                    return;
+                }
+                // A member removed, or whose role lost `task:read`, stops here
+                // (the policy is in memory: no query).
+                if !services.authorizer.allowed(ctx, Permission::TaskRead).await {
+                    let _ = sink.send(close(FORBIDDEN, "no longer allowed to read tasks")).await;
                     return;
                 }
             }

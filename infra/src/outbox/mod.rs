@@ -60,8 +60,18 @@ pub struct WorkerSettings {
     pub targets: TargetPolicy,
 }
 
-/// Receives events as they leave the outbox (subscriptions).
-pub type EventSink = Arc<dyn Fn(TenantId, &[Relayed]) + Send + Sync>;
+/// Receives events as they leave the outbox (subscriptions), before the
+/// tenant is let go: a tenant's batches reach it in order.
+pub type EventSink =
+    Arc<dyn Fn(TenantId, Vec<Relayed>) -> futures::future::BoxFuture<'static, ()> + Send + Sync>;
+
+struct AbortOnDrop(tokio::task::JoinHandle<()>);
+
+impl Drop for AbortOnDrop {
+    fn drop(&mut self) {
+        self.0.abort();
+    }
+}
 
 pub struct Worker {
     tenancy: SqlTenancy,
@@ -104,44 +114,67 @@ impl Worker {
     pub async fn run(self) {
         let this = Arc::new(self);
         let mut due: HashMap<TenantId, (Instant, Isolation)> = HashMap::new();
-        let mut busy: HashMap<TenantId, ()> = HashMap::new();
-        let mut running: JoinSet<(TenantId, Next)> = JoinSet::new();
-        let mut next_sweep = Instant::now();
+        let mut running: JoinSet<Next> = JoinSet::new();
+        let mut busy: HashMap<tokio::task::Id, TenantId> = HashMap::new();
+        // The sweep runs beside the loop, which keeps serving nudges meanwhile.
+        let (swept_tx, mut swept) = tokio::sync::mpsc::channel(1);
+        let sweeper = {
+            let w = this.clone();
+            tokio::spawn(async move {
+                let mut tick = tokio::time::interval(w.settings.sweep_interval);
+                tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+                loop {
+                    tick.tick().await;
+                    if swept_tx.send(w.sweep().await).await.is_err() {
+                        return;
+                    }
+                }
+            })
+        };
+        let _sweeper = AbortOnDrop(sweeper);
         loop {
-            let now = Instant::now();
-            if now >= next_sweep {
-                this.sweep(&mut due).await;
-                next_sweep = Instant::now() + this.settings.sweep_interval;
-            }
             for (t, i) in this.nudges.drain() {
                 due.insert(t, (Instant::now(), i));
             }
+            let free = this.settings.concurrency.saturating_sub(running.len());
+            let now = Instant::now();
             let ready: Vec<_> = due
                 .iter()
-                .filter(|(t, (at, _))| *at <= Instant::now() && !busy.contains_key(*t))
+                .filter(|(t, (at, _))| *at <= now && !busy.values().any(|b| b == *t))
                 .map(|(t, (_, i))| (*t, *i))
-                .take(this.settings.concurrency.saturating_sub(running.len()))
+                .take(free)
                 .collect();
             for (t, i) in ready {
                 due.remove(&t);
-                busy.insert(t, ());
                 let w = this.clone();
-                running.spawn(async move { (t, w.work(t, i).await) });
+                let id = running.spawn(async move { w.work(t, i).await }).id();
+                busy.insert(id, t);
             }
-            let wake = due
-                .iter()
-                .filter(|(t, _)| !busy.contains_key(*t))
-                .map(|(_, (at, _))| *at)
-                .min()
-                .unwrap_or(next_sweep)
-                .min(next_sweep);
+            // With every slot taken, only a finished tenant frees one: do not
+            // wake for due tenants meanwhile (that would spin).
+            let wake = (running.len() < this.settings.concurrency)
+                .then(|| {
+                    due.iter()
+                        .filter(|(t, _)| !busy.values().any(|b| b == *t))
+                        .map(|(_, (at, _))| *at)
+                        .min()
+                })
+                .flatten();
             tokio::select! {
                 () = this.nudges.notify.notified() => {}
-                () = tokio::time::sleep_until(wake) => {}
-                Some(done) = running.join_next() => match done {
-                    Ok((t, next)) => {
-                        busy.remove(&t);
-                        if let Next::At(at, i) = next {
+                () = tokio::time::sleep_until(wake.unwrap_or(now)), if wake.is_some() => {}
+                Some(found) = swept.recv() => {
+                    for (t, at, i) in found {
+                        let e = due.entry(t).or_insert((at, i));
+                        if at < e.0 {
+                            *e = (at, i);
+                        }
+                    }
+                }
+                Some(done) = running.join_next_with_id() => match done {
+                    Ok((id, next)) => {
+                        let t = busy.remove(&id);
+                        if let (Some(t), Next::At(at, i)) = (t, next) {
                             let e = due.entry(t).or_insert((at, i));
                             if at < e.0 {
                                 *e = (at, i);
@@ -149,16 +182,17 @@ impl Worker {
                         }
                     }
                     Err(e) => {
+                        // Its tenant comes back with the next sweep or nudge.
+                        busy.remove(&e.id());
                         tracing::error!(error = %e, "outbox worker task failed");
-                        busy.retain(|_, ()| false);
                     }
                 },
             }
         }
     }
 
-    /// Schedules every tenant with events waiting or deliveries pending.
-    async fn sweep(&self, due: &mut HashMap<TenantId, (Instant, Isolation)>) {
+    /// Every tenant with events waiting or deliveries pending, and when.
+    async fn sweep(&self) -> Vec<(TenantId, Instant, Isolation)> {
         let tenants: Vec<(uuid::Uuid, String)> = match tenant::Entity::find()
             .select_only()
             .column(tenant::Column::Id)
@@ -170,9 +204,10 @@ impl Worker {
             Ok(t) => t,
             Err(e) => {
                 tracing::warn!(error = %e, "outbox sweep: listing tenants");
-                return;
+                return Vec::new();
             }
         };
+        let mut found = Vec::new();
         for (id, isolation) in tenants {
             let (t, Ok(i)) = (TenantId::from_uuid(id), isolation.parse::<Isolation>()) else {
                 continue;
@@ -182,16 +217,13 @@ impl Worker {
                 .pending_work(&TenantContext::system(t, i))
                 .await
             {
-                Ok((true, _)) => {
-                    due.insert(t, (Instant::now(), i));
-                }
-                Ok((false, Some(at))) => {
-                    due.entry(t).or_insert((instant_of(at), i));
-                }
+                Ok((true, _)) => found.push((t, Instant::now(), i)),
+                Ok((false, Some(at))) => found.push((t, instant_of(at), i)),
                 Ok((false, None)) => {}
                 Err(e) => tracing::debug!(tenant = %t, error = %e, "outbox sweep: tenant skipped"),
             }
         }
+        found
     }
 
     /// Works one tenant until its outbox is empty and nothing is due; says
@@ -209,19 +241,19 @@ impl Worker {
                 now,
                 lease_until: now + lease,
             };
-            let batch = match self.tenancy.take_work(&ctx, take).await {
+            let publish = async |events: &[Relayed]| {
+                if let Some(sink) = &self.sink {
+                    sink(tenant, events.to_vec()).await;
+                }
+            };
+            let batch = match self.tenancy.take_work(&ctx, take, publish).await {
                 Ok(Some(b)) => b,
                 // Another node is on it; look again shortly in case it stops.
                 Ok(None) => return Next::At(Instant::now() + Duration::from_secs(1), isolation),
                 Err(e) => return self.after_error(tenant, e).await,
             };
-            if !batch.events.is_empty() {
-                metrics::counter!("tenantry_outbox_events_relayed_total")
-                    .increment(batch.events.len() as u64);
-                if let Some(sink) = &self.sink {
-                    sink(tenant, &batch.events);
-                }
-            }
+            metrics::counter!("tenantry_outbox_events_relayed_total")
+                .increment(batch.events.len() as u64);
             let full =
                 batch.events.len() as u64 >= s.batch || batch.deliveries.len() as u64 >= s.batch;
             // One webhook's deliveries go one after another, in event order;
@@ -308,7 +340,7 @@ impl Worker {
         {
             tracing::warn!(tenant = %ctx.tenant_id(), delivery = %d.id, event = %d.event_id, %error, "webhook delivery dead-lettered");
         }
-        if let Err(e) = self.tenancy.settle(ctx, d.id, &outcome).await {
+        if let Err(e) = self.tenancy.settle(ctx, &d, &outcome).await {
             tracing::warn!(delivery = %d.id, error = %e, "recording a webhook attempt; it is retried when its lease ends");
         }
     }

@@ -1,16 +1,17 @@
-//! One webhook attempt: a signed JSON POST with a deadline. Redirects are not
-//! followed, and with [`TargetPolicy::PublicOnly`] host names are resolved to
+//! One webhook attempt: a signed JSON POST with a deadline. Redirects and
+//! proxies are not followed, and with [`TargetPolicy::PublicOnly`] host names are resolved to
 //! public addresses only, so DNS cannot turn a webhook towards the inside.
 
 use super::signing;
 use crate::tenancy::relay::Leased;
-use domain::webhook::{TargetPolicy, is_public};
+use domain::webhook::{TargetPolicy, WebhookUrl, is_public};
 use reqwest::dns::{Addrs, Name, Resolve, Resolving};
 use std::sync::Arc;
 use std::time::Duration;
 
 pub struct Sender {
     client: reqwest::Client,
+    targets: TargetPolicy,
 }
 
 /// What the receiver made of an attempt.
@@ -47,14 +48,24 @@ impl Sender {
             .timeout(timeout)
             .connect_timeout(timeout)
             .redirect(reqwest::redirect::Policy::none())
+            // A proxy would resolve the host itself, past the check below.
+            .no_proxy()
             .user_agent(concat!("Tenantry-Webhooks/", env!("CARGO_PKG_VERSION")));
         if policy == TargetPolicy::PublicOnly {
             b = b.dns_resolver(Arc::new(PublicOnly));
         }
-        Ok(Self { client: b.build()? })
+        Ok(Self {
+            client: b.build()?,
+            targets: policy,
+        })
     }
 
     pub async fn send(&self, d: &Leased) -> Answer {
+        // Checked again at every call: the policy may have tightened since
+        // the webhook was made, and an address literal never meets the resolver.
+        if let Err(e) = WebhookUrl::parse(&d.url, self.targets) {
+            return Answer::Unreachable(format!("target refused: {}", e.0));
+        }
         let t = chrono::Utc::now().timestamp();
         let result = self
             .client

@@ -1,7 +1,7 @@
 //! Keyset pagination over any tenant-plane entity: order by a sort column then
 //! the id, and continue strictly after (or before) a cursor's position.
 
-use domain::page::{Cursor, Direction, PageQuery, SortValue};
+use domain::page::{Cursor, Direction, Page, PageQuery, SortValue};
 use sea_orm::sea_query::{Expr, ExprTrait, SimpleExpr};
 use sea_orm::{
     ColumnTrait, Condition, EntityTrait, Order, QueryFilter, QueryOrder, QuerySelect, Select, Value,
@@ -52,6 +52,27 @@ where
     q.order_by(sort.column, order.clone())
         .order_by(id, order)
         .limit(page.limit + 1)
+}
+
+/// The page out of rows read by [`apply`]: its extra row only says more
+/// exist, and a backward page is turned back into the requested order.
+pub(crate) fn page<F, M, T>(
+    mut rows: Vec<M>,
+    page: &PageQuery<F>,
+    to_domain: impl FnMut(M) -> domain::Result<T>,
+) -> domain::Result<Page<T>> {
+    let has_more = rows.len() as u64 > page.limit;
+    rows.truncate(page.limit as usize);
+    if page.backward {
+        rows.reverse();
+    }
+    Ok(Page {
+        items: rows
+            .into_iter()
+            .map(to_domain)
+            .collect::<domain::Result<_>>()?,
+        has_more,
+    })
 }
 
 /// Rows strictly after `cursor` in the reading order.

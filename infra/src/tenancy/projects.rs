@@ -161,21 +161,13 @@ impl ProjectRepository for Bound {
             },
             nullable: false,
         };
-        let mut rows = self
+        let rows = self
             .all(
                 self.select::<row::Entity>()
                     .and(|q| keyset::apply(filtered(q, filter), sort, C::Id, page)),
             )
             .await?;
-        let has_more = rows.len() as u64 > page.limit;
-        rows.truncate(page.limit as usize);
-        if page.backward {
-            rows.reverse();
-        }
-        Ok(Page {
-            items: rows.into_iter().map(to_domain).collect::<Result<_>>()?,
-            has_more,
-        })
+        keyset::page(rows, page, to_domain)
     }
 
     async fn count_projects(&self, filter: &ProjectFilter) -> Result<u64> {

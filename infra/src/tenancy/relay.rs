@@ -24,6 +24,9 @@ use serde_json::{Value, json};
 use std::collections::HashMap;
 use uuid::Uuid;
 
+/// Deliveries of one webhook leased in one pass.
+const PER_WEBHOOK: usize = 10;
+
 /// The advisory lock's first key: "outb".
 const RELAY_LOCK_SPACE: i32 = 0x6f75_7462;
 
@@ -33,7 +36,8 @@ pub struct Take {
     pub events: u64,
     pub deliveries: u64,
     pub now: DateTime<Utc>,
-    /// Leased deliveries are not due again before this.
+    /// How long one call is leased for: from `now`, the first delivery of a
+    /// webhook is not due again before this (the n-th, n times as long).
     pub lease_until: DateTime<Utc>,
 }
 
@@ -46,8 +50,8 @@ pub struct Relayed {
     pub body: String,
 }
 
-/// A delivery leased for one attempt.
-#[derive(Debug, Clone)]
+/// A delivery leased for one attempt. (No `Debug`: it holds the secret.)
+#[derive(Clone)]
 pub struct Leased {
     pub id: Uuid,
     pub webhook_id: Uuid,
@@ -60,7 +64,7 @@ pub struct Leased {
     pub attempt: i32,
 }
 
-#[derive(Debug, Default)]
+#[derive(Default)]
 pub struct Batch {
     pub events: Vec<Relayed>,
     pub deliveries: Vec<Leased>,
@@ -101,13 +105,26 @@ impl SqlTenancy {
     ///
     /// # Errors
     /// Storage failures, or `RateLimited` while the tenant moves.
-    pub async fn take_work(&self, ctx: &TenantContext, take: Take) -> Result<Option<Batch>> {
+    ///
+    /// `publish` gets the events before the commit, while this node still
+    /// holds the tenant: so the next batch, which another node may take,
+    /// cannot overtake this one. (Should the commit then fail, the events are
+    /// published again with the retry: subscribers get them at least once.)
+    pub async fn take_work(
+        &self,
+        ctx: &TenantContext,
+        take: Take,
+        publish: impl AsyncFnOnce(&[Relayed]),
+    ) -> Result<Option<Batch>> {
         let tx = self.open(ctx, TxMode::Write, None, true).await?;
         if !tx.relay_lock().await? {
             return Ok(None);
         }
         let events = tx.relay_events(take).await?;
         let deliveries = tx.lease_deliveries(take).await?;
+        if !events.is_empty() {
+            publish(&events).await;
+        }
         Box::new(tx).commit().await?;
         Ok(Some(Batch { events, deliveries }))
     }
@@ -116,11 +133,22 @@ impl SqlTenancy {
     ///
     /// # Errors
     /// Storage failures; the lease then runs out and the delivery is tried again.
-    pub async fn settle(&self, ctx: &TenantContext, id: Uuid, attempt: &Attempt) -> Result<()> {
+    ///
+    /// Only the attempt that holds the lease counts: if the lease ran out and
+    /// another attempt (or a redelivery) began, this outcome is dropped.
+    pub async fn settle(
+        &self,
+        ctx: &TenantContext,
+        leased: &Leased,
+        attempt: &Attempt,
+    ) -> Result<()> {
         let tx = self.open(ctx, TxMode::Write, None, true).await?;
         let now = crate::now();
         let q = tx.update::<delivery::Entity>().and(|q| {
-            let q = q.filter(delivery::Column::Id.eq(id));
+            let q = q
+                .filter(delivery::Column::Id.eq(leased.id))
+                .filter(delivery::Column::Status.eq(DeliveryStatus::Pending.as_str()))
+                .filter(delivery::Column::Attempts.eq(leased.attempt));
             match attempt {
                 Attempt::Delivered { status } => q
                     .col_expr(
@@ -241,7 +269,7 @@ impl Bound {
                 body,
             });
         }
-        // Eight columns of parameters a row: stay well under PostgreSQL's limit.
+        // Thirteen parameters a row: 1000 rows stay under PostgreSQL's 65535.
         for chunk in deliveries.chunks(1000) {
             self.insert_many::<delivery::Entity, _>(chunk.to_vec())
                 .await
@@ -276,19 +304,39 @@ impl Bound {
             .into_iter()
             .map(|h| (h.id, h))
             .collect();
-        let ids: Vec<Uuid> = due.iter().map(|d| d.id).collect();
-        self.exec_update(self.update::<delivery::Entity>().and(|q| {
-            q.filter(delivery::Column::Id.is_in(ids))
-                .col_expr(
-                    delivery::Column::NextAttemptAt,
-                    Expr::value(Some(take.lease_until)),
-                )
-                .col_expr(
-                    delivery::Column::Attempts,
-                    Expr::col(delivery::Column::Attempts).add(1),
-                )
-        }))
-        .await?;
+        // One webhook's deliveries are sent one after another, so the n-th
+        // of them is leased for n calls; at most PER_WEBHOOK each pass, so a
+        // node that dies leaves them waiting no longer than that.
+        let mut position: HashMap<Uuid, usize> = HashMap::new();
+        let mut by_position: Vec<Vec<Uuid>> = Vec::new();
+        let due: Vec<_> = due
+            .into_iter()
+            .filter(|d| {
+                let p = position.entry(d.webhook_id).or_default();
+                *p += 1;
+                if *p > PER_WEBHOOK {
+                    return false;
+                }
+                if by_position.len() < *p {
+                    by_position.push(Vec::new());
+                }
+                by_position[*p - 1].push(d.id);
+                true
+            })
+            .collect();
+        let unit = take.lease_until - take.now;
+        for (p, ids) in by_position.into_iter().enumerate() {
+            let until = take.now + unit * (p as i32 + 1);
+            self.exec_update(self.update::<delivery::Entity>().and(|q| {
+                q.filter(delivery::Column::Id.is_in(ids))
+                    .col_expr(delivery::Column::NextAttemptAt, Expr::value(Some(until)))
+                    .col_expr(
+                        delivery::Column::Attempts,
+                        Expr::col(delivery::Column::Attempts).add(1),
+                    )
+            }))
+            .await?;
+        }
         Ok(due
             .into_iter()
             .filter_map(|d| {

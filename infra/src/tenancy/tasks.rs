@@ -174,16 +174,8 @@ impl TaskRepository for Bound {
         let q = self
             .select::<row::Entity>()
             .and(|q| keyset::apply(filtered(self.visible(q), filter), sort, C::Id, page));
-        let mut rows = self.all(q).await?;
-        let has_more = rows.len() as u64 > page.limit;
-        rows.truncate(page.limit as usize);
-        if page.backward {
-            rows.reverse();
-        }
-        Ok(Page {
-            items: rows.into_iter().map(to_domain).collect::<Result<_>>()?,
-            has_more,
-        })
+        let rows = self.all(q).await?;
+        keyset::page(rows, page, to_domain)
     }
 
     async fn count_tasks(&self, filter: &TaskFilter) -> Result<u64> {

@@ -141,16 +141,8 @@ impl WebhookRepository for Bound {
             };
             keyset::apply(q, sort, delivery::Column::Id, page)
         });
-        let mut rows = self.all(q).await?;
-        let has_more = rows.len() as u64 > page.limit;
-        rows.truncate(page.limit as usize);
-        if page.backward {
-            rows.reverse();
-        }
-        Ok(Page {
-            items: rows.into_iter().map(to_delivery).collect::<Result<_>>()?,
-            has_more,
-        })
+        let rows = self.all(q).await?;
+        keyset::page(rows, page, to_delivery)
     }
 
     async fn redeliver(&self, id: DeliveryId) -> Result<WebhookDelivery> {

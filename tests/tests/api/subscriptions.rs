@@ -182,3 +182,72 @@ async fn signing_out_closes_the_connection() {
         }
     }
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn only_subscriptions_run_over_the_socket() {
+    let app = spawn_with(Backend::Sqlite, |_| {}).await;
+    let a = app.sign_up().await;
+    app.create_project(&a.token, "P").await;
+    let mut ws = Ws::signed_in(&app.addr, &a.token).await;
+    // A query reaching loaders it would have over HTTP: refused, not run.
+    ws.subscribe(
+        "q",
+        "{ projects { edges { node { tasks(first: 1) { totalCount } } } } }",
+        json!({}),
+    )
+    .await;
+    let m = match ws.read(Duration::from_secs(5)).await {
+        Read::Message(m) => m,
+        other => panic!("expected an answer, got {other:?}"),
+    };
+    let errors = match m["type"].as_str() {
+        Some("next") => m["payload"]["errors"].clone(),
+        Some("error") => m["payload"].clone(),
+        _ => panic!("{m}"),
+    };
+    assert_eq!(errors[0]["extensions"]["code"], "BAD_USER_INPUT", "{m}");
+    assert!(m["payload"]["data"].is_null(), "{m}");
+    if m["type"] == "next" {
+        match ws.read(Duration::from_secs(5)).await {
+            Read::Message(c) if c["type"] == "complete" && c["id"] == "q" => {}
+            other => panic!("expected the refused operation to complete, got {other:?}"),
+        }
+    }
+    // The connection is still fine for subscriptions.
+    let p = app.create_project(&a.token, "Q").await;
+    Sub::start(&app, &mut ws, &a.token, "s", &p, None).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_removed_member_is_disconnected() {
+    let app = spawn_with(Backend::Sqlite, |s| {
+        s.subscriptions.session_check_ms = 100;
+        s.fixtures.secret = Some("subs".to_owned().into());
+    })
+    .await;
+    let f = app
+        .fixture(
+            "subs",
+            json!({ "users": [{ "role": "owner" }, { "role": "member" }], "projects": 1 }),
+        )
+        .await;
+    let owner = f["users"][0]["accessToken"].as_str().unwrap();
+    let member = f["users"][1]["accessToken"].as_str().unwrap();
+    let project = f["projects"][0]["id"].as_str().unwrap();
+    let mut ws = Ws::signed_in(&app.addr, member).await;
+    Sub::start(&app, &mut ws, member, "s", project, None).await;
+
+    app.data(
+        Some(owner),
+        "mutation($u: ID!) { removeMember(userId: $u) }",
+        json!({ "u": f["users"][1]["id"] }),
+    )
+    .await;
+    loop {
+        match ws.read(Duration::from_secs(5)).await {
+            Read::Message(m) if m["type"] == "next" => {}
+            Read::Closed(Some(4403), _) => break,
+            other => panic!("expected close 4403 after removal, got {other:?}"),
+        }
+    }
+}

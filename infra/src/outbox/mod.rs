@@ -25,6 +25,9 @@ use std::time::Duration;
 use tokio::task::JoinSet;
 use tokio::time::Instant;
 
+/// Full batches one tenant may take before it lets others have its slot.
+const FULL_ROUNDS: usize = 4;
+
 /// Tenants whose commits on this node wrote events, for the worker to visit now.
 #[derive(Default)]
 pub struct Nudges {
@@ -132,17 +135,24 @@ impl Worker {
             })
         };
         let _sweeper = AbortOnDrop(sweeper);
+        let mut sweeping = true;
         loop {
             for (t, i) in this.nudges.drain() {
                 due.insert(t, (Instant::now(), i));
             }
             let free = this.settings.concurrency.saturating_sub(running.len());
             let now = Instant::now();
-            let ready: Vec<_> = due
+            // Longest waiting first, so no tenant starves while slots are short.
+            let mut ready: Vec<_> = due
                 .iter()
                 .filter(|(t, (at, _))| *at <= now && !busy.values().any(|b| b == *t))
-                .map(|(t, (_, i))| (*t, *i))
+                .map(|(t, (at, i))| (*at, *t, *i))
+                .collect();
+            ready.sort_by_key(|(at, _, _)| *at);
+            let ready: Vec<_> = ready
+                .into_iter()
                 .take(free)
+                .map(|(_, t, i)| (t, i))
                 .collect();
             for (t, i) in ready {
                 due.remove(&t);
@@ -163,14 +173,20 @@ impl Worker {
             tokio::select! {
                 () = this.nudges.notify.notified() => {}
                 () = tokio::time::sleep_until(wake.unwrap_or(now)), if wake.is_some() => {}
-                Some(found) = swept.recv() => {
-                    for (t, at, i) in found {
-                        let e = due.entry(t).or_insert((at, i));
-                        if at < e.0 {
-                            *e = (at, i);
+                found = swept.recv(), if sweeping => match found {
+                    Some(found) => {
+                        for (t, at, i) in found {
+                            let e = due.entry(t).or_insert((at, i));
+                            if at < e.0 {
+                                *e = (at, i);
+                            }
                         }
                     }
-                }
+                    None => {
+                        sweeping = false;
+                        tracing::error!("outbox sweep stopped; this node now serves only its own writes until restarted");
+                    }
+                },
                 Some(done) = running.join_next_with_id() => match done {
                     Ok((id, next)) => {
                         let t = busy.remove(&id);
@@ -231,7 +247,8 @@ impl Worker {
     async fn work(&self, tenant: TenantId, isolation: Isolation) -> Next {
         let ctx = TenantContext::system(tenant, isolation);
         let s = &self.settings;
-        loop {
+        // A tenant with a steady stream gives its slot up now and then.
+        for _ in 0..FULL_ROUNDS {
             let now = crate::now();
             let lease = chrono::Duration::from_std(s.timeout + Duration::from_secs(2))
                 .unwrap_or(chrono::Duration::seconds(60));
@@ -323,6 +340,11 @@ impl Worker {
             Answer::Accepted(status) => Attempt::Delivered { status },
             Answer::Refused(status) => failed(Some(status), format!("HTTP {status}")),
             Answer::Unreachable(error) => failed(None, error),
+            Answer::Forbidden(error) => Attempt::Failed {
+                status: None,
+                error,
+                retry_at: None,
+            },
         };
         let label = match &outcome {
             Attempt::Delivered { .. } => "delivered",

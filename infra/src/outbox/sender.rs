@@ -21,6 +21,8 @@ pub enum Answer {
     Refused(u16),
     /// No answer: connection refused, reset, or the deadline passed.
     Unreachable(String),
+    /// Not sent: the target is not allowed (any more). Retrying cannot help.
+    Forbidden(String),
 }
 
 struct PublicOnly;
@@ -64,7 +66,7 @@ impl Sender {
         // Checked again at every call: the policy may have tightened since
         // the webhook was made, and an address literal never meets the resolver.
         if let Err(e) = WebhookUrl::parse(&d.url, self.targets) {
-            return Answer::Unreachable(format!("target refused: {}", e.0));
+            return Answer::Forbidden(format!("target refused: {}", e.0));
         }
         let t = chrono::Utc::now().timestamp();
         let result = self

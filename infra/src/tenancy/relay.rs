@@ -62,6 +62,9 @@ pub struct Leased {
     pub body: String,
     /// Attempts so far, this one included.
     pub attempt: i32,
+    /// The end of this attempt's lease: a later lease or a redelivery moves
+    /// it, and this attempt's outcome then no longer counts.
+    pub lease_until: DateTime<Utc>,
 }
 
 #[derive(Default)]
@@ -148,7 +151,8 @@ impl SqlTenancy {
             let q = q
                 .filter(delivery::Column::Id.eq(leased.id))
                 .filter(delivery::Column::Status.eq(DeliveryStatus::Pending.as_str()))
-                .filter(delivery::Column::Attempts.eq(leased.attempt));
+                .filter(delivery::Column::Attempts.eq(leased.attempt))
+                .filter(delivery::Column::NextAttemptAt.eq(leased.lease_until));
             match attempt {
                 Attempt::Delivered { status } => q
                     .col_expr(
@@ -325,8 +329,11 @@ impl Bound {
             })
             .collect();
         let unit = take.lease_until - take.now;
+        let until_of = |p: usize| take.now + unit * (p as i32 + 1);
+        let mut lease_of: HashMap<Uuid, DateTime<Utc>> = HashMap::new();
         for (p, ids) in by_position.into_iter().enumerate() {
-            let until = take.now + unit * (p as i32 + 1);
+            let until = until_of(p);
+            lease_of.extend(ids.iter().map(|id| (*id, until)));
             self.exec_update(self.update::<delivery::Entity>().and(|q| {
                 q.filter(delivery::Column::Id.is_in(ids))
                     .col_expr(delivery::Column::NextAttemptAt, Expr::value(Some(until)))
@@ -351,6 +358,7 @@ impl Bound {
                     secret: hook.secret.clone(),
                     body: d.body,
                     attempt: d.attempts + 1,
+                    lease_until: *lease_of.get(&d.id)?,
                 })
             })
             .collect())

@@ -1,6 +1,7 @@
 //! Two server processes share PostgreSQL (and Redis): a role or permission
 //! change made through one applies on the other within a second, through
-//! Redis pub/sub, and without Redis through polling the change feed.
+//! Redis pub/sub, and without Redis through polling the change feed; a task
+//! changed through one reaches a subscriber connected to the other.
 //!
 //! Needs PostgreSQL (TEST_DATABASE_URL, default postgres://postgres@127.0.0.1:5432)
 //! and, for the Redis case, Redis (TEST_REDIS_URL, default redis://127.0.0.1:6379).
@@ -242,4 +243,125 @@ async fn with_redis_a_change_reaches_the_other_node_by_pub_sub() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn without_redis_a_change_reaches_the_other_node_by_polling() {
     changes_reach_the_other_node(None, 500).await;
+}
+
+/// A graphql-transport-ws subscriber's next `taskEvents` payload, or `None`
+/// when nothing comes within `wait`.
+async fn next_event<S>(ws: &mut S, wait: Duration) -> Option<Value>
+where
+    S: futures::Stream<
+            Item = Result<
+                tokio_tungstenite::tungstenite::Message,
+                tokio_tungstenite::tungstenite::Error,
+            >,
+        > + Unpin,
+{
+    use futures::StreamExt;
+    use tokio_tungstenite::tungstenite::Message;
+    loop {
+        match tokio::time::timeout(wait, ws.next()).await {
+            Err(_) => return None,
+            Ok(Some(Ok(Message::Text(t)))) => {
+                let m: Value = serde_json::from_str(&t).unwrap();
+                match m["type"].as_str() {
+                    Some("next") => return Some(m["payload"]["data"]["taskEvents"].clone()),
+                    Some("connection_ack" | "ping" | "pong") => {}
+                    _ => panic!("unexpected message {m}"),
+                }
+            }
+            Ok(other) => panic!("the connection ended: {other:?}"),
+        }
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_event_made_on_one_node_reaches_a_subscriber_on_the_other() {
+    use futures::SinkExt;
+    use tokio_tungstenite::tungstenite::Message;
+    use tokio_tungstenite::tungstenite::client::IntoClientRequest;
+    let redis = std::env::var("TEST_REDIS_URL").unwrap_or_else(|_| "redis://127.0.0.1:6379".into());
+    assert!(
+        redis::Client::open(redis.as_str())
+            .unwrap()
+            .get_multiplexed_async_connection()
+            .await
+            .is_ok(),
+        "Redis is not reachable at {redis}: start it (`bash .ci/run` does) or set TEST_REDIS_URL"
+    );
+    let db = TempDb::create().await;
+    let prefix = format!("events{}", uuid::Uuid::new_v4().simple());
+    let one = start(&db.url(), Some(&redis), &prefix, 500).await;
+    let fixture: Value = reqwest::Client::new()
+        .post(format!("{}/_fixtures/tenants", one.base))
+        .header("x-fixtures-secret", SECRET)
+        .json(&json!({ "users": [{ "role": "owner" }], "projects": 1 }))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let token = fixture["users"][0]["accessToken"].as_str().unwrap();
+    let project = fixture["projects"][0]["id"].as_str().unwrap();
+    // Started after the fixture, so it knows the tenant's roles at once.
+    let two = start(&db.url(), Some(&redis), &prefix, 500).await;
+    let create = async |title: &str| {
+        let d = gql(
+            &one,
+            token,
+            &format!("mutation {{ createTask(input: {{projectId: \"{project}\", title: \"{title}\"}}) {{ id }} }}"),
+        )
+        .await;
+        d["data"]["createTask"]["id"]
+            .as_str()
+            .unwrap_or_else(|| panic!("{d}"))
+            .to_owned()
+    };
+
+    let mut req = format!("{}/graphql", two.base.replacen("http", "ws", 1))
+        .into_client_request()
+        .unwrap();
+    req.headers_mut().insert(
+        "sec-websocket-protocol",
+        "graphql-transport-ws".parse().unwrap(),
+    );
+    let (mut ws, _) = tokio_tungstenite::connect_async(req).await.unwrap();
+    let text = |v: Value| Message::Text(v.to_string().into());
+    ws.send(text(json!({ "type": "connection_init", "payload": { "authorization": format!("Bearer {token}") } })))
+        .await
+        .unwrap();
+    ws.send(text(json!({ "id": "1", "type": "subscribe", "payload": {
+        "query": "subscription { taskEvents { kind task { id title } } }" } })))
+        .await
+        .unwrap();
+    // Changes made through the first node until one arrives: the
+    // subscription is live from then on.
+    for i in 0.. {
+        assert!(i < 50, "no event crossed from one node to the other");
+        create(&format!("probe {i}")).await;
+        if next_event(&mut ws, Duration::from_millis(500))
+            .await
+            .is_some()
+        {
+            break;
+        }
+    }
+    let mut made = Vec::new();
+    for i in 0..5 {
+        made.push(create(&format!("task {i}")).await);
+    }
+    let mut got = Vec::new();
+    while got.len() < made.len() {
+        let e = next_event(&mut ws, Duration::from_secs(10))
+            .await
+            .expect("the events made on the first node");
+        if e["task"]["title"]
+            .as_str()
+            .is_some_and(|t| t.starts_with("task"))
+        {
+            assert_eq!(e["kind"], "CREATED");
+            got.push(e["task"]["id"].as_str().unwrap().to_owned());
+        }
+    }
+    assert_eq!(got, made, "every event, in order");
 }

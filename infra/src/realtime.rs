@@ -78,7 +78,8 @@ impl Hub {
     }
 
     /// Subscriptions open on this node.
-    pub fn subscribers(&self) -> usize {
+    #[cfg(test)]
+    fn subscribers(&self) -> usize {
         let mut channels = self.channels.lock().expect("hub lock");
         channels.retain(|_, tx| tx.receiver_count() > 0);
         channels

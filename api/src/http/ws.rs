@@ -21,8 +21,9 @@ use async_graphql::{Data, Executor, ServerError};
 use axum::extract::ws::{CloseFrame, Message, WebSocket};
 use axum::extract::{FromRequestParts, Request, State, WebSocketUpgrade};
 use axum::handler::Handler;
+use axum::http::HeaderMap;
 use axum::http::StatusCode;
-use axum::http::header::{CONNECTION, SEC_WEBSOCKET_PROTOCOL, UPGRADE};
+use axum::http::header::SEC_WEBSOCKET_PROTOCOL;
 use axum::response::{IntoResponse, Response};
 use domain::TenantContext;
 use domain::authz::Permission;
@@ -74,20 +75,9 @@ fn refused() -> async_graphql::Response {
     async_graphql::Response::from_errors(vec![e])
 }
 
-fn is_upgrade(req: &Request) -> bool {
-    let has = |name, token: &str| {
-        req.headers()
-            .get_all(name)
-            .iter()
-            .filter_map(|v| v.to_str().ok())
-            .any(|v| v.split(',').any(|p| p.trim().eq_ignore_ascii_case(token)))
-    };
-    has(UPGRADE, "websocket") && has(CONNECTION, "upgrade")
-}
-
 /// The first subprotocol offered that we speak.
-fn protocol(req: &Request) -> Option<WebSocketProtocols> {
-    req.headers()
+fn protocol(headers: &HeaderMap) -> Option<WebSocketProtocols> {
+    headers
         .get(SEC_WEBSOCKET_PROTOCOL)?
         .to_str()
         .ok()?
@@ -98,20 +88,18 @@ fn protocol(req: &Request) -> Option<WebSocketProtocols> {
 /// `GET /graphql`: a WebSocket upgrade for subscriptions, or else GraphiQL
 /// and queries in the URL.
 pub async fn get(State(state): State<AppState>, req: Request) -> Response {
-    if !is_upgrade(&req) {
-        return super::graphql::get.call(req, state).await;
-    }
-    let Some(protocol) = protocol(&req) else {
+    let (mut parts, body) = req.into_parts();
+    let Ok(upgrade) = WebSocketUpgrade::from_request_parts(&mut parts, &()).await else {
+        return super::graphql::get
+            .call(Request::from_parts(parts, body), state)
+            .await;
+    };
+    let Some(protocol) = protocol(&parts.headers) else {
         return (
             StatusCode::BAD_REQUEST,
             "Sec-WebSocket-Protocol must offer graphql-transport-ws (or graphql-ws)",
         )
             .into_response();
-    };
-    let (mut parts, _) = req.into_parts();
-    let upgrade = match WebSocketUpgrade::from_request_parts(&mut parts, &()).await {
-        Ok(u) => u,
-        Err(e) => return e.into_response(),
     };
     upgrade
         .protocols(ALL_WEBSOCKET_PROTOCOLS)
@@ -171,7 +159,14 @@ async fn serve(state: AppState, socket: WebSocket, protocol: WebSocketProtocols)
                 .auth()
                 .authenticate(&t)
                 .await
-                .map_err(|e| async_graphql::Error::new(e.to_string()))?;
+                .map_err(|e| match e {
+                    domain::Error::Unauthenticated(why) => async_graphql::Error::new(why),
+                    // Storage trouble: the reason stays in the logs.
+                    other => {
+                        tracing::warn!(error = %other, "subscription sign-in failed");
+                        async_graphql::Error::new("could not sign in now; try again")
+                    }
+                })?;
             let _ = token.set((t, ctx.clone()));
             let mut data = Data::default();
             data.insert(Caller::Member(ctx));

@@ -37,6 +37,13 @@ async fn create_webhook(app: &TestApp, token: &str, url: &str, events: &[&str]) 
     d["createWebhook"]["id"].as_str().unwrap().to_owned()
 }
 
+/// A new tenant whose webhook sends `events` to the receiver's `/hook`.
+async fn tenant_hooked_to(app: &TestApp, receiver: &MockServer, events: &[&str]) -> Account {
+    let a = app.sign_up().await;
+    create_webhook(app, &a.token, &format!("{}/hook", receiver.uri()), events).await;
+    a
+}
+
 async fn deliveries(app: &TestApp, token: &str) -> Vec<Value> {
     let d = app
         .data(Some(token), DELIVERIES, json!({ "w": null, "s": null }))
@@ -235,14 +242,7 @@ async fn failed_attempts_are_retried_until_delivered(backend: Backend) {
         .mount(&receiver)
         .await;
     let app = spawn_with(backend, fast).await;
-    let a = app.sign_up().await;
-    create_webhook(
-        &app,
-        &a.token,
-        &format!("{}/hook", receiver.uri()),
-        &["project.created"],
-    )
-    .await;
+    let a = tenant_hooked_to(&app, &receiver, &["project.created"]).await;
     app.create_project(&a.token, "Retry me").await;
 
     let list = wait_for(&app, &a.token, "a delivery", all_have("DELIVERED", 1)).await;
@@ -265,14 +265,7 @@ async fn timeouts_end_in_the_dead_letter_and_redelivery_sends_again(backend: Bac
         .mount(&receiver)
         .await;
     let app = spawn_with(backend, fast).await;
-    let a = app.sign_up().await;
-    create_webhook(
-        &app,
-        &a.token,
-        &format!("{}/hook", receiver.uri()),
-        &["project.created"],
-    )
-    .await;
+    let a = tenant_hooked_to(&app, &receiver, &["project.created"]).await;
     app.create_project(&a.token, "Slow receiver").await;
 
     let list = wait_for(&app, &a.token, "a dead letter", all_have("DEAD", 1)).await;
@@ -388,14 +381,7 @@ async fn nothing_is_lost_when_a_node_dies_mid_delivery() {
         s.webhooks.timeout_ms = 2000;
     })
     .await;
-    let a = first.sign_up().await;
-    create_webhook(
-        &first,
-        &a.token,
-        &format!("{}/hook", receiver.uri()),
-        &["project.created"],
-    )
-    .await;
+    let a = tenant_hooked_to(&first, &receiver, &["project.created"]).await;
     first.create_project(&a.token, "In flight").await;
     // Wait until the receiver has the request, then kill the node before it answers.
     let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
@@ -454,14 +440,7 @@ async fn nothing_is_lost_when_a_node_dies_mid_delivery() {
 async fn nodes_share_the_outbox_without_sending_twice() {
     let receiver = ok_receiver().await;
     let one = spawn_with(Backend::Postgres, fast).await;
-    let a: Account = one.sign_up().await;
-    create_webhook(
-        &one,
-        &a.token,
-        &format!("{}/hook", receiver.uri()),
-        &["project.created"],
-    )
-    .await;
+    let a = tenant_hooked_to(&one, &receiver, &["project.created"]).await;
     // Started after the sign-up, so it loads the new tenant's roles at once.
     let two = one.another_node(fast).await;
     for i in 0..20 {
@@ -490,14 +469,7 @@ async fn a_slow_receiver_gets_each_event_once_from_two_nodes() {
         s.webhooks.timeout_ms = 1000;
     };
     let one = spawn_with(Backend::Postgres, slow).await;
-    let a = one.sign_up().await;
-    create_webhook(
-        &one,
-        &a.token,
-        &format!("{}/hook", receiver.uri()),
-        &["project.created"],
-    )
-    .await;
+    let a = tenant_hooked_to(&one, &receiver, &["project.created"]).await;
     let two = one.another_node(slow).await;
     // Written while neither worker is woken for them: one pass leases all eight.
     for i in 0..8 {

@@ -4,7 +4,8 @@
 //!    the revocation check, with the in-process list and with Redis.
 //! 2. Per request, over HTTP: `{ __typename }` with authentication skipped (no
 //!    token) beside the same request with a token (verify, revocation check,
-//!    membership lookup), on a server with the in-process list and one with Redis.
+//!    membership lookup), with the membership cache off, in Redis only, in
+//!    process only, and both (the default with Redis).
 //!
 //! Run: `cargo bench -p api --bench auth_cost` (PostgreSQL and Redis on their
 //! test URLs). Knobs: BENCH_SECONDS (5), BENCH_ROUNDS (3), BENCH_CONCURRENCY (16).
@@ -144,15 +145,24 @@ async fn main() -> anyhow::Result<()> {
 
     // 2. Per request, over HTTP.
     let (_admin, url) = fresh_database("tenantry_bench_auth").await?;
+    // (Redis, in-process cache entries, shared cache)
+    let servers = [
+        (false, 0, false),
+        (true, 0, true),
+        (false, 100_000, false),
+        (true, 100_000, true),
+    ];
     let mut bases = Vec::new();
-    for with_redis in [false, true] {
+    for (with_redis, local_entries, shared) in servers {
         let mut figment = Settings::figment()
             .merge(("app_env", "test"))
             .merge(("server.port", 0))
             .merge(("database.url", url.clone()))
             .merge(("database.max_connections", 20))
             .merge(("log.filter", "off"))
-            .merge(("redis.key_prefix", "bench"));
+            .merge(("redis.key_prefix", "bench"))
+            .merge(("cache.local_entries", local_entries))
+            .merge(("cache.shared", shared));
         if with_redis {
             figment = figment.merge(("redis.url", redis_url.clone()));
         }
@@ -175,10 +185,16 @@ async fn main() -> anyhow::Result<()> {
         .expect("signed up")
         .to_owned();
 
-    let paths: [(&str, &String, Option<&str>); 3] = [
+    let paths: [(&str, &String, Option<&str>); 5] = [
         ("no token (authentication skipped)", &bases[0], None),
-        ("token, in-process revocation list", &bases[0], Some(&token)),
-        ("token, Redis revocation list", &bases[1], Some(&token)),
+        (
+            "token, no cache (in-process revocations)",
+            &bases[0],
+            Some(&token),
+        ),
+        ("token, Redis: revocations + cache", &bases[1], Some(&token)),
+        ("token, in-process cache", &bases[2], Some(&token)),
+        ("token, Redis + in-process cache", &bases[3], Some(&token)),
     ];
     for (_, url, tok) in &paths {
         load(&client, url, *tok, 1, concurrency).await;
@@ -196,7 +212,7 @@ async fn main() -> anyhow::Result<()> {
         "\nper request, `{{ __typename }}` over HTTP, {concurrency} clients, {rounds} rounds × {secs}s"
     );
     println!(
-        "  {:<36} {:>10} {:>8} {:>8} {:>8}",
+        "  {:<42} {:>10} {:>8} {:>8} {:>8}",
         "path", "req/s med", "p50 ms", "p99 ms", "ratio"
     );
     let base_rps = median(rps[0].clone());
@@ -204,7 +220,7 @@ async fn main() -> anyhow::Result<()> {
         lat[i].sort();
         let r = median(rps[i].clone());
         println!(
-            "  {name:<36} {r:>10.0} {:>8.2} {:>8.2} {:>8.2}",
+            "  {name:<42} {r:>10.0} {:>8.2} {:>8.2} {:>8.2}",
             pct(&lat[i], 0.5),
             pct(&lat[i], 0.99),
             r / base_rps

@@ -153,6 +153,11 @@ fn mailer(s: &Settings) -> anyhow::Result<Arc<dyn Mailer>> {
 ///
 /// # Errors
 /// Bad configuration, or the policy failing to load.
+/// Where nodes announce role, membership and directory changes to each other.
+pub(crate) fn authz_channel(s: &Settings) -> String {
+    format!("{}:authz", s.redis.key_prefix)
+}
+
 pub async fn services(storage: &mut Storage, s: &Settings) -> anyhow::Result<Services> {
     let keys = signing_keys(&s.auth)?;
     let hasher = Argon2Hasher::new(Argon2Params {
@@ -208,7 +213,7 @@ pub async fn services(storage: &mut Storage, s: &Settings) -> anyhow::Result<Ser
             hub.clone(),
         ));
     }
-    let channel = format!("{prefix}:authz");
+    let channel = authz_channel(s);
     let publisher = redis.as_ref().map(|conn| Publisher {
         conn: conn.clone(),
         channel: channel.clone(),
@@ -217,6 +222,17 @@ pub async fn services(storage: &mut Storage, s: &Settings) -> anyhow::Result<Ser
         .load_authorization(publisher)
         .await
         .context("loading the authorization policy")?;
+    storage.cache_memberships(
+        s.cache.local_entries,
+        redis
+            .as_ref()
+            .filter(|_| s.cache.shared)
+            .map(|conn| infra::membership_cache::Shared {
+                conn: conn.clone(),
+                prefix: prefix.clone(),
+                ttl: Duration::from_secs(s.cache.shared_ttl_secs),
+            }),
+    );
     let subscription = match &s.redis.url {
         Some(url) => Some((
             redis::Client::open(url.as_str())

@@ -30,6 +30,7 @@ pub struct Settings {
     pub database: DatabaseSettings,
     pub redis: RedisSettings,
     pub authz: AuthzSettings,
+    pub cache: CacheSettings,
     pub rate_limit: RateLimitSettings,
     pub email: EmailSettings,
     pub webhooks: WebhookSettings,
@@ -90,12 +91,26 @@ pub struct EmailSettings {
 }
 
 /// GraphQL subscriptions over WebSocket.
+/// The membership cache: whether a user belongs to a tenant, with what role
+/// and how the tenant is isolated, looked up on every request.
+#[derive(Debug, Clone, Deserialize)]
+pub struct CacheSettings {
+    /// Entries kept in each process; 0 turns the in-process tier off.
+    pub local_entries: usize,
+    /// Also keep entries in Redis (when `redis.url` is set), shared by the nodes.
+    pub shared: bool,
+    /// How long an entry lives in Redis.
+    pub shared_ttl_secs: u64,
+}
+
 #[derive(Debug, Clone, Deserialize)]
 pub struct SubscriptionSettings {
     /// How often an open connection checks that its session still stands.
     pub session_check_ms: u64,
     /// Events one subscriber may fall behind by before its stream ends with an error.
     pub buffer: usize,
+    /// How long a new connection has to send `connection_init` (then 4408).
+    pub init_timeout_ms: u64,
 }
 
 /// Outgoing webhooks and the outbox worker.

@@ -216,6 +216,7 @@ pub async fn move_tenant(
         .iter()
         .map(|(table, n)| format!("{n} {table}"))
         .collect();
+    tell_nodes(settings).await;
     println!(
         "moved tenant {} ({}) from {} to {} ({}): {}",
         tenant.slug,
@@ -226,6 +227,33 @@ pub async fn move_tenant(
         rows.join(", ")
     );
     Ok(())
+}
+
+/// Wakes the running nodes' change-feed readers over Redis, so they drop
+/// cached lookups of a moved or deleted tenant now rather than at their next
+/// poll. Best effort: the poll still comes.
+async fn tell_nodes(settings: &Settings) {
+    let Some(url) = &settings.redis.url else {
+        return;
+    };
+    let sent = async {
+        let client = redis::Client::open(url.as_str())?;
+        let mut conn = client.get_multiplexed_async_connection().await?;
+        redis::cmd("PUBLISH")
+            .arg(crate::app::authz_channel(settings))
+            .arg(0)
+            .query_async::<i64>(&mut conn)
+            .await
+    };
+    match tokio::time::timeout(std::time::Duration::from_secs(2), sent).await {
+        Ok(Ok(_)) => {}
+        Ok(Err(e)) => eprintln!(
+            "note: could not tell the running nodes over Redis ({e}); they follow within authz.poll_interval_ms"
+        ),
+        Err(_) => eprintln!(
+            "note: Redis did not answer; the running nodes follow within authz.poll_interval_ms"
+        ),
+    }
 }
 
 /// Lists (and with `yes` removes) storage no tenant owns.
@@ -274,6 +302,7 @@ pub async fn delete(settings: &Settings, key: &str, yes: bool) -> anyhow::Result
     storage.load_authorization(None).await?;
     let rows =
         domain::lifecycle::delete_tenant(&storage.tenancy(), &storage.identity(), &tenant).await?;
+    tell_nodes(settings).await;
     println!(
         "deleted tenant {} ({}, {}): {rows} tenant-plane row(s), its members, sessions and roles",
         tenant.slug, tenant.id, tenant.isolation

@@ -232,7 +232,8 @@ impl Auth<'_> {
 
     /// Turns a bearer token into the request's tenant binding: the token must
     /// verify, its session must not be revoked, and its user must still be a
-    /// member of its tenant (so removal and role changes apply on the next request).
+    /// member of its tenant. The store may answer that from a cache, which
+    /// follows member and role changes as the authorization rules do.
     ///
     /// # Errors
     /// [`Error::Unauthenticated`] for a bad token, a revoked session or a membership that is gone.

@@ -110,6 +110,8 @@ pub struct Storage {
     databases: Option<std::sync::Arc<TenantDatabases>>,
     /// Commits that wrote outbox events wake this node's worker through it.
     nudges: std::sync::Arc<crate::outbox::Nudges>,
+    /// Identity stores answer membership lookups from it, once it is on.
+    membership_cache: Option<std::sync::Arc<crate::membership_cache::MembershipCache>>,
 }
 
 impl Storage {
@@ -132,6 +134,7 @@ impl Storage {
             engine: None,
             databases,
             nudges: std::sync::Arc::default(),
+            membership_cache: None,
         })
     }
 
@@ -267,6 +270,28 @@ impl Storage {
     pub fn identity(&self) -> crate::identity::SqlIdentityStore {
         crate::identity::SqlIdentityStore::new(self.db.clone(), self.engine.clone())
             .with_databases(self.databases.clone())
+            .with_cache(self.membership_cache.clone())
+    }
+
+    /// Caches membership lookups for identity stores made from now on (see
+    /// [`crate::membership_cache`]): `local_entries` in this process (0 for
+    /// none), and in Redis when `shared` is given. Needs the authorization
+    /// engine, whose change feed tells what is still fresh; without it,
+    /// nothing is cached.
+    pub fn cache_memberships(
+        &mut self,
+        local_entries: usize,
+        shared: Option<crate::membership_cache::Shared>,
+    ) {
+        self.membership_cache = self.engine.as_ref().and_then(|engine| {
+            (local_entries > 0 || shared.is_some()).then(|| {
+                std::sync::Arc::new(crate::membership_cache::MembershipCache::new(
+                    engine.clone(),
+                    local_entries,
+                    shared,
+                ))
+            })
+        });
     }
 
     /// For tests only: the pool itself, to check what a pooled connection

@@ -5,6 +5,7 @@ use crate::authz::audit;
 use crate::authz::store::{finish_change, write_tx};
 use crate::entities::{casbin_rule, membership, session, tenant, user};
 use crate::errors::{DbResultExt, unique_as_conflict};
+use crate::membership_cache::MembershipCache;
 use crate::tenancy::database::TenantDatabases;
 use crate::tenancy::schema;
 use async_trait::async_trait;
@@ -26,6 +27,8 @@ pub struct SqlIdentityStore {
     engine: Option<Arc<PolicyEngine>>,
     /// Where database-strategy tenants are created and dropped.
     databases: Option<Arc<TenantDatabases>>,
+    /// Membership lookups, made on every request, are answered from here.
+    cache: Option<Arc<MembershipCache>>,
 }
 
 impl SqlIdentityStore {
@@ -34,6 +37,26 @@ impl SqlIdentityStore {
             db,
             engine,
             databases: None,
+            cache: None,
+        }
+    }
+
+    #[must_use]
+    pub fn with_cache(mut self, cache: Option<Arc<MembershipCache>>) -> Self {
+        self.cache = cache;
+        self
+    }
+
+    /// The membership with its tenant's directory entry, from the database.
+    async fn read_membership(&self, user: UserId, tenant: TenantId) -> Result<Option<Membership>> {
+        let found = membership::Entity::find_by_id((tenant.as_uuid(), user.as_uuid()))
+            .find_also_related(tenant::Entity)
+            .one(&self.db)
+            .await
+            .or_unexpected()?;
+        match found {
+            Some((m, Some(t))) => Ok(Some(membership_to_domain(m, &tenant_to_domain(t)?))),
+            _ => Ok(None),
         }
     }
 
@@ -467,14 +490,15 @@ impl IdentityStore for SqlIdentityStore {
     }
 
     async fn membership(&self, user: UserId, tenant: TenantId) -> Result<Option<Membership>> {
-        let found = membership::Entity::find_by_id((tenant.as_uuid(), user.as_uuid()))
-            .find_also_related(tenant::Entity)
-            .one(&self.db)
-            .await
-            .or_unexpected()?;
-        match found {
-            Some((m, Some(t))) => Ok(Some(membership_to_domain(m, &tenant_to_domain(t)?))),
-            _ => Ok(None),
+        match &self.cache {
+            Some(cache) => {
+                cache
+                    .membership(user, tenant, async || {
+                        self.read_membership(user, tenant).await
+                    })
+                    .await
+            }
+            None => self.read_membership(user, tenant).await,
         }
     }
 

@@ -8,6 +8,7 @@ mod errors;
 pub mod identity;
 pub mod jwt;
 pub mod mailer;
+pub mod membership_cache;
 pub mod oidc;
 pub mod outbox;
 pub mod password;

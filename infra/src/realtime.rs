@@ -5,13 +5,13 @@
 //! it to its own subscribers; without Redis (one node) it goes straight to
 //! them. If Redis cannot take it, this node's subscribers still get it.
 
-use crate::redis_conn::LogEvery;
+use crate::redis_conn::{Followed, LogEvery, follow};
 use crate::tenancy::relay::Relayed;
 use domain::TenantId;
-use futures::StreamExt;
 use redis::aio::ConnectionManager;
 use serde_json::Value;
 use std::collections::HashMap;
+use std::ops::ControlFlow;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 use tokio::sync::broadcast;
@@ -138,52 +138,44 @@ fn message(tenant: TenantId, events: &[Relayed]) -> String {
 }
 
 /// Follows the channel and hands every node's events to this node's
-/// subscribers, reconnecting with a growing pause while Redis is away.
+/// subscribers (see [`follow`] for reconnecting and liveness pings).
 pub async fn listen(client: redis::Client, channel: String, hub: Arc<Hub>) {
-    let mut pause = Duration::from_millis(250);
-    let failing = LogEvery::new(Duration::from_secs(30));
-    loop {
-        match client.get_async_pubsub().await {
-            Ok(mut pubsub) => match pubsub.subscribe(&channel).await {
-                Ok(()) => {
-                    pause = Duration::from_millis(250);
-                    let mut messages = pubsub.on_message();
-                    while let Some(m) = messages.next().await {
-                        let Ok(text) = m.get_payload::<String>() else {
-                            continue;
-                        };
-                        let Ok(v) = serde_json::from_str::<Value>(&text) else {
-                            continue;
-                        };
-                        let tenant = v
-                            .get("tenantId")
-                            .and_then(Value::as_str)
-                            .and_then(|t| t.parse::<TenantId>().ok());
-                        let (Some(tenant), Some(events)) =
-                            (tenant, v.get("events").and_then(Value::as_array))
-                        else {
-                            continue;
-                        };
-                        let events = events
-                            .iter()
-                            .filter_map(|b| HubEvent::parse(b).map(Arc::new))
-                            .collect();
-                        hub.dispatch(tenant, events);
-                    }
-                }
-                Err(e) if failing.ready() => {
-                    tracing::warn!(error = %e, "subscriptions: subscribing to Redis failed (logged once per 30 s)");
-                }
-                Err(_) => {}
-            },
-            Err(e) if failing.ready() => {
-                tracing::warn!(error = %e, "subscriptions: Redis unreachable; retrying (logged once per 30 s)");
-            }
-            Err(_) => {}
+    let on_message = |followed| {
+        if let Followed::Message(m) = followed {
+            dispatch(&hub, &m);
         }
-        tokio::time::sleep(pause).await;
-        pause = (pause * 2).min(Duration::from_secs(5));
-    }
+        ControlFlow::Continue(())
+    };
+    follow(
+        client,
+        channel,
+        "subscriptions",
+        std::future::pending(),
+        on_message,
+    )
+    .await;
+}
+
+/// Hands one published batch to this node's subscribers of its tenant.
+fn dispatch(hub: &Hub, m: &redis::Msg) {
+    let Ok(text) = m.get_payload::<String>() else {
+        return;
+    };
+    let Ok(v) = serde_json::from_str::<Value>(&text) else {
+        return;
+    };
+    let tenant = v
+        .get("tenantId")
+        .and_then(Value::as_str)
+        .and_then(|t| t.parse::<TenantId>().ok());
+    let (Some(tenant), Some(events)) = (tenant, v.get("events").and_then(Value::as_array)) else {
+        return;
+    };
+    let events = events
+        .iter()
+        .filter_map(|b| HubEvent::parse(b).map(Arc::new))
+        .collect();
+    hub.dispatch(tenant, events);
 }
 
 #[cfg(test)]

@@ -27,6 +27,86 @@ pub async fn ping(conn: &ConnectionManager) -> redis::RedisResult<()> {
     Ok(())
 }
 
+/// How often a subscription asks Redis whether it is still there.
+const PING_EVERY: Duration = Duration::from_secs(15);
+
+/// What a [`follow`] handler is told.
+pub enum Followed {
+    /// (Re)subscribed: messages sent meanwhile were missed.
+    Subscribed,
+    Message(redis::Msg),
+}
+
+/// Follows `channel` until `handle` breaks or `until` completes: reconnects with a growing pause
+/// (250 ms to 5 s) when Redis goes away, and pings every 15 s, so that a
+/// connection that died without a word (a half-open TCP link) is noticed and
+/// replaced. Failures are logged once per 30 s, naming `what`.
+pub async fn follow(
+    client: redis::Client,
+    channel: String,
+    what: &'static str,
+    until: impl Future<Output = ()>,
+    mut handle: impl FnMut(Followed) -> std::ops::ControlFlow<()>,
+) {
+    use futures::StreamExt;
+    let mut until = std::pin::pin!(until);
+    let mut pause = Duration::from_millis(250);
+    let failing = LogEvery::new(Duration::from_secs(30));
+    loop {
+        let subscribed = tokio::select! {
+            s = async {
+                let (mut sink, stream) = client.get_async_pubsub().await?.split();
+                sink.subscribe(&channel).await?;
+                Ok::<_, redis::RedisError>((sink, stream))
+            } => s,
+            () = &mut until => return,
+        };
+        match subscribed {
+            Ok((mut sink, mut stream)) => {
+                pause = Duration::from_millis(250);
+                if handle(Followed::Subscribed).is_break() {
+                    return;
+                }
+                let mut ping = tokio::time::interval(PING_EVERY);
+                ping.tick().await;
+                let lost = loop {
+                    tokio::select! {
+                        () = &mut until => return,
+                        m = stream.next() => match m {
+                            Some(m) => if handle(Followed::Message(m)).is_break() { return },
+                            None => break "the connection closed".to_owned(),
+                        },
+                        _ = ping.tick() => {
+                            let answer = tokio::time::timeout(
+                                Duration::from_secs(5),
+                                sink.ping::<redis::Value>(),
+                            )
+                            .await;
+                            match answer {
+                                Ok(Ok(_)) => {}
+                                Ok(Err(e)) => break e.to_string(),
+                                Err(_) => break "no answer to a ping within 5 s".to_owned(),
+                            }
+                        }
+                    }
+                };
+                if failing.ready() {
+                    tracing::warn!(reason = %lost, "{what}: Redis subscription lost; resubscribing (logged once per 30 s)");
+                }
+            }
+            Err(e) if failing.ready() => {
+                tracing::warn!(error = %e, "{what}: Redis unreachable; retrying (logged once per 30 s)");
+            }
+            Err(_) => {}
+        }
+        tokio::select! {
+            () = tokio::time::sleep(pause) => {}
+            () = &mut until => return,
+        }
+        pause = (pause * 2).min(Duration::from_secs(5));
+    }
+}
+
 /// Logs at most once per interval, so an outage does not flood the logs.
 pub struct LogEvery {
     every: Duration,

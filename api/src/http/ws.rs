@@ -36,9 +36,6 @@ use std::time::Duration;
 const FORBIDDEN: u16 = 4403;
 /// No `connection_init` in time.
 const INIT_TIMEOUT: u16 = 4408;
-/// How long a socket may stay open without signing in.
-const INIT_WAIT: Duration = Duration::from_secs(10);
-
 /// The schema as a socket may use it: subscriptions only. Queries and
 /// mutations go over HTTP, where their loaders, timeouts and limits apply.
 #[derive(Clone)]
@@ -189,7 +186,9 @@ async fn serve(state: AppState, socket: WebSocket, protocol: WebSocketProtocols)
     let every = Duration::from_millis(state.settings.subscriptions.session_check_ms.max(100));
     let mut check = tokio::time::interval_at(tokio::time::Instant::now() + every, every);
     check.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-    let mut init_deadline = std::pin::pin!(tokio::time::sleep(INIT_WAIT));
+    let mut init_deadline = std::pin::pin!(tokio::time::sleep(Duration::from_millis(
+        state.settings.subscriptions.init_timeout_ms,
+    )));
     loop {
         tokio::select! {
             msg = out.next() => match msg {

@@ -15,7 +15,7 @@ use casbin::{CoreApi, DefaultModel, Enforcer, MgmtApi};
 use domain::TenantContext;
 use domain::authz::{Authorizer, Permission};
 use sea_orm::{ColumnTrait, DatabaseConnection, EntityTrait, QueryFilter, QueryOrder, QuerySelect};
-use std::collections::BTreeSet;
+use std::collections::{BTreeSet, HashMap};
 use std::sync::atomic::{AtomicI64, Ordering};
 use std::sync::{Arc, Weak};
 use std::time::Duration;
@@ -36,6 +36,49 @@ pub struct PolicyEngine {
     syncing: Mutex<()>,
     /// Tells other nodes a change was committed.
     publisher: Option<Publisher>,
+    /// What cached lookups are checked against (see [`Self::still_fresh`]).
+    freshness: Freshness,
+}
+
+/// Per tenant, the last change known; and the version below which changes
+/// are not known tenant by tenant (the feed's pruned past).
+#[derive(Default)]
+struct Freshness {
+    floor: AtomicI64,
+    changed: std::sync::RwLock<HashMap<Uuid, i64>>,
+}
+
+impl Freshness {
+    /// Learns from the feed's retained rows (its last hour, at least its
+    /// last row): entries read before a restart stay good unless changed since.
+    async fn learn(&self, db: &DatabaseConnection) -> Result<(), sea_orm::DbErr> {
+        let per_tenant: Vec<(Uuid, Option<i64>)> = policy_change::Entity::find()
+            .select_only()
+            .column(policy_change::Column::TenantId)
+            .column_as(policy_change::Column::Version.max(), "v")
+            .group_by(policy_change::Column::TenantId)
+            .into_tuple()
+            .all(db)
+            .await?;
+        let oldest: Option<i64> = policy_change::Entity::find()
+            .select_only()
+            .column_as(policy_change::Column::Version.min(), "v")
+            .into_tuple()
+            .one(db)
+            .await?
+            .flatten();
+        let mut changed = self.changed.write().expect("freshness lock");
+        for (tenant, v) in per_tenant {
+            if let Some(v) = v {
+                let known = changed.entry(tenant).or_insert(v);
+                *known = (*known).max(v);
+            }
+        }
+        // Rows are pruned oldest first, so everything after `oldest` is known.
+        self.floor
+            .fetch_max(oldest.map_or(0, |o| o - 1), Ordering::AcqRel);
+        Ok(())
+    }
 }
 
 /// Where change notices go: a Redis channel.
@@ -63,12 +106,15 @@ impl PolicyEngine {
         // Changes are written by our own transactions (with their audit
         // entries); the enforcer only mirrors them.
         enforcer.enable_auto_save(false);
+        let freshness = Freshness::default();
+        freshness.learn(&db).await?;
         Ok(Self {
             enforcer: RwLock::new(enforcer),
             db,
             applied: AtomicI64::new(applied),
             syncing: Mutex::new(()),
             publisher,
+            freshness,
         })
     }
 
@@ -91,6 +137,21 @@ impl PolicyEngine {
     /// The last change applied.
     pub fn version(&self) -> i64 {
         self.applied.load(Ordering::Acquire)
+    }
+
+    /// Whether what was read about `tenant`'s members (memberships, roles,
+    /// where the tenant lives) once this node had applied change `read_at` still
+    /// stands: no change of that tenant has been applied since. Every such
+    /// change goes through the feed, so a cached lookup is as fresh as the
+    /// rules the enforcer checks.
+    pub fn still_fresh(&self, tenant: Uuid, read_at: i64) -> bool {
+        let f = &self.freshness;
+        read_at >= f.floor.load(Ordering::Acquire)
+            && f.changed
+                .read()
+                .expect("freshness lock")
+                .get(&tenant)
+                .is_none_or(|&changed| read_at >= changed)
     }
 
     /// Applies this node's committed change now and tells the other nodes.
@@ -138,6 +199,12 @@ impl PolicyEngine {
                 for t in tenants {
                     self.reload_tenant(t).await?;
                 }
+                // Before `applied` moves: a lookup stamped with the new
+                // version must find these marks.
+                let mut changed = self.freshness.changed.write().expect("freshness lock");
+                for r in &rows {
+                    changed.insert(r.tenant_id, r.version);
+                }
             }
             self.applied.store(last, Ordering::Release);
             applied += rows.len();
@@ -148,6 +215,7 @@ impl PolicyEngine {
         let latest = latest_version(&self.db).await?;
         let mut e = self.enforcer.write().await;
         e.load_policy().await?;
+        self.freshness.learn(&self.db).await?;
         self.applied.store(latest, Ordering::Release);
         Ok(())
     }

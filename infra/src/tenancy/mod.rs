@@ -77,6 +77,20 @@ impl SqlTenancy {
     }
 }
 
+/// What opening a tenant transaction checks first (PostgreSQL).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Check {
+    /// Nothing: a move's own transactions, which bind the tenant where it
+    /// is not listed yet, and the outbox worker's reads.
+    None,
+    /// That the directory still puts the tenant where the context (perhaps
+    /// from the membership cache) says; else a retry is asked for, rather
+    /// than reading a copy a move has left.
+    Directory,
+    /// And first the tenant's move lock, held shared (see [`moving`]): writes.
+    LockAndDirectory,
+}
+
 impl SqlTenancy {
     async fn bind(&self, ctx: &TenantContext, mode: TxMode) -> Result<Bound> {
         self.bind_with(ctx, mode, None).await
@@ -89,18 +103,20 @@ impl SqlTenancy {
         mode: TxMode,
         level: Option<sea_orm::IsolationLevel>,
     ) -> Result<Bound> {
-        self.open(ctx, mode, level, mode == TxMode::Write).await
+        let check = match mode {
+            TxMode::Write => Check::LockAndDirectory,
+            TxMode::Read => Check::Directory,
+        };
+        self.open(ctx, mode, level, check).await
     }
 
-    /// Opens the tenant's transaction. A `guarded` one (every write but a
-    /// move's own) first holds the tenant's move lock shared and checks the
-    /// tenant still lives where `ctx` says (see [`moving`]).
+    /// Opens the tenant's transaction, checked as `check` says.
     async fn open(
         &self,
         ctx: &TenantContext,
         mode: TxMode,
         level: Option<sea_orm::IsolationLevel>,
-        guarded: bool,
+        check: Check,
     ) -> Result<Bound> {
         let postgres = self.db.get_database_backend() == DbBackend::Postgres;
         let lease = match (ctx.isolation(), &self.databases) {
@@ -144,7 +160,7 @@ impl SqlTenancy {
             },
         };
         let mut companion = None;
-        if guarded && postgres {
+        if check == Check::LockAndDirectory && postgres {
             if let Some(l) = &lease {
                 // The lock lives in the control database, beside the directory;
                 // a database tenant's writes hold it from a transaction there.
@@ -161,7 +177,8 @@ impl SqlTenancy {
                 moving::share_lock(&tx, ctx.tenant_id()).await?;
             }
         }
-        let read_directory = guarded && companion.is_none();
+        // The directory lives only in the shared database, not in a tenant's own.
+        let read_directory = check != Check::None && lease.is_none();
         if tx.get_database_backend() == DbBackend::Postgres {
             // Both transaction-local: they end with the transaction, so the
             // pooled connection goes back bound to no tenant, as its login role.
@@ -172,12 +189,11 @@ impl SqlTenancy {
                 Isolation::Schema => format!("\"{}\"", schema::schema_name(ctx.tenant_id())),
                 _ => String::new(),
             };
-            // A guarded write also reads where the tenant lives (as the login
-            // role: permissions are checked before `role` changes).
+            // The directory is read with the binding (as the login role:
+            // permissions are checked before `role` changes).
             const BIND: &str = "SELECT set_config('app.tenant_id', $1, true), set_config('role', $2, true), \
                  CASE WHEN $3 = '' THEN '' ELSE set_config('search_path', $3, true) END, \
                  CASE WHEN $4 = '' THEN '' ELSE set_config('statement_timeout', $4, true) END";
-            // The directory lives only in the shared database (not in a tenant's own).
             let sql = if read_directory {
                 format!("{BIND}, (SELECT isolation FROM tenants WHERE id = $1::uuid) AS isolation")
             } else {

@@ -224,6 +224,11 @@ impl SqlTenancy {
             crate::authz::audit::write(&control, tenant, None, &record)
                 .await
                 .or_unexpected()?;
+            // Through the change feed, every node's cached lookups of this
+            // tenant (which name its isolation) turn over.
+            crate::authz::changes::record(&control, tenant.as_uuid())
+                .await
+                .or_unexpected()?;
             control.commit().await.or_unexpected()
         }
         .await;
@@ -298,7 +303,7 @@ impl SqlTenancy {
                 &TenantContext::system(tenant, from),
                 TxMode::Read,
                 level,
-                false,
+                super::Check::None,
             )
             .await?;
         let dst = self
@@ -306,7 +311,7 @@ impl SqlTenancy {
                 &TenantContext::system(tenant, to),
                 TxMode::Write,
                 None,
-                false,
+                super::Check::None,
             )
             .await?;
         let rows = vec![
@@ -363,7 +368,9 @@ impl SqlTenancy {
         match isolation {
             Isolation::Row => {
                 let ctx = TenantContext::system(tenant, isolation);
-                let tx = self.open(&ctx, TxMode::Write, None, false).await?;
+                let tx = self
+                    .open(&ctx, TxMode::Write, None, super::Check::None)
+                    .await?;
                 tx.purge().await?;
                 Box::new(tx).commit().await
             }

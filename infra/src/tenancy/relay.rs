@@ -119,7 +119,9 @@ impl SqlTenancy {
         take: Take,
         publish: impl AsyncFnOnce(&[Relayed]),
     ) -> Result<Option<Batch>> {
-        let tx = self.open(ctx, TxMode::Write, None, true).await?;
+        let tx = self
+            .open(ctx, TxMode::Write, None, super::Check::LockAndDirectory)
+            .await?;
         if !tx.relay_lock().await? {
             return Ok(None);
         }
@@ -145,7 +147,9 @@ impl SqlTenancy {
         leased: &Leased,
         attempt: &Attempt,
     ) -> Result<()> {
-        let tx = self.open(ctx, TxMode::Write, None, true).await?;
+        let tx = self
+            .open(ctx, TxMode::Write, None, super::Check::LockAndDirectory)
+            .await?;
         let now = crate::now();
         let q = tx.update::<delivery::Entity>().and(|q| {
             let q = q
@@ -202,7 +206,9 @@ impl SqlTenancy {
     /// # Errors
     /// Storage failures.
     pub async fn pending_work(&self, ctx: &TenantContext) -> Result<(bool, Option<DateTime<Utc>>)> {
-        let tx = self.open(ctx, TxMode::Read, None, false).await?;
+        let tx = self
+            .open(ctx, TxMode::Read, None, super::Check::None)
+            .await?;
         let events = tx
             .one(tx.select::<outbox_event::Entity>().and(|q| q.limit(1)))
             .await?

@@ -111,7 +111,7 @@ pub struct TestApp {
     /// to this server) and where they are, to remove them when the test ends.
     tenant_databases: TenantDatabases,
     /// What the server was started with, for starting more nodes beside it.
-    settings: Settings,
+    pub settings: Settings,
     server: Option<tokio::task::JoinHandle<anyhow::Result<()>>>,
 }
 

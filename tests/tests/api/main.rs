@@ -11,6 +11,7 @@ mod graphiql_browser;
 mod http_contract;
 mod invitations;
 mod isolation;
+mod membership_cache;
 mod membership_changes;
 mod oidc;
 mod permissions;

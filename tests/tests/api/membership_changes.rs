@@ -1,5 +1,6 @@
 //! A member's removal or new role takes effect on their very next request:
-//! every request reads the membership, no token carries the role.
+//! no token carries the role, and the node that made the change has already
+//! turned its cached lookups over (other nodes: see `membership_cache.rs`).
 
 use crate::helpers::{Backend, assert_code, spawn_with};
 use serde_json::{Value, json};

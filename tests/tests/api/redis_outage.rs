@@ -98,6 +98,8 @@ async fn spawn_behind(proxy: &Proxy, prefix: &str, closed: bool) -> TestApp {
     spawn_with(Backend::Postgres, move |s| {
         s.redis.url = Some(url);
         s.redis.key_prefix = prefix;
+        // Every membership lookup asks Redis: none is answered in-process.
+        s.cache.local_entries = 0;
         if closed {
             s.rate_limit.on_redis_failure = api::config::FailMode::Closed;
         }
@@ -116,6 +118,13 @@ async fn the_api_answers_through_a_redis_outage_and_uses_redis_again_after() {
     assert!(
         !redis_keys(&format!("{prefix}:rl:*")).await.is_empty(),
         "rate limits live in Redis"
+    );
+    app.data(Some(&acc.token), "{ me { id } }", json!({})).await;
+    let member_key = format!("{prefix}:{{t:{}}}:member:{}", acc.tenant_id, acc.user_id);
+    assert_eq!(
+        redis_keys(&member_key).await,
+        std::slice::from_ref(&member_key),
+        "the membership lookup is cached in Redis"
     );
 
     proxy.cut().await;
@@ -161,6 +170,26 @@ async fn the_api_answers_through_a_redis_outage_and_uses_redis_again_after() {
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
     let other = app.sign_up().await;
+    // The membership cache, which leaves Redis alone for a while after a
+    // failure, caches lookups there again.
+    let member_key = format!(
+        "{prefix}:{{t:{}}}:member:{}",
+        other.tenant_id, other.user_id
+    );
+    loop {
+        let d = app
+            .data(Some(&other.token), "{ me { id } }", json!({}))
+            .await;
+        assert_eq!(d["me"]["id"], other.user_id.as_str());
+        if !redis_keys(&member_key).await.is_empty() {
+            break;
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline + Duration::from_secs(15),
+            "membership lookups were never cached in Redis again"
+        );
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
     let before = redis_keys(&format!("{prefix}:rl:*")).await.len();
     let body = sign_in(&app, &other.email, &other.password).await;
     assert!(body["data"]["signIn"]["accessToken"].is_string(), "{body}");

@@ -140,6 +140,23 @@ async fn task_events_arrive_in_order_for_their_tenant_only(backend: Backend) {
 crate::on_every_backend!(task_events_arrive_in_order_for_their_tenant_only);
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_connection_that_does_not_sign_in_in_time_is_closed_with_4408() {
+    let app = spawn_with(Backend::Sqlite, |s| s.subscriptions.init_timeout_ms = 300).await;
+    let mut silent = Ws::connect(&app.addr).await;
+    match silent.read(Duration::from_secs(5)).await {
+        Read::Closed(Some(4408), _) => {}
+        other => panic!("expected close 4408, got {other:?}"),
+    }
+    // One that signed in in time stays open past the deadline.
+    let acc = app.sign_up().await;
+    let mut signed_in = Ws::signed_in(&app.addr, &acc.token).await;
+    match signed_in.read(Duration::from_millis(800)).await {
+        Read::Nothing => {}
+        other => panic!("a signed-in connection was not left alone: {other:?}"),
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn connections_without_a_valid_token_are_refused() {
     let app = spawn_with(Backend::Sqlite, |_| {}).await;
     for payload in [

@@ -26,6 +26,14 @@ pub enum Read {
 impl Ws {
     /// Opens `ws://…/graphql` and sends `connection_init` with `payload`.
     pub async fn open(http_base: &str, payload: Value) -> Self {
+        let mut ws = Self::connect(http_base).await;
+        ws.send(json!({ "type": "connection_init", "payload": payload }))
+            .await;
+        ws
+    }
+
+    /// Opens `ws://…/graphql` and sends nothing.
+    pub async fn connect(http_base: &str) -> Self {
         let url = format!("{}/graphql", http_base.replacen("http", "ws", 1));
         let mut req = url.into_client_request().unwrap();
         req.headers_mut().insert(
@@ -41,10 +49,7 @@ impl Ws {
                 .and_then(|v| v.to_str().ok()),
             Some("graphql-transport-ws")
         );
-        let mut ws = Self { socket };
-        ws.send(json!({ "type": "connection_init", "payload": payload }))
-            .await;
-        ws
+        Self { socket }
     }
 
     /// Opens a connection signed in with `token` and waits for the ack.

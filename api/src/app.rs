@@ -66,6 +66,7 @@ pub fn worker_settings(s: &Settings) -> infra::outbox::WorkerSettings {
         },
         timeout: Duration::from_millis(w.timeout_ms),
         targets: s.webhook_targets(),
+        retention: (w.retention_secs > 0).then(|| Duration::from_secs(w.retention_secs)),
     }
 }
 
@@ -148,16 +149,16 @@ fn mailer(s: &Settings) -> anyhow::Result<Arc<dyn Mailer>> {
     })
 }
 
-/// Builds the adapters for the domain's ports from configuration, and loads
-/// the authorization policy (following other nodes' changes from then on).
-///
-/// # Errors
-/// Bad configuration, or the policy failing to load.
 /// Where nodes announce role, membership and directory changes to each other.
 pub(crate) fn authz_channel(s: &Settings) -> String {
     format!("{}:authz", s.redis.key_prefix)
 }
 
+/// Builds the adapters for the domain's ports from configuration, and loads
+/// the authorization policy (following other nodes' changes from then on).
+///
+/// # Errors
+/// Bad configuration, or the policy failing to load.
 pub async fn services(storage: &mut Storage, s: &Settings) -> anyhow::Result<Services> {
     let keys = signing_keys(&s.auth)?;
     let hasher = Argon2Hasher::new(Argon2Params {

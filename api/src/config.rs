@@ -90,7 +90,6 @@ pub struct EmailSettings {
     pub backoff_ms: u64,
 }
 
-/// GraphQL subscriptions over WebSocket.
 /// The membership cache: whether a user belongs to a tenant, with what role
 /// and how the tenant is isolated, looked up on every request.
 #[derive(Debug, Clone, Deserialize)]
@@ -103,6 +102,7 @@ pub struct CacheSettings {
     pub shared_ttl_secs: u64,
 }
 
+/// GraphQL subscriptions over WebSocket.
 #[derive(Debug, Clone, Deserialize)]
 pub struct SubscriptionSettings {
     /// How often an open connection checks that its session still stands.
@@ -134,6 +134,9 @@ pub struct WebhookSettings {
     pub concurrency: usize,
     /// Allow loopback and private target addresses. Unset: allowed except in production.
     pub allow_private_targets: Option<bool>,
+    /// Delivered and dead deliveries are pruned this long after they were
+    /// made; 0 keeps them.
+    pub retention_secs: u64,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -363,6 +366,11 @@ impl Settings {
             ),
             Isolation::Database => {}
         }
+        // Redis Cluster hashes a key by its first {…}: that must be the
+        // tenant's tag, not something in the prefix.
+        if self.redis.key_prefix.contains(['{', '}']) {
+            anyhow::bail!("configuration: redis.key_prefix may not hold {{ or }}");
+        }
         let t = &self.tenancy;
         if !t
             .database
@@ -497,6 +505,16 @@ mod tests {
             jail.set_env("APP_AUTH__PUBLIC_KEY_FILE", "/keys/public.pem");
             // No JWT_SECRET is needed with key files, even in production.
             assert!(Settings::load().is_ok());
+            Ok(())
+        });
+    }
+
+    #[test]
+    fn a_key_prefix_may_not_take_the_tenants_hash_tag() {
+        Jail::expect_with(|jail| {
+            jail.set_env("APP_REDIS__KEY_PREFIX", "app{1}");
+            let err = Settings::load().unwrap_err().to_string();
+            assert!(err.contains("redis.key_prefix"), "{err}");
             Ok(())
         });
     }

@@ -243,6 +243,10 @@ impl Storage {
             .with_statement_timeout(self.tenant_statement_timeout)
             .with_databases(self.databases.clone())
             .with_nudges(self.nudges.clone())
+            .with_moved_hook(self.engine.clone().map(|engine| {
+                std::sync::Arc::new(move |t: domain::TenantId| engine.distrust(t.as_uuid()))
+                    as crate::tenancy::MovedHook
+            }))
     }
 
     /// This node's outbox worker; see [`crate::outbox`].

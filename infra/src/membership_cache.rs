@@ -48,8 +48,8 @@ impl Freshness for PolicyEngine {
     }
 }
 
-/// One lookup's answer. Not being a member is cached too: a removed member's
-/// token keeps being presented until it expires.
+/// One lookup's answer. Not being a member is cached too (in this process
+/// only): a removed member's token keeps being presented until it expires.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 struct Entry {
     read_at: i64,
@@ -164,7 +164,11 @@ impl MembershipCache {
         let entry_read_at = self.freshness.version();
         let found = load().await?;
         let entry = Entry::new(entry_read_at, found.as_ref());
-        if let Some(shared) = &self.shared {
+        // "Not a member" stays in this process: anyone signed in can ask
+        // about any tenant id (switchTenant), and Redis must not fill with those.
+        if let Some(shared) = &self.shared
+            && entry.member.is_some()
+        {
             shared.set(tenant, user, &entry).await;
         }
         if let Some(local) = &self.local {
@@ -190,7 +194,10 @@ impl SharedTier {
             .query_async(&mut conn)
             .await;
         match found {
-            Ok(value) => value.and_then(|v| serde_json::from_str(&v).ok()),
+            Ok(value) => {
+                self.answered();
+                value.and_then(|v| serde_json::from_str(&v).ok())
+            }
             Err(e) => {
                 self.failed(&e);
                 None
@@ -213,21 +220,29 @@ impl SharedTier {
             .arg(self.ttl_secs)
             .query_async(&mut conn)
             .await;
-        if let Err(e) = written {
-            self.failed(&e);
+        match written {
+            Ok(()) => self.answered(),
+            Err(e) => self.failed(&e),
         }
     }
 
+    /// Whether to leave Redis alone now. When a rest ends, one caller
+    /// probes while the others rest on, so an outage costs one slow call
+    /// per rest rather than one per request.
     fn resting(&self) -> bool {
         let mut until = self.resting_until.lock().expect("cache rest lock");
         match *until {
             Some(t) if Instant::now() < t => true,
             Some(_) => {
-                *until = None;
+                *until = Some(Instant::now() + REST);
                 false
             }
             None => false,
         }
+    }
+
+    fn answered(&self) {
+        *self.resting_until.lock().expect("cache rest lock") = None;
     }
 
     fn failed(&self, e: &redis::RedisError) {

@@ -53,17 +53,22 @@ pub async fn follow(
     let mut pause = Duration::from_millis(250);
     let failing = LogEvery::new(Duration::from_secs(30));
     loop {
+        // Connecting has no deadline of its own in the client: a Redis that
+        // does not answer must not hold the follower for minutes.
+        let connect = tokio::time::timeout(Duration::from_secs(5), async {
+            let (mut sink, stream) = client.get_async_pubsub().await?.split();
+            sink.subscribe(&channel).await?;
+            Ok::<_, redis::RedisError>((sink, stream))
+        });
         let subscribed = tokio::select! {
-            s = async {
-                let (mut sink, stream) = client.get_async_pubsub().await?.split();
-                sink.subscribe(&channel).await?;
-                Ok::<_, redis::RedisError>((sink, stream))
-            } => s,
+            s = connect => s.unwrap_or_else(|_| Err(redis::RedisError::from((
+                redis::ErrorKind::Io,
+                "no answer within 5 s",
+            )))),
             () = &mut until => return,
         };
         match subscribed {
             Ok((mut sink, mut stream)) => {
-                pause = Duration::from_millis(250);
                 if handle(Followed::Subscribed).is_break() {
                     return;
                 }
@@ -77,13 +82,16 @@ pub async fn follow(
                             None => break "the connection closed".to_owned(),
                         },
                         _ = ping.tick() => {
-                            let answer = tokio::time::timeout(
-                                Duration::from_secs(5),
-                                sink.ping::<redis::Value>(),
-                            )
-                            .await;
+                            let answer = tokio::select! {
+                                a = tokio::time::timeout(
+                                    Duration::from_secs(5),
+                                    sink.ping::<redis::Value>(),
+                                ) => a,
+                                () = &mut until => return,
+                            };
                             match answer {
-                                Ok(Ok(_)) => {}
+                                // Healthy for a while: the next loss retries quickly.
+                                Ok(Ok(_)) => pause = Duration::from_millis(250),
                                 Ok(Err(e)) => break e.to_string(),
                                 Err(_) => break "no answer to a ping within 5 s".to_owned(),
                             }

@@ -1,9 +1,14 @@
-// Opens GraphiQL in headless Chromium, runs a query and checks its result.
-// Usage: node graphiql.mjs <base-url> <query> <expected text in the result>
+// Opens GraphiQL in headless Chromium, runs an operation and checks its result.
+// Usage: node graphiql.mjs <base-url> <operation> <expected text in the result>
+//          [<headers JSON> [<trigger JSON>]]
+// With headers, they are typed into GraphiQL's Headers tab. With a trigger
+// (a GraphQL request body), the operation is a subscription: once its socket
+// is acknowledged, the trigger is POSTed with the same headers, and the event
+// it causes must show in the result.
 // Any request to another origin fails the test: GraphiQL must work offline.
 import { chromium } from "playwright-core";
 
-const [base, query, expected] = process.argv.slice(2);
+const [base, query, expected, headers, trigger] = process.argv.slice(2);
 const executablePath = process.env.CHROMIUM_PATH || "/usr/bin/chromium";
 const browser = await chromium.launch({
   executablePath,
@@ -23,8 +28,24 @@ try {
   page.on("pageerror", (e) => problems.push(`page error: ${e.message}`));
   page.on("console", (m) => { if (m.type() === "error") problems.push(`console: ${m.text()}`); });
 
+  let acknowledged = false;
+  page.on("websocket", (ws) => {
+    ws.on("framereceived", (f) => {
+      if (String(f.payload).includes("connection_ack")) acknowledged = true;
+    });
+  });
+
   await page.goto(`${base}/graphql`, { waitUntil: "load" });
   await page.waitForSelector(".graphiql-query-editor .CodeMirror", { timeout: 20000 });
+  if (headers) {
+    await page.click('button[data-name="headers"]');
+    await page.waitForTimeout(200);
+    await page.evaluate((value) => {
+      const editors = [...document.querySelectorAll(".graphiql-editor-tool .graphiql-editor")];
+      const shown = editors.find((e) => !e.classList.contains("hidden"));
+      shown.querySelector(".CodeMirror").CodeMirror.setValue(value);
+    }, headers);
+  }
   // Type like a user: GraphiQL picks the operation from the editor's change events.
   await page.click(".graphiql-query-editor .CodeMirror");
   await page.keyboard.press("Control+A");
@@ -32,6 +53,18 @@ try {
   await page.keyboard.insertText(query);
   await page.waitForTimeout(500);
   await page.click(".graphiql-execute-button");
+  if (trigger) {
+    for (let i = 0; i < 200 && !acknowledged; i++) await page.waitForTimeout(50);
+    if (!acknowledged) throw new Error("the subscription's socket was never acknowledged");
+    // The server starts the stream right after the ack; give it a moment.
+    await page.waitForTimeout(500);
+    const res = await fetch(`${base}/graphql`, {
+      method: "POST",
+      headers: { "content-type": "application/json", ...JSON.parse(headers) },
+      body: trigger,
+    });
+    console.log(`trigger: ${res.status} ${await res.text()}`);
+  }
   await page.waitForFunction(
     (text) => {
       const el = document.querySelector(".result-window .CodeMirror");

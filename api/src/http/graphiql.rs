@@ -30,6 +30,11 @@ const ASSETS: &[(&str, &str, &[u8])] = &[
         include_bytes!("../../assets/graphiql/react-dom.production.min.js"),
     ),
     (
+        "graphql-ws.min.js",
+        "text/javascript",
+        include_bytes!("../../assets/graphiql/graphql-ws.min.js"),
+    ),
+    (
         "init.js",
         "text/javascript",
         include_bytes!("../../assets/graphiql/init.js"),

@@ -4,7 +4,7 @@
 use crate::entities::policy_change;
 use sea_orm::{
     ActiveValue::Set, ColumnTrait, ConnectionTrait, DbBackend, DbErr, EntityTrait, QueryFilter,
-    QueryOrder, Statement,
+    QueryOrder, QuerySelect, Statement,
 };
 use uuid::Uuid;
 
@@ -41,10 +41,22 @@ pub async fn record(tx: &impl ConnectionTrait, tenant: Uuid) -> Result<i64, DbEr
     .exec_without_returning(tx)
     .await?;
     if (last + 1) % 100 == 0 {
-        policy_change::Entity::delete_many()
+        // By version, not by time: writers' clocks may disagree, and the rows
+        // kept must stay one unbroken run up to the last (nodes rely on it).
+        let old: Option<i64> = policy_change::Entity::find()
+            .select_only()
+            .column_as(policy_change::Column::Version.max(), "v")
             .filter(policy_change::Column::CreatedAt.lt(now - KEEP))
-            .exec(tx)
-            .await?;
+            .into_tuple()
+            .one(tx)
+            .await?
+            .flatten();
+        if let Some(old) = old {
+            policy_change::Entity::delete_many()
+                .filter(policy_change::Column::Version.lte(old))
+                .exec(tx)
+                .await?;
+        }
     }
     Ok(last + 1)
 }

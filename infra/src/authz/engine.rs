@@ -38,14 +38,31 @@ pub struct PolicyEngine {
     publisher: Option<Publisher>,
     /// What cached lookups are checked against (see [`Self::still_fresh`]).
     freshness: Freshness,
+    /// Wakes the watcher's sync (see [`Self::watch`]).
+    wake: std::sync::OnceLock<tokio::sync::mpsc::Sender<()>>,
 }
 
-/// Per tenant, the last change known; and the version below which changes
-/// are not known tenant by tenant (the feed's pruned past).
-#[derive(Default)]
+/// Per tenant, the last change known; the version below which changes are
+/// not known tenant by tenant (the feed's pruned past); and whether this node
+/// is following the feed at all.
 struct Freshness {
     floor: AtomicI64,
     changed: std::sync::RwLock<HashMap<Uuid, i64>>,
+    /// When a sync last succeeded. A node that cannot read the feed cannot
+    /// know what changed, so past `max_lag` nothing counts as fresh.
+    synced_at: std::sync::Mutex<std::time::Instant>,
+    max_lag: std::sync::Mutex<Duration>,
+}
+
+impl Default for Freshness {
+    fn default() -> Self {
+        Self {
+            floor: AtomicI64::new(0),
+            changed: std::sync::RwLock::default(),
+            synced_at: std::sync::Mutex::new(std::time::Instant::now()),
+            max_lag: std::sync::Mutex::new(Duration::from_secs(30)),
+        }
+    }
 }
 
 impl Freshness {
@@ -115,6 +132,7 @@ impl PolicyEngine {
             syncing: Mutex::new(()),
             publisher,
             freshness,
+            wake: std::sync::OnceLock::new(),
         })
     }
 
@@ -146,12 +164,29 @@ impl PolicyEngine {
     /// rules the enforcer checks.
     pub fn still_fresh(&self, tenant: Uuid, read_at: i64) -> bool {
         let f = &self.freshness;
-        read_at >= f.floor.load(Ordering::Acquire)
+        let following = f.synced_at.lock().expect("freshness lock").elapsed()
+            <= *f.max_lag.lock().expect("freshness lock");
+        following
+            && read_at >= f.floor.load(Ordering::Acquire)
             && f.changed
                 .read()
                 .expect("freshness lock")
                 .get(&tenant)
                 .is_none_or(|&changed| read_at >= changed)
+    }
+
+    /// Stops believing what was read about `tenant` so far, and asks for a
+    /// sync: the storage found it is not where a cached lookup said (it
+    /// moved, and this node has not applied that change yet).
+    pub fn distrust(&self, tenant: Uuid) {
+        let next = self.version() + 1;
+        let mut changed = self.freshness.changed.write().expect("freshness lock");
+        let mark = changed.entry(tenant).or_insert(next);
+        *mark = (*mark).max(next);
+        drop(changed);
+        if let Some(wake) = self.wake.get() {
+            let _ = wake.try_send(());
+        }
     }
 
     /// Applies this node's committed change now and tells the other nodes.
@@ -189,9 +224,15 @@ impl PolicyEngine {
                 .all(&self.db)
                 .await?;
             let Some(last) = rows.last().map(|r| r.version) else {
+                *self.freshness.synced_at.lock().expect("freshness lock") =
+                    std::time::Instant::now();
                 return Ok(applied);
             };
-            if rows[0].version != since + 1 {
+            let contiguous = rows
+                .iter()
+                .zip(since + 1..)
+                .all(|(r, expected)| r.version == expected);
+            if !contiguous {
                 // Rows this node never saw were pruned: start over.
                 self.reload_all().await?;
             } else {
@@ -251,6 +292,10 @@ impl PolicyEngine {
     pub fn watch(self: &Arc<Self>, poll: Duration, subscription: Option<(redis::Client, String)>) {
         let engine: Weak<Self> = Arc::downgrade(self);
         let (wake_tx, mut wake_rx) = tokio::sync::mpsc::channel::<()>(1);
+        let _ = self.wake.set(wake_tx.clone());
+        // Ten polls missed (at least 5 s): cached lookups stop counting.
+        *self.freshness.max_lag.lock().expect("freshness lock") =
+            (poll * 10).max(Duration::from_secs(5));
         if let Some((client, channel)) = subscription {
             tokio::spawn(super::watch::subscribe(client, channel, wake_tx));
         }

@@ -13,7 +13,7 @@ pub mod signing;
 
 use crate::entities::tenant;
 use crate::tenancy::SqlTenancy;
-use crate::tenancy::relay::{Attempt, Leased, Relayed, Take};
+use crate::tenancy::relay::{Attempt, Leased, Pending, Relayed, Take};
 use chrono::Utc;
 use domain::webhook::{RetryPolicy, TargetPolicy};
 use domain::{Isolation, TenantContext, TenantId};
@@ -61,6 +61,9 @@ pub struct WorkerSettings {
     /// The deadline of one HTTP attempt.
     pub timeout: Duration,
     pub targets: TargetPolicy,
+    /// Delivered and dead deliveries older than this are pruned by the
+    /// sweep; none: kept for ever.
+    pub retention: Option<Duration>,
 }
 
 /// Receives events as they leave the outbox (subscriptions), before the
@@ -223,20 +226,40 @@ impl Worker {
                 return Vec::new();
             }
         };
+        let expire_before = self
+            .settings
+            .retention
+            .and_then(|r| chrono::Duration::from_std(r).ok())
+            .map(|r| crate::now() - r);
         let mut found = Vec::new();
         for (id, isolation) in tenants {
             let (t, Ok(i)) = (TenantId::from_uuid(id), isolation.parse::<Isolation>()) else {
                 continue;
             };
-            match self
-                .tenancy
-                .pending_work(&TenantContext::system(t, i))
-                .await
-            {
-                Ok((true, _)) => found.push((t, Instant::now(), i)),
-                Ok((false, Some(at))) => found.push((t, instant_of(at), i)),
-                Ok((false, None)) => {}
-                Err(e) => tracing::debug!(tenant = %t, error = %e, "outbox sweep: tenant skipped"),
+            let ctx = TenantContext::system(t, i);
+            let pending = match self.tenancy.pending_work(&ctx, expire_before).await {
+                Ok(p) => p,
+                Err(e) => {
+                    tracing::debug!(tenant = %t, error = %e, "outbox sweep: tenant skipped");
+                    continue;
+                }
+            };
+            if let (true, Some(before)) = (pending.expired, expire_before) {
+                match self.tenancy.prune_deliveries(&ctx, before).await {
+                    Ok(n) => {
+                        metrics::counter!("tenantry_webhook_deliveries_pruned_total").increment(n)
+                    }
+                    Err(e) => {
+                        tracing::warn!(tenant = %t, error = %e, "outbox sweep: pruning deliveries")
+                    }
+                }
+            }
+            match pending {
+                Pending { events: true, .. } => found.push((t, Instant::now(), i)),
+                Pending {
+                    next_due: Some(at), ..
+                } => found.push((t, instant_of(at), i)),
+                Pending { .. } => {}
             }
         }
         found
@@ -290,10 +313,12 @@ impl Worker {
                 break;
             }
         }
-        match self.tenancy.pending_work(&ctx).await {
-            Ok((true, _)) => Next::At(Instant::now(), isolation),
-            Ok((false, Some(at))) => Next::At(instant_of(at), isolation),
-            Ok((false, None)) => Next::Idle,
+        match self.tenancy.pending_work(&ctx, None).await {
+            Ok(Pending { events: true, .. }) => Next::At(Instant::now(), isolation),
+            Ok(Pending {
+                next_due: Some(at), ..
+            }) => Next::At(instant_of(at), isolation),
+            Ok(Pending { .. }) => Next::Idle,
             Err(e) => self.after_error(tenant, e).await,
         }
     }

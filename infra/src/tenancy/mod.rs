@@ -45,7 +45,13 @@ pub struct SqlTenancy {
     statement_timeout: String,
     /// Woken when a commit wrote outbox events.
     nudges: Option<Arc<crate::outbox::Nudges>>,
+    /// Told when a tenant is not where its context says: a cached lookup
+    /// named its old place (see [`crate::membership_cache`]).
+    on_moved: Option<MovedHook>,
 }
+
+/// See [`SqlTenancy::with_moved_hook`].
+pub type MovedHook = Arc<dyn Fn(domain::TenantId) + Send + Sync>;
 
 impl SqlTenancy {
     pub fn new(db: DatabaseConnection) -> Self {
@@ -54,12 +60,20 @@ impl SqlTenancy {
             databases: None,
             statement_timeout: String::new(),
             nudges: None,
+            on_moved: None,
         }
     }
 
     #[must_use]
     pub fn with_nudges(mut self, nudges: Arc<crate::outbox::Nudges>) -> Self {
         self.nudges = Some(nudges);
+        self
+    }
+
+    /// Calls `hook` with a tenant whose context named a place it has left.
+    #[must_use]
+    pub fn with_moved_hook(mut self, hook: Option<MovedHook>) -> Self {
+        self.on_moved = hook;
         self
     }
 
@@ -108,6 +122,12 @@ impl SqlTenancy {
             TxMode::Read => Check::Directory,
         };
         self.open(ctx, mode, level, check).await
+    }
+
+    fn moved(&self, ctx: &TenantContext) {
+        if let Some(hook) = &self.on_moved {
+            hook(ctx.tenant_id());
+        }
     }
 
     /// Opens the tenant's transaction, checked as `check` says.
@@ -169,6 +189,7 @@ impl SqlTenancy {
                     if let Some(d) = &self.databases {
                         d.forget_placement(ctx.tenant_id());
                     }
+                    self.moved(ctx);
                     return Err(e);
                 }
                 companion = Some(control);
@@ -218,7 +239,8 @@ impl SqlTenancy {
                     .transpose()
                     .or_unexpected()?
                     .flatten();
-                moving::check(ctx, isolation.map(|i| (i, None)), None)?;
+                moving::check(ctx, isolation.map(|i| (i, None)), None)
+                    .inspect_err(|_| self.moved(ctx))?;
             }
         }
         Ok(Bound::new(tx, ctx.clone(), lease)

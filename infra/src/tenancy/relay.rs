@@ -200,12 +200,18 @@ impl SqlTenancy {
         Box::new(tx).commit().await
     }
 
-    /// Whether the tenant's outbox holds events, and when its next pending
-    /// delivery is due: what the worker's periodic sweep asks of each tenant.
+    /// Whether the tenant's outbox holds events, when its next pending
+    /// delivery is due, and (given a retention cutoff) whether finished
+    /// deliveries older than it wait to be pruned: what the worker's periodic
+    /// sweep asks of each tenant.
     ///
     /// # Errors
     /// Storage failures.
-    pub async fn pending_work(&self, ctx: &TenantContext) -> Result<(bool, Option<DateTime<Utc>>)> {
+    pub async fn pending_work(
+        &self,
+        ctx: &TenantContext,
+        expire_before: Option<DateTime<Utc>>,
+    ) -> Result<Pending> {
         let tx = self
             .open(ctx, TxMode::Read, None, super::Check::None)
             .await?;
@@ -222,8 +228,66 @@ impl SqlTenancy {
             }))
             .await?
             .and_then(|d| d.next_attempt_at);
-        Ok((events, next))
+        let expired = match expire_before {
+            Some(before) => tx
+                .one(
+                    tx.select::<delivery::Entity>()
+                        .and(|q| finished_before(q, before).limit(1)),
+                )
+                .await?
+                .is_some(),
+            None => false,
+        };
+        Ok(Pending {
+            events,
+            next_due: next,
+            expired,
+        })
     }
+
+    /// Removes the tenant's delivered and dead deliveries made before
+    /// `before`; says how many.
+    ///
+    /// # Errors
+    /// Storage failures; nothing is removed then.
+    pub async fn prune_deliveries(
+        &self,
+        ctx: &TenantContext,
+        before: DateTime<Utc>,
+    ) -> Result<u64> {
+        let tx = self
+            .open(ctx, TxMode::Write, None, super::Check::LockAndDirectory)
+            .await?;
+        let removed = tx
+            .exec_delete(
+                tx.delete::<delivery::Entity>()
+                    .and(|q| finished_before(q, before)),
+            )
+            .await?;
+        Box::new(tx).commit().await?;
+        Ok(removed)
+    }
+}
+
+/// What the worker's sweep learns of one tenant.
+#[derive(Debug, Clone, Copy)]
+pub struct Pending {
+    /// Events wait in the outbox.
+    pub events: bool,
+    /// When the next pending delivery is due.
+    pub next_due: Option<DateTime<Utc>>,
+    /// Finished deliveries older than the retention wait to be pruned.
+    pub expired: bool,
+}
+
+/// Delivered or dead, and made before `before`. Delivery ids are UUIDv7, so
+/// the primary key (`tenant_id`, `id`) finds them by age without an index of
+/// their own: the smallest id of `before`'s millisecond bounds the range.
+fn finished_before<Q: QueryFilter>(q: Q, before: DateTime<Utc>) -> Q {
+    let ms = u64::try_from(before.timestamp_millis()).unwrap_or(0);
+    let bound = uuid::Builder::from_unix_timestamp_millis(ms, &[0; 10]).into_uuid();
+    q.filter(delivery::Column::Id.lt(bound))
+        .filter(delivery::Column::Status.ne(DeliveryStatus::Pending.as_str()))
 }
 
 impl Bound {

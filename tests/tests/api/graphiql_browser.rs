@@ -1,13 +1,15 @@
 //! GraphiQL in headless Chromium: the page loads from this server alone, runs a
-//! query and shows its result. Needs Node.js, Chromium and `npm ci --prefix
+//! query and shows its result, and runs a subscription over graphql-ws whose
+//! events show as they come. Needs Node.js, Chromium and `npm ci --prefix
 //! tests/browser` (`.ci/run` installs them); fails with that advice otherwise.
 
 use crate::helpers::{Backend, spawn};
+use serde_json::json;
 use std::path::Path;
-use std::process::Command;
+use std::process::{Command, Output};
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn graphiql_runs_a_query_in_a_real_browser_offline() {
+/// Runs `tests/browser/graphiql.mjs` with `args` (after the base URL).
+async fn graphiql(addr: &str, args: Vec<String>) -> Output {
     let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("browser");
     let chromium = std::env::var("CHROMIUM_PATH").unwrap_or_else(|_| "/usr/bin/chromium".into());
     assert!(
@@ -18,18 +20,14 @@ async fn graphiql_runs_a_query_in_a_real_browser_offline() {
         dir.join("node_modules/playwright-core").exists(),
         "playwright-core is not installed: run `npm ci --prefix tests/browser` (needs Node.js)"
     );
-    let app = spawn(Backend::Sqlite).await;
-    let addr = app.addr.clone();
+    let addr = addr.to_owned();
     let output = tokio::task::spawn_blocking(move || {
         Command::new("node")
             .current_dir(&dir)
             .env("CHROMIUM_PATH", chromium)
-            .args([
-                "graphiql.mjs",
-                &addr,
-                "query Probe { tenantryProbe: __typename }",
-                r#""tenantryProbe": "Query""#,
-            ])
+            .arg("graphiql.mjs")
+            .arg(&addr)
+            .args(args)
             .output()
     })
     .await
@@ -41,5 +39,47 @@ async fn graphiql_runs_a_query_in_a_real_browser_offline() {
         String::from_utf8_lossy(&output.stdout),
         String::from_utf8_lossy(&output.stderr)
     );
-    assert!(String::from_utf8_lossy(&output.stdout).contains(r#""tenantryProbe": "Query""#));
+    output
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn graphiql_runs_a_query_in_a_real_browser_offline() {
+    let app = spawn(Backend::Sqlite).await;
+    let expected = r#""tenantryProbe": "Query""#;
+    let output = graphiql(
+        &app.addr,
+        vec![
+            "query Probe { tenantryProbe: __typename }".into(),
+            expected.into(),
+        ],
+    )
+    .await;
+    assert!(String::from_utf8_lossy(&output.stdout).contains(expected));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn graphiql_runs_a_subscription_over_graphql_ws() {
+    let app = spawn(Backend::Sqlite).await;
+    let acc = app.sign_up().await;
+    let project = app.create_project(&acc.token, "Watched").await;
+    let title = "Made while GraphiQL watched";
+    let headers = json!({ "Authorization": format!("Bearer {}", acc.token) });
+    let trigger = json!({
+        "query": "mutation($i: CreateTaskInput!) { createTask(input: $i) { id } }",
+        "variables": { "i": { "projectId": project, "title": title } },
+    });
+    let expected = format!(r#""title": "{title}""#);
+    let output = graphiql(
+        &app.addr,
+        vec![
+            "subscription Watch { taskEvents { kind task { title } } }".into(),
+            expected.clone(),
+            headers.to_string(),
+            trigger.to_string(),
+        ],
+    )
+    .await;
+    let shown = String::from_utf8_lossy(&output.stdout);
+    assert!(shown.contains(&expected), "{shown}");
+    assert!(shown.contains(r#""kind": "CREATED""#), "{shown}");
 }

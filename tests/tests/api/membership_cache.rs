@@ -185,6 +185,7 @@ async fn a_change_on_one_node_turns_the_other_nodes_entries_over(setup: Setup) {
         );
     }
 
+    // Permissions are the enforcer's (it follows the same feed)...
     one.data(
         Some(owner),
         "mutation($u: ID!) { updateMemberRole(userId: $u, role: \"admin\") { role } }",
@@ -192,6 +193,7 @@ async fn a_change_on_one_node_turns_the_other_nodes_entries_over(setup: Setup) {
     )
     .await;
     within_seconds(&two, viewer, INVITES, None).await;
+    // ...membership is the cache's: node two has it cached, and must let go.
 
     one.data(
         Some(owner),

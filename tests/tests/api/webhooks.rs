@@ -1,6 +1,6 @@
 //! Webhooks with the receiver mocked by wiremock: signed deliveries from the
 //! outbox, retries, timeouts, dead letters and redelivery, a node killed
-//! mid-delivery, several nodes sharing the work, and tenant isolation.
+//! mid-delivery, several nodes sharing the work, retention, and tenant isolation.
 
 use crate::helpers::{Account, Backend, TestApp, assert_code, bad_fields, spawn_with};
 use api::config::Settings;
@@ -359,11 +359,50 @@ async fn bad_webhooks_are_refused_with_every_reason(backend: Backend) {
     assert_eq!(d["webhooks"], json!([]));
 }
 
+/// The sweep prunes finished deliveries past the retention, and never a
+/// pending one.
+async fn finished_deliveries_are_pruned_after_the_retention(backend: Backend) {
+    let receiver = ok_receiver().await;
+    Mock::given(method("POST"))
+        .and(path("/fail"))
+        .respond_with(ResponseTemplate::new(500))
+        .mount(&receiver)
+        .await;
+    let app = spawn_with(backend, |s| {
+        fast(s);
+        s.webhooks.retention_secs = 2;
+        // The failing one waits a minute before its second try.
+        s.webhooks.max_attempts = 5;
+        s.webhooks.backoff_base_ms = 60_000;
+        s.webhooks.backoff_max_ms = 60_000;
+    })
+    .await;
+    let a = tenant_hooked_to(&app, &receiver, &["project.created"]).await;
+    let fail = format!("{}/fail", receiver.uri());
+    create_webhook(&app, &a.token, &fail, &["project.created"]).await;
+    app.create_project(&a.token, "Old news").await;
+    let has = |status: &'static str| {
+        move |list: &[Value]| {
+            list.iter()
+                .any(|d| d["status"] == status && d["attempts"] == 1)
+        }
+    };
+    wait_for(&app, &a.token, "one delivered, one retrying", |l| {
+        l.len() == 2 && has("DELIVERED")(l) && has("PENDING")(l)
+    })
+    .await;
+    wait_for(&app, &a.token, "the delivered one pruned", |l| {
+        l.len() == 1 && has("PENDING")(l)
+    })
+    .await;
+}
+
 crate::on_every_backend!(
     signed_events_reach_the_receiver_and_stay_in_their_tenant,
     failed_attempts_are_retried_until_delivered,
     timeouts_end_in_the_dead_letter_and_redelivery_sends_again,
     bad_webhooks_are_refused_with_every_reason,
+    finished_deliveries_are_pruned_after_the_retention,
 );
 
 /// Events written while no worker runs, and an attempt cut off by a killed

@@ -36,9 +36,11 @@ impl HubEvent {
     }
 }
 
-/// Per-tenant broadcast channels; a tenant's channel exists while it has subscribers.
+/// Per-tenant broadcast channels; a tenant's channel exists while it has
+/// subscribers (one left empty goes at its tenant's next event, or when the
+/// map has doubled since it was last swept).
 pub struct Hub {
-    channels: Mutex<HashMap<TenantId, broadcast::Sender<Arc<HubEvent>>>>,
+    channels: Mutex<Channels>,
     /// Events a subscriber may fall behind by before it is told it missed some.
     capacity: usize,
 }
@@ -46,7 +48,10 @@ pub struct Hub {
 impl Hub {
     pub fn new(capacity: usize) -> Arc<Self> {
         Arc::new(Self {
-            channels: Mutex::default(),
+            channels: Mutex::new(Channels {
+                by_tenant: HashMap::new(),
+                sweep_at: 64,
+            }),
             capacity: capacity.max(1),
         })
     }
@@ -54,7 +59,13 @@ impl Hub {
     /// Events of `tenant` from now on.
     pub fn subscribe(&self, tenant: TenantId) -> broadcast::Receiver<Arc<HubEvent>> {
         let mut channels = self.channels.lock().expect("hub lock");
+        if channels.by_tenant.len() >= channels.sweep_at {
+            // Amortised: a sweep per doubling, not per subscription.
+            channels.by_tenant.retain(|_, tx| tx.receiver_count() > 0);
+            channels.sweep_at = (channels.by_tenant.len() * 2).max(64);
+        }
         channels
+            .by_tenant
             .entry(tenant)
             .or_insert_with(|| broadcast::channel(self.capacity).0)
             .subscribe()
@@ -63,11 +74,11 @@ impl Hub {
     /// Hands events to the tenant's subscribers on this node, in order.
     pub fn dispatch(&self, tenant: TenantId, events: Vec<Arc<HubEvent>>) {
         let mut channels = self.channels.lock().expect("hub lock");
-        let Some(tx) = channels.get(&tenant) else {
+        let Some(tx) = channels.by_tenant.get(&tenant) else {
             return;
         };
         if tx.receiver_count() == 0 {
-            channels.remove(&tenant);
+            channels.by_tenant.remove(&tenant);
             return;
         }
         let n = events.len() as u64;
@@ -81,12 +92,19 @@ impl Hub {
     #[cfg(test)]
     fn subscribers(&self) -> usize {
         let mut channels = self.channels.lock().expect("hub lock");
-        channels.retain(|_, tx| tx.receiver_count() > 0);
+        channels.by_tenant.retain(|_, tx| tx.receiver_count() > 0);
         channels
+            .by_tenant
             .values()
             .map(broadcast::Sender::receiver_count)
             .sum()
     }
+}
+
+struct Channels {
+    by_tenant: HashMap<TenantId, broadcast::Sender<Arc<HubEvent>>>,
+    /// The size at which the next subscription sweeps out empty channels.
+    sweep_at: usize,
 }
 
 fn parse_bodies(events: &[Relayed]) -> Vec<Arc<HubEvent>> {
@@ -210,5 +228,17 @@ mod tests {
             1,
             "a's channel went with its last subscriber"
         );
+    }
+
+    #[test]
+    fn tenants_that_never_hear_again_do_not_keep_their_channels() {
+        let hub = Hub::new(4);
+        // 200 tenants subscribe once and leave, and none of them writes again.
+        for _ in 0..200 {
+            drop(hub.subscribe(TenantId::generate()));
+        }
+        let _live = hub.subscribe(TenantId::generate());
+        let left = hub.channels.lock().unwrap().by_tenant.len();
+        assert!(left <= 64, "{left} channels kept for 1 subscriber");
     }
 }

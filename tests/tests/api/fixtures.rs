@@ -164,14 +164,7 @@ async fn delete_removes_the_tenant_and_everything_it_owns() {
         .unwrap();
     let tenant = f["tenant"]["id"].as_str().unwrap().to_owned();
     let token = f["users"][0]["accessToken"].as_str().unwrap().to_owned();
-    let res = app
-        .client()
-        .delete(app.url(&format!("/_fixtures/tenants/{tenant}")))
-        .header("x-fixtures-secret", SECRET)
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(res.status(), 204);
+    assert_eq!(app.delete_fixture(SECRET, &tenant).await, 204);
 
     let db = Database::connect(&app.database_url).await.unwrap();
     let tid: uuid::Uuid = tenant.parse().unwrap();
@@ -228,14 +221,7 @@ async fn delete_removes_the_tenant_and_everything_it_owns() {
         &app.gql(Some(&token), "{ me { id } }", json!({})).await,
         "UNAUTHENTICATED",
     );
-    let again = app
-        .client()
-        .delete(app.url(&format!("/_fixtures/tenants/{tenant}")))
-        .header("x-fixtures-secret", SECRET)
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(again.status(), 404);
+    assert_eq!(app.delete_fixture(SECRET, &tenant).await, 404);
 }
 
 async fn fixtures_created_at_once_never_share_data(backend: Backend) {

@@ -316,7 +316,6 @@ impl TestApp {
         &self.client
     }
 
-    /// POSTs a GraphQL request; returns the whole JSON response.
     /// A tenant from the fixture endpoint, on a server started with `secret`.
     pub async fn fixture(&self, secret: &str, body: Value) -> Value {
         let res = self
@@ -333,6 +332,18 @@ impl TestApp {
         body
     }
 
+    /// Deletes a fixture's tenant; returns the status.
+    pub async fn delete_fixture(&self, secret: &str, tenant: &str) -> reqwest::StatusCode {
+        self.client
+            .delete(self.url(&format!("/_fixtures/tenants/{tenant}")))
+            .header("x-fixtures-secret", secret)
+            .send()
+            .await
+            .unwrap()
+            .status()
+    }
+
+    /// POSTs a GraphQL request; returns the whole JSON response.
     pub async fn gql(&self, token: Option<&str>, query: &str, variables: Value) -> Value {
         let mut req = self
             .client

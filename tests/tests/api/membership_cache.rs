@@ -222,16 +222,9 @@ async fn a_deleted_tenant_is_gone_on_every_node() {
     let owner = f["users"][0]["accessToken"].as_str().unwrap();
     let d = two.data(Some(owner), "{ me { id } }", json!({})).await;
     assert!(d["me"]["id"].is_string());
-    let res = one
-        .client()
-        .delete(one.url(&format!(
-            "/_fixtures/tenants/{}",
-            f["tenant"]["id"].as_str().unwrap()
-        )))
-        .header("x-fixtures-secret", SECRET)
-        .send()
-        .await
-        .unwrap();
-    assert!(res.status().is_success(), "{}", res.status());
+    let status = one
+        .delete_fixture(SECRET, f["tenant"]["id"].as_str().unwrap())
+        .await;
+    assert_eq!(status, 204);
     within_seconds(&two, owner, "{ me { id } }", Some("UNAUTHENTICATED")).await;
 }

@@ -87,14 +87,7 @@ async fn a_schema_tenant_lives_in_its_own_schema_and_goes_with_it() {
         3
     );
 
-    let res = app
-        .client()
-        .delete(app.url(&format!("/_fixtures/tenants/{id}")))
-        .header("x-fixtures-secret", SECRET)
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(res.status(), 204);
+    assert_eq!(app.delete_fixture(SECRET, &id.to_string()).await, 204);
     assert_eq!(
         count(
             &db,

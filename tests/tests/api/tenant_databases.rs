@@ -127,17 +127,10 @@ async fn database_tenants_are_spread_over_two_servers_and_served_on_both() {
 
     // Deleting them drops their databases on whichever server they were.
     for f in &fixtures {
-        let res = app
-            .client()
-            .delete(app.url(&format!(
-                "/_fixtures/tenants/{}",
-                f["tenant"]["id"].as_str().unwrap()
-            )))
-            .header("x-fixtures-secret", SECRET)
-            .send()
-            .await
-            .unwrap();
-        assert_eq!(res.status(), 204);
+        let status = app
+            .delete_fixture(SECRET, f["tenant"]["id"].as_str().unwrap())
+            .await;
+        assert_eq!(status, 204);
     }
     assert_eq!(
         count(
@@ -186,14 +179,7 @@ async fn deleting_a_database_tenant_removes_its_database(backend: Backend) {
         }
     };
     assert!(exists().await, "the tenant's database {name} was not made");
-    let res = app
-        .client()
-        .delete(app.url(&format!("/_fixtures/tenants/{tenant}")))
-        .header("x-fixtures-secret", SECRET)
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(res.status(), 204);
+    assert_eq!(app.delete_fixture(SECRET, &tenant.to_string()).await, 204);
     assert!(!exists().await, "the tenant's database {name} outlived it");
 }
 

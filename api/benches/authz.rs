@@ -150,6 +150,7 @@ async fn main() -> anyhow::Result<()> {
         log_statements: false,
         tenant_statement_timeout: None,
         tenant_databases: Default::default(),
+        admission: None,
     })
     .await?;
     storage.migrate().await?;

@@ -63,6 +63,7 @@ impl Bench {
                 name_prefix: PREFIX.into(),
                 ..Default::default()
             },
+            admission: None,
         })
         .await?;
         storage.migrate().await?;

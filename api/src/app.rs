@@ -4,6 +4,7 @@ use crate::config::FailMode;
 use crate::config::Settings;
 use crate::config::{AuthSettings, JwtAlgorithm};
 use crate::graphql;
+use crate::http::request_rates::RequestRates;
 use crate::http::{self, AppState};
 use crate::services::Services;
 use anyhow::Context as _;
@@ -50,6 +51,11 @@ pub fn db_settings(s: &Settings) -> DbSettings {
                 acquire_timeout: Duration::from_secs(s.database.acquire_timeout_secs),
             },
         },
+        admission: s
+            .tenancy
+            .admission
+            .enabled
+            .then(|| s.tenancy.admission_limits(s.database.max_connections)),
     }
 }
 
@@ -159,6 +165,58 @@ pub(crate) fn authz_channel(s: &Settings) -> String {
 ///
 /// # Errors
 /// Bad configuration, or the policy failing to load.
+/// Makes GCRA limiters (`name`, `limit` per `period`): in Redis when it is
+/// configured, else in-process. While Redis is away they fail as
+/// `rate_limit.on_redis_failure` says, or with `local_fallback` the node
+/// limits by itself.
+fn limiters(
+    redis: Option<redis::aio::ConnectionManager>,
+    s: &Settings,
+    local_fallback: bool,
+) -> impl Fn(&str, u32, Duration) -> Arc<dyn RateLimiter> + Send + Sync + 'static {
+    let rl = &s.rate_limit;
+    let on_failure = match rl.on_redis_failure {
+        FailMode::Open => OnFailure::Open,
+        FailMode::Closed => OnFailure::Closed(Duration::from_secs(rl.closed_retry_after_secs)),
+    };
+    let prefix = s.redis.key_prefix.clone();
+    move |name: &str, limit: u32, period: Duration| -> Arc<dyn RateLimiter> {
+        let rule = Rule {
+            limit: NonZeroU32::new(limit).unwrap_or(NonZeroU32::MIN),
+            period,
+        };
+        match &redis {
+            Some(conn) => {
+                let l = RedisLimiter::new(
+                    conn.clone(),
+                    format!("{prefix}:rl:{name}"),
+                    rule,
+                    on_failure,
+                );
+                Arc::new(if local_fallback {
+                    l.with_local_fallback()
+                } else {
+                    l
+                })
+            }
+            None => Arc::new(InProcessLimiter::new(rule)),
+        }
+    }
+}
+
+/// Every request's rates (see [`http::request_rates`]).
+fn request_rates(storage: &Storage, services: &Services, s: &Settings) -> Arc<RequestRates> {
+    // Fairness, not security: a Redis outage must neither stop every request
+    // nor lift the rates, so each node then limits by itself.
+    let make = limiters(services.redis.clone(), s, true);
+    let rates = &s.rate_limit.requests;
+    Arc::new(RequestRates::new(
+        rates.clone(),
+        Arc::new(storage.tenant_rates(Duration::from_secs(rates.tenant_rates_ttl_secs))),
+        Arc::new(move |name: &str, per_second: u32| make(name, per_second, Duration::from_secs(1))),
+    ))
+}
+
 pub async fn services(storage: &mut Storage, s: &Settings) -> anyhow::Result<Services> {
     let keys = signing_keys(&s.auth)?;
     let hasher = Argon2Hasher::new(Argon2Params {
@@ -183,25 +241,8 @@ pub async fn services(storage: &mut Storage, s: &Settings) -> anyhow::Result<Ser
         None => Arc::new(InProcessRevocations::default()),
     };
     let rl = &s.rate_limit;
-    let on_failure = match rl.on_redis_failure {
-        FailMode::Open => OnFailure::Open,
-        FailMode::Closed => OnFailure::Closed(Duration::from_secs(rl.closed_retry_after_secs)),
-    };
-    let limiter = |name: &str, limit: u32| -> Arc<dyn RateLimiter> {
-        let rule = Rule {
-            limit: NonZeroU32::new(limit).unwrap_or(NonZeroU32::MIN),
-            period: Duration::from_secs(rl.period_secs),
-        };
-        match &redis {
-            Some(conn) => Arc::new(RedisLimiter::new(
-                conn.clone(),
-                format!("{prefix}:rl:{name}"),
-                rule,
-                on_failure,
-            )),
-            None => Arc::new(InProcessLimiter::new(rule)),
-        }
-    };
+    let make = limiters(redis.clone(), s, false);
+    let limiter = |name: &str, limit: u32| make(name, limit, Duration::from_secs(rl.period_secs));
     let sign_in_per_account = limiter("signin-account", rl.sign_in_per_account);
     let sign_in_per_client = limiter("signin-client", rl.sign_in_per_client);
     let hub = infra::realtime::Hub::new(s.subscriptions.buffer);
@@ -343,8 +384,15 @@ impl Application {
         let listener = TcpListener::bind(addr)
             .await
             .with_context(|| format!("binding {addr}"))?;
+        let gate = Arc::new(graphql::cost::Gate::new(&schema.sdl(), &settings.graphql));
+        let request_rates = request_rates(&storage, &services, &settings);
         let state = AppState {
             schema,
+            gate,
+            request_rates,
+            subscription_caps: http::subscription_caps::SubscriptionCaps::new(
+                &settings.subscriptions,
+            ),
             services,
             storage,
             settings: Arc::new(settings),

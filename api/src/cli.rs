@@ -89,6 +89,18 @@ pub enum TenantsCommand {
         #[arg(long, default_value_t = 10)]
         min_age_minutes: u64,
     },
+    /// Show a tenant's own request rates, or set them (per second; 0 puts
+    /// one back to the deployment's default).
+    Rates {
+        /// Tenant id or slug.
+        tenant: String,
+        /// Database round trips its requests make together.
+        #[arg(long)]
+        tenant_work: Option<u32>,
+        /// Requests one member makes in it.
+        #[arg(long)]
+        per_user: Option<u32>,
+    },
     /// Delete a tenant and everything it owns: its rows, schema or database, members,
     /// sessions and roles. An audit record of the deletion is kept.
     Delete {

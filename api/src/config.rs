@@ -111,6 +111,10 @@ pub struct SubscriptionSettings {
     pub buffer: usize,
     /// How long a new connection has to send `connection_init` (then 4408).
     pub init_timeout_ms: u64,
+    /// Subscriptions one node holds at once: per socket, per user, per tenant.
+    pub max_per_socket: usize,
+    pub max_per_user: usize,
+    pub max_per_tenant: usize,
 }
 
 /// Outgoing webhooks and the outbox worker.
@@ -171,6 +175,20 @@ pub struct RateLimitSettings {
     pub period_secs: u64,
     pub on_redis_failure: FailMode,
     pub closed_retry_after_secs: u64,
+    pub requests: RequestRateSettings,
+}
+
+/// Every GraphQL request's rates, per second (see `http::request_rates`).
+#[derive(Debug, Clone, Deserialize)]
+pub struct RequestRateSettings {
+    /// Database round trips one tenant's requests make together.
+    pub tenant_work_per_second: u32,
+    /// Requests one member makes in one tenant.
+    pub user_per_second: u32,
+    /// Requests without a token, per client address.
+    pub anonymous_per_second: u32,
+    /// How long a node believes a tenant's own rates once read.
+    pub tenant_rates_ttl_secs: u64,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -211,6 +229,20 @@ pub struct TenancySettings {
     /// connections, tenant pools).
     pub connection_budget: u32,
     pub database: DatabaseTenancy,
+    pub admission: AdmissionSettings,
+}
+
+/// Tenants' fair shares of the shared pool (see `infra::tenancy::admission`).
+#[derive(Debug, Clone, Deserialize)]
+pub struct AdmissionSettings {
+    /// Off: transactions take pool connections first come, first served.
+    pub enabled: bool,
+    /// Connections of `database.max_connections` kept for the control plane.
+    pub reserved: u32,
+    /// Connections one tenant's transactions hold at most.
+    pub per_tenant: u32,
+    /// How long a transaction waits its turn before `RATE_LIMITED`.
+    pub wait_ms: u64,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -225,6 +257,16 @@ pub struct DatabaseTenancy {
 }
 
 impl TenancySettings {
+    /// The admission bounds over a shared pool of `shared` connections.
+    pub fn admission_limits(&self, shared: u32) -> infra::tenancy::admission::AdmissionLimits {
+        let connections = shared.saturating_sub(self.admission.reserved).max(1) as usize;
+        infra::tenancy::admission::AdmissionLimits {
+            connections,
+            per_tenant: (self.admission.per_tenant as usize).clamp(1, connections),
+            wait: std::time::Duration::from_millis(self.admission.wait_ms),
+        }
+    }
+
     /// Tenant pools that fit in the budget beside the shared pool and one
     /// admin connection per server (at most `max_pools`).
     pub fn tenant_pool_slots(&self, shared: u32) -> u32 {
@@ -243,6 +285,9 @@ fn isolation<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Isolation, D::Err
 pub struct GraphqlSettings {
     pub max_depth: usize,
     pub max_complexity: usize,
+    pub max_round_trips: u64,
+    pub max_fields: u64,
+    pub max_document_bytes: usize,
     pub max_aliases: usize,
     pub max_batch: usize,
     pub max_page_size: u64,
@@ -403,11 +448,25 @@ impl Settings {
                 t.database.pool_size
             );
         }
+        let rq = &self.rate_limit.requests;
         if self.rate_limit.sign_in_per_account == 0
             || self.rate_limit.sign_in_per_client == 0
             || self.rate_limit.period_secs == 0
+            || rq.tenant_work_per_second == 0
+            || rq.user_per_second == 0
+            || rq.anonymous_per_second == 0
         {
             anyhow::bail!("configuration: rate_limit values must be at least 1");
+        }
+        let sub = &self.subscriptions;
+        if sub.max_per_socket == 0 || sub.max_per_user == 0 || sub.max_per_tenant == 0 {
+            anyhow::bail!("configuration: subscriptions.max_per_* values must be at least 1");
+        }
+        let g = &self.graphql;
+        if g.max_fields == 0 || g.max_round_trips == 0 || g.max_document_bytes == 0 {
+            anyhow::bail!(
+                "configuration: graphql.max_fields, max_round_trips and max_document_bytes must be at least 1"
+            );
         }
         let w = &self.webhooks;
         if w.timeout_ms == 0

@@ -48,6 +48,11 @@ async fn run() -> anyhow::Result<()> {
                 yes,
                 min_age_minutes,
             } => api::tenants::gc(&settings, yes, min_age_minutes).await,
+            TenantsCommand::Rates {
+                tenant,
+                tenant_work,
+                per_user,
+            } => api::tenants::rates(&settings, &tenant, tenant_work, per_user).await,
             TenantsCommand::Delete { tenant, yes } => {
                 api::tenants::delete(&settings, &tenant, yes).await
             }

@@ -309,3 +309,41 @@ pub async fn delete(settings: &Settings, key: &str, yes: bool) -> anyhow::Result
     );
     Ok(())
 }
+
+/// Shows a tenant's own request rates, after setting those given (`0` puts
+/// one back to the deployment's default). Nodes apply a change within
+/// `rate_limit.requests.tenant_rates_ttl_secs`.
+///
+/// # Errors
+/// An unknown tenant, or when the database cannot be written.
+pub async fn rates(
+    settings: &Settings,
+    key: &str,
+    tenant_work: Option<u32>,
+    per_user: Option<u32>,
+) -> anyhow::Result<()> {
+    use domain::ports::TenantRates as _;
+    let storage = connect(settings).await?;
+    let tenant = find(&storage, key).await?;
+    let store = storage.tenant_rates(std::time::Duration::ZERO);
+    let mut rates = store.request_rates(tenant.id).await?;
+    if tenant_work.is_some() || per_user.is_some() {
+        let own = |v: Option<u32>, old: Option<u32>| v.map_or(old, |n| (n > 0).then_some(n));
+        rates.tenant_work = own(tenant_work, rates.tenant_work);
+        rates.per_user = own(per_user, rates.per_user);
+        store.set_request_rates(tenant.id, rates).await?;
+    }
+    let defaults = &settings.rate_limit.requests;
+    let show = |v: Option<u32>, default: u32| match v {
+        Some(n) => format!("{n}/s (its own)"),
+        None => format!("{default}/s (default)"),
+    };
+    println!(
+        "tenant {} ({}): database work {}, per member {}",
+        tenant.slug,
+        tenant.id,
+        show(rates.tenant_work, defaults.tenant_work_per_second),
+        show(rates.per_user, defaults.user_per_second),
+    );
+    Ok(())
+}

@@ -17,6 +17,7 @@ pub mod members;
 pub mod page;
 pub mod ports;
 pub mod project;
+pub mod rates;
 mod sessions;
 pub mod task;
 pub mod tenancy;

@@ -350,7 +350,28 @@ pub enum RateDecision {
 /// fail-closed rule and log the failure.
 #[async_trait]
 pub trait RateLimiter: Send + Sync {
-    async fn check(&self, key: &str) -> RateDecision;
+    /// One attempt against `key`'s quota.
+    async fn check(&self, key: &str) -> RateDecision {
+        self.check_n(key, 1).await
+    }
+    /// `cost` units at once (a request weighed by its database work); more
+    /// than the whole burst is always refused.
+    async fn check_n(&self, key: &str, cost: u32) -> RateDecision;
+}
+
+/// Tenants' own request rates (control plane), read on every request:
+/// adapters may cache them briefly.
+///
+/// # Errors (every method)
+/// [`crate::Error::NotFound`] for an unknown tenant; [`crate::Error::Unexpected`].
+#[async_trait]
+pub trait TenantRates: Send + Sync {
+    async fn request_rates(&self, tenant: TenantId) -> Result<crate::rates::RequestRates>;
+    async fn set_request_rates(
+        &self,
+        tenant: TenantId,
+        rates: crate::rates::RequestRates,
+    ) -> Result<()>;
 }
 
 /// Invitations of the transaction's tenant.

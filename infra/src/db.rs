@@ -20,6 +20,8 @@ pub struct DbSettings {
     pub tenant_statement_timeout: Option<Duration>,
     /// Database-strategy tenants: servers, naming, pool limits.
     pub tenant_databases: crate::tenancy::database::DatabaseTenancySettings,
+    /// Fair shares of the shared pool per tenant; `None` admits all at once.
+    pub admission: Option<crate::tenancy::admission::AdmissionLimits>,
 }
 
 /// Opens the connection pool. For a `sqlite:` file URL the parent directory is
@@ -112,6 +114,8 @@ pub struct Storage {
     nudges: std::sync::Arc<crate::outbox::Nudges>,
     /// Identity stores answer membership lookups from it, once it is on.
     membership_cache: Option<std::sync::Arc<crate::membership_cache::MembershipCache>>,
+    /// Tenants' fair shares of the shared pool.
+    admission: Option<std::sync::Arc<crate::tenancy::admission::Admission>>,
 }
 
 impl Storage {
@@ -135,6 +139,9 @@ impl Storage {
             databases,
             nudges: std::sync::Arc::default(),
             membership_cache: None,
+            admission: settings
+                .admission
+                .map(crate::tenancy::admission::Admission::new),
         })
     }
 
@@ -243,6 +250,7 @@ impl Storage {
             .with_statement_timeout(self.tenant_statement_timeout)
             .with_databases(self.databases.clone())
             .with_nudges(self.nudges.clone())
+            .with_admission(self.admission.clone())
             .with_moved_hook(self.engine.clone().map(|engine| {
                 std::sync::Arc::new(move |t: domain::TenantId| engine.distrust(t.as_uuid()))
                     as crate::tenancy::MovedHook
@@ -303,6 +311,11 @@ impl Storage {
     #[cfg(feature = "rls-probe")]
     pub fn connection(&self) -> &DatabaseConnection {
         &self.db
+    }
+
+    /// Tenants' own request rates, each read believed for `fresh_for`.
+    pub fn tenant_rates(&self, fresh_for: Duration) -> crate::tenant_rates::SqlTenantRates {
+        crate::tenant_rates::SqlTenantRates::new(self.db.clone(), fresh_for)
     }
 
     pub fn access(&self) -> crate::authz::SqlAccessStore {

@@ -194,6 +194,8 @@ async fn insert_tenant(
         isolation: Set(t.isolation.as_str().to_owned()),
         placement: Set(placement.map(str::to_owned)),
         created_at: Set(now),
+        rate_tenant_work: Set(None),
+        rate_per_user: Set(None),
     };
     tenant::Entity::insert(row)
         .exec_without_returning(db)

@@ -18,6 +18,7 @@ pub mod redis_conn;
 pub mod revocations;
 pub mod sessions;
 pub mod tenancy;
+pub mod tenant_rates;
 
 /// Now, truncated to microseconds: what PostgreSQL stores, so a timestamp read
 /// back equals the one written (keyset cursors depend on it).

@@ -23,6 +23,7 @@ async fn the_adapter_round_trips_lines_through_the_database() {
         log_statements: false,
         tenant_statement_timeout: None,
         tenant_databases: Default::default(),
+        admission: None,
     })
     .await
     .unwrap();

@@ -11,6 +11,8 @@ pub enum Tenants {
     Isolation,
     Placement,
     CreatedAt,
+    RateTenantWork,
+    RatePerUser,
 }
 
 #[derive(DeriveIden)]

@@ -39,6 +39,7 @@ impl MigratorTrait for ControlPlane {
             Box::new(control::m20261121_000002_refresh_tokens::Migration),
             Box::new(control::m20261121_000003_authorization::Migration),
             Box::new(control::m20261121_000004_tenant_placement::Migration),
+            Box::new(control::m20261202_000001_tenant_rates::Migration),
         ]
     }
 }

@@ -1,6 +1,5 @@
 //! Sign-up, sign-in, tenants and the caller's identity.
 
-use super::MUTATION_COST;
 use super::access::Guarded;
 use super::context::{services, tenant};
 use super::error::{ApiError, ApiResult};
@@ -92,7 +91,7 @@ pub struct AuthMutation;
 #[Object]
 impl AuthMutation {
     /// Creates a user and their first tenant (the user its owner) and signs in to it.
-    #[graphql(complexity = "MUTATION_COST", guard = "Guarded(\"signUp\")")]
+    #[graphql(guard = "Guarded(\"signUp\")")]
     async fn sign_up(&self, ctx: &Context<'_>, input: SignUpInput) -> ApiResult<AuthPayload> {
         // Anyone may sign up: no one unauthenticated may make the server run
         // DDL by asking for another strategy. Signed-in owners choose with createTenant.
@@ -116,7 +115,7 @@ impl AuthMutation {
     }
 
     /// Signs in. Every failure answers the same `UNAUTHENTICATED`, whichever part was wrong.
-    #[graphql(complexity = "MUTATION_COST", guard = "Guarded(\"signIn\")")]
+    #[graphql(guard = "Guarded(\"signIn\")")]
     async fn sign_in(&self, ctx: &Context<'_>, input: SignInInput) -> ApiResult<AuthPayload> {
         let signed = services(ctx)
             .auth()
@@ -132,7 +131,7 @@ impl AuthMutation {
 
     /// Exchanges a refresh token for new tokens. The presented token is used
     /// up; presenting it again ends the whole session (theft detection).
-    #[graphql(complexity = "MUTATION_COST", guard = "Guarded(\"refreshSession\")")]
+    #[graphql(guard = "Guarded(\"refreshSession\")")]
     async fn refresh_session(
         &self,
         ctx: &Context<'_>,
@@ -143,7 +142,7 @@ impl AuthMutation {
 
     /// Ends the current session at once (its access token is refused from the
     /// next request), or every session of the caller with `allSessions: true`.
-    #[graphql(complexity = "MUTATION_COST", guard = "Guarded(\"signOut\")")]
+    #[graphql(guard = "Guarded(\"signOut\")")]
     async fn sign_out(
         &self,
         ctx: &Context<'_>,
@@ -155,7 +154,7 @@ impl AuthMutation {
     }
 
     /// Changes the caller's password; every other session of theirs ends.
-    #[graphql(complexity = "MUTATION_COST", guard = "Guarded(\"changePassword\")")]
+    #[graphql(guard = "Guarded(\"changePassword\")")]
     async fn change_password(
         &self,
         ctx: &Context<'_>,
@@ -171,7 +170,7 @@ impl AuthMutation {
     }
 
     /// Issues a token for another tenant the caller belongs to.
-    #[graphql(complexity = "MUTATION_COST", guard = "Guarded(\"switchTenant\")")]
+    #[graphql(guard = "Guarded(\"switchTenant\")")]
     async fn switch_tenant(&self, ctx: &Context<'_>, tenant_id: ID) -> ApiResult<AuthPayload> {
         let t = tenant(ctx)?;
         let target: TenantId =
@@ -180,7 +179,7 @@ impl AuthMutation {
     }
 
     /// Creates a tenant owned by the caller. Use `switchTenant` to work in it.
-    #[graphql(complexity = "MUTATION_COST", guard = "Guarded(\"createTenant\")")]
+    #[graphql(guard = "Guarded(\"createTenant\")")]
     async fn create_tenant(
         &self,
         ctx: &Context<'_>,

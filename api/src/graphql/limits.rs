@@ -1,54 +1,8 @@
-//! Limits async-graphql does not enforce by itself (aliases), and giving every
-//! error a code: parse, validation and limit errors come from the engine without one.
+//! Giving every error a code: parse, validation and limit errors come from
+//! the engine without one. (The limits themselves are `cost::Gate`'s.)
 
 use super::error::code;
-use async_graphql::parser::types::{ExecutableDocument, Selection, SelectionSet};
 use async_graphql::{ServerError, Value};
-
-fn count_aliases(set: &SelectionSet) -> usize {
-    set.items
-        .iter()
-        .map(|s| match &s.node {
-            Selection::Field(f) => {
-                usize::from(f.node.alias.is_some()) + count_aliases(&f.node.selection_set.node)
-            }
-            Selection::InlineFragment(f) => count_aliases(&f.node.selection_set.node),
-            Selection::FragmentSpread(_) => 0,
-        })
-        .sum()
-}
-
-fn aliases_in(doc: &ExecutableDocument) -> usize {
-    let ops: usize = doc
-        .operations
-        .iter()
-        .map(|(_, op)| count_aliases(&op.node.selection_set.node))
-        .sum();
-    let frags: usize = doc
-        .fragments
-        .values()
-        .map(|f| count_aliases(&f.node.selection_set.node))
-        .sum();
-    ops + frags
-}
-
-/// Refuses documents with more than `max` aliased fields: aliases are how one
-/// cheap field is multiplied into hundreds. Checked by the handler on the
-/// parsed document (async-graphql keeps it for execution, so nothing is parsed
-/// twice); an extension would do it too, but any extension puts every field
-/// resolution on async-graphql's slower instrumented path.
-pub fn check_aliases(doc: &ExecutableDocument, max: usize) -> Result<(), ServerError> {
-    let n = aliases_in(doc);
-    if n > max {
-        let mut e = ServerError::new(
-            format!("Query has {n} aliases; at most {max} are allowed"),
-            None,
-        );
-        set_code(&mut e, code::QUERY_TOO_COMPLEX);
-        return Err(e);
-    }
-    Ok(())
-}
 
 fn set_code(e: &mut ServerError, c: &str) {
     e.extensions
@@ -96,15 +50,6 @@ pub fn finish_errors(errors: &mut [ServerError], request_id: &str) {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn aliases_are_counted_in_operations_and_fragments() {
-        let doc = async_graphql::parser::parse_query(
-            "query { a: me { id } b: me { x: id } ...F } fragment F on Query { c: tenant { id } }",
-        )
-        .unwrap();
-        assert_eq!(aliases_in(&doc), 4);
-    }
 
     #[test]
     fn internal_errors_get_the_request_id_and_engine_errors_a_code() {

@@ -1,6 +1,5 @@
 //! Invitations: invite by email, accept with the emailed token.
 
-use super::MUTATION_COST;
 use super::access::Guarded;
 use super::context::{services, tenant};
 use super::error::ApiResult;
@@ -85,7 +84,7 @@ pub struct MemberMutation;
 impl MemberMutation {
     /// Invites someone by email (owners and admins). The invitation is stored
     /// before the email is sent; `emailStatus` says whether it went out.
-    #[graphql(complexity = "MUTATION_COST", guard = "Guarded(\"inviteMember\")")]
+    #[graphql(guard = "Guarded(\"inviteMember\")")]
     async fn invite_member(
         &self,
         ctx: &Context<'_>,
@@ -102,7 +101,7 @@ impl MemberMutation {
 
     /// Accepts an invitation with the token from its email and signs in to its
     /// tenant. A new user chooses their password here; an existing user gives theirs.
-    #[graphql(complexity = "MUTATION_COST", guard = "Guarded(\"acceptInvitation\")")]
+    #[graphql(guard = "Guarded(\"acceptInvitation\")")]
     async fn accept_invitation(
         &self,
         ctx: &Context<'_>,

@@ -3,6 +3,7 @@
 pub mod access;
 mod auth;
 pub mod context;
+pub mod cost;
 pub mod error;
 pub mod limits;
 pub mod loaders;
@@ -24,10 +25,6 @@ use std::sync::Arc;
 use subscriptions::Subscription;
 
 pub use auth::DefaultIsolation;
-
-/// What one mutation field costs against the complexity limit, so aliases
-/// cannot pack hundreds of mutations into one request.
-pub const MUTATION_COST: usize = 500;
 
 #[derive(MergedObject, Default)]
 pub struct Query(
@@ -67,8 +64,8 @@ pub fn build(
             default: settings.default_page_size,
         })
         .data(DefaultIsolation(default_isolation))
-        .limit_depth(settings.max_depth)
-        .limit_complexity(settings.max_complexity)
+        // Depth and complexity are `cost::Gate`'s, measured before the
+        // engine's own walks (which expand every fragment spread) can run.
         .limit_recursive_depth(32)
         .limit_directives(10);
     if !introspection {

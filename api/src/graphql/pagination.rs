@@ -250,12 +250,6 @@ impl IdPage {
     }
 }
 
-/// The complexity of a list field: its page size times what each node selects.
-pub fn list_cost(first: Option<i32>, last: Option<i32>, child: usize) -> usize {
-    let n = first.or(last).unwrap_or(20).clamp(1, 1000) as usize;
-    n.saturating_mul(child.max(1)).saturating_add(1)
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -1,11 +1,10 @@
 //! Project queries and mutations.
 
-use super::MUTATION_COST;
 use super::access::Guarded;
 use super::context::list_context;
 use super::context::{services, tenant};
 use super::error::{ApiError, ApiResult};
-use super::pagination::{PageArgs, connection, list_cost, page_query};
+use super::pagination::{PageArgs, connection, page_query};
 use super::scalars::{OrderDirection, ProjectOrderField, parse_id};
 use super::types::ProjectNode;
 use async_graphql::connection::Connection;
@@ -65,10 +64,7 @@ pub struct ProjectQuery;
 #[Object]
 impl ProjectQuery {
     /// Projects of the current tenant, newest first unless `orderBy` says otherwise.
-    #[graphql(
-        complexity = "list_cost(first, last, child_complexity)",
-        guard = "Guarded(\"projects\")"
-    )]
+    #[graphql(guard = "Guarded(\"projects\")")]
     #[allow(clippy::too_many_arguments)]
     async fn projects(
         &self,
@@ -144,7 +140,7 @@ pub struct ProjectMutation;
 #[Object]
 impl ProjectMutation {
     /// Creates a project. Retrying with the same `idempotencyKey` returns the first result.
-    #[graphql(complexity = "MUTATION_COST", guard = "Guarded(\"createProject\")")]
+    #[graphql(guard = "Guarded(\"createProject\")")]
     async fn create_project(
         &self,
         ctx: &Context<'_>,
@@ -165,7 +161,7 @@ impl ProjectMutation {
     }
 
     /// Changes a project if `expectedVersion` is still its version; `CONFLICT` otherwise.
-    #[graphql(complexity = "MUTATION_COST", guard = "Guarded(\"updateProject\")")]
+    #[graphql(guard = "Guarded(\"updateProject\")")]
     async fn update_project(
         &self,
         ctx: &Context<'_>,
@@ -187,7 +183,7 @@ impl ProjectMutation {
     }
 
     /// Soft-deletes a project: it and its tasks disappear until `restoreProject`. Returns true.
-    #[graphql(complexity = "MUTATION_COST", guard = "Guarded(\"deleteProject\")")]
+    #[graphql(guard = "Guarded(\"deleteProject\")")]
     async fn delete_project(&self, ctx: &Context<'_>, id: ID) -> ApiResult<bool> {
         let tenant = tenant(ctx)?;
         services(ctx)
@@ -198,7 +194,7 @@ impl ProjectMutation {
     }
 
     /// Brings back a soft-deleted project with its tasks.
-    #[graphql(complexity = "MUTATION_COST", guard = "Guarded(\"restoreProject\")")]
+    #[graphql(guard = "Guarded(\"restoreProject\")")]
     async fn restore_project(&self, ctx: &Context<'_>, id: ID) -> ApiResult<ProjectNode> {
         let tenant = tenant(ctx)?;
         Ok(ProjectNode(

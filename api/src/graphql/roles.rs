@@ -1,10 +1,9 @@
 //! Roles, members and the audit log of the caller's tenant.
 
-use super::MUTATION_COST;
 use super::access::Guarded;
 use super::context::{page_limits, services, tenant};
 use super::error::{ApiError, ApiResult};
-use super::pagination::{IdPage, list_cost};
+use super::pagination::IdPage;
 use super::scalars::parse_id;
 use super::types::UserNode;
 use async_graphql::connection::Connection;
@@ -128,10 +127,7 @@ impl RoleQuery {
     }
 
     /// Members of the tenant, ordered by user id.
-    #[graphql(
-        guard = "Guarded(\"members\")",
-        complexity = "list_cost(first, None, child_complexity)"
-    )]
+    #[graphql(guard = "Guarded(\"members\")")]
     async fn members(
         &self,
         ctx: &Context<'_>,
@@ -148,10 +144,7 @@ impl RoleQuery {
     }
 
     /// Changes to members and roles, newest first (owners and admins).
-    #[graphql(
-        guard = "Guarded(\"auditLog\")",
-        complexity = "list_cost(first, None, child_complexity)"
-    )]
+    #[graphql(guard = "Guarded(\"auditLog\")")]
     async fn audit_log(
         &self,
         ctx: &Context<'_>,
@@ -174,7 +167,7 @@ pub struct RoleMutation;
 #[Object]
 impl RoleMutation {
     /// Makes a custom role from permissions the caller holds.
-    #[graphql(complexity = "MUTATION_COST", guard = "Guarded(\"createRole\")")]
+    #[graphql(guard = "Guarded(\"createRole\")")]
     async fn create_role(&self, ctx: &Context<'_>, input: CreateRoleInput) -> ApiResult<RoleNode> {
         let t = tenant(ctx)?;
         let role = services(ctx)
@@ -185,7 +178,7 @@ impl RoleMutation {
     }
 
     /// Replaces a custom role's permissions; its members gain or lose them at once.
-    #[graphql(complexity = "MUTATION_COST", guard = "Guarded(\"updateRole\")")]
+    #[graphql(guard = "Guarded(\"updateRole\")")]
     async fn update_role(
         &self,
         ctx: &Context<'_>,
@@ -201,7 +194,7 @@ impl RoleMutation {
     }
 
     /// Deletes a custom role no member holds.
-    #[graphql(complexity = "MUTATION_COST", guard = "Guarded(\"deleteRole\")")]
+    #[graphql(guard = "Guarded(\"deleteRole\")")]
     async fn delete_role(&self, ctx: &Context<'_>, name: String) -> ApiResult<bool> {
         let t = tenant(ctx)?;
         services(ctx).access(t).delete_role(&name).await?;
@@ -210,7 +203,7 @@ impl RoleMutation {
 
     /// Gives a member another role. Nobody grants or takes away more than they
     /// hold, and the last owner stays an owner.
-    #[graphql(complexity = "MUTATION_COST", guard = "Guarded(\"updateMemberRole\")")]
+    #[graphql(guard = "Guarded(\"updateMemberRole\")")]
     async fn update_member_role(
         &self,
         ctx: &Context<'_>,
@@ -226,7 +219,7 @@ impl RoleMutation {
     }
 
     /// Removes a member from the tenant and ends their sessions in it.
-    #[graphql(complexity = "MUTATION_COST", guard = "Guarded(\"removeMember\")")]
+    #[graphql(guard = "Guarded(\"removeMember\")")]
     async fn remove_member(&self, ctx: &Context<'_>, user_id: ID) -> ApiResult<bool> {
         let t = tenant(ctx)?;
         services(ctx)

@@ -1,12 +1,11 @@
 //! Task queries and mutations.
 
-use super::MUTATION_COST;
 use super::access::Guarded;
 use super::context::list_context;
 use super::context::{services, tenant};
 use super::error::{ApiError, ApiResult};
 use super::loaders::Loaders;
-use super::pagination::{PageArgs, connection, list_cost, page_query};
+use super::pagination::{PageArgs, connection, page_query};
 use super::scalars::{Date, OrderDirection, TaskOrderField, TaskStatus, parse_id};
 use super::types::TaskNode;
 use async_graphql::connection::Connection;
@@ -150,10 +149,7 @@ pub struct TaskQuery;
 #[Object]
 impl TaskQuery {
     /// Tasks of the current tenant, newest first unless `orderBy` says otherwise.
-    #[graphql(
-        complexity = "list_cost(first, last, child_complexity)",
-        guard = "Guarded(\"tasks\")"
-    )]
+    #[graphql(guard = "Guarded(\"tasks\")")]
     #[allow(clippy::too_many_arguments)]
     async fn tasks(
         &self,
@@ -225,7 +221,7 @@ pub struct TaskMutation;
 #[Object]
 impl TaskMutation {
     /// Creates a task. Retrying with the same `idempotencyKey` returns the first result.
-    #[graphql(complexity = "MUTATION_COST", guard = "Guarded(\"createTask\")")]
+    #[graphql(guard = "Guarded(\"createTask\")")]
     async fn create_task(
         &self,
         ctx: &Context<'_>,
@@ -251,7 +247,7 @@ impl TaskMutation {
     }
 
     /// Changes a task if `expectedVersion` is still its version; `CONFLICT` otherwise.
-    #[graphql(complexity = "MUTATION_COST", guard = "Guarded(\"updateTask\")")]
+    #[graphql(guard = "Guarded(\"updateTask\")")]
     async fn update_task(
         &self,
         ctx: &Context<'_>,
@@ -287,7 +283,7 @@ impl TaskMutation {
     }
 
     /// Deletes a task. Returns true.
-    #[graphql(complexity = "MUTATION_COST", guard = "Guarded(\"deleteTask\")")]
+    #[graphql(guard = "Guarded(\"deleteTask\")")]
     async fn delete_task(&self, ctx: &Context<'_>, id: ID) -> ApiResult<bool> {
         let tenant = tenant(ctx)?;
         let id: TaskId =

@@ -3,7 +3,7 @@
 use super::access::Guarded;
 use super::error::{ApiError, ApiResult};
 use super::loaders::Loaders;
-use super::pagination::{PageArgs, list_cost};
+use super::pagination::PageArgs;
 use super::scalars::{Date, Isolation, TaskStatus};
 use super::tasks::{TaskConnection, TaskOrder, TaskScope, task_connection};
 use async_graphql::{ComplexObject, Context, ID, Object, SimpleObject};
@@ -132,10 +132,7 @@ impl ProjectNode {
         self.0.version
     }
     /// This project's tasks.
-    #[graphql(
-        complexity = "list_cost(first, last, child_complexity)",
-        guard = "Guarded(\"Project.tasks\")"
-    )]
+    #[graphql(guard = "Guarded(\"Project.tasks\")")]
     #[allow(clippy::too_many_arguments)]
     async fn tasks(
         &self,

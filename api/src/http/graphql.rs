@@ -10,7 +10,7 @@ use super::graphiql;
 use super::metrics::record_operation;
 use crate::graphql::context::{Caller, PermissionMemo};
 use crate::graphql::error::{ApiError, code};
-use crate::graphql::limits::{check_aliases, finish_errors};
+use crate::graphql::limits::finish_errors;
 use crate::graphql::loaders::Loaders;
 use async_graphql::parser::types::OperationType;
 use async_graphql::{BatchRequest, BatchResponse, ServerError, Variables};
@@ -98,10 +98,19 @@ async fn execute(
     let timeout = Duration::from_secs(state.settings.graphql.execution_timeout_secs);
     let mut responses = Vec::with_capacity(requests.len());
     for mut request in requests {
-        // Parsed once here and kept in the request for execution.
-        if let Ok(doc) = request.parsed_query()
-            && let Err(mut e) = check_aliases(doc, state.settings.graphql.max_aliases)
-        {
+        // Parsed once here and kept in the request for execution; measured,
+        // then charged to its tenant, member or client address.
+        let admitted = match state.gate.admit(&mut request) {
+            Ok(figures) => {
+                let round_trips = figures.map_or(1, |f| f.round_trips);
+                state
+                    .request_rates
+                    .admit(&caller, client.0, round_trips)
+                    .await
+            }
+            Err(e) => Err(e),
+        };
+        if let Err(mut e) = admitted {
             finish_errors(std::slice::from_mut(&mut e), request_id);
             responses.push(async_graphql::Response::from_errors(vec![e]));
             continue;

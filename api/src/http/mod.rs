@@ -7,6 +7,8 @@ mod graphql;
 mod headers;
 mod health;
 pub mod metrics;
+pub mod request_rates;
+pub mod subscription_caps;
 mod ws;
 
 use crate::config::Settings;
@@ -32,6 +34,12 @@ use tower_http::trace::TraceLayer;
 #[derive(Clone)]
 pub struct AppState {
     pub schema: AppSchema,
+    /// Limits every document passes before the engine sees it.
+    pub gate: Arc<crate::graphql::cost::Gate>,
+    /// Every request's rates, per tenant, member and client address.
+    pub request_rates: Arc<request_rates::RequestRates>,
+    /// Subscriptions held on this node, per user and per tenant.
+    pub subscription_caps: Arc<subscription_caps::SubscriptionCaps>,
     pub services: Arc<Services>,
     pub storage: Storage,
     pub settings: Arc<Settings>,

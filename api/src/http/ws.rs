@@ -11,8 +11,10 @@
 //! Only subscriptions run over the socket.
 
 use super::AppState;
+use super::subscription_caps::{Slot, SubscriptionCaps};
 use crate::graphql::AppSchema;
 use crate::graphql::context::Caller;
+use crate::graphql::cost::Gate;
 use async_graphql::http::{
     ALL_WEBSOCKET_PROTOCOLS, WebSocket as GqlWebSocket, WebSocketProtocols, WsMessage,
 };
@@ -29,7 +31,8 @@ use domain::TenantContext;
 use domain::authz::Permission;
 use futures::stream::BoxStream;
 use futures::{SinkExt, StreamExt, future};
-use std::sync::{Arc, OnceLock};
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex, OnceLock};
 use std::time::Duration;
 
 /// The close code for a refused or ended session (graphql-transport-ws "Forbidden").
@@ -38,8 +41,9 @@ const FORBIDDEN: u16 = 4403;
 const INIT_TIMEOUT: u16 = 4408;
 /// The schema as a socket may use it: subscriptions only. Queries and
 /// mutations go over HTTP, where their loaders, timeouts and limits apply.
+/// Every document passes the same [`Gate`] as over HTTP.
 #[derive(Clone)]
-struct SubscriptionsOnly(AppSchema);
+struct SubscriptionsOnly(AppSchema, Arc<Gate>);
 
 impl Executor for SubscriptionsOnly {
     async fn execute(&self, _request: async_graphql::Request) -> async_graphql::Response {
@@ -51,6 +55,10 @@ impl Executor for SubscriptionsOnly {
         mut request: async_graphql::Request,
         session_data: Option<Arc<Data>>,
     ) -> BoxStream<'static, async_graphql::Response> {
+        if let Err(e) = self.1.admit(&mut request) {
+            return futures::stream::once(async { async_graphql::Response::from_errors(vec![e]) })
+                .boxed();
+        }
         match super::graphql::operation_type(&mut request) {
             // A document that does not parse gets the schema's own error.
             Some(OperationType::Subscription) | None => {
@@ -171,17 +179,33 @@ async fn serve(state: AppState, socket: WebSocket, protocol: WebSocketProtocols)
         }
     };
     let (mut sink, stream) = socket.split();
-    let input = stream
-        .take_while(|m| future::ready(m.is_ok()))
-        .filter_map(|m| {
+    // Subscriptions are counted against the caps as the engine reads them;
+    // one past a cap is answered here and never reaches the engine.
+    let slots = Slots {
+        caps: state.subscription_caps.clone(),
+        held: Arc::default(),
+        token: token.clone(),
+        protocol,
+    };
+    let (refusals, mut refused_rx) = futures::channel::mpsc::unbounded::<String>();
+    let input = stream.take_while(|m| future::ready(m.is_ok())).filter_map({
+        let slots = slots.clone();
+        move |m| {
             future::ready(match m {
-                Ok(m @ (Message::Text(_) | Message::Binary(_))) => Some(m.into_data()),
+                Ok(m @ (Message::Text(_) | Message::Binary(_))) => {
+                    slots.screen(m.into_data(), &refusals)
+                }
                 _ => None,
             })
-        });
+        }
+    });
     let mut out = std::pin::pin!(
-        GqlWebSocket::new(SubscriptionsOnly(state.schema.clone()), input, protocol)
-            .on_connection_init(init)
+        GqlWebSocket::new(
+            SubscriptionsOnly(state.schema.clone(), state.gate.clone()),
+            input,
+            protocol
+        )
+        .on_connection_init(init)
     );
     let every = Duration::from_millis(state.settings.subscriptions.session_check_ms.max(100));
     let mut check = tokio::time::interval_at(tokio::time::Instant::now() + every, every);
@@ -191,8 +215,14 @@ async fn serve(state: AppState, socket: WebSocket, protocol: WebSocketProtocols)
     )));
     loop {
         tokio::select! {
+            Some(text) = refused_rx.next() => {
+                if sink.send(Message::Text(text.into())).await.is_err() {
+                    return;
+                }
+            }
             msg = out.next() => match msg {
                 Some(WsMessage::Text(text)) => {
+                    slots.sent(&text);
                     if sink.send(Message::Text(text.into())).await.is_err() {
                         return;
                     }
@@ -232,4 +262,86 @@ fn close(code: u16, reason: &str) -> Message {
         code,
         reason: reason.into(),
     }))
+}
+
+/// This socket's subscriptions and the slots they hold.
+#[derive(Clone)]
+struct Slots {
+    caps: Arc<SubscriptionCaps>,
+    held: Arc<Mutex<HashMap<String, Slot>>>,
+    token: Arc<OnceLock<(String, TenantContext)>>,
+    protocol: WebSocketProtocols,
+}
+
+#[derive(serde::Deserialize)]
+struct Envelope {
+    #[serde(rename = "type")]
+    kind: String,
+    id: Option<String>,
+}
+
+impl Slots {
+    /// A client message on its way to the engine: `None` when it is a
+    /// subscription past a cap, whose refusal goes to `refusals` instead.
+    fn screen(
+        &self,
+        data: axum::body::Bytes,
+        refusals: &futures::channel::mpsc::UnboundedSender<String>,
+    ) -> Option<axum::body::Bytes> {
+        // What does not parse is the engine's to answer.
+        let Ok(Envelope { kind, id: Some(id) }) = serde_json::from_slice(&data) else {
+            return Some(data);
+        };
+        match kind.as_str() {
+            "subscribe" | "start" => {
+                // Before sign-in the engine refuses it.
+                let Some((_, ctx)) = self.token.get() else {
+                    return Some(data);
+                };
+                let mut held = self.held.lock().expect("slots lock");
+                // The engine replaces a subscription whose id is reused.
+                let replaced = held.remove(&id);
+                match self.caps.take(ctx, held.len()) {
+                    Ok(slot) => {
+                        held.insert(id, slot);
+                        Some(data)
+                    }
+                    Err((cap, max)) => {
+                        if let Some(old) = replaced {
+                            held.insert(id.clone(), old);
+                        }
+                        let _ = refusals.unbounded_send(self.refusal(&id, &cap.message(max)));
+                        None
+                    }
+                }
+            }
+            "complete" | "stop" => {
+                self.held.lock().expect("slots lock").remove(&id);
+                Some(data)
+            }
+            _ => Some(data),
+        }
+    }
+
+    /// A server message on its way out: a completed subscription gives its slot back.
+    fn sent(&self, text: &str) {
+        if text.starts_with(r#"{"type":"complete""#)
+            && let Ok(Envelope { id: Some(id), .. }) = serde_json::from_str(text)
+        {
+            self.held.lock().expect("slots lock").remove(&id);
+        }
+    }
+
+    fn refusal(&self, id: &str, message: &str) -> String {
+        let error = serde_json::json!({
+            "message": message,
+            "extensions": { "code": crate::graphql::error::code::RATE_LIMITED },
+        });
+        // graphql-transport-ws sends a list of errors; the older protocol one.
+        let payload = match self.protocol {
+            WebSocketProtocols::GraphQLWS => serde_json::json!([error]),
+            WebSocketProtocols::SubscriptionsTransportWS => error,
+        };
+        serde_json::json!({ "type": "error", "id": id, "payload": payload }).to_string()
+    }
 }

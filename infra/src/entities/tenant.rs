@@ -12,6 +12,9 @@ pub struct Model {
     /// The database server of a database-strategy tenant.
     pub placement: Option<String>,
     pub created_at: DateTimeUtc,
+    /// Request rates per second where they differ from the defaults.
+    pub rate_tenant_work: Option<i32>,
+    pub rate_per_user: Option<i32>,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

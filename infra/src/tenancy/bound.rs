@@ -77,6 +77,9 @@ pub(crate) struct Bound {
     /// Set when the transaction wrote outbox events, so the commit wakes the worker.
     announced: std::sync::atomic::AtomicBool,
     nudges: Option<std::sync::Arc<crate::outbox::Nudges>>,
+    /// The tenant's place in the shared pool; last, so it is given back
+    /// after the connection is.
+    grant: Option<super::admission::Grant>,
 }
 
 impl Bound {
@@ -97,7 +100,13 @@ impl Bound {
             companion: None,
             announced: std::sync::atomic::AtomicBool::new(false),
             nudges: None,
+            grant: None,
         }
+    }
+
+    pub(crate) fn admitted(mut self, grant: Option<super::admission::Grant>) -> Self {
+        self.grant = grant;
+        self
     }
 
     pub(crate) fn announcing(
@@ -297,9 +306,13 @@ impl TenantTx for Bound {
             ctx,
             announced,
             nudges,
+            grant,
             ..
         } = *self;
-        tx.commit().await.or_unexpected()?;
+        let committed = tx.commit().await.or_unexpected();
+        // The connection is back in the pool: the next tenant may have it.
+        drop(grant);
+        committed?;
         if announced.into_inner()
             && let Some(n) = nudges
         {

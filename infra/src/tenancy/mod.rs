@@ -6,6 +6,7 @@
 //! repositories build goes through [`bound::Bound`], which adds the
 //! `tenant_id` filter and writes `tenant_id` into every insert.
 
+pub mod admission;
 mod bound;
 mod bulk;
 pub mod database;
@@ -48,6 +49,8 @@ pub struct SqlTenancy {
     /// Told when a tenant is not where its context says: a cached lookup
     /// named its old place (see [`crate::membership_cache`]).
     on_moved: Option<MovedHook>,
+    /// Tenants' fair shares of the shared pool.
+    admission: Option<Arc<admission::Admission>>,
 }
 
 /// See [`SqlTenancy::with_moved_hook`].
@@ -61,7 +64,15 @@ impl SqlTenancy {
             statement_timeout: String::new(),
             nudges: None,
             on_moved: None,
+            admission: None,
         }
+    }
+
+    /// Transactions on the shared pool wait their tenant's turn there.
+    #[must_use]
+    pub fn with_admission(mut self, admission: Option<Arc<admission::Admission>>) -> Self {
+        self.admission = admission;
+        self
     }
 
     #[must_use]
@@ -159,7 +170,12 @@ impl SqlTenancy {
             isolation_level: level,
             ..Default::default()
         };
-        // A database tenant's transaction runs on its own pool; the rest share one.
+        // A database tenant's transaction runs on its own pool; the rest share
+        // one, and take their tenant's turn for it first.
+        let grant = match (&lease, &self.admission) {
+            (None, Some(a)) => Some(a.admit(ctx.tenant_id()).await?),
+            _ => None,
+        };
         let db = lease.as_ref().map_or(&self.db, |l| l.connection());
         let tx = match db.begin_with_options(options).await {
             Ok(tx) => tx,
@@ -245,6 +261,7 @@ impl SqlTenancy {
         }
         Ok(Bound::new(tx, ctx.clone(), lease)
             .holding(companion)
+            .admitted(grant)
             .announcing(self.nudges.clone()))
     }
 

@@ -107,6 +107,7 @@ async fn template(base: &str) -> String {
                 log_statements: false,
                 tenant_statement_timeout: None,
                 tenant_databases: Default::default(),
+                admission: None,
             })
             .await
             .expect("connect to the template");

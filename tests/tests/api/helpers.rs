@@ -227,7 +227,12 @@ pub async fn spawn_with(backend: Backend, configure: impl FnOnce(&mut Settings))
             "tenancy.database.name_prefix",
             format!("tt{}_", &uuid::Uuid::new_v4().simple().to_string()[..10]),
         ))
-        .merge(("tenancy.database.template", tenant_template_name()));
+        .merge(("tenancy.database.template", tenant_template_name()))
+        // Tests send requests faster than people do; the request rates are
+        // tested on their own (request_rates.rs).
+        .merge(("rate_limit.requests.tenant_work_per_second", 1_000_000))
+        .merge(("rate_limit.requests.user_per_second", 1_000_000))
+        .merge(("rate_limit.requests.anonymous_per_second", 1_000_000));
     let mut settings = Settings::from_figment(figment).expect("test settings");
     settings.tenancy.default_isolation = backend.isolation().parse().expect("an isolation");
     configure(&mut settings);

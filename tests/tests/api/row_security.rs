@@ -48,6 +48,7 @@ async fn one_connection(app: &TestApp, tenant_statement_timeout: Option<Duration
         log_statements: false,
         tenant_statement_timeout,
         tenant_databases: Default::default(),
+        admission: None,
     })
     .await
     .unwrap()

@@ -65,6 +65,7 @@ async fn migrate_all_reports_a_failed_tenant_finishes_the_rest_and_a_rerun_compl
         log_statements: false,
         tenant_statement_timeout: None,
         tenant_databases: Default::default(),
+        admission: None,
     })
     .await
     .unwrap();

@@ -65,6 +65,9 @@ pub fn worker_settings(s: &Settings) -> infra::outbox::WorkerSettings {
         sweep_interval: Duration::from_millis(w.sweep_interval_ms),
         batch: w.batch_size,
         concurrency: w.concurrency,
+        sends_per_tenant: w.sends_per_tenant,
+        send_slots: w.send_slots,
+        send_budget: Duration::from_millis(w.send_budget_ms),
         retry: domain::webhook::RetryPolicy {
             max_attempts: w.max_attempts,
             base: Duration::from_millis(w.backoff_base_ms),

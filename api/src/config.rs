@@ -136,6 +136,12 @@ pub struct WebhookSettings {
     pub batch_size: u64,
     /// Tenants worked at once.
     pub concurrency: usize,
+    /// Webhooks of one tenant sent to at once, and of all tenants.
+    pub sends_per_tenant: usize,
+    pub send_slots: usize,
+    /// How long one webhook's run of deliveries may take; the rest go back
+    /// to wait for the next pass.
+    pub send_budget_ms: u64,
     /// Allow loopback and private target addresses. Unset: allowed except in production.
     pub allow_private_targets: Option<bool>,
     /// Delivered and dead deliveries are pruned this long after they were
@@ -473,6 +479,9 @@ impl Settings {
             || w.max_attempts == 0
             || w.batch_size == 0
             || w.concurrency == 0
+            || w.sends_per_tenant == 0
+            || w.send_slots == 0
+            || w.send_budget_ms == 0
             || w.sweep_interval_ms == 0
             || w.backoff_base_ms > w.backoff_max_ms
         {

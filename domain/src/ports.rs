@@ -162,6 +162,9 @@ pub trait OutboxRepository {
 /// [`crate::Error::NotFound`] for an id that is not this tenant's.
 #[async_trait]
 pub trait WebhookRepository {
+    /// Makes other transactions that take this lock wait until this one
+    /// ends, so a count followed by a create cannot interleave with another.
+    async fn lock_webhooks(&self) -> Result<()>;
     async fn create_webhook(&self, new: &NewWebhook) -> Result<Webhook>;
     /// Oldest first.
     async fn webhooks(&self) -> Result<Vec<Webhook>>;

@@ -313,6 +313,8 @@ impl Webhooks<'_> {
     pub async fn create(&self, input: &WebhookInput) -> Result<Webhook> {
         let new = NewWebhook::parse(input, self.policy)?;
         let tx = self.tenancy.begin(self.ctx, TxMode::Write).await?;
+        // Concurrent creates count one after another, so the cap holds.
+        tx.lock_webhooks().await?;
         if tx.webhooks().await?.len() >= MAX_WEBHOOKS {
             return Err(Error::invalid(
                 "url",

@@ -7,13 +7,21 @@
 //! every `sweep_interval`, every tenant (events written on other nodes, or
 //! left by a node that stopped). Nothing is lost across a restart: events and
 //! deliveries are rows, and the sweep at start-up finds them.
+//!
+//! A tenant's pass relays its events (to subscribers, and into delivery
+//! rows) and leases what is due, then hands the sends on and is done: the
+//! next pass never waits for a slow target. Sends run beside the passes,
+//! `sends_per_tenant` webhooks of a tenant at once and `send_slots` in all;
+//! one webhook's deliveries go one after another, and none of its later ones
+//! is leased while this node still sends its earlier ones. A webhook's run
+//! stops after `send_budget`; what it did not send goes back unsent.
 
 mod sender;
 pub mod signing;
 
 use crate::entities::tenant;
 use crate::tenancy::SqlTenancy;
-use crate::tenancy::relay::{Attempt, Leased, Pending, Relayed, Take};
+use crate::tenancy::relay::{Attempt, InFlight, Leased, Pending, Relayed, Take};
 use chrono::Utc;
 use domain::webhook::{RetryPolicy, TargetPolicy};
 use domain::{Isolation, TenantContext, TenantId};
@@ -55,8 +63,13 @@ pub struct WorkerSettings {
     pub sweep_interval: Duration,
     /// Events, and deliveries, taken per transaction.
     pub batch: u64,
-    /// Tenants worked at once.
+    /// Tenants relayed at once.
     pub concurrency: usize,
+    /// Webhooks of one tenant sent to at once, and of all tenants.
+    pub sends_per_tenant: usize,
+    pub send_slots: usize,
+    /// The longest one webhook's run of deliveries takes in a pass.
+    pub send_budget: Duration,
     pub retry: RetryPolicy,
     /// The deadline of one HTTP attempt.
     pub timeout: Duration,
@@ -79,6 +92,9 @@ impl Drop for AbortOnDrop {
     }
 }
 
+/// A pass's leased deliveries, for the loop to send.
+type HandedOn = (TenantContext, Vec<Leased>);
+
 pub struct Worker {
     tenancy: SqlTenancy,
     control: DatabaseConnection,
@@ -86,6 +102,12 @@ pub struct Worker {
     sender: Arc<Sender>,
     settings: WorkerSettings,
     sink: Option<EventSink>,
+    /// Sends handed on by passes, for the loop to run (and to stop with it).
+    sends: tokio::sync::mpsc::UnboundedSender<HandedOn>,
+    sends_rx: Mutex<Option<tokio::sync::mpsc::UnboundedReceiver<HandedOn>>>,
+    send_slots: Arc<tokio::sync::Semaphore>,
+    /// Per tenant with sends under way: its share of them, and its webhooks being sent to.
+    sending: Mutex<HashMap<TenantId, (Arc<tokio::sync::Semaphore>, InFlight)>>,
 }
 
 /// What to do with a tenant after a pass.
@@ -105,22 +127,35 @@ impl Worker {
         settings: WorkerSettings,
         sink: Option<EventSink>,
     ) -> reqwest::Result<Self> {
+        let (sends, sends_rx) = tokio::sync::mpsc::unbounded_channel();
         Ok(Self {
             sender: Arc::new(Sender::new(settings.timeout, settings.targets)?),
             tenancy,
             control,
             nudges,
-            settings,
             sink,
+            sends,
+            sends_rx: Mutex::new(Some(sends_rx)),
+            send_slots: Arc::new(tokio::sync::Semaphore::new(settings.send_slots.max(1))),
+            sending: Mutex::default(),
+            settings,
         })
     }
 
     /// Runs until the task is aborted. An attempt cut off by that is retried
     /// when its lease ends, by this node after a restart or by another.
     pub async fn run(self) {
+        let mut handed_on = self
+            .sends_rx
+            .lock()
+            .expect("sends lock")
+            .take()
+            .expect("a worker runs once");
         let this = Arc::new(self);
         let mut due: HashMap<TenantId, (Instant, Isolation)> = HashMap::new();
         let mut running: JoinSet<Next> = JoinSet::new();
+        // Dropped with the loop: an aborted worker stops its sends too.
+        let mut sends: JoinSet<()> = JoinSet::new();
         let mut busy: HashMap<tokio::task::Id, TenantId> = HashMap::new();
         // The sweep runs beside the loop, which keeps serving nudges meanwhile.
         let (swept_tx, mut swept) = tokio::sync::mpsc::channel(1);
@@ -175,6 +210,8 @@ impl Worker {
                 .flatten();
             tokio::select! {
                 () = this.nudges.notify.notified() => {}
+                Some((ctx, deliveries)) = handed_on.recv() => this.start_sends(&mut sends, ctx, deliveries),
+                Some(_) = sends.join_next(), if !sends.is_empty() => {}
                 () = tokio::time::sleep_until(wake.unwrap_or(now)), if wake.is_some() => {}
                 found = swept.recv(), if sweeping => match found {
                     Some(found) => {
@@ -286,7 +323,12 @@ impl Worker {
                     sink(tenant, events.to_vec()).await;
                 }
             };
-            let batch = match self.tenancy.take_work(&ctx, take, publish).await {
+            let in_flight = self.in_flight(tenant);
+            let batch = match self
+                .tenancy
+                .take_work(&ctx, take, &in_flight, publish)
+                .await
+            {
                 Ok(Some(b)) => b,
                 // Another node is on it; look again shortly in case it stops.
                 Ok(None) => return Next::At(Instant::now() + Duration::from_secs(1), isolation),
@@ -296,19 +338,10 @@ impl Worker {
                 .increment(batch.events.len() as u64);
             let full =
                 batch.events.len() as u64 >= s.batch || batch.deliveries.len() as u64 >= s.batch;
-            // One webhook's deliveries go one after another, in event order;
-            // different webhooks are served side by side.
-            let mut per_hook: HashMap<uuid::Uuid, Vec<Leased>> = HashMap::new();
-            for d in batch.deliveries {
-                per_hook.entry(d.webhook_id).or_default().push(d);
+            // Sent beside the passes: the next one does not wait for them.
+            if !batch.deliveries.is_empty() {
+                let _ = self.sends.send((ctx.clone(), batch.deliveries));
             }
-            let ctx = &ctx;
-            futures::future::join_all(per_hook.into_values().map(|ds| async move {
-                for d in ds {
-                    self.attempt(ctx, d).await;
-                }
-            }))
-            .await;
             if !full {
                 break;
             }
@@ -340,6 +373,73 @@ impl Worker {
             Ok(None) => Next::Idle,
             Err(_) => Next::Idle,
         }
+    }
+
+    /// Webhooks of `tenant` this node is sending to now.
+    fn in_flight(&self, tenant: TenantId) -> InFlight {
+        let sending = self.sending.lock().expect("sending lock");
+        sending
+            .get(&tenant)
+            .map(|(_, hooks)| hooks.clone())
+            .unwrap_or_default()
+    }
+
+    /// Starts a pass's sends: one task per webhook, each within its
+    /// tenant's share and the node's slots.
+    fn start_sends(
+        self: &Arc<Self>,
+        tasks: &mut JoinSet<()>,
+        ctx: TenantContext,
+        deliveries: Vec<Leased>,
+    ) {
+        let tenant = ctx.tenant_id();
+        // One webhook's deliveries go one after another, in event order.
+        let mut per_hook: HashMap<uuid::Uuid, Vec<Leased>> = HashMap::new();
+        for d in deliveries {
+            per_hook.entry(d.webhook_id).or_default().push(d);
+        }
+        let share = {
+            let mut sending = self.sending.lock().expect("sending lock");
+            let (share, hooks) = sending.entry(tenant).or_insert_with(|| {
+                let share = tokio::sync::Semaphore::new(self.settings.sends_per_tenant.max(1));
+                (Arc::new(share), InFlight::new())
+            });
+            hooks.extend(per_hook.keys().copied());
+            share.clone()
+        };
+        for (hook, ds) in per_hook {
+            let (w, ctx, share) = (self.clone(), ctx.clone(), share.clone());
+            tasks.spawn(async move {
+                {
+                    let _share = share.acquire().await;
+                    let _slot = w.send_slots.acquire().await;
+                    let deadline = Instant::now() + w.settings.send_budget;
+                    for d in ds {
+                        if Instant::now() >= deadline {
+                            if let Err(e) = w.tenancy.release(&ctx, &d).await {
+                                tracing::debug!(delivery = %d.id, error = %e, "giving back an unsent delivery; its lease runs out instead");
+                            }
+                        } else {
+                            w.attempt(&ctx, d).await;
+                        }
+                    }
+                }
+                w.sent(&ctx, hook);
+            });
+        }
+    }
+
+    /// A webhook's run is over: its next deliveries may be leased, now.
+    fn sent(&self, ctx: &TenantContext, hook: uuid::Uuid) {
+        let mut sending = self.sending.lock().expect("sending lock");
+        if let Some((_, hooks)) = sending.get_mut(&ctx.tenant_id()) {
+            hooks.remove(&hook);
+            if hooks.is_empty() {
+                sending.remove(&ctx.tenant_id());
+            }
+        }
+        drop(sending);
+        self.nudges.nudge(ctx);
     }
 
     async fn attempt(&self, ctx: &TenantContext, d: Leased) {

@@ -155,6 +155,24 @@ impl Bound {
             .map(|g| g.unwrap_or(false))
     }
 
+    /// `pg_advisory_xact_lock(space, hashtext(tenant))`: waits for the lock;
+    /// on SQLite, whose writers already take turns, nothing.
+    pub(crate) async fn advisory_lock(&self, space: i32) -> Result<()> {
+        use sea_orm::{ConnectionTrait, Statement};
+        if self.backend() != sea_orm::DbBackend::Postgres {
+            return Ok(());
+        }
+        self.tx
+            .execute_raw(Statement::from_sql_and_values(
+                sea_orm::DbBackend::Postgres,
+                "SELECT pg_advisory_xact_lock($1, hashtext($2))",
+                [space.into(), self.tenant().to_string().into()],
+            ))
+            .await
+            .or_unexpected()
+            .map(|_| ())
+    }
+
     /// Makes the commit tell this node's outbox worker about the new events.
     pub(crate) fn mark_announced(&self) {
         self.announced

@@ -41,6 +41,10 @@ pub struct Take {
     pub lease_until: DateTime<Utc>,
 }
 
+/// Webhooks whose earlier deliveries this node is still sending: none of
+/// theirs is leased, so one webhook's deliveries stay in order.
+pub type InFlight = std::collections::HashSet<Uuid>;
+
 /// An event taken from the outbox, in the form receivers get it.
 #[derive(Debug, Clone)]
 pub struct Relayed {
@@ -117,6 +121,7 @@ impl SqlTenancy {
         &self,
         ctx: &TenantContext,
         take: Take,
+        in_flight: &InFlight,
         publish: impl AsyncFnOnce(&[Relayed]),
     ) -> Result<Option<Batch>> {
         let tx = self
@@ -126,7 +131,7 @@ impl SqlTenancy {
             return Ok(None);
         }
         let events = tx.relay_events(take).await?;
-        let deliveries = tx.lease_deliveries(take).await?;
+        let deliveries = tx.lease_deliveries(take, in_flight).await?;
         if !events.is_empty() {
             publish(&events).await;
         }
@@ -195,6 +200,33 @@ impl SqlTenancy {
                         Expr::value(Some(error.clone())),
                     ),
             }
+        });
+        tx.exec_update(q).await?;
+        Box::new(tx).commit().await
+    }
+
+    /// Gives a leased delivery back unsent (its webhook's run ran out of
+    /// time): due now, and its attempt not counted. Only while its lease holds.
+    ///
+    /// # Errors
+    /// Storage failures; the lease then runs out and it is tried again.
+    pub async fn release(&self, ctx: &TenantContext, leased: &Leased) -> Result<()> {
+        let tx = self
+            .open(ctx, TxMode::Write, None, super::Check::LockAndDirectory)
+            .await?;
+        let q = tx.update::<delivery::Entity>().and(|q| {
+            q.filter(delivery::Column::Id.eq(leased.id))
+                .filter(delivery::Column::Status.eq(DeliveryStatus::Pending.as_str()))
+                .filter(delivery::Column::Attempts.eq(leased.attempt))
+                .filter(delivery::Column::NextAttemptAt.eq(leased.lease_until))
+                .col_expr(
+                    delivery::Column::NextAttemptAt,
+                    Expr::value(Some(crate::now())),
+                )
+                .col_expr(
+                    delivery::Column::Attempts,
+                    Expr::col(delivery::Column::Attempts).sub(1),
+                )
         });
         tx.exec_update(q).await?;
         Box::new(tx).commit().await
@@ -358,12 +390,18 @@ impl Bound {
         Ok(relayed)
     }
 
-    async fn lease_deliveries(&self, take: Take) -> Result<Vec<Leased>> {
+    async fn lease_deliveries(&self, take: Take, in_flight: &InFlight) -> Result<Vec<Leased>> {
         let due = self
             .all(self.select::<delivery::Entity>().and(|q| {
-                q.filter(delivery::Column::Status.eq(DeliveryStatus::Pending.as_str()))
-                    .filter(delivery::Column::NextAttemptAt.lte(take.now))
-                    .order_by_asc(delivery::Column::NextAttemptAt)
+                let q = q
+                    .filter(delivery::Column::Status.eq(DeliveryStatus::Pending.as_str()))
+                    .filter(delivery::Column::NextAttemptAt.lte(take.now));
+                let q = if in_flight.is_empty() {
+                    q
+                } else {
+                    q.filter(delivery::Column::WebhookId.is_not_in(in_flight.iter().copied()))
+                };
+                q.order_by_asc(delivery::Column::NextAttemptAt)
                     // Deliveries made together are due together: event order breaks the tie.
                     .order_by_asc(delivery::Column::Id)
                     .limit(take.deliveries)

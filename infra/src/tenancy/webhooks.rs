@@ -64,8 +64,15 @@ impl Bound {
     }
 }
 
+/// The advisory lock's first key for webhook creation: "hook".
+const HOOKS_LOCK_SPACE: i32 = 0x686f_6f6b;
+
 #[async_trait]
 impl WebhookRepository for Bound {
+    async fn lock_webhooks(&self) -> Result<()> {
+        self.advisory_lock(HOOKS_LOCK_SPACE).await
+    }
+
     async fn create_webhook(&self, new: &NewWebhook) -> Result<Webhook> {
         let id = WebhookId::generate();
         let events = new

@@ -331,3 +331,87 @@ async fn one_tenant_cannot_take_the_shared_pool_postgres() {
 async fn one_tenant_cannot_take_the_shared_pool_postgres_schema() {
     one_tenant_cannot_take_the_shared_pool(Backend::PostgresSchema).await;
 }
+
+/// A webhook target that takes 8 s to answer holds only its own deliveries:
+/// its tenant's subscribers, and another tenant's webhooks, are served at
+/// once even with one relaying slot.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_slow_webhook_target_delays_neither_subscribers_nor_other_tenants() {
+    use wiremock::matchers::method;
+    use wiremock::{Mock, MockServer, ResponseTemplate};
+    let slow = MockServer::start().await;
+    Mock::given(method("POST"))
+        .respond_with(ResponseTemplate::new(200).set_delay(Duration::from_secs(8)))
+        .mount(&slow)
+        .await;
+    let quick = MockServer::start().await;
+    Mock::given(method("POST"))
+        .respond_with(ResponseTemplate::new(200))
+        .mount(&quick)
+        .await;
+    let app = spawn_with(Backend::Postgres, |s| {
+        s.webhooks.concurrency = 1;
+        s.webhooks.timeout_ms = 10_000;
+    })
+    .await;
+    let hook = "mutation($i: CreateWebhookInput!) { createWebhook(input: $i) { id } }";
+    let (a, b) = (app.sign_up().await, app.sign_up().await);
+    for (acc, target) in [(&a, &slow), (&b, &quick)] {
+        let i = json!({ "url": format!("{}/hook", target.uri()), "events": ["task.created"],
+                        "secret": "whsec-0123456789abcdef" });
+        app.data(Some(&acc.token), hook, json!({ "i": i })).await;
+    }
+    let (pa, pb) = (
+        app.create_project(&a.token, "A").await,
+        app.create_project(&b.token, "B").await,
+    );
+    let mut ws = Ws::signed_in(&app.addr, &a.token).await;
+    ws.subscribe("s", EVENTS, json!({})).await;
+    tokio::time::sleep(Duration::from_millis(300)).await;
+
+    // The first task's delivery starts its 8 s wait.
+    app.create_task(&a.token, json!({ "projectId": pa, "title": "first" }))
+        .await;
+    while slow
+        .received_requests()
+        .await
+        .unwrap_or_default()
+        .is_empty()
+    {
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    let started = std::time::Instant::now();
+    app.create_task(&a.token, json!({ "projectId": pa, "title": "second" }))
+        .await;
+    loop {
+        match ws.read(Duration::from_secs(10)).await {
+            Read::Message(m) if m["payload"]["data"]["taskEvents"]["task"]["title"] == "second" => {
+                break;
+            }
+            Read::Message(_) => {}
+            other => panic!("the second event never came: {other:?}"),
+        }
+    }
+    let to_subscriber = started.elapsed();
+    app.create_task(&b.token, json!({ "projectId": pb, "title": "other" }))
+        .await;
+    while quick
+        .received_requests()
+        .await
+        .unwrap_or_default()
+        .is_empty()
+    {
+        assert!(
+            started.elapsed() < Duration::from_secs(8),
+            "another tenant's delivery waited for the slow target"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    // Both well before the slow target answers (8 s after the first call).
+    assert!(to_subscriber < Duration::from_secs(4), "{to_subscriber:?}");
+    assert!(
+        started.elapsed() < Duration::from_secs(6),
+        "{:?}",
+        started.elapsed()
+    );
+}

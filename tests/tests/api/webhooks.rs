@@ -397,7 +397,39 @@ async fn finished_deliveries_are_pruned_after_the_retention(backend: Backend) {
     .await;
 }
 
+/// Thirty creates at once: counted one after another, so twenty stand.
+async fn the_webhook_cap_holds_under_concurrent_creates(backend: Backend) {
+    let app = spawn_with(backend, |s| s.tenancy.admission.wait_ms = 10_000).await;
+    let a = app.sign_up().await;
+    let creates = (0..30).map(|i| {
+        let (app, token) = (&app, a.token.as_str());
+        async move {
+            let url = format!("http://127.0.0.1:9/hook-{i}");
+            app.gql(
+                Some(token),
+                CREATE,
+                json!({ "i": { "url": url, "events": ["task.created"], "secret": SECRET } }),
+            )
+            .await
+        }
+    });
+    let answers = futures::future::join_all(creates).await;
+    let made = answers.iter().filter(|b| b.get("errors").is_none()).count();
+    for b in answers.iter().filter(|b| b.get("errors").is_some()) {
+        assert_code(b, "BAD_USER_INPUT");
+    }
+    assert_eq!(made, domain::webhook::MAX_WEBHOOKS, "{answers:?}");
+    let d = app
+        .data(Some(&a.token), "{ webhooks { id } }", json!({}))
+        .await;
+    assert_eq!(
+        d["webhooks"].as_array().unwrap().len(),
+        domain::webhook::MAX_WEBHOOKS
+    );
+}
+
 crate::on_every_backend!(
+    the_webhook_cap_holds_under_concurrent_creates,
     signed_events_reach_the_receiver_and_stay_in_their_tenant,
     failed_attempts_are_retried_until_delivered,
     timeouts_end_in_the_dead_letter_and_redelivery_sends_again,

@@ -8,10 +8,13 @@
 //! 2. A quiet tenant's latency (BENCH_QUIET_CLIENTS (2) clients sending
 //!    `projects(first: 5)`) alone, then beside a flooding tenant
 //!    (BENCH_FLOOD_CLIENTS (8) clients sending the heaviest list the limits
-//!    admit: 20 projects with their tasks and counts, 41 round trips), on a
-//!    server with admission off (first come, first served: the old
-//!    behaviour) and on one with the defaults (fair admission). Request rates
-//!    are raised out of the way so the pool's sharing is what is measured.
+//!    admit: 20 projects with their tasks and counts, 41 round trips; and one
+//!    client creating tasks, each sent to 10 webhooks whose target never
+//!    answers), on a server with admission off (first come, first served:
+//!    the old behaviour) and on one with the defaults (fair admission).
+//!    Meanwhile the quiet tenant makes a task every 200 ms, and its webhook
+//!    (a receiver that answers at once) times the delivery. Request rates
+//!    are raised out of the way so the sharing itself is what is measured.
 //!
 //! Run: `cargo bench -p api --bench fairness` (PostgreSQL on TEST_DATABASE_URL's
 //! server; makes and drops `tenantry_bench_fair`). Knobs: BENCH_SECONDS (10).
@@ -22,6 +25,8 @@ use api::app::Application;
 use api::config::Settings;
 use common::{drop_database, env_or, fresh_database};
 use serde_json::{Value, json};
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 #[global_allocator]
@@ -82,14 +87,14 @@ async fn server(url: &str, admission: bool) -> anyhow::Result<String> {
     Ok(base)
 }
 
-/// The tokens of a fixture tenant's `users` members with `projects` projects.
+/// A fixture tenant: its owners' tokens and its first project.
 async fn tenant(
     client: &reqwest::Client,
     base: &str,
     users: usize,
     projects: u32,
-) -> anyhow::Result<Vec<String>> {
-    let body = json!({ "users": vec![json!({ "role": "member" }); users],
+) -> anyhow::Result<(Vec<String>, String)> {
+    let body = json!({ "users": vec![json!({ "role": "owner" }); users],
                        "projects": projects, "tasksPerProject": 3 });
     let f: Value = client
         .post(format!("{base}/_fixtures/tenants"))
@@ -99,12 +104,119 @@ async fn tenant(
         .await?
         .json()
         .await?;
-    Ok(f["users"]
+    let tokens = f["users"]
         .as_array()
         .ok_or_else(|| anyhow::anyhow!("fixture refused: {f}"))?
         .iter()
         .map(|u| u["accessToken"].as_str().unwrap_or_default().to_owned())
-        .collect())
+        .collect();
+    Ok((
+        tokens,
+        f["projects"][0]["id"]
+            .as_str()
+            .unwrap_or_default()
+            .to_owned(),
+    ))
+}
+
+async fn gql(client: &reqwest::Client, base: &str, token: &str, query: &str, vars: Value) -> Value {
+    match client
+        .post(format!("{base}/graphql"))
+        .bearer_auth(token)
+        .json(&json!({ "query": query, "variables": vars }))
+        .send()
+        .await
+    {
+        Ok(r) => r.json().await.unwrap_or(Value::Null),
+        Err(_) => Value::Null,
+    }
+}
+
+async fn add_webhook(
+    client: &reqwest::Client,
+    base: &str,
+    token: &str,
+    url: &str,
+) -> anyhow::Result<()> {
+    let q = "mutation($i: CreateWebhookInput!) { createWebhook(input: $i) { id } }";
+    let i = json!({ "url": url, "events": ["task.created"], "secret": "whsec-0123456789abcdef" });
+    let body = gql(client, base, token, q, json!({ "i": i })).await;
+    anyhow::ensure!(body.get("errors").is_none(), "createWebhook: {body}");
+    Ok(())
+}
+
+/// When each task title's webhook delivery arrived.
+type Arrivals = Arc<Mutex<HashMap<String, Instant>>>;
+
+/// A webhook receiver that answers at once and notes arrivals; its URL.
+async fn receiver(arrivals: Arrivals) -> anyhow::Result<String> {
+    let app = axum::Router::new().route(
+        "/hook",
+        axum::routing::post(move |body: axum::Json<Value>| {
+            let arrivals = arrivals.clone();
+            async move {
+                if let Some(title) = body["data"]["task"]["title"].as_str() {
+                    arrivals
+                        .lock()
+                        .expect("arrivals")
+                        .insert(title.to_owned(), Instant::now());
+                }
+                "ok"
+            }
+        }),
+    );
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
+    let url = format!("http://{}/hook", listener.local_addr()?);
+    tokio::spawn(async move { axum::serve(listener, app).await });
+    Ok(url)
+}
+
+/// A webhook target that takes connections and never answers; its URL.
+async fn black_hole() -> anyhow::Result<String> {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
+    let url = format!("http://{}/hook", listener.local_addr()?);
+    tokio::spawn(async move {
+        let mut held = Vec::new();
+        while let Ok((socket, _)) = listener.accept().await {
+            held.push(socket);
+        }
+    });
+    Ok(url)
+}
+
+/// Makes a task every `every` until `until`; when each was made, by title.
+async fn make_tasks(
+    client: &reqwest::Client,
+    base: &str,
+    token: &str,
+    project: &str,
+    prefix: &str,
+    every: Option<Duration>,
+    until: Instant,
+) -> Vec<(String, Instant)> {
+    let q = "mutation($i: CreateTaskInput!) { createTask(input: $i) { id } }";
+    let mut made = Vec::new();
+    let mut n = 0;
+    while Instant::now() < until {
+        n += 1;
+        let title = format!("{prefix}-{n}");
+        let at = Instant::now();
+        let body = gql(
+            client,
+            base,
+            token,
+            q,
+            json!({ "i": { "projectId": project, "title": title } }),
+        )
+        .await;
+        if body.get("errors").is_none() && !body.is_null() {
+            made.push((title, at));
+        }
+        if let Some(every) = every {
+            tokio::time::sleep(every.saturating_sub(at.elapsed())).await;
+        }
+    }
+    made
 }
 
 /// Latencies of `clients` clients sending `query` until `until`; errors are counted.
@@ -207,50 +319,116 @@ async fn main() -> anyhow::Result<()> {
     println!("  ratio fan-out/plain p50 {:.2}", b50 / p50);
 
     // 2. A quiet tenant beside a flood. Both servers share the data.
-    let quiet = tenant(&client, &fair, quiet_clients, 10).await?;
-    let flood = tenant(&client, &fair, flood_clients, 20).await?;
-    let run = |base: String, with_flood: bool| {
-        let (client, quiet, flood) = (client.clone(), quiet.clone(), flood.clone());
+    let arrivals: Arrivals = Arc::default();
+    let fast = receiver(arrivals.clone()).await?;
+    let hole = black_hole().await?;
+    let (quiet, quiet_project) = tenant(&client, &fair, quiet_clients, 10).await?;
+    let (flood, flood_project) = tenant(&client, &fair, flood_clients + 1, 20).await?;
+    add_webhook(&client, &fair, &quiet[0], &fast).await?;
+    for _ in 0..10 {
+        add_webhook(&client, &fair, &flood[0], &hole).await?;
+    }
+    let (flood_readers, flood_writer) = (
+        flood[..flood_clients].to_vec(),
+        flood[flood_clients].clone(),
+    );
+    let run = |base: String, with_flood: bool, phase: &'static str| {
+        let (client, quiet, flood_readers, flood_writer) = (
+            client.clone(),
+            quiet.clone(),
+            flood_readers.clone(),
+            flood_writer.clone(),
+        );
+        let (quiet_project, flood_project) = (quiet_project.clone(), flood_project.clone());
         async move {
             // Warm up, then measure.
             let warm = Instant::now() + Duration::from_secs(1);
             clients(&client, &base, &quiet, QUIET, warm).await;
             let until = Instant::now() + Duration::from_secs(seconds);
             let q = clients(&client, &base, &quiet, QUIET, until);
+            let made = make_tasks(
+                &client,
+                &base,
+                &quiet[0],
+                &quiet_project,
+                phase,
+                Some(Duration::from_millis(200)),
+                until,
+            );
             if with_flood {
-                let f = clients(&client, &base, &flood, FLOOD, until);
-                let (q, f) = futures::future::join(q, f).await;
-                (q, Some(f))
+                let f = clients(&client, &base, &flood_readers, FLOOD, until);
+                let w = make_tasks(
+                    &client,
+                    &base,
+                    &flood_writer,
+                    &flood_project,
+                    "flood",
+                    None,
+                    until,
+                );
+                let (q, made, f, w) = futures::join!(q, made, f, w);
+                (q, made, Some((f, w.len())))
             } else {
-                (q.await, None)
+                let (q, made) = futures::join!(q, made);
+                (q, made, None)
             }
         }
     };
     println!(
-        "\nA quiet tenant ({quiet_clients} clients, `projects(first: 5)`) beside a flooding tenant \
-         ({flood_clients} clients, 41 round trips a request), {seconds} s each, PostgreSQL"
+        "\nA quiet tenant ({quiet_clients} clients, `projects(first: 5)`, a task every 200 ms to a \
+         webhook that answers at once) beside a flooding tenant ({flood_clients} clients, 41 round \
+         trips a request; one client making tasks, each sent to 10 webhooks that never answer), \
+         {seconds} s each, PostgreSQL"
     );
     let mut alone_p99 = 0.0;
-    for (label, base, with_flood) in [
-        ("alone", fair.clone(), false),
-        ("beside the flood, admission off", unfair.clone(), true),
-        ("beside the flood, fair admission", fair.clone(), true),
+    for (label, base, with_flood, phase) in [
+        ("alone", fair.clone(), false, "alone"),
+        (
+            "beside the flood, admission off",
+            unfair.clone(),
+            true,
+            "off",
+        ),
+        (
+            "beside the flood, fair admission",
+            fair.clone(),
+            true,
+            "fair",
+        ),
     ] {
-        let ((q, q_err), f) = run(base, with_flood).await;
+        let ((q, q_err), made, f) = run(base, with_flood, phase).await;
+        // Deliveries still under way get two more seconds.
+        tokio::time::sleep(Duration::from_secs(2)).await;
         let (q50, q99, n) = summary(q);
         if !with_flood {
             alone_p99 = q99;
         }
-        let flood_figures = f.map_or(String::new(), |(f, f_err)| {
+        let delivered: Vec<Duration> = {
+            let arrived = arrivals.lock().expect("arrivals");
+            made.iter()
+                .filter_map(|(title, at)| {
+                    arrived.get(title).map(|a| a.saturating_duration_since(*at))
+                })
+                .collect()
+        };
+        let (d_count, made_count) = (delivered.len(), made.len());
+        let (d50, d99, _) = if delivered.is_empty() {
+            (f64::NAN, f64::NAN, 0)
+        } else {
+            summary(delivered)
+        };
+        let flood_figures = f.map_or(String::new(), |((f, f_err), tasks)| {
             let n = f.len();
             let (f50, _, _) = summary(f);
             format!(
-                "   flood: {:>6.0} req/s, p50 {f50:>7.2} ms, {f_err} refused",
-                n as f64 / seconds as f64
+                "\n      flood: {:.0} req/s, p50 {f50:.2} ms, {f_err} refused; {tasks} tasks made ({} deliveries to a dead target)",
+                n as f64 / seconds as f64,
+                tasks * 10
             )
         });
         println!(
-            "  {label:<33} p50 {q50:>6.2} ms  p99 {q99:>7.2} ms  ({:.2}x alone)  {:>6.0} req/s, {q_err} errors{flood_figures}",
+            "  {label:<33} p50 {q50:>6.2} ms  p99 {q99:>7.2} ms  ({:.2}x alone)  {:>6.0} req/s, {q_err} errors\n      \
+             its webhook: {d_count}/{made_count} delivered, p50 {d50:.1} ms, p99 {d99:.1} ms{flood_figures}",
             q99 / alone_p99,
             n as f64 / seconds as f64
         );

@@ -321,6 +321,27 @@ impl TestApp {
         &self.client
     }
 
+    /// The text of `/metrics`.
+    pub async fn metrics_text(&self) -> String {
+        let res = self.client.get(self.url("/metrics")).send().await.unwrap();
+        res.text().await.unwrap()
+    }
+
+    /// Storage on the server's own database, as the CLI would open it.
+    pub async fn storage(&self) -> infra::db::Storage {
+        infra::db::Storage::connect(&infra::db::DbSettings {
+            url: self.database_url.clone(),
+            max_connections: 4,
+            acquire_timeout: std::time::Duration::from_secs(10),
+            log_statements: false,
+            tenant_statement_timeout: None,
+            tenant_databases: Default::default(),
+            admission: None,
+        })
+        .await
+        .expect("the server's database opens")
+    }
+
     /// A tenant from the fixture endpoint, on a server started with `secret`.
     pub async fn fixture(&self, secret: &str, body: Value) -> Value {
         let res = self

@@ -187,15 +187,7 @@ async fn health_readiness_metrics_and_request_ids(backend: Backend) {
     let res = app.client().get(app.url("/healthz")).send().await.unwrap();
     assert!(!res.headers()["x-request-id"].is_empty());
 
-    let text = app
-        .client()
-        .get(app.url("/metrics"))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let text = app.metrics_text().await;
     assert!(
         text.contains(r#"graphql_operations_total{operation="MetricsProbe",outcome="ok"}"#),
         "{text}"

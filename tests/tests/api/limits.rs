@@ -241,15 +241,7 @@ async fn a_flood_of_subscribes_on_one_socket_is_refused_past_the_cap() {
         refused += 1;
     }
     // The node counts them, without a label per tenant.
-    let metrics = app
-        .client()
-        .get(app.url("/metrics"))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let metrics = app.metrics_text().await;
     let line = metrics
         .lines()
         .find(|l| {

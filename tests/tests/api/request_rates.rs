@@ -5,7 +5,6 @@ use crate::helpers::{Setup, TestApp, assert_code, spawn_setup_with};
 use domain::TenantId;
 use domain::ports::TenantRates;
 use domain::rates::RequestRates;
-use infra::db::{DbSettings, Storage};
 use serde_json::{Value, json};
 use std::time::Duration;
 
@@ -20,18 +19,8 @@ fn retry_after(body: &Value) -> u64 {
 }
 
 async fn set_own_rates(app: &TestApp, tenant: &str, rates: RequestRates) {
-    let storage = Storage::connect(&DbSettings {
-        url: app.database_url.clone(),
-        max_connections: 1,
-        acquire_timeout: Duration::from_secs(10),
-        log_statements: false,
-        tenant_statement_timeout: None,
-        tenant_databases: Default::default(),
-        admission: None,
-    })
-    .await
-    .unwrap();
-    storage
+    app.storage()
+        .await
         .tenant_rates(Duration::ZERO)
         .set_request_rates(tenant.parse::<TenantId>().unwrap(), rates)
         .await

@@ -249,15 +249,7 @@ async fn tenants_take_turns_when_the_budget_holds_one_pool() {
     // Every switch between A and B retired the other's pool.
     assert!(pools["retired"].as_u64().unwrap() >= 5, "{ready}");
     assert_eq!(pools["rejected"], 0, "{ready}");
-    let metrics = app
-        .client()
-        .get(app.url("/metrics"))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let metrics = app.metrics_text().await;
     for name in [
         "tenantry_tenant_pools_open",
         "tenantry_tenant_pools_retired_total",

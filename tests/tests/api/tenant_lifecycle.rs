@@ -2,11 +2,9 @@
 //! one reported while the others finish, and a rerun completing the work.
 
 use crate::helpers::{Backend, TestApp, spawn_with};
-use infra::db::{DbSettings, Storage};
 use infra::tenancy::lifecycle::Outcome;
 use sea_orm::{ConnectionTrait, Database};
 use serde_json::{Value, json};
-use std::time::Duration;
 
 const SECRET: &str = "lifecycle-secret";
 const LAST: &str = "m20261121_000004_outbox_and_webhooks";
@@ -58,17 +56,7 @@ async fn migrate_all_reports_a_failed_tenant_finishes_the_rest_and_a_rerun_compl
     unapply_last(&db, &broken_schema, false).await;
     unapply_last(&db, &behind_schema, true).await;
 
-    let storage = Storage::connect(&DbSettings {
-        url: app.database_url.clone(),
-        max_connections: 4,
-        acquire_timeout: Duration::from_secs(10),
-        log_statements: false,
-        tenant_statement_timeout: None,
-        tenant_databases: Default::default(),
-        admission: None,
-    })
-    .await
-    .unwrap();
+    let storage = app.storage().await;
     let outcome = |results: &[infra::tenancy::lifecycle::TenantMigration], id: uuid::Uuid| {
         results
             .iter()

@@ -15,7 +15,9 @@ COPY --from=build /tenantry /usr/local/bin/tenantry
 COPY config ./config
 RUN mkdir -p /app/data && chown tenantry /app/data
 USER tenantry
-ENV APP_SERVER__HOST=0.0.0.0 PORT=8080
+# Production unless told otherwise: JWT_SECRET (32+ bytes) is then required,
+# introspection is off and no demo tenant is seeded.
+ENV APP_ENV=production APP_SERVER__HOST=0.0.0.0 PORT=8080
 EXPOSE 8080
 STOPSIGNAL SIGTERM
 ENTRYPOINT ["tenantry"]

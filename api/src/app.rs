@@ -363,7 +363,7 @@ impl Application {
                 .context("listing tenants to migrate")?;
         }
         let services = Arc::new(services(&mut storage, &settings).await?);
-        if settings.demo.seed_on_first_start
+        if settings.seeds_demo()
             && storage
                 .has_no_tenants()
                 .await

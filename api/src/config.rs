@@ -399,6 +399,15 @@ impl Settings {
                     "configuration: JWT_SECRET is too weak for production (use at least 32 random bytes)"
                 )
             }
+            // The development secret is public: anyone who can reach the
+            // server could sign tokens with it.
+            (None, _) if !self.binds_loopback() => {
+                anyhow::bail!(
+                    "configuration: serving on {} (not loopback) needs JWT_SECRET (32+ random bytes); \
+                     the development secret is public",
+                    self.server.host
+                )
+            }
             (None, _) => {
                 tracing::warn!("JWT_SECRET is not set; using the development secret");
                 self.auth.jwt_secret = Some(SecretString::from(DEV_JWT_SECRET.to_owned()));
@@ -495,6 +504,21 @@ impl Settings {
         Ok(())
     }
 
+    /// Whether the server listens on a loopback address only.
+    pub fn binds_loopback(&self) -> bool {
+        let host = self.server.host.trim_matches(|c| c == '[' || c == ']');
+        host.eq_ignore_ascii_case("localhost")
+            || host
+                .parse::<std::net::IpAddr>()
+                .is_ok_and(|ip| ip.is_loopback())
+    }
+
+    /// Whether a first start seeds the demo tenant: only in development,
+    /// whatever configuration files are found.
+    pub fn seeds_demo(&self) -> bool {
+        self.demo.seed_on_first_start && self.app_env == AppEnv::Development
+    }
+
     pub fn listen_addr(&self) -> anyhow::Result<SocketAddr> {
         format!("{}:{}", self.server.host, self.server.port)
             .parse()
@@ -558,6 +582,45 @@ mod tests {
             assert!(err.contains("too weak"), "{err}");
             jail.set_env("JWT_SECRET", "x".repeat(40));
             assert!(Settings::load().is_ok());
+            Ok(())
+        });
+    }
+
+    #[test]
+    fn a_public_bind_needs_a_secret_in_every_environment() {
+        Jail::expect_with(|jail| {
+            for env in ["development", "test"] {
+                jail.set_env("APP_ENV", env);
+                jail.set_env("APP_SERVER__HOST", "0.0.0.0");
+                let err = Settings::load().unwrap_err().to_string();
+                assert!(
+                    err.contains("not loopback") && err.contains("JWT_SECRET"),
+                    "{err}"
+                );
+                jail.set_env("APP_SERVER__HOST", "::1");
+                assert!(Settings::load().is_ok(), "loopback is fine");
+            }
+            jail.set_env("APP_SERVER__HOST", "0.0.0.0");
+            jail.set_env("JWT_SECRET", "y".repeat(40));
+            assert!(Settings::load().is_ok());
+            Ok(())
+        });
+    }
+
+    #[test]
+    fn only_development_seeds_the_demo_tenant() {
+        Jail::expect_with(|jail| {
+            assert!(Settings::load().map_err(|e| e.to_string())?.seeds_demo());
+            jail.set_env("JWT_SECRET", "z".repeat(40));
+            for env in ["test", "production"] {
+                jail.set_env("APP_ENV", env);
+                // Even with the setting on, and no config/<env>.toml found.
+                jail.set_env("APP_DEMO__SEED_ON_FIRST_START", "true");
+                assert!(
+                    !Settings::load().map_err(|e| e.to_string())?.seeds_demo(),
+                    "{env}"
+                );
+            }
             Ok(())
         });
     }

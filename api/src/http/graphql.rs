@@ -179,7 +179,35 @@ async fn run(
         http.headers_mut()
             .insert(axum::http::header::CACHE_CONTROL, v);
     }
+    if let BatchResponse::Single(r) = &response
+        && let Some(secs) = retry_after(r)
+    {
+        http.headers_mut()
+            .insert(axum::http::header::RETRY_AFTER, secs.into());
+    }
     http
+}
+
+/// A request refused only by a rate or a share: its wait, in seconds, for
+/// the `Retry-After` header (the body's `extensions.retryAfter` says the same).
+fn retry_after(r: &async_graphql::Response) -> Option<u64> {
+    if r.errors.is_empty() || !matches!(r.data, async_graphql::Value::Null) {
+        return None;
+    }
+    r.errors
+        .iter()
+        .map(|e| {
+            let ext = e.extensions.as_ref()?;
+            match (ext.get("code"), ext.get("retryAfter")) {
+                (Some(async_graphql::Value::String(c)), Some(async_graphql::Value::Number(n)))
+                    if c == code::RATE_LIMITED =>
+                {
+                    n.as_u64()
+                }
+                _ => None,
+            }
+        })
+        .try_fold(0, |max, secs| secs.map(|s| max.max(s)))
 }
 
 fn is_json(headers: &HeaderMap) -> bool {

@@ -107,7 +107,11 @@ impl RequestRates {
                 let work = own
                     .tenant_work
                     .unwrap_or(self.defaults.tenant_work_per_second);
-                let cost = u32::try_from(round_trips.max(1)).unwrap_or(u32::MAX);
+                // A request heavier than the whole burst takes the whole
+                // burst, rather than never fitting.
+                let cost = u32::try_from(round_trips.max(1))
+                    .unwrap_or(u32::MAX)
+                    .min(work);
                 let decision = self
                     .limiter(Rule::TenantWork, work)
                     .check_n(&tenant.to_string(), cost)

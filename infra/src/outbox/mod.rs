@@ -92,8 +92,25 @@ impl Drop for AbortOnDrop {
     }
 }
 
-/// A pass's leased deliveries, for the loop to send.
-type HandedOn = (TenantContext, Vec<Leased>);
+/// A pass's leased deliveries by webhook, for the loop to send.
+type HandedOn = (TenantContext, HashMap<uuid::Uuid, Vec<Leased>>);
+
+/// A tenant's share of the sends, and its webhooks being sent to (with how
+/// many runs of each).
+type Sending = (Arc<tokio::sync::Semaphore>, HashMap<uuid::Uuid, usize>);
+
+/// One webhook's run of sends; unmarks it when dropped.
+struct Run {
+    worker: Arc<Worker>,
+    ctx: TenantContext,
+    hook: uuid::Uuid,
+}
+
+impl Drop for Run {
+    fn drop(&mut self) {
+        self.worker.sent(&self.ctx, self.hook);
+    }
+}
 
 pub struct Worker {
     tenancy: SqlTenancy,
@@ -106,8 +123,9 @@ pub struct Worker {
     sends: tokio::sync::mpsc::UnboundedSender<HandedOn>,
     sends_rx: Mutex<Option<tokio::sync::mpsc::UnboundedReceiver<HandedOn>>>,
     send_slots: Arc<tokio::sync::Semaphore>,
-    /// Per tenant with sends under way: its share of them, and its webhooks being sent to.
-    sending: Mutex<HashMap<TenantId, (Arc<tokio::sync::Semaphore>, InFlight)>>,
+    /// Per tenant with sends under way: its share of them, and its webhooks
+    /// being sent to (with how many runs of each).
+    sending: Mutex<HashMap<TenantId, Sending>>,
 }
 
 /// What to do with a tenant after a pass.
@@ -210,8 +228,12 @@ impl Worker {
                 .flatten();
             tokio::select! {
                 () = this.nudges.notify.notified() => {}
-                Some((ctx, deliveries)) = handed_on.recv() => this.start_sends(&mut sends, ctx, deliveries),
-                Some(_) = sends.join_next(), if !sends.is_empty() => {}
+                Some((ctx, per_hook)) = handed_on.recv() => this.start_sends(&mut sends, ctx, per_hook),
+                Some(done) = sends.join_next(), if !sends.is_empty() => {
+                    if let Err(e) = done {
+                        tracing::error!(error = %e, "a webhook send task failed");
+                    }
+                }
                 () = tokio::time::sleep_until(wake.unwrap_or(now)), if wake.is_some() => {}
                 found = swept.recv(), if sweeping => match found {
                     Some(found) => {
@@ -308,6 +330,8 @@ impl Worker {
         let ctx = TenantContext::system(tenant, isolation);
         let s = &self.settings;
         // A tenant with a steady stream gives its slot up now and then.
+        // Whether the last round found nothing it could take.
+        let mut idle = false;
         for _ in 0..FULL_ROUNDS {
             let now = crate::now();
             let lease = chrono::Duration::from_std(s.timeout + Duration::from_secs(2))
@@ -339,8 +363,9 @@ impl Worker {
             let full =
                 batch.events.len() as u64 >= s.batch || batch.deliveries.len() as u64 >= s.batch;
             // Sent beside the passes: the next one does not wait for them.
+            idle = batch.events.is_empty() && batch.deliveries.is_empty();
             if !batch.deliveries.is_empty() {
-                let _ = self.sends.send((ctx.clone(), batch.deliveries));
+                self.hand_on(&ctx, batch.deliveries);
             }
             if !full {
                 break;
@@ -348,6 +373,11 @@ impl Worker {
         }
         match self.tenancy.pending_work(&ctx, None).await {
             Ok(Pending { events: true, .. }) => Next::At(Instant::now(), isolation),
+            // Due, yet nothing could be taken: those are webhooks this node
+            // is still sending to. Their run's end brings the tenant back.
+            Ok(Pending {
+                next_due: Some(at), ..
+            }) if idle && at <= Utc::now() && !self.in_flight(tenant).is_empty() => Next::Idle,
             Ok(Pending {
                 next_due: Some(at), ..
             }) => Next::At(instant_of(at), isolation),
@@ -380,8 +410,29 @@ impl Worker {
         let sending = self.sending.lock().expect("sending lock");
         sending
             .get(&tenant)
-            .map(|(_, hooks)| hooks.clone())
+            .map(|(_, hooks)| hooks.keys().copied().collect())
             .unwrap_or_default()
+    }
+
+    /// Marks a pass's webhooks in flight (before the next pass can lease
+    /// more of theirs), then hands the sends to the loop.
+    fn hand_on(&self, ctx: &TenantContext, deliveries: Vec<Leased>) {
+        // One webhook's deliveries go one after another, in event order.
+        let mut per_hook: HashMap<uuid::Uuid, Vec<Leased>> = HashMap::new();
+        for d in deliveries {
+            per_hook.entry(d.webhook_id).or_default().push(d);
+        }
+        {
+            let mut sending = self.sending.lock().expect("sending lock");
+            let (_, hooks) = sending.entry(ctx.tenant_id()).or_insert_with(|| {
+                let share = tokio::sync::Semaphore::new(self.settings.sends_per_tenant.max(1));
+                (Arc::new(share), HashMap::new())
+            });
+            for hook in per_hook.keys() {
+                *hooks.entry(*hook).or_default() += 1;
+            }
+        }
+        let _ = self.sends.send((ctx.clone(), per_hook));
     }
 
     /// Starts a pass's sends: one task per webhook, each within its
@@ -390,41 +441,39 @@ impl Worker {
         self: &Arc<Self>,
         tasks: &mut JoinSet<()>,
         ctx: TenantContext,
-        deliveries: Vec<Leased>,
+        per_hook: HashMap<uuid::Uuid, Vec<Leased>>,
     ) {
-        let tenant = ctx.tenant_id();
-        // One webhook's deliveries go one after another, in event order.
-        let mut per_hook: HashMap<uuid::Uuid, Vec<Leased>> = HashMap::new();
-        for d in deliveries {
-            per_hook.entry(d.webhook_id).or_default().push(d);
-        }
         let share = {
-            let mut sending = self.sending.lock().expect("sending lock");
-            let (share, hooks) = sending.entry(tenant).or_insert_with(|| {
-                let share = tokio::sync::Semaphore::new(self.settings.sends_per_tenant.max(1));
-                (Arc::new(share), InFlight::new())
-            });
-            hooks.extend(per_hook.keys().copied());
-            share.clone()
+            let sending = self.sending.lock().expect("sending lock");
+            sending
+                .get(&ctx.tenant_id())
+                .map(|(share, _)| share.clone())
         };
+        // Marked by `hand_on`, and unmarked only by these tasks.
+        let Some(share) = share else { return };
         for (hook, ds) in per_hook {
             let (w, ctx, share) = (self.clone(), ctx.clone(), share.clone());
             tasks.spawn(async move {
-                {
-                    let _share = share.acquire().await;
-                    let _slot = w.send_slots.acquire().await;
-                    let deadline = Instant::now() + w.settings.send_budget;
-                    for d in ds {
-                        if Instant::now() >= deadline {
-                            if let Err(e) = w.tenancy.release(&ctx, &d).await {
-                                tracing::debug!(delivery = %d.id, error = %e, "giving back an unsent delivery; its lease runs out instead");
-                            }
-                        } else {
-                            w.attempt(&ctx, d).await;
-                        }
+                // Unmarks the webhook however the run ends, a panic included.
+                let _run = Run {
+                    worker: w.clone(),
+                    ctx: ctx.clone(),
+                    hook,
+                };
+                let _share = share.acquire().await;
+                let _slot = w.send_slots.acquire().await;
+                let deadline = Instant::now() + w.settings.send_budget;
+                for d in ds {
+                    // An attempt must end inside its lease, or another node
+                    // may start the same one: give back what cannot.
+                    let fits = chrono::Duration::from_std(w.settings.timeout)
+                        .is_ok_and(|t| Utc::now() + t < d.lease_until);
+                    if Instant::now() < deadline && fits {
+                        w.attempt(&ctx, d).await;
+                    } else if let Err(e) = w.tenancy.release(&ctx, &d).await {
+                        tracing::debug!(delivery = %d.id, error = %e, "giving back an unsent delivery; its lease runs out instead");
                     }
                 }
-                w.sent(&ctx, hook);
             });
         }
     }
@@ -433,7 +482,12 @@ impl Worker {
     fn sent(&self, ctx: &TenantContext, hook: uuid::Uuid) {
         let mut sending = self.sending.lock().expect("sending lock");
         if let Some((_, hooks)) = sending.get_mut(&ctx.tenant_id()) {
-            hooks.remove(&hook);
+            if let Some(n) = hooks.get_mut(&hook) {
+                *n -= 1;
+                if *n == 0 {
+                    hooks.remove(&hook);
+                }
+            }
             if hooks.is_empty() {
                 sending.remove(&ctx.tenant_id());
             }

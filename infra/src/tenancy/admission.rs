@@ -36,8 +36,10 @@ pub struct AdmissionLimits {
 struct State {
     out: usize,
     held: HashMap<TenantId, usize>,
-    /// Waiters per tenant, oldest first.
-    waiting: HashMap<TenantId, VecDeque<oneshot::Sender<()>>>,
+    /// Waiters per tenant, oldest first. A grant travels to its waiter: one
+    /// that has gone (timed out, or its request was dropped) drops the grant
+    /// with its receiver, which gives it back.
+    waiting: HashMap<TenantId, VecDeque<oneshot::Sender<Grant>>>,
     /// Tenants with waiters, in the order they are served.
     turn: VecDeque<TenantId>,
 }
@@ -107,10 +109,10 @@ impl Admission {
         metrics::histogram!("tenantry_db_admission_wait_seconds")
             .record(started.elapsed().as_secs_f64());
         match outcome {
-            Ok(Ok(())) => Ok(self.grant(tenant)),
+            Ok(Ok(grant)) => Ok(grant),
             _ => {
-                // Gone from the queue: a grant sent meanwhile is given back by
-                // `dispatch` (the send fails) or here (it arrived too late).
+                // Gone from the queue. A grant sent just now went down with
+                // the receiver, and its drop gave it back.
                 self.forget_closed(tenant);
                 metrics::counter!("tenantry_limit_refusals_total", "reason" => "db_admission")
                     .increment(1);
@@ -128,7 +130,7 @@ impl Admission {
         }
     }
 
-    fn release(&self, tenant: TenantId) {
+    fn release(self: &Arc<Self>, tenant: TenantId) {
         let mut s = self.state.lock().expect("admission lock");
         s.out -= 1;
         if let Some(n) = s.held.get_mut(&tenant) {
@@ -140,9 +142,8 @@ impl Admission {
         self.dispatch(&mut s);
     }
 
-    /// Drops a timed-out waiter's closed sender, and frees the grant a
-    /// sender may have completed just as the wait ended.
-    fn forget_closed(&self, tenant: TenantId) {
+    /// Drops a timed-out waiter's closed sender.
+    fn forget_closed(self: &Arc<Self>, tenant: TenantId) {
         let mut s = self.state.lock().expect("admission lock");
         if let Some(q) = s.waiting.get_mut(&tenant) {
             q.retain(|tx| !tx.is_closed());
@@ -155,7 +156,7 @@ impl Admission {
     }
 
     /// Hands free grants to waiting tenants, one per tenant in turn.
-    fn dispatch(&self, s: &mut State) {
+    fn dispatch(self: &Arc<Self>, s: &mut State) {
         let mut passes = s.turn.len();
         while s.out < self.limits.connections && passes > 0 {
             let Some(tenant) = s.turn.pop_front() else {
@@ -173,9 +174,14 @@ impl Admission {
             };
             let mut granted = false;
             while let Some(tx) = queue.pop_front() {
-                if tx.send(()).is_ok() {
-                    granted = true;
-                    break;
+                match tx.send(self.grant(tenant)) {
+                    Ok(()) => {
+                        granted = true;
+                        break;
+                    }
+                    // Its waiter is gone. Dropping the grant here would take
+                    // the lock this holds; it was never counted, so forget it.
+                    Err(grant) => std::mem::forget(grant),
                 }
             }
             let more = !queue.is_empty();
@@ -285,5 +291,32 @@ mod tests {
         drop(g);
         assert_eq!(a.load(), (0, 0));
         let _again = a.admit(t).await.unwrap();
+    }
+
+    #[tokio::test]
+    async fn a_waiter_that_goes_away_gives_its_grant_back() {
+        let a = admission(1, 1, 60_000);
+        for grant_first in [false, true] {
+            let held = a.admit(tenant()).await.unwrap();
+            let waiter = {
+                let a = a.clone();
+                tokio::spawn(async move { a.admit(tenant()).await.map(drop) })
+            };
+            while a.load().1 == 0 {
+                tokio::task::yield_now().await;
+            }
+            if grant_first {
+                // The grant is in the channel when the waiter is dropped.
+                drop(held);
+                waiter.abort();
+            } else {
+                // The waiter is gone when the grant is sent.
+                waiter.abort();
+                let _ = waiter.await;
+                drop(held);
+            }
+            tokio::time::sleep(Duration::from_millis(20)).await;
+            assert_eq!(a.load(), (0, 0), "grant first: {grant_first}");
+        }
     }
 }

@@ -171,9 +171,14 @@ impl SqlTenancy {
             ..Default::default()
         };
         // A database tenant's transaction runs on its own pool; the rest share
-        // one, and take their tenant's turn for it first.
+        // one, and requests take their tenant's turn for it first. The
+        // system's own work (the outbox worker, moves) does not: it must not
+        // lose to the tenant it serves (a send's outcome not recorded is a
+        // duplicate), and it is bounded by its own concurrency.
         let grant = match (&lease, &self.admission) {
-            (None, Some(a)) => Some(a.admit(ctx.tenant_id()).await?),
+            (None, Some(a)) if !matches!(ctx.principal(), domain::Principal::System) => {
+                Some(a.admit(ctx.tenant_id()).await?)
+            }
             _ => None,
         };
         let db = lease.as_ref().map_or(&self.db, |l| l.connection());

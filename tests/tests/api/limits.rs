@@ -261,9 +261,6 @@ async fn one_tenant_cannot_take_the_shared_pool(backend: Backend) {
         s.tenancy.admission.reserved = 2;
         s.tenancy.admission.per_tenant = 1;
         s.tenancy.admission.wait_ms = 1;
-        // The outbox worker's reads take their tenant's turn too; off here,
-        // so only the requests below compete.
-        s.webhooks.worker = false;
     })
     .await;
     let busy = app.sign_up().await;

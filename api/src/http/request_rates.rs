@@ -1,8 +1,8 @@
 //! Every GraphQL request's rates: per tenant (weighed by the database round
 //! trips the request was measured to need), per member of a tenant, and per
 //! client address for requests without a token. GCRA, in Redis when it is
-//! configured (shared by the nodes) or in-process, failing open or closed as
-//! `rate_limit.on_redis_failure` says.
+//! configured (shared by the nodes) or in-process; while Redis is away, each
+//! node applies the rates by itself (see `app::request_rates`).
 //!
 //! A tenant may have its own rates (`tenantry tenants rates`); each distinct
 //! rate gets a limiter of its own, made on first use.

@@ -163,11 +163,6 @@ pub(crate) fn authz_channel(s: &Settings) -> String {
     format!("{}:authz", s.redis.key_prefix)
 }
 
-/// Builds the adapters for the domain's ports from configuration, and loads
-/// the authorization policy (following other nodes' changes from then on).
-///
-/// # Errors
-/// Bad configuration, or the policy failing to load.
 /// Makes GCRA limiters (`name`, `limit` per `period`): in Redis when it is
 /// configured, else in-process. While Redis is away they fail as
 /// `rate_limit.on_redis_failure` says, or with `local_fallback` the node
@@ -220,6 +215,11 @@ fn request_rates(storage: &Storage, services: &Services, s: &Settings) -> Arc<Re
     ))
 }
 
+/// Builds the adapters for the domain's ports from configuration, and loads
+/// the authorization policy (following other nodes' changes from then on).
+///
+/// # Errors
+/// Bad configuration, or the policy failing to load.
 pub async fn services(storage: &mut Storage, s: &Settings) -> anyhow::Result<Services> {
     let keys = signing_keys(&s.auth)?;
     let hasher = Argon2Hasher::new(Argon2Params {

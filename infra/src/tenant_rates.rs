@@ -8,9 +8,8 @@ use domain::error::Entity;
 use domain::ports::TenantRates;
 use domain::rates::RequestRates;
 use domain::{Error, Result, TenantId};
-use sea_orm::{
-    ActiveModelTrait, ActiveValue::Set, DatabaseConnection, EntityTrait, IntoActiveModel,
-};
+use sea_orm::sea_query::Expr;
+use sea_orm::{ColumnTrait, DatabaseConnection, EntityTrait, QueryFilter};
 use std::time::{Duration, Instant};
 
 /// See the module documentation.
@@ -64,15 +63,22 @@ impl TenantRates for SqlTenantRates {
     }
 
     async fn set_request_rates(&self, tenant: TenantId, rates: RequestRates) -> Result<()> {
-        let row = tenant::Entity::find_by_id(tenant.as_uuid())
-            .one(&self.db)
+        let updated = tenant::Entity::update_many()
+            .col_expr(
+                tenant::Column::RateTenantWork,
+                Expr::value(column(rates.tenant_work)),
+            )
+            .col_expr(
+                tenant::Column::RatePerUser,
+                Expr::value(column(rates.per_user)),
+            )
+            .filter(tenant::Column::Id.eq(tenant.as_uuid()))
+            .exec(&self.db)
             .await
-            .or_unexpected()?
-            .ok_or(Error::NotFound(Entity::Tenant))?;
-        let mut row = row.into_active_model();
-        row.rate_tenant_work = Set(column(rates.tenant_work));
-        row.rate_per_user = Set(column(rates.per_user));
-        row.update(&self.db).await.or_unexpected()?;
+            .or_unexpected()?;
+        if updated.rows_affected == 0 {
+            return Err(Error::NotFound(Entity::Tenant));
+        }
         self.read.remove(&tenant);
         Ok(())
     }

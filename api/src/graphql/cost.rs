@@ -144,7 +144,7 @@ impl Shape {
         let composite: std::collections::HashSet<String> =
             objects.iter().map(|(n, _)| n.clone()).collect();
         for (name, fields) in objects {
-            let in_connection = name.ends_with("Connection");
+            let in_connection = is_connection(&name);
             let map = fields
                 .into_iter()
                 .map(|(field, ty)| {
@@ -157,7 +157,7 @@ impl Shape {
                         Kind::Count
                     } else if in_connection && list {
                         Kind::Page
-                    } else if object && named.ends_with("Connection") {
+                    } else if object && is_connection(&named) {
                         Kind::Connection
                     } else if object && list {
                         Kind::List
@@ -183,6 +183,11 @@ impl Shape {
             OperationType::Subscription => &self.roots[2],
         }
     }
+}
+
+/// Relay's naming: the page types of lists.
+fn is_connection(type_name: &str) -> bool {
+    type_name.ends_with("Connection")
 }
 
 fn innermost(t: &async_graphql::parser::types::Type) -> String {
@@ -229,8 +234,8 @@ struct Walk<'a> {
     doc: &'a ExecutableDocument,
     variables: &'a Variables,
     limits: &'a Limits,
-    /// Per fragment: its tally and the selections it flattens to.
-    /// Per fragment (and, on a connection type, the page it is spread in).
+    /// Per fragment (and, on a connection type, the page it is spread in):
+    /// its tally and the selections it flattens to.
     fragments: HashMap<(&'a str, u64), Memo>,
     /// Fragments some operation spreads.
     spread: std::collections::HashSet<&'a str>,
@@ -318,7 +323,7 @@ impl<'a> Walk<'a> {
     fn fragment(&mut self, name: &'a Name, page: u64) -> Result<(Tally, u64), TooComplex> {
         // Only a fragment on a connection depends on where it is spread.
         let page = match self.doc.fragments.get(name) {
-            Some(def) if def.node.type_condition.node.on.node.ends_with("Connection") => page,
+            Some(def) if is_connection(&def.node.type_condition.node.on.node) => page,
             _ => 1,
         };
         let key = (name.as_str(), page);
@@ -542,11 +547,14 @@ impl Gate {
                 self.max_document_bytes
             )))
         } else {
-            let variables = request.variables.clone();
-            match request.parsed_query() {
+            // Lent out while the parsed document borrows the request.
+            let variables = std::mem::take(&mut request.variables);
+            let checked = match request.parsed_query() {
                 Ok(doc) => check(&self.shape, doc, &variables, &self.limits).map(Some),
                 Err(_) => Ok(None),
-            }
+            };
+            request.variables = variables;
+            checked
         };
         metrics::histogram!("tenantry_graphql_admission_seconds")
             .record(started.elapsed().as_secs_f64());

@@ -120,10 +120,4 @@ impl SubscriptionCaps {
             holders: [user, Some(tenant)],
         })
     }
-
-    /// Subscriptions held now by a tenant on this node.
-    pub fn held_by_tenant(&self, tenant: TenantId) -> usize {
-        let held = self.held.lock().expect("caps lock");
-        held.get(&Holder::Tenant(tenant)).copied().unwrap_or(0)
-    }
 }

@@ -299,17 +299,17 @@ impl Slots {
                     return Some(data);
                 };
                 let mut held = self.held.lock().expect("slots lock");
-                // The engine replaces a subscription whose id is reused.
-                let replaced = held.remove(&id);
+                // The engine replaces a subscription whose id is reused: it
+                // keeps the slot it has.
+                if held.contains_key(&id) {
+                    return Some(data);
+                }
                 match self.caps.take(ctx, held.len()) {
                     Ok(slot) => {
                         held.insert(id, slot);
                         Some(data)
                     }
                     Err((cap, max)) => {
-                        if let Some(old) = replaced {
-                            held.insert(id.clone(), old);
-                        }
                         let _ = refusals.unbounded_send(self.refusal(&id, &cap.message(max)));
                         None
                     }

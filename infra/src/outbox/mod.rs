@@ -329,9 +329,9 @@ impl Worker {
     async fn work(&self, tenant: TenantId, isolation: Isolation) -> Next {
         let ctx = TenantContext::system(tenant, isolation);
         let s = &self.settings;
-        // A tenant with a steady stream gives its slot up now and then.
         // Whether the last round found nothing it could take.
         let mut idle = false;
+        // A tenant with a steady stream gives its slot up now and then.
         for _ in 0..FULL_ROUNDS {
             let now = crate::now();
             let lease = chrono::Duration::from_std(s.timeout + Duration::from_secs(2))

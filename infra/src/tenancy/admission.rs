@@ -52,13 +52,16 @@ pub struct Admission {
 
 /// A place in the shared pool, given back when dropped.
 pub struct Grant {
-    admission: Arc<Admission>,
+    /// `None` once disarmed: a grant that was never counted gives nothing back.
+    admission: Option<Arc<Admission>>,
     tenant: TenantId,
 }
 
 impl Drop for Grant {
     fn drop(&mut self) {
-        self.admission.release(self.tenant);
+        if let Some(a) = self.admission.take() {
+            a.release(self.tenant);
+        }
     }
 }
 
@@ -125,7 +128,7 @@ impl Admission {
 
     fn grant(self: &Arc<Self>, tenant: TenantId) -> Grant {
         Grant {
-            admission: self.clone(),
+            admission: Some(self.clone()),
             tenant,
         }
     }
@@ -179,9 +182,9 @@ impl Admission {
                         granted = true;
                         break;
                     }
-                    // Its waiter is gone. Dropping the grant here would take
-                    // the lock this holds; it was never counted, so forget it.
-                    Err(grant) => std::mem::forget(grant),
+                    // Its waiter is gone. The grant was never counted: it
+                    // must not give back (which would also take this lock).
+                    Err(mut grant) => grant.admission = None,
                 }
             }
             let more = !queue.is_empty();

@@ -140,37 +140,17 @@ impl Bound {
     /// `pg_try_advisory_xact_lock(space, hashtext(tenant))`: a lock on this
     /// tenant in the transaction's database, for `space`'s purpose.
     pub(crate) async fn try_advisory_lock(&self, space: i32) -> Result<bool> {
-        use sea_orm::{ConnectionTrait, Statement};
-        self.tx
-            .query_one_raw(Statement::from_sql_and_values(
-                sea_orm::DbBackend::Postgres,
-                "SELECT pg_try_advisory_xact_lock($1, hashtext($2)) AS granted",
-                [space.into(), self.tenant().to_string().into()],
-            ))
-            .await
-            .or_unexpected()?
-            .map(|r| r.try_get::<bool>("", "granted"))
-            .transpose()
-            .or_unexpected()
-            .map(|g| g.unwrap_or(false))
+        super::moving::advisory(&self.tx, "pg_try_advisory_xact_lock", space, self.tenant()).await
     }
 
     /// `pg_advisory_xact_lock(space, hashtext(tenant))`: waits for the lock;
     /// on SQLite, whose writers already take turns, nothing.
     pub(crate) async fn advisory_lock(&self, space: i32) -> Result<()> {
-        use sea_orm::{ConnectionTrait, Statement};
-        if self.backend() != sea_orm::DbBackend::Postgres {
-            return Ok(());
+        if self.backend() == sea_orm::DbBackend::Postgres {
+            super::moving::advisory(&self.tx, "pg_advisory_xact_lock", space, self.tenant())
+                .await?;
         }
-        self.tx
-            .execute_raw(Statement::from_sql_and_values(
-                sea_orm::DbBackend::Postgres,
-                "SELECT pg_advisory_xact_lock($1, hashtext($2))",
-                [space.into(), self.tenant().to_string().into()],
-            ))
-            .await
-            .or_unexpected()
-            .map(|_| ())
+        Ok(())
     }
 
     /// Makes the commit tell this node's outbox worker about the new events.

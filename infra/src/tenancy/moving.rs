@@ -35,11 +35,22 @@ const LOCK_SPACE: i32 = 0x6d6f_7665;
 /// `pg_try_advisory_xact_lock`, `…_shared`) on the tenant's move lock;
 /// whether it was granted (the waiting form always is).
 async fn lock(conn: &DatabaseTransaction, tenant: TenantId, function: &str) -> Result<bool> {
+    advisory(conn, function, LOCK_SPACE, tenant).await
+}
+
+/// Calls an advisory-lock function on `(space, hashtext(tenant))`, the key
+/// of every per-tenant lock; whether it was granted (the waiting form always is).
+pub(crate) async fn advisory(
+    conn: &DatabaseTransaction,
+    function: &str,
+    space: i32,
+    tenant: impl std::fmt::Display,
+) -> Result<bool> {
     let granted = conn
         .query_one_raw(Statement::from_sql_and_values(
             DbBackend::Postgres,
             format!("SELECT {function}($1, hashtext($2))::text <> 'false' AS granted"),
-            [LOCK_SPACE.into(), tenant.to_string().into()],
+            [space.into(), tenant.to_string().into()],
         ))
         .await
         .or_unexpected()?

@@ -2,8 +2,9 @@
 
 use domain::TenantContext;
 use domain::access::Access;
-use domain::auth::{Auth, SessionPolicy, SignInLimits};
+use domain::auth::{Auth, SessionPolicy, TenantPolicy};
 use domain::authz::Authorizer;
+use domain::budgets::Budgets;
 use domain::members::{InvitePolicy, Members};
 use domain::ports::{
     AccessStore, ExternalTokenVerifier, IdentityStore, Mailer, PasswordHasher, RateLimiter,
@@ -22,8 +23,10 @@ pub struct Services {
     pub tokens: Arc<dyn TokenService>,
     pub sessions: Arc<dyn SessionStore>,
     pub revocations: Arc<dyn RevocationList>,
-    pub sign_in_per_account: Arc<dyn RateLimiter>,
-    pub sign_in_per_client: Arc<dyn RateLimiter>,
+    /// The revocation list's database side, with Redis: replayed by housekeeping.
+    pub replays: Option<Arc<infra::revocations::DurableRevocations>>,
+    pub budgets: Limiters,
+    pub tenant_policy: TenantPolicy,
     pub session_policy: SessionPolicy,
     pub mailer: Arc<dyn Mailer>,
     pub authorizer: Arc<dyn Authorizer>,
@@ -38,6 +41,32 @@ pub struct Services {
     pub redis: Option<redis::aio::ConnectionManager>,
 }
 
+/// The limiters behind [`Budgets`].
+#[derive(Clone)]
+pub struct Limiters {
+    pub sign_in_per_account: Arc<dyn RateLimiter>,
+    pub sign_in_per_client: Arc<dyn RateLimiter>,
+    pub sign_up_per_client: Arc<dyn RateLimiter>,
+    pub password_change_per_user: Arc<dyn RateLimiter>,
+    pub refresh_per_session: Arc<dyn RateLimiter>,
+    pub tenant_creation_per_user: Arc<dyn RateLimiter>,
+    pub invitations_per_tenant: Arc<dyn RateLimiter>,
+}
+
+impl Limiters {
+    fn budgets(&self) -> Budgets<'_> {
+        Budgets {
+            sign_in_per_account: &*self.sign_in_per_account,
+            sign_in_per_client: &*self.sign_in_per_client,
+            sign_up_per_client: &*self.sign_up_per_client,
+            password_change_per_user: &*self.password_change_per_user,
+            refresh_per_session: &*self.refresh_per_session,
+            tenant_creation_per_user: &*self.tenant_creation_per_user,
+            invitations_per_tenant: &*self.invitations_per_tenant,
+        }
+    }
+}
+
 impl Services {
     pub fn auth(&self) -> Auth<'_> {
         Auth {
@@ -47,10 +76,8 @@ impl Services {
             sessions: &*self.sessions,
             revocations: &*self.revocations,
             policy: self.session_policy,
-            limits: SignInLimits {
-                per_account: &*self.sign_in_per_account,
-                per_client: &*self.sign_in_per_client,
-            },
+            budgets: self.budgets.budgets(),
+            tenants: &self.tenant_policy,
             external: self.external.as_deref(),
         }
     }

@@ -132,12 +132,7 @@ async fn listing_tasks_loads_projects_and_assignees_in_one_batch_each() {
         .await
         .unwrap();
 
-    let schema = api::graphql::build(
-        services.clone(),
-        &settings.graphql,
-        true,
-        domain::Isolation::Row,
-    );
+    let schema = api::graphql::build(services.clone(), &settings.graphql, true);
     tenancy.begins.store(0, Ordering::SeqCst);
     identity.member_lookups.store(0, Ordering::SeqCst);
     let request = Request::new("{ tasks(first: 50) { edges { node { title project { name } assignee { displayName } } } } }")

@@ -1,12 +1,13 @@
 //! Sign-up, sign-in and tenant switching: the use cases that turn credentials
 //! into a token for exactly one tenant, and a token back into a [`TenantContext`].
 
-use crate::error::{Entity, Error, Result};
-use crate::identity::{AccessClaims, IssuedToken, RefreshToken, Tenant, User};
+use crate::budgets::{Budgets, spend, spend_in_order};
+use crate::error::{Entity, Error, FieldError, Result};
+use crate::identity::{AccessClaims, IssuedToken, RefreshToken, RoleName, Tenant, User};
 use crate::ids::{SessionId, TenantId, UserId};
 use crate::ports::{
-    ExternalTokenVerifier, IdentityStore, NewAccount, NewTenant, PasswordHasher, RateDecision,
-    RateLimiter, RevocationList, SessionStore, TokenService,
+    ExternalTokenVerifier, IdentityStore, NewAccount, NewTenant, PasswordHasher, RevocationList,
+    SessionStore, TokenService,
 };
 use crate::tenancy::{Isolation, TenantContext};
 use crate::validate::{AllValid, AtField};
@@ -22,7 +23,9 @@ pub struct SignUpInput {
     pub display_name: String,
     pub tenant_name: String,
     pub tenant_slug: String,
-    pub isolation: Isolation,
+    /// Must be the deployment's default when given: anyone may sign up, and
+    /// no one unauthenticated may make the server run DDL by asking.
+    pub isolation: Option<Isolation>,
 }
 
 /// Raw tenant-creation input.
@@ -30,7 +33,53 @@ pub struct SignUpInput {
 pub struct TenantInput {
     pub name: String,
     pub slug: String,
-    pub isolation: Isolation,
+    /// The deployment's default when absent.
+    pub isolation: Option<Isolation>,
+}
+
+/// What users may create for themselves. Other strategies come from the
+/// CLI, the fixture endpoint or an operator, which do not go through here.
+#[derive(Debug, Clone)]
+pub struct TenantPolicy {
+    /// The deployment's default: every sign-up's tenant, and `createTenant`'s
+    /// when it names none.
+    pub default: Isolation,
+    /// Strategies `createTenant` may name besides the default.
+    pub choosable: Vec<Isolation>,
+    /// Tenants one user may own at once, the sign-up's included.
+    pub max_owned: u32,
+}
+
+impl TenantPolicy {
+    /// Only the default, and a handful of tenants per user.
+    #[must_use]
+    pub fn only(default: Isolation) -> Self {
+        Self {
+            default,
+            choosable: Vec::new(),
+            max_owned: 5,
+        }
+    }
+
+    fn isolation(
+        &self,
+        requested: Option<Isolation>,
+        choice_allowed: bool,
+    ) -> std::result::Result<Isolation, FieldError> {
+        match requested {
+            None => Ok(self.default),
+            Some(i) if i == self.default => Ok(i),
+            Some(i) if choice_allowed && self.choosable.contains(&i) => Ok(i),
+            Some(_) if !choice_allowed => Err(FieldError::new(
+                "isolation",
+                "sign-up uses the deployment's default isolation; choose another with createTenant",
+            )),
+            Some(_) => Err(FieldError::new(
+                "isolation",
+                "this deployment does not let users choose this isolation; an operator can move the tenant",
+            )),
+        }
+    }
 }
 
 /// A signed-in user bound to one tenant.
@@ -78,34 +127,46 @@ pub struct Auth<'a> {
     pub sessions: &'a dyn SessionStore,
     pub revocations: &'a dyn RevocationList,
     pub policy: SessionPolicy,
-    pub limits: SignInLimits<'a>,
+    pub budgets: Budgets<'a>,
+    pub tenants: &'a TenantPolicy,
     /// Also accept tokens of an external OpenID Connect provider.
     pub external: Option<&'a dyn ExternalTokenVerifier>,
 }
 
-/// Sign-in attempts allowed per account (the email as typed, whether or not it
-/// is registered) and per client address.
-#[derive(Clone, Copy)]
-pub struct SignInLimits<'a> {
-    pub per_account: &'a dyn RateLimiter,
-    pub per_client: &'a dyn RateLimiter,
+/// The key of a client address's budgets; requests whose address is unknown share one.
+fn client_key(client: Option<IpAddr>) -> String {
+    client.map_or_else(|| "unknown".to_owned(), |ip| ip.to_string())
 }
 
 impl Auth<'_> {
     /// Creates a user, their first tenant and the owner membership, and signs them in.
     ///
+    /// Everything that can refuse the request is asked before anything costly
+    /// is done: the client's budget, the input, the email and the slug, then
+    /// the password hash and the tenant's storage.
+    ///
     /// # Errors
+    /// [`Error::RateLimited`] past the client's sign-up budget;
     /// [`Error::Invalid`] naming every bad field; [`Error::Conflict`] on a taken
-    /// email or slug; nothing is written in either case.
-    pub async fn sign_up(&self, input: SignUpInput) -> Result<SignedIn> {
-        let (email, password, display_name, tenant_name, tenant_slug) = (
+    /// email or slug; nothing is written in any case.
+    pub async fn sign_up(&self, input: SignUpInput, client: Option<IpAddr>) -> Result<SignedIn> {
+        spend(self.budgets.sign_up_per_client, &client_key(client)).await?;
+        let (email, password, display_name, tenant_name, tenant_slug, isolation) = (
             Email::parse(&input.email).at("email"),
             Password::parse(&input.password).at("password"),
             DisplayName::parse(&input.display_name).at("displayName"),
             TenantName::parse(&input.tenant_name).at("tenantName"),
             TenantSlug::parse(&input.tenant_slug).at("tenantSlug"),
+            self.tenants.isolation(input.isolation, false),
         )
             .all_valid()?;
+        if self.identity.credentials(&email).await?.is_some() {
+            return Err(Error::conflict(
+                "email",
+                "an account with this email exists; sign in instead",
+            ));
+        }
+        self.slug_free(&tenant_slug, "tenantSlug").await?;
         let password_hash = self.hasher.hash(&password).await?;
         let account = NewAccount {
             email,
@@ -114,11 +175,19 @@ impl Auth<'_> {
             tenant: NewTenant {
                 name: tenant_name,
                 slug: tenant_slug,
-                isolation: input.isolation,
+                isolation,
             },
         };
+        // The store's unique constraints still decide a race between two sign-ups.
         let (user, tenant) = self.identity.create_account(&account).await?;
         self.start_session(user, tenant).await
+    }
+
+    async fn slug_free(&self, slug: &TenantSlug, field: &str) -> Result<()> {
+        match self.identity.tenant_by_slug(slug).await? {
+            Some(_) => Err(Error::conflict(field, "this slug is taken")),
+            None => Ok(()),
+        }
     }
 
     /// Signs in to the tenant named by `tenant_slug`, or to the user's first tenant.
@@ -135,27 +204,15 @@ impl Auth<'_> {
         client: Option<IpAddr>,
     ) -> Result<SignedIn> {
         let bad = || Error::Unauthenticated(BAD_CREDENTIALS);
-        // Both limits are checked before anything else, keyed on the email as
-        // typed: a registered and an unknown email are limited alike.
+        // Before anything else, keyed on the email as typed: a registered and
+        // an unknown email are limited alike. The client's budget first: an
+        // attempt it refuses does not spend the account's.
         let account_key = email.trim().to_lowercase();
-        let client_key = client.map_or_else(|| "unknown".to_owned(), |ip| ip.to_string());
-        let (by_account, by_client) = (
-            self.limits.per_account.check(&account_key).await,
-            self.limits.per_client.check(&client_key).await,
-        );
-        let wait = [by_account, by_client]
-            .iter()
-            .filter_map(|d| match d {
-                RateDecision::Limited { retry_after } => Some(*retry_after),
-                RateDecision::Allowed => None,
-            })
-            .max();
-        if let Some(wait) = wait {
-            let secs = wait.as_secs() + u64::from(wait.subsec_nanos() > 0);
-            return Err(Error::RateLimited {
-                retry_after_secs: secs.max(1),
-            });
-        }
+        spend_in_order(&[
+            (self.budgets.sign_in_per_client, &client_key(client)),
+            (self.budgets.sign_in_per_account, &account_key),
+        ])
+        .await?;
         // Malformed input still costs a hash verification: no timing shortcut.
         let email = Email::parse(email).ok();
         let found = match &email {
@@ -208,23 +265,48 @@ impl Auth<'_> {
         self.start_session(user, tenant).await
     }
 
-    /// Creates a tenant owned by the acting user.
+    /// Creates a tenant owned by the acting user, within the tenant policy.
     ///
     /// # Errors
-    /// [`Error::Invalid`] for a bad name or slug, [`Error::Conflict`] for a taken slug.
+    /// [`Error::RateLimited`] past the user's creation budget; [`Error::Invalid`]
+    /// for a bad name or slug or an isolation users may not choose;
+    /// [`Error::Conflict`] for a taken slug, or when the user owns as many
+    /// tenants as one may. Nothing is made in storage in any of these cases.
     pub async fn create_tenant(&self, owner: UserId, input: TenantInput) -> Result<Tenant> {
-        let (name, slug) = (
+        spend(
+            self.budgets.tenant_creation_per_user,
+            &owner.as_uuid().to_string(),
+        )
+        .await?;
+        let (name, slug, isolation) = (
             TenantName::parse(&input.name).at("name"),
             TenantSlug::parse(&input.slug).at("slug"),
+            self.tenants.isolation(input.isolation, true),
         )
             .all_valid()?;
+        let owned = self
+            .identity
+            .memberships_of(owner)
+            .await?
+            .iter()
+            .filter(|(m, _)| m.role.as_str() == RoleName::OWNER)
+            .count();
+        if owned >= usize::try_from(self.tenants.max_owned).unwrap_or(usize::MAX) {
+            return Err(Error::Conflict {
+                field: None,
+                message: format!(
+                    "you own {owned} tenants, the most one user may; delete one or ask an operator"
+                ),
+            });
+        }
+        self.slug_free(&slug, "slug").await?;
         self.identity
             .create_tenant(
                 owner,
                 &NewTenant {
                     name,
                     slug,
-                    isolation: input.isolation,
+                    isolation,
                 },
             )
             .await

@@ -7,6 +7,7 @@ pub mod access;
 pub mod audit;
 pub mod auth;
 pub mod authz;
+pub mod budgets;
 pub mod error;
 pub mod events;
 pub mod identity;

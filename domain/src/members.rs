@@ -3,6 +3,7 @@
 
 use crate::auth::{Auth, SignedIn};
 use crate::authz::RoleBook;
+use crate::budgets::spend;
 use crate::error::{Error, Result};
 use crate::identity::RoleName;
 use crate::ids::{TenantId, UserId};
@@ -57,11 +58,18 @@ impl Members<'_> {
     ///
     /// # Errors
     /// [`Error::Forbidden`] for a context without a member; [`Error::Invalid`]
-    /// on `email` or `role`; [`Error::Conflict`] on `email` for a current member.
+    /// on `email` or `role`; [`Error::Conflict`] on `email` for a current member;
+    /// [`Error::RateLimited`] past the tenant's invitation budget.
     pub async fn invite(&self, ctx: &TenantContext, email: &str, role: &str) -> Result<Invitation> {
         // Whether the caller may manage members at all is the API's guard's
         // call (`member:manage`); here only what the invitation itself grants.
         let inviter = ctx.user_id().ok_or(Error::Forbidden)?;
+        // Each invitation is an email sent in the tenant's name.
+        spend(
+            self.auth.budgets.invitations_per_tenant,
+            &ctx.tenant_id().as_uuid().to_string(),
+        )
+        .await?;
         let book = RoleBook::new(self.access.custom_roles(ctx).await?);
         let (email, role) = (
             Email::parse(email).at("email"),
@@ -165,6 +173,8 @@ impl Members<'_> {
         }
         let user = match self.auth.identity.credentials(&invitation.email).await? {
             Some((user, hash)) => {
+                // A password check like a sign-in's, on the same account budget.
+                spend(self.auth.budgets.sign_in_per_account, user.email.as_str()).await?;
                 if !self.auth.hasher.verify(password, Some(&hash)).await? {
                     return Err(Error::Unauthenticated(
                         "wrong password for the invited account",

@@ -278,6 +278,8 @@ pub trait SessionStore: Send + Sync {
         expires_at: DateTime<Utc>,
         refresh_hash: &str,
     ) -> Result<SessionId>;
+    /// The session a refresh token (by its hash) belongs to, used or not.
+    async fn session_of(&self, refresh_hash: &str) -> Result<Option<SessionId>>;
     /// Exchanges `presented` for `next` atomically. A session idle since before
     /// `idle_since` is over.
     async fn rotate(

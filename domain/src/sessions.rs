@@ -2,6 +2,7 @@
 //! change, and opening sessions.
 
 use crate::auth::{Auth, BAD_REFRESH, SignedIn};
+use crate::budgets::{spend, spend_in_order};
 use crate::error::{Error, Result};
 use crate::identity::{Tenant, User};
 use crate::ids::SessionId;
@@ -20,11 +21,24 @@ impl Auth<'_> {
     /// [`Error::Unauthenticated`] for an unknown, used, expired or revoked token,
     /// or when the user is no longer a member of the session's tenant.
     pub async fn refresh(&self, presented: &str) -> Result<SignedIn> {
+        let presented = self.tokens.refresh_hash(presented);
+        // The session's budget is spent before the token is: a refused
+        // exchange leaves the client's token good for its retry.
+        let session = self
+            .sessions
+            .session_of(&presented)
+            .await?
+            .ok_or(Error::Unauthenticated(BAD_REFRESH))?;
+        spend(
+            self.budgets.refresh_per_session,
+            &session.as_uuid().to_string(),
+        )
+        .await?;
         let (next, next_hash) = self.tokens.new_refresh_token();
         let idle_since = Utc::now() - self.policy.idle;
         match self
             .sessions
-            .rotate(&self.tokens.refresh_hash(presented), &next_hash, idle_since)
+            .rotate(&presented, &next_hash, idle_since)
             .await?
         {
             Rotation::Rotated {
@@ -76,11 +90,15 @@ impl Auth<'_> {
     }
 
     /// Changes the caller's password after checking the current one, and ends
-    /// every other session of theirs.
+    /// every other session of theirs. Each attempt spends the user's
+    /// password-change budget and then, like a sign-in, their account's
+    /// sign-in budget: a stolen access token cannot guess the password faster
+    /// than the sign-in form can.
     ///
     /// # Errors
-    /// [`Error::Invalid`] on `currentPassword` when it is wrong, on `newPassword`
-    /// when it breaks the length rule.
+    /// [`Error::RateLimited`] past either budget; [`Error::Invalid`] on
+    /// `currentPassword` when it is wrong, on `newPassword` when it breaks the
+    /// length rule.
     pub async fn change_password(
         &self,
         ctx: &TenantContext,
@@ -92,6 +110,15 @@ impl Auth<'_> {
             .zip(ctx.session_id())
             .ok_or(Error::Forbidden)?;
         let new = Password::parse(new).at("newPassword")?;
+        let email = self.identity.user(user).await?.email;
+        spend_in_order(&[
+            (
+                self.budgets.password_change_per_user,
+                &user.as_uuid().to_string(),
+            ),
+            (self.budgets.sign_in_per_account, email.as_str()),
+        ])
+        .await?;
         let stored = self.identity.password_hash(user).await?;
         if !self.hasher.verify(current, Some(&stored)).await? {
             return Err(Error::invalid(

@@ -89,6 +89,15 @@ impl SessionStore for SqlSessionStore {
         Ok(id)
     }
 
+    async fn session_of(&self, refresh_hash: &str) -> Result<Option<SessionId>> {
+        Ok(refresh_token::Entity::find()
+            .filter(refresh_token::Column::TokenHash.eq(refresh_hash))
+            .one(&self.db)
+            .await
+            .or_unexpected()?
+            .map(|t| SessionId::from_uuid(t.session_id)))
+    }
+
     async fn rotate(
         &self,
         presented: &str,

@@ -7,7 +7,7 @@ use domain::project::ProjectInput;
 use domain::task::{TaskInput, TaskStatus};
 use domain::values::{DisplayName, Email, Password, TenantSlug};
 use domain::work::Work;
-use domain::{Isolation, Result, TenantContext};
+use domain::{Result, TenantContext};
 
 pub const TENANT_SLUG: &str = "demo";
 /// Both demo users share it; it is printed at start-up and in the README.
@@ -34,26 +34,16 @@ pub const LOGINS: [Login; 2] = [
 /// A demo task: title, status, priority.
 type PlannedTask = (&'static str, TaskStatus, i32);
 
+/// The demo tenant is signed up like any other, so it lives in the auth's
+/// tenant policy's default strategy.
 pub struct Ports<'a> {
     pub auth: Auth<'a>,
     pub tenancy: &'a dyn Tenancy,
-    /// Where the demo tenant lives: the deployment's default strategy.
-    pub isolation: Isolation,
 }
 
 impl<'a> Ports<'a> {
     pub fn from_auth(auth: Auth<'a>, tenancy: &'a dyn Tenancy) -> Self {
-        Self {
-            auth,
-            tenancy,
-            isolation: Isolation::Row,
-        }
-    }
-
-    #[must_use]
-    pub fn in_isolation(mut self, isolation: Isolation) -> Self {
-        self.isolation = isolation;
-        self
+        Self { auth, tenancy }
     }
 }
 
@@ -73,14 +63,17 @@ pub async fn exists(identity: &dyn IdentityStore) -> Result<bool> {
 pub async fn seed(p: &Ports<'_>) -> Result<()> {
     let owner = p
         .auth
-        .sign_up(SignUpInput {
-            email: LOGINS[0].email.into(),
-            password: PASSWORD.into(),
-            display_name: "Olivia Owner".into(),
-            tenant_name: "Demo Co".into(),
-            tenant_slug: TENANT_SLUG.into(),
-            isolation: p.isolation,
-        })
+        .sign_up(
+            SignUpInput {
+                email: LOGINS[0].email.into(),
+                password: PASSWORD.into(),
+                display_name: "Olivia Owner".into(),
+                tenant_name: "Demo Co".into(),
+                tenant_slug: TENANT_SLUG.into(),
+                isolation: None,
+            },
+            None,
+        )
         .await?;
     let hash = p
         .auth

@@ -4,7 +4,7 @@
 //! (default: the embedded SQLite file `cargo run` uses).
 
 use clap::{Parser, Subcommand};
-use domain::auth::{Auth, SessionPolicy, SignInLimits};
+use domain::auth::{Auth, SessionPolicy, TenantPolicy};
 use infra::db::{DbSettings, Storage};
 use infra::jwt::{JwtSettings, JwtTokens, SigningKeys};
 use infra::password::{Argon2Hasher, Argon2Params};
@@ -130,12 +130,10 @@ async fn main() -> anyhow::Result<()> {
                 sessions: &sessions,
                 revocations: &revocations,
                 policy: SessionPolicy::default(),
-                // The seed signs nobody in; the limits only complete the use case.
+                // The seed signs nobody in; the budgets only complete the use case.
                 external: None,
-                limits: SignInLimits {
-                    per_account: &unlimited,
-                    per_client: &unlimited,
-                },
+                budgets: domain::budgets::Budgets::all(&unlimited),
+                tenants: &TenantPolicy::only(domain::Isolation::Row),
             };
             seed::demo::seed(&seed::demo::Ports::from_auth(auth, &tenancy)).await?;
             println!(

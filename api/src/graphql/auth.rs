@@ -21,7 +21,8 @@ pub struct SignUpInput {
     pub tenant_name: String,
     /// 3–63 lower-case letters, digits and hyphens.
     pub tenant_slug: String,
-    /// Only the deployment's default is accepted here; `createTenant` chooses.
+    /// Only the deployment's default is accepted here; `createTenant` may
+    /// choose among those the deployment lets users choose.
     pub isolation: Option<Isolation>,
 }
 
@@ -38,19 +39,9 @@ pub struct CreateTenantInput {
     pub name: String,
     pub slug: String,
     /// Where the tenant's data lives; the deployment's default when absent.
+    /// Others only when the deployment lets users choose them
+    /// (`tenancy.self_service.isolations`).
     pub isolation: Option<Isolation>,
-}
-
-/// The deployment's default isolation, from configuration.
-#[derive(Clone, Copy)]
-pub struct DefaultIsolation(pub domain::Isolation);
-
-/// The requested isolation, or the deployment's default. Whether the
-/// deployment can serve it is the store's call (`BAD_USER_INPUT` on `isolation`).
-fn isolation(ctx: &Context<'_>, requested: Option<Isolation>) -> domain::Isolation {
-    requested
-        .map(Into::into)
-        .unwrap_or(ctx.data_unchecked::<DefaultIsolation>().0)
 }
 
 #[derive(Default)]
@@ -93,25 +84,16 @@ impl AuthMutation {
     /// Creates a user and their first tenant (the user its owner) and signs in to it.
     #[graphql(guard = "Guarded(\"signUp\")")]
     async fn sign_up(&self, ctx: &Context<'_>, input: SignUpInput) -> ApiResult<AuthPayload> {
-        // Anyone may sign up: no one unauthenticated may make the server run
-        // DDL by asking for another strategy. Signed-in owners choose with createTenant.
-        let default = ctx.data_unchecked::<DefaultIsolation>().0;
-        let isolation = isolation(ctx, input.isolation);
-        if isolation != default {
-            return Err(ApiError::invalid(
-                "isolation",
-                "sign-up uses the deployment's default isolation; choose another with createTenant",
-            ));
-        }
         let input = DomainSignUp {
             email: input.email,
             password: input.password,
             display_name: input.display_name,
             tenant_name: input.tenant_name,
             tenant_slug: input.tenant_slug,
-            isolation,
+            isolation: input.isolation.map(Into::into),
         };
-        Ok(services(ctx).auth().sign_up(input).await?.into())
+        let client = ctx.data_opt::<ClientIp>().and_then(|c| c.0);
+        Ok(services(ctx).auth().sign_up(input, client).await?.into())
     }
 
     /// Signs in. Every failure answers the same `UNAUTHENTICATED`, whichever part was wrong.
@@ -187,7 +169,6 @@ impl AuthMutation {
     ) -> ApiResult<TenantNode> {
         let t = tenant(ctx)?;
         let owner = t.user_id().ok_or_else(ApiError::unauthenticated)?;
-        let isolation = isolation(ctx, input.isolation);
         let tenant = services(ctx)
             .auth()
             .create_tenant(
@@ -195,7 +176,7 @@ impl AuthMutation {
                 TenantInput {
                     name: input.name,
                     slug: input.slug,
-                    isolation,
+                    isolation: input.isolation.map(Into::into),
                 },
             )
             .await?;

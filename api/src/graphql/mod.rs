@@ -24,8 +24,6 @@ use context::PageLimits;
 use std::sync::Arc;
 use subscriptions::Subscription;
 
-pub use auth::DefaultIsolation;
-
 #[derive(MergedObject, Default)]
 pub struct Query(
     auth::AuthQuery,
@@ -55,7 +53,6 @@ pub fn build(
     services: Arc<Services>,
     settings: &GraphqlSettings,
     introspection: bool,
-    default_isolation: domain::Isolation,
 ) -> AppSchema {
     let mut builder = Schema::build(Query::default(), Mutation::default(), Subscription)
         .data(services)
@@ -63,7 +60,6 @@ pub fn build(
             max: settings.max_page_size,
             default: settings.default_page_size,
         })
-        .data(DefaultIsolation(default_isolation))
         // Depth and complexity are `cost::Gate`'s, measured before the
         // engine's own walks (which expand every fragment spread) can run.
         .limit_recursive_depth(32)

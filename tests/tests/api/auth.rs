@@ -105,11 +105,15 @@ async fn create_tenant_then_switch_to_it(backend: Backend) {
         .data(
             Some(&acc.token),
             "mutation($i: CreateTenantInput!) { createTenant(input: $i) { id slug isolation } }",
-            json!({ "i": { "name": "Globex", "slug": slug, "isolation": "ROW" } }),
+            json!({ "i": { "name": "Globex", "slug": slug } }),
         )
         .await;
     let new_id = d["createTenant"]["id"].as_str().unwrap().to_owned();
-    assert_eq!(d["createTenant"]["isolation"], "ROW");
+    // The deployment's default, as no other was asked for.
+    assert_eq!(
+        d["createTenant"]["isolation"],
+        backend.isolation().to_uppercase()
+    );
 
     let d = app
         .data(

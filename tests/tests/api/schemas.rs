@@ -2,6 +2,7 @@
 //! the same deployment as row tenants.
 
 use crate::helpers::{Backend, TestApp, assert_code, bad_fields, spawn_with};
+use domain::Isolation;
 use sea_orm::{ConnectionTrait, Database, DbBackend, Statement};
 use serde_json::{Value, json};
 
@@ -162,7 +163,12 @@ async fn row_and_schema_tenants_share_a_server_and_never_mix() {
 }
 
 async fn create_tenant_picks_the_isolation(backend: Backend) {
-    let app = app(backend).await;
+    // Users choose only where the deployment lets them (budgets.rs tests the refusal).
+    let app = spawn_with(backend, |s| {
+        s.tenancy.self_service.isolations =
+            vec![Isolation::Row, Isolation::Schema, Isolation::Database];
+    })
+    .await;
     let acc = app.sign_up().await;
     let create = |isolation: &'static str| {
         let slug = crate::helpers::unique("iso");

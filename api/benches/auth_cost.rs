@@ -157,6 +157,7 @@ async fn main() -> anyhow::Result<()> {
         let mut figment = Settings::figment()
             .merge(("app_env", "test"))
             .merge(("server.port", 0))
+            .merge(("metrics.listen", ""))
             .merge(("database.url", url.clone()))
             .merge(("database.max_connections", 20))
             .merge(("log.filter", "off"))

@@ -72,6 +72,7 @@ async fn server(url: &str, admission: bool) -> anyhow::Result<String> {
     let figment = Settings::figment()
         .merge(("app_env", "test"))
         .merge(("server.port", 0))
+        .merge(("metrics.listen", ""))
         .merge(("database.url", url.to_owned()))
         .merge(("database.migrate_on_start", true))
         .merge(("log.filter", "off"))

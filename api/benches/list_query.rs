@@ -135,6 +135,7 @@ async fn main() -> anyhow::Result<()> {
     let figment = Settings::figment()
         .merge(("app_env", "test"))
         .merge(("server.port", 0))
+        .merge(("metrics.listen", ""))
         .merge(("database.url", url))
         .merge(("log.filter", "off"))
         .merge(("demo.seed_on_first_start", false))

@@ -74,6 +74,9 @@ async fn serve(settings: Settings) -> anyhow::Result<()> {
     tracing::info!(%addr, backend = app.backend(), "listening");
     println!("Tenantry is listening on http://{addr} ({})", app.backend());
     println!("  GraphiQL:  http://{addr}/graphql");
+    if let Some(metrics) = app.metrics_addr() {
+        println!("  Metrics:   http://{metrics}/metrics");
+    }
     if app.demo_available().await {
         println!(
             "  Demo logins (password \"{}\", tenant \"{}\"):",

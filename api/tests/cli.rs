@@ -27,6 +27,7 @@ async fn serve(db: &str) -> String {
     let figment = Settings::figment()
         .merge(("app_env", "test"))
         .merge(("server.port", 0))
+        .merge(("metrics.listen", ""))
         .merge(("database.url", db.to_owned()))
         .merge(("demo.seed_on_first_start", false))
         .merge(("log.filter", "off"))

@@ -93,6 +93,7 @@ async fn start(db: &str, redis: Option<&str>, prefix: &str, poll_ms: u64) -> Nod
         .env("APP_DEMO__SEED_ON_FIRST_START", "false")
         .env("APP_AUTHZ__POLL_INTERVAL_MS", poll_ms.to_string())
         .env("APP_LOG__FILTER", "warn")
+        .env("APP_METRICS__LISTEN", "")
         // These tests poll faster than people do.
         .env("APP_RATE_LIMIT__REQUESTS__USER_PER_SECOND", "100000")
         .env("APP_RATE_LIMIT__REQUESTS__ANONYMOUS_PER_SECOND", "100000")

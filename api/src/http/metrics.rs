@@ -29,6 +29,36 @@ pub fn handle() -> &'static PrometheusHandle {
     })
 }
 
+/// `/metrics` on the API's listener: only to the configured bearer token.
+pub async fn render_to_token(
+    axum::extract::State(state): axum::extract::State<super::AppState>,
+    headers: axum::http::HeaderMap,
+) -> Response {
+    use secrecy::ExposeSecret;
+    let expected = state.settings.metrics.token.as_ref();
+    let given = headers
+        .get(axum::http::header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.strip_prefix("Bearer "));
+    match (expected, given) {
+        (Some(expected), Some(given))
+            if super::same_secret(given.as_bytes(), expected.expose_secret().as_bytes()) =>
+        {
+            render().await
+        }
+        _ => (
+            axum::http::StatusCode::UNAUTHORIZED,
+            [(axum::http::header::WWW_AUTHENTICATE, "Bearer")],
+        )
+            .into_response(),
+    }
+}
+
+/// The metrics listener's own routes.
+pub fn router() -> axum::Router {
+    axum::Router::new().route("/metrics", axum::routing::get(render))
+}
+
 pub async fn render() -> Response {
     (
         [(CONTENT_TYPE, "text/plain; version=0.0.4")],

@@ -45,6 +45,11 @@ pub struct AppState {
     pub settings: Arc<Settings>,
 }
 
+/// Compares secrets in constant time, so timing does not reveal them.
+pub(crate) fn same_secret(a: &[u8], b: &[u8]) -> bool {
+    subtle::ConstantTimeEq::ct_eq(a, b).into()
+}
+
 const X_REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
 
 /// # Errors
@@ -60,8 +65,10 @@ pub fn router(state: AppState) -> anyhow::Result<Router> {
         .route("/graphiql/{file}", get(graphiql::asset))
         .route("/favicon.ico", get(|| async { StatusCode::NO_CONTENT }))
         .route("/healthz", get(health::healthz))
-        .route("/readyz", get(health::readyz))
-        .route("/metrics", get(metrics::render));
+        .route("/readyz", get(health::readyz));
+    if state.settings.metrics.token.is_some() {
+        router = router.route("/metrics", get(metrics::render_to_token));
+    }
     if fixtures_on {
         router = router
             .route("/_fixtures/tenants", axum::routing::post(fixtures::create))

@@ -6,9 +6,9 @@ use crate::config::{AuthSettings, JwtAlgorithm};
 use crate::graphql;
 use crate::http::request_rates::RequestRates;
 use crate::http::{self, AppState};
-use crate::services::Services;
+use crate::services::{Limiters, Services};
 use anyhow::Context as _;
-use domain::auth::SessionPolicy;
+use domain::auth::{SessionPolicy, TenantPolicy};
 use domain::members::InvitePolicy;
 use domain::ports::RateLimiter;
 use domain::ports::RevocationList;
@@ -202,6 +202,29 @@ fn limiters(
     }
 }
 
+/// The budgets of sign-in and of the expensive or unauthenticated mutations.
+fn budgets(redis: Option<redis::aio::ConnectionManager>, s: &Settings) -> Limiters {
+    // Sign-in follows `rate_limit.on_redis_failure`; the other budgets fall
+    // back to each node's in-process twin, so an outage neither lifts them
+    // nor refuses every sign-up.
+    let sign_in = limiters(redis.clone(), s, false);
+    let make = limiters(redis, s, true);
+    let rl = &s.rate_limit;
+    let per_period =
+        |name: &str, limit: u32| sign_in(name, limit, Duration::from_secs(rl.period_secs));
+    let hour = Duration::from_secs(3600);
+    let h = &rl.hourly;
+    Limiters {
+        sign_in_per_account: per_period("signin-account", rl.sign_in_per_account),
+        sign_in_per_client: per_period("signin-client", rl.sign_in_per_client),
+        sign_up_per_client: make("signup-client", h.sign_ups_per_client, hour),
+        password_change_per_user: make("password-user", h.password_changes_per_user, hour),
+        refresh_per_session: make("refresh-session", h.refreshes_per_session, hour),
+        tenant_creation_per_user: make("tenant-user", h.tenants_per_user, hour),
+        invitations_per_tenant: make("invite-tenant", h.invitations_per_tenant, hour),
+    }
+}
+
 /// Every request's rates (see [`http::request_rates`]).
 fn request_rates(storage: &Storage, services: &Services, s: &Settings) -> Arc<RequestRates> {
     // Fairness, not security: a Redis outage must neither stop every request
@@ -236,18 +259,19 @@ pub async fn services(storage: &mut Storage, s: &Settings) -> anyhow::Result<Ser
         None => None,
     };
     let prefix = &s.redis.key_prefix;
-    let revocations: Arc<dyn RevocationList> = match &redis {
-        Some(conn) => Arc::new(RedisRevocations::new(
+    // With Redis, a revocation it cannot take goes to the database and is
+    // replayed by housekeeping when Redis answers again.
+    let replays = redis.as_ref().map(|conn| {
+        Arc::new(storage.durable_revocations(RedisRevocations::new(
             conn.clone(),
             format!("{prefix}:revoked"),
-        )),
+        )))
+    });
+    let revocations: Arc<dyn RevocationList> = match &replays {
+        Some(list) => list.clone(),
         None => Arc::new(InProcessRevocations::default()),
     };
-    let rl = &s.rate_limit;
-    let make = limiters(redis.clone(), s, false);
-    let limiter = |name: &str, limit: u32| make(name, limit, Duration::from_secs(rl.period_secs));
-    let sign_in_per_account = limiter("signin-account", rl.sign_in_per_account);
-    let sign_in_per_client = limiter("signin-client", rl.sign_in_per_client);
+    let budgets = budgets(redis.clone(), s);
     let hub = infra::realtime::Hub::new(s.subscriptions.buffer);
     if let Some(url) = &s.redis.url {
         let client = redis::Client::open(url.as_str())
@@ -296,8 +320,13 @@ pub async fn services(storage: &mut Storage, s: &Settings) -> anyhow::Result<Ser
         access: Arc::new(storage.access()),
         sessions: Arc::new(storage.sessions()),
         revocations,
-        sign_in_per_account,
-        sign_in_per_client,
+        replays,
+        budgets,
+        tenant_policy: TenantPolicy {
+            default: s.tenancy.default_isolation,
+            choosable: s.tenancy.self_service.isolations.clone(),
+            max_owned: s.tenancy.self_service.max_owned_tenants,
+        },
         session_policy: SessionPolicy {
             absolute: chrono::Duration::seconds(s.auth.refresh_absolute_secs),
             idle: chrono::Duration::seconds(s.auth.refresh_idle_secs),
@@ -329,6 +358,8 @@ pub async fn services(storage: &mut Storage, s: &Settings) -> anyhow::Result<Ser
 /// A server bound to its port, ready to run.
 pub struct Application {
     listener: TcpListener,
+    /// `/metrics` alone, when configured (`metrics.listen`).
+    metrics_listener: Option<TcpListener>,
     state: AppState,
     router: axum::Router,
 }
@@ -369,10 +400,10 @@ impl Application {
                 .await
                 .context("checking for tenants")?
         {
-            seed::demo::seed(
-                &seed::demo::Ports::from_auth(services.auth(), &*services.tenancy)
-                    .in_isolation(settings.tenancy.default_isolation),
-            )
+            seed::demo::seed(&seed::demo::Ports::from_auth(
+                services.auth(),
+                &*services.tenancy,
+            ))
             .await
             .map_err(|e| anyhow::anyhow!("seeding the demo tenant: {e}"))?;
             tracing::info!("seeded the demo tenant");
@@ -381,12 +412,17 @@ impl Application {
             services.clone(),
             &settings.graphql,
             settings.introspection(),
-            settings.tenancy.default_isolation,
         );
         let addr = settings.listen_addr()?;
         let listener = TcpListener::bind(addr)
             .await
             .with_context(|| format!("binding {addr}"))?;
+        let metrics_listener = match settings.metrics_addr()? {
+            Some(addr) => Some(TcpListener::bind(addr).await.with_context(|| {
+                format!("binding the metrics listener {addr} (metrics.listen; \"\" for none)")
+            })?),
+            None => None,
+        };
         let gate = Arc::new(graphql::cost::Gate::new(&schema.sdl(), &settings.graphql));
         let request_rates = request_rates(&storage, &services, &settings);
         let state = AppState {
@@ -403,6 +439,7 @@ impl Application {
         let router = http::router(state.clone())?;
         Ok(Self {
             listener,
+            metrics_listener,
             state,
             router,
         })
@@ -412,6 +449,13 @@ impl Application {
         self.listener
             .local_addr()
             .expect("a bound listener has an address")
+    }
+
+    /// The metrics listener's address, when there is one.
+    pub fn metrics_addr(&self) -> Option<SocketAddr> {
+        self.metrics_listener
+            .as_ref()
+            .and_then(|l| l.local_addr().ok())
     }
 
     /// Whether the demo tenant is there to log in to.
@@ -458,6 +502,24 @@ impl Application {
             ))),
             _ => None,
         };
+        let _metrics = self.metrics_listener.map(|listener| {
+            AbortOnDrop(tokio::spawn(async move {
+                if let Err(e) = axum::serve(listener, http::metrics::router()).await {
+                    tracing::error!(error = %e, "the metrics listener stopped");
+                }
+            }))
+        });
+        let _housekeeping = self.state.settings.housekeeping.enabled.then(|| {
+            AbortOnDrop(tokio::spawn(
+                infra::housekeeping::Runner::of(
+                    &storage,
+                    &self.state.settings.housekeeping(),
+                    self.state.services.replays.clone(),
+                    Vec::new(),
+                )
+                .run(),
+            ))
+        });
         let started = Arc::new(Notify::new());
         let notify = started.clone();
         let router = self.router;

@@ -42,8 +42,29 @@ pub struct Settings {
     pub graphql: GraphqlSettings,
     pub demo: DemoSettings,
     pub log: LogSettings,
+    pub metrics: MetricsSettings,
+    pub housekeeping: HousekeepingSettings,
     #[serde(default)]
     pub fixtures: FixturesSettings,
+}
+
+/// Periodic jobs (see `infra::housekeeping`).
+#[derive(Debug, Clone, Deserialize)]
+pub struct HousekeepingSettings {
+    pub enabled: bool,
+    pub prune_interval_secs: u64,
+    pub idempotency_key_ttl_secs: u64,
+    pub expired_invitation_retention_secs: u64,
+    pub replay_interval_secs: u64,
+}
+
+/// Where Prometheus reads `/metrics`: never in the open on the API's listener.
+#[derive(Debug, Clone, Deserialize)]
+pub struct MetricsSettings {
+    /// A listener of their own ("host:port"); empty for none.
+    pub listen: String,
+    /// Also served on the API's listener, to this bearer token only.
+    pub token: Option<SecretString>,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -182,6 +203,18 @@ pub struct RateLimitSettings {
     pub on_redis_failure: FailMode,
     pub closed_retry_after_secs: u64,
     pub requests: RequestRateSettings,
+    pub hourly: HourlyBudgets,
+}
+
+/// Budgets of expensive or unauthenticated mutations, each per hour with a
+/// burst of the whole hour's worth (see `domain::budgets`).
+#[derive(Debug, Clone, Deserialize)]
+pub struct HourlyBudgets {
+    pub sign_ups_per_client: u32,
+    pub tenants_per_user: u32,
+    pub password_changes_per_user: u32,
+    pub invitations_per_tenant: u32,
+    pub refreshes_per_session: u32,
 }
 
 /// Every GraphQL request's rates, per second (see `http::request_rates`).
@@ -236,6 +269,17 @@ pub struct TenancySettings {
     pub connection_budget: u32,
     pub database: DatabaseTenancy,
     pub admission: AdmissionSettings,
+    pub self_service: SelfServiceSettings,
+}
+
+/// What users may create for themselves (see `domain::auth::TenantPolicy`).
+#[derive(Debug, Clone, Deserialize)]
+pub struct SelfServiceSettings {
+    /// Strategies `createTenant` may name besides `default_isolation`.
+    #[serde(deserialize_with = "isolations")]
+    pub isolations: Vec<Isolation>,
+    /// Tenants one user may own at once.
+    pub max_owned_tenants: u32,
 }
 
 /// Tenants' fair shares of the shared pool (see `infra::tenancy::admission`).
@@ -285,6 +329,13 @@ impl TenancySettings {
 fn isolation<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Isolation, D::Error> {
     let s = String::deserialize(d)?;
     s.parse().map_err(serde::de::Error::custom)
+}
+
+fn isolations<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Vec<Isolation>, D::Error> {
+    Vec::<String>::deserialize(d)?
+        .iter()
+        .map(|s| s.parse().map_err(serde::de::Error::custom))
+        .collect()
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -470,8 +521,31 @@ impl Settings {
             || rq.tenant_work_per_second == 0
             || rq.user_per_second == 0
             || rq.anonymous_per_second == 0
+            || [
+                self.rate_limit.hourly.sign_ups_per_client,
+                self.rate_limit.hourly.tenants_per_user,
+                self.rate_limit.hourly.password_changes_per_user,
+                self.rate_limit.hourly.invitations_per_tenant,
+                self.rate_limit.hourly.refreshes_per_session,
+            ]
+            .contains(&0)
         {
             anyhow::bail!("configuration: rate_limit values must be at least 1");
+        }
+        if self
+            .metrics
+            .token
+            .as_ref()
+            .is_some_and(|t| t.expose_secret().len() < 32)
+        {
+            anyhow::bail!(
+                "configuration: metrics.token must be at least 32 bytes (e.g. `openssl rand -hex 32`)"
+            );
+        }
+        self.metrics_addr()?;
+        let h = &self.housekeeping;
+        if h.prune_interval_secs == 0 || h.replay_interval_secs == 0 {
+            anyhow::bail!("configuration: housekeeping intervals must be at least 1 s");
         }
         let sub = &self.subscriptions;
         if sub.max_per_socket == 0 || sub.max_per_user == 0 || sub.max_per_tenant == 0 {
@@ -517,6 +591,34 @@ impl Settings {
     /// whatever configuration files are found.
     pub fn seeds_demo(&self) -> bool {
         self.demo.seed_on_first_start && self.app_env == AppEnv::Development
+    }
+
+    /// The storage's housekeeping jobs' settings.
+    pub fn housekeeping(&self) -> infra::housekeeping::Settings {
+        let h = &self.housekeeping;
+        let secs = |s: u64| std::time::Duration::from_secs(s);
+        infra::housekeeping::Settings {
+            prune_every: secs(h.prune_interval_secs),
+            replay_every: secs(h.replay_interval_secs),
+            idempotency_ttl: secs(h.idempotency_key_ttl_secs),
+            invitation_retention: secs(h.expired_invitation_retention_secs),
+            session_idle: secs(self.auth.refresh_idle_secs.unsigned_abs()),
+            // As the revocation list keeps them: the token's life and a minute's leeway.
+            session_grace: secs(self.auth.access_token_ttl_secs.unsigned_abs() + 60),
+        }
+    }
+
+    /// The metrics listener's address, when there is one.
+    ///
+    /// # Errors
+    /// An address that does not parse.
+    pub fn metrics_addr(&self) -> anyhow::Result<Option<SocketAddr>> {
+        match self.metrics.listen.trim() {
+            "" => Ok(None),
+            addr => addr.parse().map(Some).map_err(|e| {
+                anyhow::anyhow!("configuration: metrics.listen ({addr}) is not host:port: {e}")
+            }),
+        }
     }
 
     pub fn listen_addr(&self) -> anyhow::Result<SocketAddr> {

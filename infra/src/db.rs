@@ -306,6 +306,19 @@ impl Storage {
         });
     }
 
+    /// The control-plane pool, for the adapters made here.
+    pub(crate) fn control(&self) -> &DatabaseConnection {
+        &self.db
+    }
+
+    /// Redis's revocation list with this database behind it.
+    pub fn durable_revocations(
+        &self,
+        redis: crate::revocations::RedisRevocations,
+    ) -> crate::revocations::DurableRevocations {
+        crate::revocations::DurableRevocations::new(redis, self.db.clone())
+    }
+
     /// For tests only: the pool itself, to check what a pooled connection
     /// carries between transactions. Never compiled into the server.
     #[cfg(feature = "rls-probe")]

@@ -1,11 +1,17 @@
 //! The revocation list: sessions whose access tokens are refused before they
 //! expire. In Redis (shared by every node) or in-process (one node).
 
+use crate::entities::revocation_replay as replay;
+use crate::errors::DbResultExt;
 use async_trait::async_trait;
 use domain::ports::RevocationList;
 use domain::{Error, Result, SessionId};
 use redis::AsyncCommands;
 use redis::aio::ConnectionManager;
+use sea_orm::sea_query::OnConflict;
+use sea_orm::{
+    ActiveValue::Set, ColumnTrait, DatabaseConnection, EntityTrait, QueryFilter, QuerySelect,
+};
 use std::collections::HashMap;
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
@@ -78,6 +84,85 @@ impl RevocationList for RedisRevocations {
             }
             Error::unexpected(e)
         })
+    }
+}
+
+/// Redis's list with the database behind it: a revocation Redis cannot
+/// take is written to `revocation_replays`, and the housekeeping job
+/// replays it when Redis answers again. Without it, a session revoked during
+/// an outage would be refused by the database fallback while Redis was away,
+/// then accepted again, for the rest of its tokens' life, once it was back.
+pub struct DurableRevocations {
+    redis: RedisRevocations,
+    db: DatabaseConnection,
+}
+
+impl DurableRevocations {
+    pub fn new(redis: RedisRevocations, db: DatabaseConnection) -> Self {
+        Self { redis, db }
+    }
+
+    /// Replays what Redis missed, forgets what has expired; returns how many
+    /// were replayed.
+    ///
+    /// # Errors
+    /// When Redis or the database still cannot be reached (the rest waits).
+    pub async fn replay(&self) -> Result<u64> {
+        let now = crate::now();
+        replay::Entity::delete_many()
+            .filter(replay::Column::Until.lte(now))
+            .exec(&self.db)
+            .await
+            .or_unexpected()?;
+        let waiting = replay::Entity::find()
+            .limit(1000)
+            .all(&self.db)
+            .await
+            .or_unexpected()?;
+        let mut replayed = 0;
+        for r in waiting {
+            let ttl = (r.until - now).to_std().unwrap_or_default();
+            self.redis
+                .revoke(SessionId::from_uuid(r.session_id), ttl)
+                .await?;
+            // Only this entry: a newer, later one written meanwhile stays.
+            replay::Entity::delete_many()
+                .filter(replay::Column::SessionId.eq(r.session_id))
+                .filter(replay::Column::Until.eq(r.until))
+                .exec(&self.db)
+                .await
+                .or_unexpected()?;
+            replayed += 1;
+        }
+        Ok(replayed)
+    }
+}
+
+#[async_trait]
+impl RevocationList for DurableRevocations {
+    async fn revoke(&self, session: SessionId, ttl: Duration) -> Result<()> {
+        let Err(e) = self.redis.revoke(session, ttl).await else {
+            return Ok(());
+        };
+        let until = crate::now() + chrono::Duration::from_std(ttl).unwrap_or_default();
+        replay::Entity::insert(replay::ActiveModel {
+            session_id: Set(session.as_uuid()),
+            until: Set(until),
+        })
+        .on_conflict(
+            OnConflict::column(replay::Column::SessionId)
+                .update_column(replay::Column::Until)
+                .to_owned(),
+        )
+        .exec_without_returning(&self.db)
+        .await
+        .or_unexpected()?;
+        // Still an error: the caller learns that Redis did not take it.
+        Err(e)
+    }
+
+    async fn is_revoked(&self, session: SessionId) -> Result<bool> {
+        self.redis.is_revoked(session).await
     }
 }
 

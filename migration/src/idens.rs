@@ -197,3 +197,18 @@ pub enum WebhookDeliveries {
     CreatedAt,
     DeliveredAt,
 }
+
+#[derive(DeriveIden)]
+pub enum Jobs {
+    Table,
+    Name,
+    LeaseUntil,
+    LastRunAt,
+}
+
+#[derive(DeriveIden)]
+pub enum RevocationReplays {
+    Table,
+    SessionId,
+    Until,
+}

@@ -19,6 +19,7 @@ mod keyset;
 pub mod lifecycle;
 pub mod moving;
 mod projects;
+mod prune;
 pub mod relay;
 pub mod schema;
 mod tasks;

@@ -43,6 +43,7 @@ impl Backend {
 
 /// The HS256 secret of every test server.
 pub const TEST_JWT_SECRET: &str = "test-secret-test-secret-test-secret-0123456789";
+pub const TEST_METRICS_TOKEN: &str = "test-metrics-token-test-metrics-token-0123";
 
 pub fn redis_url() -> String {
     std::env::var("TEST_REDIS_URL").unwrap_or_else(|_| "redis://127.0.0.1:6379".into())
@@ -232,7 +233,18 @@ pub async fn spawn_with(backend: Backend, configure: impl FnOnce(&mut Settings))
         // tested on their own (request_rates.rs).
         .merge(("rate_limit.requests.tenant_work_per_second", 1_000_000))
         .merge(("rate_limit.requests.user_per_second", 1_000_000))
-        .merge(("rate_limit.requests.anonymous_per_second", 1_000_000));
+        .merge(("rate_limit.requests.anonymous_per_second", 1_000_000))
+        // Every test signs up from one address and makes tenants and
+        // invitations in a hurry; the budgets are tested on their own (budgets.rs).
+        .merge(("rate_limit.hourly.sign_ups_per_client", 1_000_000))
+        .merge(("rate_limit.hourly.tenants_per_user", 1_000_000))
+        .merge(("rate_limit.hourly.invitations_per_tenant", 1_000_000))
+        .merge(("rate_limit.hourly.refreshes_per_session", 1_000_000))
+        .merge(("tenancy.self_service.max_owned_tenants", 1_000))
+        // Parallel servers cannot share the metrics port: the tests read
+        // /metrics on the API's listener, with the token.
+        .merge(("metrics.listen", ""))
+        .merge(("metrics.token", TEST_METRICS_TOKEN));
     let mut settings = Settings::from_figment(figment).expect("test settings");
     settings.tenancy.default_isolation = backend.isolation().parse().expect("an isolation");
     configure(&mut settings);
@@ -323,7 +335,14 @@ impl TestApp {
 
     /// The text of `/metrics`.
     pub async fn metrics_text(&self) -> String {
-        let res = self.client.get(self.url("/metrics")).send().await.unwrap();
+        let res = self
+            .client
+            .get(self.url("/metrics"))
+            .bearer_auth(TEST_METRICS_TOKEN)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(res.status(), 200, "/metrics with the token");
         res.text().await.unwrap()
     }
 

@@ -6,8 +6,10 @@ mod helpers;
 mod ws;
 
 mod auth;
+mod budgets;
 mod fixtures;
 mod graphiql_browser;
+mod housekeeping;
 mod http_contract;
 mod invitations;
 mod isolation;

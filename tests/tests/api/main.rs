@@ -3,6 +3,7 @@
 
 mod databases;
 mod helpers;
+mod proxy;
 mod ws;
 
 mod auth;

@@ -17,6 +17,7 @@ mod membership_cache;
 mod membership_changes;
 mod oidc;
 mod permissions;
+mod postgres_outage;
 mod projects;
 mod rate_limits;
 mod redis_outage;

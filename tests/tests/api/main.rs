@@ -3,6 +3,7 @@
 
 mod databases;
 mod helpers;
+mod proxy;
 mod ws;
 
 mod auth;
@@ -18,6 +19,7 @@ mod membership_cache;
 mod membership_changes;
 mod oidc;
 mod permissions;
+mod postgres_outage;
 mod projects;
 mod rate_limits;
 mod redis_outage;

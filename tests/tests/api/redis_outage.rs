@@ -5,67 +5,11 @@
 //! again without a restart.
 
 use crate::helpers::{Backend, TestApp, assert_code, redis_url, spawn_with, unique};
+use crate::proxy::Proxy;
 use serde_json::{Value, json};
-use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
-use tokio::net::{TcpListener, TcpStream};
-use tokio::task::JoinSet;
 
 const SIGN_IN: &str = "mutation($i: SignInInput!) { signIn(input: $i) { accessToken } }";
-
-/// A TCP proxy to Redis that can be cut (open connections dropped, new ones
-/// refused at once) and restored.
-struct Proxy {
-    url: String,
-    up: Arc<AtomicBool>,
-    links: Arc<tokio::sync::Mutex<JoinSet<()>>>,
-    _accept: tokio::task::JoinHandle<()>,
-}
-
-impl Proxy {
-    async fn start() -> Self {
-        let target = redis_url()
-            .trim_start_matches("redis://")
-            .trim_end_matches('/')
-            .to_owned();
-        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
-        let url = format!("redis://{}", listener.local_addr().unwrap());
-        let up = Arc::new(AtomicBool::new(true));
-        let links = Arc::new(tokio::sync::Mutex::new(JoinSet::new()));
-        let accept = {
-            let (up, links) = (up.clone(), links.clone());
-            tokio::spawn(async move {
-                while let Ok((mut client, _)) = listener.accept().await {
-                    if !up.load(Ordering::SeqCst) {
-                        continue; // dropped: the client sees the connection close
-                    }
-                    let Ok(mut server) = TcpStream::connect(&target).await else {
-                        continue;
-                    };
-                    links.lock().await.spawn(async move {
-                        let _ = tokio::io::copy_bidirectional(&mut client, &mut server).await;
-                    });
-                }
-            })
-        };
-        Self {
-            url,
-            up,
-            links,
-            _accept: accept,
-        }
-    }
-
-    async fn cut(&self) {
-        self.up.store(false, Ordering::SeqCst);
-        self.links.lock().await.abort_all();
-    }
-
-    fn restore(&self) {
-        self.up.store(true, Ordering::SeqCst);
-    }
-}
 
 async fn redis_keys(pattern: &str) -> Vec<String> {
     let client = redis::Client::open(redis_url()).unwrap();
@@ -94,7 +38,7 @@ async fn ready(app: &TestApp) -> (u16, Value) {
 }
 
 async fn spawn_behind(proxy: &Proxy, prefix: &str, closed: bool) -> TestApp {
-    let (url, prefix) = (proxy.url.clone(), prefix.to_owned());
+    let (url, prefix) = (proxy.route(&redis_url()), prefix.to_owned());
     spawn_with(Backend::Postgres, move |s| {
         s.redis.url = Some(url);
         s.redis.key_prefix = prefix;
@@ -109,7 +53,7 @@ async fn spawn_behind(proxy: &Proxy, prefix: &str, closed: bool) -> TestApp {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_api_answers_through_a_redis_outage_and_uses_redis_again_after() {
-    let proxy = Proxy::start().await;
+    let proxy = Proxy::to(&redis_url()).await;
     let prefix = unique("outage");
     let app = spawn_behind(&proxy, &prefix, false).await;
     let acc = app.sign_up().await;
@@ -217,7 +161,7 @@ async fn the_api_answers_through_a_redis_outage_and_uses_redis_again_after() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn fail_closed_rate_limits_refuse_sign_in_while_redis_is_away() {
-    let proxy = Proxy::start().await;
+    let proxy = Proxy::to(&redis_url()).await;
     let app = spawn_behind(&proxy, &unique("closed"), true).await;
     let acc = app.sign_up().await;
     proxy.cut().await;

@@ -674,6 +674,28 @@ mod tests {
     }
 
     #[test]
+    fn a_metrics_token_needs_32_bytes_and_the_listener_an_address() {
+        Jail::expect_with(|jail| {
+            jail.set_env("APP_METRICS__TOKEN", "short");
+            let err = Settings::load().unwrap_err().to_string();
+            assert!(err.contains("metrics.token"), "{err}");
+            jail.set_env("APP_METRICS__TOKEN", "m".repeat(32));
+            jail.set_env("APP_METRICS__LISTEN", "nowhere");
+            let err = Settings::load().unwrap_err().to_string();
+            assert!(err.contains("metrics.listen"), "{err}");
+            jail.set_env("APP_METRICS__LISTEN", "");
+            assert_eq!(
+                Settings::load()
+                    .map_err(|e| e.to_string())?
+                    .metrics_addr()
+                    .ok(),
+                Some(None)
+            );
+            Ok(())
+        });
+    }
+
+    #[test]
     fn production_refuses_a_missing_or_weak_secret() {
         Jail::expect_with(|jail| {
             jail.set_env("APP_ENV", "production");

@@ -17,6 +17,7 @@ mod isolation;
 mod limits;
 mod membership_cache;
 mod membership_changes;
+mod metrics;
 mod oidc;
 mod permissions;
 mod postgres_outage;

@@ -9,6 +9,7 @@ pub mod auth;
 pub mod authz;
 pub mod error;
 pub mod events;
+pub mod external;
 pub mod identity;
 pub mod ids;
 pub mod invitation;

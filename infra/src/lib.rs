@@ -5,6 +5,7 @@ pub mod authz;
 pub mod db;
 mod entities;
 mod errors;
+pub mod external_identities;
 pub mod identity;
 pub mod jwt;
 pub mod mailer;

@@ -129,6 +129,7 @@ fn oidc(s: &Settings) -> anyhow::Result<Option<Arc<dyn ExternalTokenVerifier>>> 
         algorithms,
         tenant_claim: o.tenant_claim.clone(),
         email_claim: o.email_claim.clone(),
+        email_verified_claim: o.email_verified_claim.clone(),
         cache_ttl: Duration::from_secs(o.cache_ttl_secs),
         min_refetch: Duration::from_secs(o.min_refetch_secs),
     })
@@ -336,6 +337,7 @@ pub async fn services(storage: &mut Storage, s: &Settings) -> anyhow::Result<Ser
         mailer: mailer(s)?,
         authorizer: engine,
         external: oidc(s)?,
+        external_identities: Arc::new(storage.external_identities()),
         webhook_targets: s.webhook_targets(),
         hub,
         invite_policy: InvitePolicy {

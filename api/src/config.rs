@@ -178,6 +178,7 @@ pub struct OidcConfig {
     pub algorithms: Vec<String>,
     pub tenant_claim: String,
     pub email_claim: String,
+    pub email_verified_claim: String,
     pub cache_ttl_secs: u64,
     pub min_refetch_secs: u64,
 }

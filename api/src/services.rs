@@ -5,10 +5,11 @@ use domain::access::Access;
 use domain::auth::{Auth, SessionPolicy, TenantPolicy};
 use domain::authz::Authorizer;
 use domain::budgets::Budgets;
+use domain::external::ExternalProvider;
 use domain::members::{InvitePolicy, Members};
 use domain::ports::{
-    AccessStore, ExternalTokenVerifier, IdentityStore, Mailer, PasswordHasher, RateLimiter,
-    RevocationList, SessionStore, Tenancy, TokenService,
+    AccessStore, ExternalIdentities, ExternalTokenVerifier, IdentityStore, Mailer, PasswordHasher,
+    RateLimiter, RevocationList, SessionStore, Tenancy, TokenService,
 };
 use domain::webhook::{TargetPolicy, Webhooks};
 use domain::work::Work;
@@ -32,6 +33,8 @@ pub struct Services {
     pub authorizer: Arc<dyn Authorizer>,
     /// Set when an external OpenID Connect provider is configured.
     pub external: Option<Arc<dyn ExternalTokenVerifier>>,
+    /// Links from the provider's subjects to users.
+    pub external_identities: Arc<dyn ExternalIdentities>,
     pub invite_policy: InvitePolicy,
     /// Which webhook targets are allowed (none private in production).
     pub webhook_targets: TargetPolicy,
@@ -78,7 +81,10 @@ impl Services {
             policy: self.session_policy,
             budgets: self.budgets.budgets(),
             tenants: &self.tenant_policy,
-            external: self.external.as_deref(),
+            external: self.external.as_deref().map(|verifier| ExternalProvider {
+                verifier,
+                identities: &*self.external_identities,
+            }),
         }
     }
 

@@ -3,11 +3,12 @@
 
 use crate::budgets::{Budgets, spend, spend_in_order};
 use crate::error::{Entity, Error, FieldError, Result};
+use crate::external::ExternalProvider;
 use crate::identity::{AccessClaims, IssuedToken, RefreshToken, RoleName, Tenant, User};
 use crate::ids::{SessionId, TenantId, UserId};
 use crate::ports::{
-    ExternalTokenVerifier, IdentityStore, NewAccount, NewTenant, PasswordHasher, RevocationList,
-    SessionStore, TokenService,
+    IdentityStore, NewAccount, NewTenant, PasswordHasher, RevocationList, SessionStore,
+    TokenService,
 };
 use crate::tenancy::{Isolation, TenantContext};
 use crate::validate::{AllValid, AtField};
@@ -119,6 +120,8 @@ const BAD_CREDENTIALS: &str = "invalid email, password or tenant";
 
 pub(crate) const BAD_REFRESH: &str = "invalid or expired refresh token; sign in again";
 
+pub(crate) const SESSION_ENDED: &str = "this session has ended; sign in again";
+
 /// The authentication use cases over their ports.
 pub struct Auth<'a> {
     pub identity: &'a dyn IdentityStore,
@@ -130,7 +133,7 @@ pub struct Auth<'a> {
     pub budgets: Budgets<'a>,
     pub tenants: &'a TenantPolicy,
     /// Also accept tokens of an external OpenID Connect provider.
-    pub external: Option<&'a dyn ExternalTokenVerifier>,
+    pub external: Option<ExternalProvider<'a>>,
 }
 
 /// The key of a client address's budgets; requests whose address is unknown share one.
@@ -343,7 +346,8 @@ impl Auth<'_> {
     async fn live_claims(&self, token: &str) -> Result<AccessClaims> {
         let claims = match (self.tokens.verify(token), self.external) {
             (Ok(claims), _) => claims,
-            (Err(_), Some(external)) => self.external_claims(external, token).await?,
+            // Its sign-out is recorded against its subject, and checked there.
+            (Err(_), Some(provider)) => return self.external_claims(provider, token).await,
             (Err(e), None) => return Err(e),
         };
         let revoked = match self.revocations.is_revoked(claims.session_id).await {
@@ -352,41 +356,8 @@ impl Auth<'_> {
             Err(_) => !self.sessions.is_active(claims.session_id).await?,
         };
         if revoked {
-            return Err(Error::Unauthenticated(
-                "this session has ended; sign in again",
-            ));
+            return Err(Error::Unauthenticated(SESSION_ENDED));
         }
         Ok(claims)
-    }
-
-    /// A provider's token names a user by email and a tenant by a claim; both
-    /// must exist here, and the membership is checked like any other.
-    async fn external_claims(
-        &self,
-        external: &dyn ExternalTokenVerifier,
-        token: &str,
-    ) -> Result<AccessClaims> {
-        let bad = || Error::Unauthenticated("invalid or expired access token");
-        let c = external.verify(token).await?;
-        let email = c
-            .email
-            .as_deref()
-            .and_then(|e| Email::parse(e).ok())
-            .ok_or_else(bad)?;
-        let (user, _) = self.identity.credentials(&email).await?.ok_or_else(bad)?;
-        let tenant_id = c.tenant_id.ok_or_else(bad)?;
-        // No session of ours: a stable id per provider subject, so signing out
-        // (the revocation list) still refuses this subject's tokens.
-        let name = format!("{}|{}", c.issuer, c.subject);
-        let session_id = SessionId::from_uuid(uuid::Uuid::new_v5(
-            &uuid::Uuid::NAMESPACE_URL,
-            name.as_bytes(),
-        ));
-        Ok(AccessClaims {
-            user_id: user.id,
-            tenant_id,
-            session_id,
-            expires_at: c.expires_at,
-        })
     }
 }

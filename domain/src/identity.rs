@@ -98,6 +98,17 @@ pub struct AccessClaims {
     pub tenant_id: TenantId,
     pub session_id: SessionId,
     pub expires_at: DateTime<Utc>,
+    /// Set for a token of an external provider (see [`ExternalSession`]).
+    pub external: Option<ExternalSession>,
+}
+
+/// Who an external provider's token names there, and its life: signing out
+/// of such a session is recorded against the subject, not a session of ours.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ExternalSession {
+    pub issuer: String,
+    pub subject: String,
+    pub issued_at: DateTime<Utc>,
 }
 
 /// A freshly issued refresh token: opaque, shown once, stored only as a hash.

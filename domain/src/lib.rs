@@ -10,6 +10,7 @@ pub mod authz;
 pub mod budgets;
 pub mod error;
 pub mod events;
+pub mod external;
 pub mod identity;
 pub mod ids;
 pub mod invitation;

@@ -238,6 +238,7 @@ mod tests {
                 tenant_id,
                 session_id: SessionId::generate(),
                 expires_at: Utc::now(),
+                external: None,
             };
             let membership = Membership {
                 user_id,

@@ -412,10 +412,14 @@ pub trait Mailer: Send + Sync {
 pub struct ExternalClaims {
     pub issuer: String,
     pub subject: String,
-    /// Maps the provider's user to ours.
+    /// Finds the user here the first time the subject is seen, and only when
+    /// the provider vouches for it (`email_verified`).
     pub email: Option<String>,
+    /// Whether the provider says it verified `email`.
+    pub email_verified: bool,
     /// The tenant the token is for, from the configured claim.
     pub tenant_id: Option<TenantId>,
+    pub issued_at: DateTime<Utc>,
     pub expires_at: DateTime<Utc>,
 }
 
@@ -427,6 +431,33 @@ pub struct ExternalClaims {
 #[async_trait]
 pub trait ExternalTokenVerifier: Send + Sync {
     async fn verify(&self, token: &str) -> Result<ExternalClaims>;
+}
+
+/// A provider's subject as linked to a user here.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ExternalIdentity {
+    pub user_id: UserId,
+    /// The subject signed out then: its tokens issued at or before it are refused.
+    pub signed_out_at: Option<DateTime<Utc>>,
+}
+
+/// Links from an external provider's subjects (issuer, subject) to users
+/// (control plane). A subject stays linked to the user it was first linked
+/// to; a link goes when its user does.
+///
+/// # Errors (every method)
+/// [`crate::Error::Unexpected`] for storage failures.
+#[async_trait]
+pub trait ExternalIdentities: Send + Sync {
+    async fn find(&self, issuer: &str, subject: &str) -> Result<Option<ExternalIdentity>>;
+    /// Links the subject to `user` unless it is linked already, and returns
+    /// the link as stored: when two requests race, both get the first link.
+    async fn link(&self, issuer: &str, subject: &str, user: UserId) -> Result<ExternalIdentity>;
+    /// Records that the subject signed out at `at`. An earlier instant than
+    /// the one stored changes nothing, so a sign-out is never shortened.
+    async fn sign_out(&self, issuer: &str, subject: &str, at: DateTime<Utc>) -> Result<()>;
+    /// [`ExternalIdentities::sign_out`] for every subject linked to the user.
+    async fn sign_out_user(&self, user: UserId, at: DateTime<Utc>) -> Result<()>;
 }
 
 /// A member of a tenant, as listed.

@@ -72,7 +72,8 @@ impl Auth<'_> {
         }
     }
 
-    /// Ends the caller's session, or every session of the caller.
+    /// Ends the caller's session, or every session of the caller (with an
+    /// external provider, every subject linked to them too).
     ///
     /// # Errors
     /// [`Error::Forbidden`] for a context that is not a signed-in user.
@@ -81,9 +82,14 @@ impl Auth<'_> {
             .user_id()
             .zip(ctx.session_id())
             .ok_or(Error::Forbidden)?;
+        let external = ctx.external_session();
         if all_sessions {
             let ended = self.sessions.revoke_all(user, None, "sign_out_all").await?;
-            self.end_sessions(&ended, "sign_out_all").await
+            self.end_sessions(&ended, "sign_out_all").await?;
+            self.sign_out_external(user, external, true).await
+        } else if external.is_some() {
+            // A provider's session is not ours: its end is kept against its subject.
+            self.sign_out_external(user, external, false).await
         } else {
             self.end_sessions(&[session], "sign_out").await
         }

@@ -3,7 +3,7 @@
 //! without one cannot reach tenant data: the compiler says so.
 
 use crate::error::{Error, Result};
-use crate::identity::{AccessClaims, Membership, RoleName};
+use crate::identity::{AccessClaims, ExternalSession, Membership, RoleName};
 use crate::ids::{SessionId, TenantId, UserId};
 use std::fmt;
 use std::str::FromStr;
@@ -58,6 +58,8 @@ pub enum Principal {
         user_id: UserId,
         session_id: SessionId,
         role: RoleName,
+        /// Set when the token came from an external provider.
+        external: Option<ExternalSession>,
     },
     /// The system itself: the CLI, seeding, background work. Never made from a request.
     System,
@@ -111,6 +113,7 @@ impl TenantContext {
                 user_id: claims.user_id,
                 session_id: claims.session_id,
                 role: membership.role.clone(),
+                external: claims.external.clone(),
             },
         })
     }
@@ -147,6 +150,14 @@ impl TenantContext {
     pub fn session_id(&self) -> Option<SessionId> {
         match &self.principal {
             Principal::Member { session_id, .. } => Some(*session_id),
+            Principal::System | Principal::Invitee => None,
+        }
+    }
+
+    /// The external provider's session, when the token came from one.
+    pub fn external_session(&self) -> Option<&ExternalSession> {
+        match &self.principal {
+            Principal::Member { external, .. } => external.as_ref(),
             Principal::System | Principal::Invitee => None,
         }
     }

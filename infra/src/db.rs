@@ -279,6 +279,10 @@ impl Storage {
         crate::sessions::SqlSessionStore::new(self.db.clone())
     }
 
+    pub fn external_identities(&self) -> crate::external_identities::SqlExternalIdentities {
+        crate::external_identities::SqlExternalIdentities::new(self.db.clone())
+    }
+
     pub fn identity(&self) -> crate::identity::SqlIdentityStore {
         crate::identity::SqlIdentityStore::new(self.db.clone(), self.engine.clone())
             .with_databases(self.databases.clone())

@@ -160,6 +160,7 @@ impl TokenService for JwtTokens {
             tenant_id: TenantId::from_uuid(c.tid),
             session_id: SessionId::from_uuid(c.sid),
             expires_at: DateTime::from_timestamp(c.exp, 0).unwrap_or_default(),
+            external: None,
         })
     }
 }

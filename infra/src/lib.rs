@@ -5,6 +5,7 @@ pub mod authz;
 pub mod db;
 mod entities;
 mod errors;
+pub mod external_identities;
 pub mod housekeeping;
 pub mod identity;
 pub mod jwt;

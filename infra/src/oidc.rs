@@ -24,6 +24,8 @@ pub struct OidcSettings {
     pub tenant_claim: String,
     /// The claim naming the user (an email registered here).
     pub email_claim: String,
+    /// The claim saying the provider verified that email (`true` or `"true"`).
+    pub email_verified_claim: String,
     /// Keys are fetched again after this long, or on an unknown `kid` but not
     /// more often than `min_refetch`.
     pub cache_ttl: Duration,
@@ -43,6 +45,15 @@ pub struct OidcVerifier {
 
 fn bad() -> Error {
     Error::Unauthenticated("invalid or expired access token")
+}
+
+/// A boolean claim: JSON `true`, or the string `"true"` some providers send.
+fn is_true(v: &Value) -> bool {
+    match v {
+        Value::Bool(b) => *b,
+        Value::String(s) => s.eq_ignore_ascii_case("true"),
+        _ => false,
+    }
 }
 
 impl OidcVerifier {
@@ -129,16 +140,45 @@ impl ExternalTokenVerifier for OidcVerifier {
             .map_err(|_| bad())?
             .claims;
         let text = |name: &str| claims.get(name).and_then(Value::as_str).map(str::to_owned);
+        let time = |name: &str| {
+            claims
+                .get(name)
+                .and_then(Value::as_i64)
+                .and_then(|t| DateTime::<Utc>::from_timestamp(t, 0))
+                .ok_or_else(bad)
+        };
         Ok(ExternalClaims {
             issuer: self.settings.issuer.clone(),
             subject: text("sub").ok_or_else(bad)?,
             email: text(&self.settings.email_claim),
+            email_verified: claims
+                .get(&self.settings.email_verified_claim)
+                .is_some_and(is_true),
             tenant_id: text(&self.settings.tenant_claim).and_then(|t| t.parse::<TenantId>().ok()),
-            expires_at: claims
-                .get("exp")
-                .and_then(Value::as_i64)
-                .and_then(|e| DateTime::<Utc>::from_timestamp(e, 0))
-                .ok_or_else(bad)?,
+            issued_at: time("iat")?,
+            expires_at: time("exp")?,
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn email_verified_is_true_only_when_the_provider_says_so() {
+        for yes in [json!(true), json!("true"), json!("True")] {
+            assert!(is_true(&yes), "{yes}");
+        }
+        for no in [
+            json!(false),
+            json!("false"),
+            json!("yes"),
+            json!(1),
+            json!(null),
+        ] {
+            assert!(!is_true(&no), "{no}");
+        }
     }
 }

@@ -96,6 +96,16 @@ pub enum SessionsV2 {
 }
 
 #[derive(DeriveIden)]
+pub enum ExternalIdentities {
+    Table,
+    Issuer,
+    Subject,
+    UserId,
+    CreatedAt,
+    SignedOutAt,
+}
+
+#[derive(DeriveIden)]
 pub enum RefreshTokens {
     Table,
     Id,

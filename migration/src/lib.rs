@@ -1,6 +1,7 @@
 //! Migrations, in two planes.
 //!
-//! - [`ControlPlane`]: global tables (tenants, users, memberships, sessions), once per deployment.
+//! - [`ControlPlane`]: global tables (tenants, users, memberships, sessions, external
+//!   identities), once per deployment.
 //! - [`TenantPlane`]: tables holding a tenant's data (projects, tasks, idempotency keys).
 //!   Under the row strategy they live once in the shared database; the schema and
 //!   database strategies run them once per tenant. Every key leads with `tenant_id`,
@@ -40,6 +41,7 @@ impl MigratorTrait for ControlPlane {
             Box::new(control::m20261121_000003_authorization::Migration),
             Box::new(control::m20261121_000004_tenant_placement::Migration),
             Box::new(control::m20261202_000001_tenant_rates::Migration),
+            Box::new(control::m20261202_000003_external_identities::Migration),
             Box::new(control::m20261202_000004_housekeeping::Migration),
         ]
     }

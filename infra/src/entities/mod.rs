@@ -2,6 +2,7 @@
 
 pub mod audit_log;
 pub mod casbin_rule;
+pub mod external_identity;
 pub mod idempotency_key;
 pub mod invitation;
 pub mod job;

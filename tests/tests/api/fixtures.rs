@@ -5,7 +5,7 @@ use sea_orm::{ConnectionTrait, Database, DbBackend, Statement};
 use serde_json::{Value, json};
 use std::collections::BTreeSet;
 
-const SECRET: &str = "fixture-secret-for-tests";
+const SECRET: &str = "fixture-secret-for-tests-0123456789abcdef";
 
 async fn spawn_fixtures(backend: Backend) -> TestApp {
     spawn_with(backend, |s| {

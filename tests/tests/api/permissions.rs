@@ -5,7 +5,7 @@
 use crate::helpers::{Backend, codes, spawn_with};
 use serde_json::{Value, json};
 
-const SECRET: &str = "matrix-secret";
+const SECRET: &str = "matrix-fixtures-secret-0123456789abcdef";
 
 /// The custom role of the matrix: works on tasks, sees projects, nothing else.
 const TRIAGER: &[&str] = &["project:read", "task:read", "task:write"];

@@ -5,7 +5,7 @@ use crate::helpers::{Backend, TestApp, assert_code, bad_fields, spawn_with};
 use sea_orm::{ConnectionTrait, Database, DbBackend, Statement};
 use serde_json::{Value, json};
 
-const SECRET: &str = "schema-secret";
+const SECRET: &str = "schema-fixtures-secret-0123456789abcdef";
 
 async fn app(backend: Backend) -> TestApp {
     spawn_with(backend, |s| {

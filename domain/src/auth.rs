@@ -115,6 +115,7 @@ impl Auth<'_> {
                 name: tenant_name,
                 slug: tenant_slug,
                 isolation: input.isolation,
+                fixture: false,
             },
         };
         let (user, tenant) = self.identity.create_account(&account).await?;
@@ -225,6 +226,7 @@ impl Auth<'_> {
                     name,
                     slug,
                     isolation: input.isolation,
+                    fixture: false,
                 },
             )
             .await

@@ -194,6 +194,8 @@ pub struct NewTenant {
     pub name: TenantName,
     pub slug: TenantSlug,
     pub isolation: Isolation,
+    /// Made by the fixture endpoint, which may delete only such tenants.
+    pub fixture: bool,
 }
 
 /// The control plane: users, tenants, memberships, sessions. It has no

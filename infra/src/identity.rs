@@ -163,6 +163,7 @@ fn tenant_to_domain(r: tenant::Model) -> Result<Tenant> {
         name: TenantName::parse(&r.name).map_err(|_| corrupt("tenant name"))?,
         isolation: r.isolation.parse().map_err(|_| corrupt("isolation"))?,
         created_at: r.created_at,
+        fixture: r.fixture,
     })
 }
 
@@ -196,6 +197,7 @@ async fn insert_tenant(
         created_at: Set(now),
         rate_tenant_work: Set(None),
         rate_per_user: Set(None),
+        fixture: Set(t.fixture),
     };
     tenant::Entity::insert(row)
         .exec_without_returning(db)

@@ -72,7 +72,7 @@ async fn start(db: &str, redis: Option<&str>, prefix: &str) -> anyhow::Result<No
         .env("APP_REDIS__KEY_PREFIX", prefix)
         .env("APP_DEMO__SEED_ON_FIRST_START", "false")
         .env("APP_DATABASE__MAX_CONNECTIONS", "20")
-        .env("FIXTURES_SECRET", "bench")
+        .env("FIXTURES_SECRET", "bench-fixtures-secret-0123456789abcdef")
         .stdout(Stdio::null());
     match redis {
         Some(r) => cmd.env("REDIS_URL", r),
@@ -186,7 +186,10 @@ async fn gql(
 async fn tenant(client: &reqwest::Client, base: &str) -> anyhow::Result<(String, String)> {
     let f: Value = client
         .post(format!("{base}/_fixtures/tenants"))
-        .header("x-fixtures-secret", "bench")
+        .header(
+            "x-fixtures-secret",
+            "bench-fixtures-secret-0123456789abcdef",
+        )
         .json(&json!({ "users": [{ "role": "owner" }], "projects": 1 }))
         .send()
         .await?

@@ -77,7 +77,7 @@ async fn server(url: &str, admission: bool) -> anyhow::Result<String> {
         .merge(("database.migrate_on_start", true))
         .merge(("log.filter", "off"))
         .merge(("demo.seed_on_first_start", false))
-        .merge(("fixtures.secret", "bench"))
+        .merge(("fixtures.secret", "bench-fixtures-secret-0123456789abcdef"))
         .merge(("tenancy.admission.enabled", admission))
         .merge(("rate_limit.requests.tenant_work_per_second", 1_000_000))
         .merge(("rate_limit.requests.user_per_second", 1_000_000))
@@ -99,7 +99,10 @@ async fn tenant(
                        "projects": projects, "tasksPerProject": 3 });
     let f: Value = client
         .post(format!("{base}/_fixtures/tenants"))
-        .header("x-fixtures-secret", "bench")
+        .header(
+            "x-fixtures-secret",
+            "bench-fixtures-secret-0123456789abcdef",
+        )
         .json(&body)
         .send()
         .await?

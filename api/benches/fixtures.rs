@@ -33,7 +33,7 @@ async fn main() -> anyhow::Result<()> {
         .merge(("metrics.listen", ""))
         .merge(("database.url", url))
         .merge(("log.filter", "off"))
-        .merge(("fixtures.secret", "bench"))
+        .merge(("fixtures.secret", "bench-fixtures-secret-0123456789abcdef"))
         .merge(("tenancy.database.name_prefix", "bench_fx_"));
     let app = Application::build(Settings::from_figment(figment)?).await?;
     let url = format!("http://{}/_fixtures/tenants", app.local_addr());
@@ -47,7 +47,10 @@ async fn main() -> anyhow::Result<()> {
             let start = Instant::now();
             let res = client
                 .post(&url)
-                .header("x-fixtures-secret", "bench")
+                .header(
+                    "x-fixtures-secret",
+                    "bench-fixtures-secret-0123456789abcdef",
+                )
                 .json(&body)
                 .send()
                 .await?;
@@ -58,7 +61,10 @@ async fn main() -> anyhow::Result<()> {
             let start = Instant::now();
             let res = client
                 .delete(format!("{url}/{}", f["tenant"]["id"].as_str().unwrap()))
-                .header("x-fixtures-secret", "bench")
+                .header(
+                    "x-fixtures-secret",
+                    "bench-fixtures-secret-0123456789abcdef",
+                )
                 .send()
                 .await?;
             assert_eq!(res.status(), 204);

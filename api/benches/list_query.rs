@@ -54,7 +54,10 @@ async fn make_tenants(
             async move {
                 let res = client
                     .post(format!("{base}/_fixtures/tenants"))
-                    .header("x-fixtures-secret", "bench")
+                    .header(
+                        "x-fixtures-secret",
+                        "bench-fixtures-secret-0123456789abcdef",
+                    )
                     .json(&body)
                     .send()
                     .await?;
@@ -139,7 +142,7 @@ async fn main() -> anyhow::Result<()> {
         .merge(("database.url", url))
         .merge(("log.filter", "off"))
         .merge(("demo.seed_on_first_start", false))
-        .merge(("fixtures.secret", "bench"))
+        .merge(("fixtures.secret", "bench-fixtures-secret-0123456789abcdef"))
         .merge(("tenancy.database.name_prefix", PREFIX));
     let settings = Settings::from_figment(figment)?;
     let slots = settings

@@ -96,6 +96,7 @@ impl Bench {
                     name: TenantName::parse(&format!("Bench {n}")).expect("valid"),
                     slug: TenantSlug::parse(&format!("bench-{n}")).expect("valid"),
                     isolation,
+                    fixture: false,
                 },
             )
             .await?;

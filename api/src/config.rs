@@ -373,6 +373,9 @@ pub struct LogSettings {
     pub filter: String,
 }
 
+/// The shortest fixtures secret accepted, in bytes.
+pub const MIN_FIXTURES_SECRET: usize = 32;
+
 #[derive(Debug, Clone, Deserialize, Default)]
 pub struct FixturesSettings {
     pub secret: Option<SecretString>,
@@ -470,6 +473,19 @@ impl Settings {
     }
 
     fn check_rest(&self) -> anyhow::Result<()> {
+        // The secret is all that stands between the network and making or
+        // deleting tenants, so it must not be guessable.
+        if self
+            .fixtures
+            .secret
+            .as_ref()
+            .is_some_and(|s| s.expose_secret().len() < MIN_FIXTURES_SECRET)
+        {
+            anyhow::bail!(
+                "configuration: FIXTURES_SECRET (fixtures.secret) must be at least {MIN_FIXTURES_SECRET} bytes \
+                 (e.g. `openssl rand -hex 32`)"
+            );
+        }
         match self.tenancy.default_isolation {
             Isolation::Row => {}
             Isolation::Schema if self.database.url.starts_with("postgres") => {}
@@ -692,6 +708,24 @@ mod tests {
                     .ok(),
                 Some(None)
             );
+            Ok(())
+        });
+    }
+
+    #[test]
+    fn a_short_fixtures_secret_refuses_to_start() {
+        Jail::expect_with(|jail| {
+            jail.set_env("FIXTURES_SECRET", "x".repeat(MIN_FIXTURES_SECRET - 1));
+            let err = Settings::load().unwrap_err().to_string();
+            assert!(
+                err.contains("FIXTURES_SECRET") && err.contains("at least 32 bytes"),
+                "{err}"
+            );
+            jail.set_env("FIXTURES_SECRET", "");
+            assert!(Settings::load().is_err(), "an empty secret is refused too");
+            jail.set_env("FIXTURES_SECRET", "x".repeat(MIN_FIXTURES_SECRET));
+            let s = Settings::load().map_err(|e| e.to_string())?;
+            assert!(s.fixtures_enabled());
             Ok(())
         });
     }

@@ -172,6 +172,7 @@ pub async fn create(
         name: domain::values::TenantName::parse(name)
             .map_err(|e| anyhow::anyhow!("--name: {}", e.0))?,
         isolation,
+        fixture: false,
     };
     let email =
         domain::values::Email::parse(owner).map_err(|e| anyhow::anyhow!("--owner: {}", e.0))?;

@@ -31,7 +31,7 @@ async fn serve(db: &str) -> String {
         .merge(("database.url", db.to_owned()))
         .merge(("demo.seed_on_first_start", false))
         .merge(("log.filter", "off"))
-        .merge(("fixtures.secret", "cli"));
+        .merge(("fixtures.secret", "cli-fixtures-secret-0123456789abcdef"));
     let app = Application::build(Settings::from_figment(figment).unwrap())
         .await
         .unwrap();
@@ -72,7 +72,7 @@ async fn export_then_delete_a_tenant() {
         async move {
             let f: serde_json::Value = reqwest::Client::new()
                 .post(format!("{base}/_fixtures/tenants"))
-                .header("x-fixtures-secret", "cli")
+                .header("x-fixtures-secret", "cli-fixtures-secret-0123456789abcdef")
                 .json(&serde_json::json!({ "users": [{ "role": "owner" }, { "role": "viewer" }], "projects": projects, "tasksPerProject": 3 }))
                 .send()
                 .await
@@ -155,7 +155,7 @@ async fn create_a_database_tenant_then_move_it_to_row() {
     // An account to own the new tenant.
     let f: serde_json::Value = reqwest::Client::new()
         .post(format!("{base}/_fixtures/tenants"))
-        .header("x-fixtures-secret", "cli")
+        .header("x-fixtures-secret", "cli-fixtures-secret-0123456789abcdef")
         .json(&serde_json::json!({ "users": [{ "role": "owner" }], "projects": 0 }))
         .send()
         .await

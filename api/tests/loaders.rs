@@ -41,6 +41,15 @@ impl IdentityStore for CountingIdentity {
     async fn add_membership(&self, t: TenantId, u: UserId, r: &RoleName) -> Result<()> {
         self.inner.add_membership(t, u, r).await
     }
+    async fn add_invited_membership(
+        &self,
+        t: TenantId,
+        u: UserId,
+        r: &RoleName,
+        at: chrono::DateTime<chrono::Utc>,
+    ) -> Result<bool> {
+        self.inner.add_invited_membership(t, u, r, at).await
+    }
     async fn create_tenant(&self, o: UserId, t: &NewTenant) -> Result<Tenant> {
         self.inner.create_tenant(o, t).await
     }

@@ -12,7 +12,7 @@ use std::process::Stdio;
 use std::time::{Duration, Instant};
 use tokio::process::{Child, Command};
 
-const SECRET: &str = "two-nodes-fixtures";
+const SECRET: &str = "two-nodes-fixtures-secret-0123456789";
 const JWT: &str = "two-nodes-jwt-secret-of-at-least-32-bytes!";
 
 fn server_url() -> String {

@@ -179,6 +179,7 @@ impl Auth<'_> {
                 name: tenant_name,
                 slug: tenant_slug,
                 isolation,
+                fixture: false,
             },
         };
         // The store's unique constraints still decide a race between two sign-ups.
@@ -310,6 +311,7 @@ impl Auth<'_> {
                     name,
                     slug,
                     isolation,
+                    fixture: false,
                 },
             )
             .await

@@ -36,6 +36,7 @@ pub enum Entity {
     Role,
     Webhook,
     Delivery,
+    Invitation,
 }
 
 impl fmt::Display for Entity {
@@ -49,6 +50,7 @@ impl fmt::Display for Entity {
             Entity::Role => "role",
             Entity::Webhook => "webhook",
             Entity::Delivery => "delivery",
+            Entity::Invitation => "invitation",
         })
     }
 }

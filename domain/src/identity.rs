@@ -21,6 +21,8 @@ pub struct Tenant {
     pub name: TenantName,
     pub isolation: Isolation,
     pub created_at: DateTime<Utc>,
+    /// Made by the fixture endpoint (see [`crate::ports::NewTenant::fixture`]).
+    pub fixture: bool,
 }
 
 /// A role's name within a tenant. The four defaults exist in every tenant.

@@ -1,10 +1,12 @@
 //! Inviting members: an invitation is stored first, then emailed; accepting it
-//! creates the user if needed and the membership, and signs them in.
+//! creates the user if needed and the membership, and signs them in. An
+//! invitation can be revoked, and removing a member voids theirs.
 
+use crate::access::Access;
 use crate::auth::{Auth, SignedIn};
 use crate::authz::RoleBook;
 use crate::budgets::spend;
-use crate::error::{Error, Result};
+use crate::error::{Entity, Error, Result};
 use crate::identity::RoleName;
 use crate::ids::{TenantId, UserId};
 use crate::invitation::{Delivery, EmailStatus, Invitation, OutgoingEmail};
@@ -141,13 +143,65 @@ impl Members<'_> {
         tx.pending_invitations().await
     }
 
+    /// Revokes an invitation of the caller's tenant not yet accepted: its
+    /// token then joins nobody. As with inviting, only someone holding every
+    /// permission of its role may (so only owners revoke an owner's).
+    ///
+    /// # Errors
+    /// [`Error::NotFound`] for an id that is no pending invitation of this
+    /// tenant; [`Error::Forbidden`] for a role with permissions the caller lacks.
+    pub async fn revoke(&self, ctx: &TenantContext, id: Uuid) -> Result<()> {
+        let book = RoleBook::new(self.access.custom_roles(ctx).await?);
+        let tx = self.tenancy.begin(ctx, TxMode::Write).await?;
+        let invitation = tx
+            .pending_invitation(id)
+            .await?
+            .ok_or(Error::NotFound(Entity::Invitation))?;
+        // A custom role deleted since grants nothing: anyone here may revoke it.
+        if book
+            .get(invitation.role.as_str())
+            .is_some_and(|role| !role.within(book.permissions_of(ctx)))
+        {
+            return Err(Error::Forbidden);
+        }
+        if !tx.revoke_invitation(id).await? {
+            return Err(Error::NotFound(Entity::Invitation));
+        }
+        tx.commit().await
+    }
+
+    /// Removes a member (see [`Access::remove_member`]) and voids their
+    /// pending invitations to this tenant, so an unused one cannot bring them
+    /// back. The removal's own transaction is what voids them: acceptance
+    /// refuses an invitation made before the invitee's latest removal (see
+    /// [`crate::ports::IdentityStore::add_invited_membership`]). The
+    /// invitations, in the tenant plane, are then deleted so they leave the
+    /// pending list; should that fail, the removal stands, the error is
+    /// returned, and they stay listed but void.
+    ///
+    /// # Errors
+    /// As [`Access::remove_member`]; storage errors.
+    pub async fn remove_member(&self, ctx: &TenantContext, user: UserId) -> Result<()> {
+        Access {
+            store: self.access,
+            ctx,
+        }
+        .remove_member(user)
+        .await?;
+        let email = self.auth.identity.user(user).await?.email;
+        let tx = self.tenancy.begin(ctx, TxMode::Write).await?;
+        tx.revoke_invitations_for(&email).await?;
+        tx.commit().await
+    }
+
     /// Accepts an invitation: a new user sets their password here; an existing
     /// user proves it is them with theirs. Signs them in to the tenant.
     ///
     /// # Errors
-    /// [`Error::Unauthenticated`] for an unknown, used or expired token, or a
-    /// wrong password for an existing account; [`Error::Invalid`] on `password`
-    /// or `displayName` for a new account.
+    /// [`Error::Unauthenticated`] for an unknown, used, expired or revoked
+    /// token (also one voided by removing its invitee since), or a wrong
+    /// password for an existing account; [`Error::Invalid`] on `password` or
+    /// `displayName` for a new account, or on `role` for a role deleted since.
     pub async fn accept(
         &self,
         token: &str,
@@ -202,23 +256,37 @@ impl Members<'_> {
                     .await?
             }
         };
-        // Control plane first, then the tenant plane, never one inside the other
-        // (on SQLite they share a file, and its single writer would wait on itself).
-        // If marking the invitation fails, a retry finds the membership and goes on.
-        self.join(tenant_id, user.id, &invitation.role).await?;
+        // Claimed first, so a revocation racing this either wins (nothing to
+        // claim) or finds it used. Then the control plane, never one inside the
+        // other (on SQLite they share a file, and its single writer would wait
+        // on itself).
         let tx = self.tenancy.begin(&ctx, TxMode::Write).await?;
         if !tx.accept_invitation(invitation.id).await? {
             return Err(bad());
         }
         tx.commit().await?;
-        self.auth.start_session(user, tenant).await
-    }
-
-    async fn join(&self, tenant: TenantId, user: UserId, role: &RoleName) -> Result<()> {
-        match self.auth.identity.add_membership(tenant, user, role).await {
-            Ok(()) | Err(Error::Conflict { .. }) => Ok(()),
-            Err(e) => Err(e),
+        let joined = self
+            .auth
+            .identity
+            .add_invited_membership(tenant_id, user.id, &invitation.role, invitation.created_at)
+            .await;
+        match joined {
+            Ok(true) | Err(Error::Conflict { .. }) => {}
+            // Voided by a removal since it was made: it stays used.
+            Ok(false) => return Err(bad()),
+            // Not joined (a role deleted since, or a failure): the invitation
+            // stands for another try. Should giving it back fail too, it stays
+            // used and a new one is needed; the first error is the one to report.
+            Err(e) => {
+                if let Ok(tx) = self.tenancy.begin(&ctx, TxMode::Write).await
+                    && tx.release_invitation(invitation.id).await.is_ok()
+                {
+                    tx.commit().await.ok();
+                }
+                return Err(e);
+            }
         }
+        self.auth.start_session(user, tenant).await
     }
 }
 

@@ -194,6 +194,8 @@ pub struct NewTenant {
     pub name: TenantName,
     pub slug: TenantSlug,
     pub isolation: Isolation,
+    /// Made by the fixture endpoint, which may delete only such tenants.
+    pub fixture: bool,
 }
 
 /// The control plane: users, tenants, memberships, sessions. It has no
@@ -215,6 +217,18 @@ pub trait IdentityStore: Send + Sync {
     ) -> Result<User>;
     /// Adds a user to a tenant with a role.
     async fn add_membership(&self, tenant: TenantId, user: UserId, role: &RoleName) -> Result<()>;
+    /// Adds a user to a tenant with the role of an invitation made at
+    /// `invited_at`, unless they were removed from the tenant since: then it
+    /// adds nothing and returns false. The check and the insert are one
+    /// transaction, serialised with member removals, so a removal voids
+    /// every invitation made before it.
+    async fn add_invited_membership(
+        &self,
+        tenant: TenantId,
+        user: UserId,
+        role: &RoleName,
+        invited_at: DateTime<Utc>,
+    ) -> Result<bool>;
     /// Every member of a tenant.
     async fn member_ids(&self, tenant: TenantId) -> Result<Vec<UserId>>;
     /// Changes a member's role.
@@ -390,8 +404,17 @@ pub trait InvitationRepository {
     async fn invitation_by_token(&self, token_hash: &str) -> Result<Option<Invitation>>;
     /// Invitations not yet accepted, newest first.
     async fn pending_invitations(&self) -> Result<Vec<Invitation>>;
+    /// The invitation with this id, unless it was accepted.
+    async fn pending_invitation(&self, id: uuid::Uuid) -> Result<Option<Invitation>>;
     /// Marks it accepted, unless it already was: returns whether this call did.
     async fn accept_invitation(&self, id: uuid::Uuid) -> Result<bool>;
+    /// Undoes [`Self::accept_invitation`], for a join that did not happen.
+    async fn release_invitation(&self, id: uuid::Uuid) -> Result<()>;
+    /// Deletes it unless it was accepted, so its token finds nothing:
+    /// returns whether this call did.
+    async fn revoke_invitation(&self, id: uuid::Uuid) -> Result<bool>;
+    /// Deletes every invitation for `email` not yet accepted: returns how many.
+    async fn revoke_invitations_for(&self, email: &Email) -> Result<u64>;
     async fn set_email_status(
         &self,
         id: uuid::Uuid,

@@ -143,6 +143,24 @@ impl Drop for Orphan {
     }
 }
 
+async fn insert_membership(
+    tx: &DatabaseTransaction,
+    tenant: TenantId,
+    user: UserId,
+    role: &RoleName,
+) -> Result<()> {
+    membership::Entity::insert(membership::ActiveModel {
+        tenant_id: Set(tenant.as_uuid()),
+        user_id: Set(user.as_uuid()),
+        role: Set(role.as_str().to_owned()),
+        created_at: Set(crate::now()),
+    })
+    .exec_without_returning(tx)
+    .await
+    .map_err(|e| unique_as_conflict(e, "userId", "already a member of this tenant"))?;
+    Ok(())
+}
+
 fn corrupt(what: &str) -> Error {
     Error::unexpected(format!("stored {what} is invalid"))
 }
@@ -163,6 +181,7 @@ fn tenant_to_domain(r: tenant::Model) -> Result<Tenant> {
         name: TenantName::parse(&r.name).map_err(|_| corrupt("tenant name"))?,
         isolation: r.isolation.parse().map_err(|_| corrupt("isolation"))?,
         created_at: r.created_at,
+        fixture: r.fixture,
     })
 }
 
@@ -196,6 +215,7 @@ async fn insert_tenant(
         created_at: Set(now),
         rate_tenant_work: Set(None),
         rate_per_user: Set(None),
+        fixture: Set(t.fixture),
     };
     tenant::Entity::insert(row)
         .exec_without_returning(db)
@@ -283,17 +303,35 @@ impl IdentityStore for SqlIdentityStore {
         if !crate::authz::store::role_exists(&tx, tenant, role).await? {
             return Err(Error::invalid("role", "this role no longer exists"));
         }
-        membership::Entity::insert(membership::ActiveModel {
-            tenant_id: Set(tenant.as_uuid()),
-            user_id: Set(user.as_uuid()),
-            role: Set(role.as_str().to_owned()),
-            created_at: Set(crate::now()),
-        })
-        .exec_without_returning(&tx)
-        .await
-        .map_err(|e| unique_as_conflict(e, "userId", "already a member of this tenant"))?;
+        insert_membership(&tx, tenant, user, role).await?;
         self.finish_join(tx, tenant, user, role.as_str(), None)
             .await
+    }
+
+    async fn add_invited_membership(
+        &self,
+        tenant: TenantId,
+        user: UserId,
+        role: &RoleName,
+        invited_at: chrono::DateTime<chrono::Utc>,
+    ) -> Result<bool> {
+        let tx = write_tx(&self.db).await?;
+        // The lock every member change holds: a removal either committed
+        // before this check or waits until this join is done.
+        crate::authz::store::lock_tenant_row(&tx, tenant).await?;
+        if audit::removed_since(&tx, tenant, user, invited_at)
+            .await
+            .or_unexpected()?
+        {
+            return Ok(false);
+        }
+        if !crate::authz::store::role_exists(&tx, tenant, role).await? {
+            return Err(Error::invalid("role", "this role no longer exists"));
+        }
+        insert_membership(&tx, tenant, user, role).await?;
+        self.finish_join(tx, tenant, user, role.as_str(), None)
+            .await?;
+        Ok(true)
     }
 
     async fn member_ids(&self, tenant: TenantId) -> Result<Vec<UserId>> {

@@ -40,6 +40,7 @@ async fn the_adapter_round_trips_lines_through_the_database() {
                 name: TenantName::parse("Acme").unwrap(),
                 slug: TenantSlug::parse("acme").unwrap(),
                 isolation: domain::Isolation::Row,
+                fixture: false,
             },
         })
         .await

@@ -13,6 +13,7 @@ pub enum Tenants {
     CreatedAt,
     RateTenantWork,
     RatePerUser,
+    Fixture,
 }
 
 #[derive(DeriveIden)]

@@ -41,6 +41,7 @@ impl MigratorTrait for ControlPlane {
             Box::new(control::m20261121_000003_authorization::Migration),
             Box::new(control::m20261121_000004_tenant_placement::Migration),
             Box::new(control::m20261202_000001_tenant_rates::Migration),
+            Box::new(control::m20261202_000002_fixture_tenants::Migration),
             Box::new(control::m20261202_000003_external_identities::Migration),
             Box::new(control::m20261202_000004_housekeeping::Migration),
         ]

@@ -202,6 +202,7 @@ impl Fixtures<'_> {
                     name: TenantName::parse(&format!("Fixture {tag}")).expect("valid"),
                     slug: TenantSlug::parse(&format!("fx-{tag}")).expect("valid"),
                     isolation: spec.isolation,
+                    fixture: true,
                 },
             )
             .await?;
@@ -270,16 +271,20 @@ impl Fixtures<'_> {
         })
     }
 
-    /// Removes a tenant and everything it owns: its tenant-plane rows, its
-    /// memberships and sessions, and fixture users left without a tenant.
-    /// Returns whether the tenant existed.
+    /// Removes a fixture tenant and everything it owns: its tenant-plane rows,
+    /// its memberships and sessions, and fixture users left without a tenant.
+    /// Returns whether it existed; a tenant not made by [`Self::create`] is
+    /// left alone and answered as absent, so a fixtures secret deletes no
+    /// customer's tenant.
     ///
     /// # Errors
     /// Storage errors.
     pub async fn delete(&self, tenant_id: TenantId) -> Result<bool> {
         let identity = self.auth.identity;
-        let Ok(tenant) = identity.tenant(tenant_id).await else {
-            return Ok(false);
+        let tenant = match identity.tenant(tenant_id).await {
+            Ok(t) if t.fixture => t,
+            Ok(_) | Err(Error::NotFound(_)) => return Ok(false),
+            Err(e) => return Err(e),
         };
         // Fixture users go with their tenant; anyone else keeps their account.
         let mut fixture_users = Vec::new();

@@ -60,6 +60,7 @@ pub async fn load(
                     name: TenantName::parse(&format!("Scale {t}")).expect("valid"),
                     slug: TenantSlug::parse(&format!("s{t}-{run}")).expect("valid"),
                     isolation: Isolation::Row,
+                    fixture: false,
                 },
             )
             .await?;

@@ -46,6 +46,7 @@ pub const ACCESS: &[(&str, Access)] = &[
     ("deleteTask", Needs(P::TaskWrite)),
     ("invitations", Needs(P::MemberManage)),
     ("inviteMember", Needs(P::MemberManage)),
+    ("revokeInvitation", Needs(P::MemberManage)),
     ("roles", Needs(P::MemberRead)),
     ("createRole", Needs(P::RoleManage)),
     ("updateRole", Needs(P::RoleManage)),

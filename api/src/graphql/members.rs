@@ -1,11 +1,13 @@
-//! Invitations: invite by email, accept with the emailed token.
+//! Invitations: invite by email, accept with the emailed token, revoke.
 
 use super::access::Guarded;
 use super::context::{services, tenant};
-use super::error::ApiResult;
+use super::error::{ApiError, ApiResult};
+use super::scalars::parse_id;
 use super::types::AuthPayload;
 use async_graphql::{Context, Enum, ID, InputObject, Object};
 use chrono::{DateTime, Utc};
+use domain::error::Entity;
 use domain::invitation::{EmailStatus as DomainStatus, Invitation};
 
 /// Whether the invitation email went out. A failed one leaves the invitation in place.
@@ -97,6 +99,17 @@ impl MemberMutation {
                 .invite(t, &input.email, &input.role)
                 .await?,
         ))
+    }
+
+    /// Revokes an invitation not yet accepted (owners and admins; an owner's
+    /// invitation by owners only): its token no longer joins anyone.
+    #[graphql(guard = "Guarded(\"revokeInvitation\")")]
+    async fn revoke_invitation(&self, ctx: &Context<'_>, id: ID) -> ApiResult<bool> {
+        let t = tenant(ctx)?;
+        let id = parse_id(&id)
+            .ok_or_else(|| ApiError::from(domain::Error::NotFound(Entity::Invitation)))?;
+        services(ctx).members().revoke(t, id).await?;
+        Ok(true)
     }
 
     /// Accepts an invitation with the token from its email and signs in to its

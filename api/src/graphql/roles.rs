@@ -218,13 +218,14 @@ impl RoleMutation {
         Ok(MemberNode(member))
     }
 
-    /// Removes a member from the tenant and ends their sessions in it.
+    /// Removes a member from the tenant, ends their sessions in it and voids
+    /// their pending invitations to it.
     #[graphql(guard = "Guarded(\"removeMember\")")]
     async fn remove_member(&self, ctx: &Context<'_>, user_id: ID) -> ApiResult<bool> {
         let t = tenant(ctx)?;
         services(ctx)
-            .access(t)
-            .remove_member(self::user_id(&user_id)?)
+            .members()
+            .remove_member(t, self::user_id(&user_id)?)
             .await?;
         Ok(true)
     }

@@ -1,18 +1,24 @@
 //! `POST /_fixtures/tenants`, `DELETE /_fixtures/tenants/{id}`: fresh tenants
-//! with data for end-to-end suites. Routed only when `FIXTURES_SECRET` is set
-//! outside production, and even then a request without the secret gets the
-//! same 404 as a server without the endpoint.
+//! with data for end-to-end suites. Mounted only when `FIXTURES_SECRET` is set
+//! outside production, and then as the router's fallback behind the secret:
+//! no route names `/_fixtures`, so a request without the secret, whatever its
+//! method, gets the very 404 an unknown path gets (and counts as unmatched in
+//! the metrics). Only tenants made here can be deleted here.
 
 use super::AppState;
+use crate::config::Settings;
 use axum::Json;
-use axum::extract::{Path, State};
+use axum::Router;
+use axum::extract::{Path, Request, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
+use axum::routing::{delete, post};
 use domain::TenantId;
 use secrecy::ExposeSecret;
 use seed::fixtures::{CustomRoleSpec, Fixture, FixtureSpec, Fixtures};
 use serde::Deserialize;
 use serde_json::json;
+use tower::ServiceExt;
 
 #[derive(Deserialize)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
@@ -44,18 +50,33 @@ struct UserBody {
     role: String,
 }
 
-/// Compares without an early exit, so timing does not reveal the secret.
-fn same(a: &[u8], b: &[u8]) -> bool {
-    a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
-}
-
-fn authorised(state: &AppState, headers: &HeaderMap) -> bool {
-    let Some(secret) = &state.settings.fixtures.secret else {
+fn authorised(settings: &Settings, headers: &HeaderMap) -> bool {
+    let Some(secret) = &settings.fixtures.secret else {
         return false;
     };
-    headers
-        .get("x-fixtures-secret")
-        .is_some_and(|given| same(given.as_bytes(), secret.expose_secret().as_bytes()))
+    headers.get("x-fixtures-secret").is_some_and(|given| {
+        super::same_secret(given.as_bytes(), secret.expose_secret().as_bytes())
+    })
+}
+
+/// The fixture routes, reached only through [`fallback`].
+pub fn routes(state: AppState) -> Router {
+    Router::new()
+        .route("/_fixtures/tenants", post(create))
+        .route("/_fixtures/tenants/{id}", delete(remove))
+        .with_state(state)
+}
+
+/// The outer router's fallback: an authorised request under `/_fixtures/`
+/// goes on to `routes`; anything else gets what an unknown path gets.
+pub async fn fallback(settings: &Settings, routes: Router, req: Request) -> Response {
+    if !req.uri().path().starts_with("/_fixtures/") || !authorised(settings, req.headers()) {
+        return StatusCode::NOT_FOUND.into_response();
+    }
+    match routes.oneshot(req).await {
+        Ok(res) => res,
+        Err(never) => match never {},
+    }
 }
 
 fn bad_request(message: String, fields: serde_json::Value) -> Response {
@@ -80,14 +101,7 @@ fn body_of(f: &Fixture) -> serde_json::Value {
     })
 }
 
-pub async fn create(
-    State(state): State<AppState>,
-    headers: HeaderMap,
-    body: axum::body::Bytes,
-) -> Response {
-    if !authorised(&state, &headers) {
-        return StatusCode::NOT_FOUND.into_response();
-    }
+async fn create(State(state): State<AppState>, body: axum::body::Bytes) -> Response {
     let body: CreateBody = match serde_json::from_slice(&body) {
         Ok(b) => b,
         Err(e) => return bad_request(format!("the body is not a fixture request: {e}"), json!([])),
@@ -149,14 +163,7 @@ pub async fn create(
     }
 }
 
-pub async fn delete(
-    State(state): State<AppState>,
-    headers: HeaderMap,
-    Path(id): Path<String>,
-) -> Response {
-    if !authorised(&state, &headers) {
-        return StatusCode::NOT_FOUND.into_response();
-    }
+async fn remove(State(state): State<AppState>, Path(id): Path<String>) -> Response {
     let Ok(id) = id.parse::<TenantId>() else {
         return StatusCode::NOT_FOUND.into_response();
     };

@@ -70,12 +70,11 @@ pub fn router(state: AppState) -> anyhow::Result<Router> {
         router = router.route("/metrics", get(metrics::render_to_token));
     }
     if fixtures_on {
-        router = router
-            .route("/_fixtures/tenants", axum::routing::post(fixtures::create))
-            .route(
-                "/_fixtures/tenants/{id}",
-                axum::routing::delete(fixtures::delete),
-            );
+        let routes = fixtures::routes(state.clone());
+        let settings = state.settings.clone();
+        router = router.fallback(move |req: axum::extract::Request| async move {
+            fixtures::fallback(&settings, routes, req).await
+        });
     }
     let mut router = router
         .layer(axum::middleware::from_fn(metrics::track_http))

@@ -1,9 +1,12 @@
 //! Audit entries: written inside the change's transaction, read per tenant.
 
 use crate::entities::audit_log;
-use domain::audit::{AuditEntry, AuditRecord, AuditState, AuditValue};
+use chrono::{DateTime, Utc};
+use domain::audit::{AuditAction, AuditEntry, AuditRecord, AuditState, AuditValue};
 use domain::{TenantId, UserId};
-use sea_orm::{ActiveValue::Set, ConnectionTrait, DbErr, EntityTrait};
+use sea_orm::{
+    ActiveValue::Set, ColumnTrait, ConnectionTrait, DbErr, EntityTrait, PaginatorTrait, QueryFilter,
+};
 use serde_json::{Map, Value};
 use uuid::Uuid;
 
@@ -65,6 +68,30 @@ pub async fn write(
     .exec_without_returning(tx)
     .await?;
     Ok(())
+}
+
+/// Whether `user` was removed from `tenant` at or after `since`. Accepting an
+/// invitation asks this: the removal's entry, written in the removal's own
+/// transaction, is what voids the invitations made before it (so entries
+/// must be kept at least as long as invitations live).
+///
+/// # Errors
+/// When the database fails.
+pub async fn removed_since(
+    tx: &impl ConnectionTrait,
+    tenant: TenantId,
+    user: UserId,
+    since: DateTime<Utc>,
+) -> Result<bool, DbErr> {
+    use audit_log::Column as C;
+    Ok(audit_log::Entity::find()
+        .filter(C::TenantId.eq(tenant.as_uuid()))
+        .filter(C::Action.eq(AuditAction::MemberRemoved.as_str()))
+        .filter(C::Target.eq(format!("user:{user}")))
+        .filter(C::CreatedAt.gte(since))
+        .count(tx)
+        .await?
+        > 0)
 }
 
 pub fn to_domain(r: audit_log::Model) -> AuditEntry {

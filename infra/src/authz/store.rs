@@ -110,7 +110,12 @@ fn role_lines(tenant: TenantId, name: Option<&RoleName>) -> Condition {
 /// writers are serialized anyway): checks made in the transaction then hold
 /// until it commits.
 async fn lock_tenant(tx: &DatabaseTransaction, ctx: &TenantContext) -> Result<()> {
-    tenant::Entity::find_by_id(ctx.tenant_id().as_uuid())
+    lock_tenant_row(tx, ctx.tenant_id()).await
+}
+
+/// Takes the tenant's row lock, which every member change holds.
+pub(crate) async fn lock_tenant_row(tx: &DatabaseTransaction, tenant_id: TenantId) -> Result<()> {
+    tenant::Entity::find_by_id(tenant_id.as_uuid())
         .lock_exclusive()
         .one(tx)
         .await

@@ -15,6 +15,8 @@ pub struct Model {
     /// Request rates per second where they differ from the defaults.
     pub rate_tenant_work: Option<i32>,
     pub rate_per_user: Option<i32>,
+    /// Made by the fixture endpoint, which deletes no other tenant.
+    pub fixture: bool,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

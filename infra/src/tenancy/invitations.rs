@@ -71,6 +71,46 @@ impl InvitationRepository for Bound {
         .collect()
     }
 
+    async fn pending_invitation(&self, id: Uuid) -> Result<Option<Invitation>> {
+        self.one(
+            self.select::<row::Entity>()
+                .and(|q| q.filter(C::Id.eq(id)).filter(C::AcceptedAt.is_null())),
+        )
+        .await?
+        .map(to_domain)
+        .transpose()
+    }
+
+    async fn release_invitation(&self, id: Uuid) -> Result<()> {
+        self.exec_update(self.update::<row::Entity>().and(|q| {
+            q.col_expr(
+                C::AcceptedAt,
+                Expr::value(None::<chrono::DateTime<chrono::Utc>>),
+            )
+            .filter(C::Id.eq(id))
+        }))
+        .await?;
+        Ok(())
+    }
+
+    async fn revoke_invitation(&self, id: Uuid) -> Result<bool> {
+        let gone = self
+            .exec_delete(
+                self.delete::<row::Entity>()
+                    .and(|q| q.filter(C::Id.eq(id)).filter(C::AcceptedAt.is_null())),
+            )
+            .await?;
+        Ok(gone == 1)
+    }
+
+    async fn revoke_invitations_for(&self, email: &Email) -> Result<u64> {
+        self.exec_delete(self.delete::<row::Entity>().and(|q| {
+            q.filter(C::Email.eq(email.as_str()))
+                .filter(C::AcceptedAt.is_null())
+        }))
+        .await
+    }
+
     async fn accept_invitation(&self, id: Uuid) -> Result<bool> {
         let changed = self
             .exec_update(self.update::<row::Entity>().and(|q| {

@@ -3,5 +3,6 @@ pub mod m20261121_000002_refresh_tokens;
 pub mod m20261121_000003_authorization;
 pub mod m20261121_000004_tenant_placement;
 pub mod m20261202_000001_tenant_rates;
+pub mod m20261202_000002_fixture_tenants;
 pub mod m20261202_000003_external_identities;
 pub mod m20261202_000004_housekeeping;

@@ -5,7 +5,7 @@ use sea_orm::{ConnectionTrait, Database, DbBackend, Statement};
 use serde_json::{Value, json};
 use std::collections::BTreeSet;
 
-const SECRET: &str = "fixture-secret-for-tests";
+const SECRET: &str = "fixture-secret-for-tests-0123456789abcdef";
 
 async fn spawn_fixtures(backend: Backend) -> TestApp {
     spawn_with(backend, |s| {
@@ -39,6 +39,104 @@ async fn without_the_secret_the_endpoint_does_not_exist(backend: Backend) {
     // Not configured at all: 404 even with a secret.
     let plain = crate::helpers::spawn(backend).await;
     assert_eq!(create(&plain, Some(SECRET), STANDARD()).await.status(), 404);
+}
+
+/// Status, headers (but the request id and date) and body of a request.
+async fn answer(app: &TestApp, method: &str, path: &str, secret: Option<&str>) -> String {
+    let method = reqwest::Method::from_bytes(method.as_bytes()).unwrap();
+    let mut req = app
+        .client()
+        .request(method, app.url(path))
+        .header("content-type", "application/json")
+        .body(STANDARD().to_string());
+    if let Some(s) = secret {
+        req = req.header("x-fixtures-secret", s);
+    }
+    let res = req.send().await.unwrap();
+    let mut headers: Vec<String> = res
+        .headers()
+        .iter()
+        .filter(|(k, _)| !matches!(k.as_str(), "x-request-id" | "date"))
+        .map(|(k, v)| format!("{k}: {}", v.to_str().unwrap()))
+        .collect();
+    headers.sort();
+    format!(
+        "{} {headers:?} {:?}",
+        res.status(),
+        res.text().await.unwrap()
+    )
+}
+
+/// With the endpoint off, or without the right secret, no method on any
+/// `/_fixtures` path can tell it from a path that never existed.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_closed_endpoint_answers_every_method_like_an_unknown_path() {
+    let plain = crate::helpers::spawn(Backend::Sqlite).await;
+    let production = spawn_with(Backend::Sqlite, |s| {
+        s.fixtures.secret = Some(SECRET.to_owned().into());
+        s.app_env = api::config::AppEnv::Production;
+    })
+    .await;
+    let on = spawn_fixtures(Backend::Sqlite).await;
+    let wrong = format!("{SECRET}x");
+    let cases: [(&TestApp, Option<&str>); 6] = [
+        (&plain, None),
+        (&plain, Some(SECRET)),
+        (&production, Some(SECRET)),
+        (&on, None),
+        (&on, Some(&wrong)),
+        (&on, Some("")),
+    ];
+    let tenant = "/_fixtures/tenants/00000000-0000-0000-0000-000000000000";
+    for (app, secret) in cases {
+        for method in ["GET", "POST", "PUT", "PATCH", "DELETE", "HEAD", "OPTIONS"] {
+            let unknown = answer(app, method, "/no-such-path", secret).await;
+            for path in [
+                "/_fixtures/tenants",
+                tenant,
+                "/_fixtures/other",
+                "/_fixtures/",
+            ] {
+                assert_eq!(
+                    answer(app, method, path, secret).await,
+                    unknown,
+                    "{method} {path} with secret {secret:?}"
+                );
+            }
+        }
+    }
+    // Nor do the metrics name the path.
+    assert!(!on.metrics_text().await.contains("_fixtures"));
+}
+
+/// A tenant made by signing up is nobody's fixture: the endpoint answers as
+/// for an unknown tenant and leaves it whole.
+async fn deleting_a_tenant_not_made_by_the_endpoint_is_a_404(backend: Backend) {
+    let app = spawn_fixtures(backend).await;
+    let owner = app.sign_up().await;
+    let project = app.create_project(&owner.token, "Keep me").await;
+    let unknown = app
+        .delete_fixture(SECRET, "00000000-0000-0000-0000-000000000000")
+        .await;
+    assert_eq!(unknown, 404);
+    assert_eq!(app.delete_fixture(SECRET, &owner.tenant_id).await, unknown);
+    let d = app
+        .data(
+            Some(&owner.token),
+            "{ tenant { id } myTenants { role } projects { edges { node { id } } } }",
+            json!({}),
+        )
+        .await;
+    assert_eq!(d["tenant"]["id"], owner.tenant_id.as_str());
+    assert_eq!(d["myTenants"], json!([{ "role": "owner" }]));
+    assert_eq!(d["projects"]["edges"][0]["node"]["id"], project.as_str());
+    app.create_project(&owner.token, "Still works").await;
+
+    // A fixture tenant still goes, once.
+    let f = app.fixture(SECRET, STANDARD()).await;
+    let id = f["tenant"]["id"].as_str().unwrap();
+    assert_eq!(app.delete_fixture(SECRET, id).await, 204);
+    assert_eq!(app.delete_fixture(SECRET, id).await, 404);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -262,6 +360,7 @@ async fn fixtures_created_at_once_never_share_data(backend: Backend) {
 
 crate::on_every_backend!(
     without_the_secret_the_endpoint_does_not_exist,
+    deleting_a_tenant_not_made_by_the_endpoint_is_a_404,
     a_bad_body_is_a_400_that_says_why,
     fixture_users_sign_in_and_see_exactly_the_fixture,
     the_same_seed_gives_the_same_data,

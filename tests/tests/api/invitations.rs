@@ -1,5 +1,6 @@
 //! Invitations with the email provider mocked by wiremock: delivery, retries,
-//! timeouts, and accepting as a new or an existing user.
+//! timeouts, accepting as a new or an existing user, revoking, and removals
+//! voiding a member's unused invitations.
 
 use crate::helpers::{Account, Backend, TestApp, assert_code, bad_fields, spawn_with};
 use serde_json::{Value, json};
@@ -9,6 +10,8 @@ use wiremock::{Mock, MockServer, ResponseTemplate};
 
 const INVITE: &str = "mutation($i: InviteMemberInput!) { inviteMember(input: $i) { id email role emailStatus emailAttempts } }";
 const ACCEPT: &str = "mutation($t: String!, $p: String!, $n: String) { acceptInvitation(token: $t, password: $p, displayName: $n) { accessToken tenant { id } user { email } } }";
+const REVOKE: &str = "mutation($id: ID!) { revokeInvitation(id: $id) }";
+const REMOVE: &str = "mutation($u: ID!) { removeMember(userId: $u) }";
 const ACCEPT_URL: &str = "https://app.example.test/accept?token=";
 
 async fn spawn_with_provider(
@@ -261,7 +264,239 @@ async fn bad_tokens_roles_and_expired_invitations_are_refused(backend: Backend) 
     );
 }
 
+/// A server whose email provider accepts everything.
+async fn spawn_accepting(backend: Backend) -> (TestApp, MockServer) {
+    let provider = MockServer::start().await;
+    Mock::given(method("POST"))
+        .respond_with(ResponseTemplate::new(200))
+        .mount(&provider)
+        .await;
+    let app = spawn_with_provider(backend, &provider, |_| {}).await;
+    (app, provider)
+}
+
+/// Invites `email`; returns the invitation's id and the emailed token.
+async fn invited(
+    app: &TestApp,
+    provider: &MockServer,
+    by: &Account,
+    email: &str,
+    role: &str,
+) -> (String, String) {
+    let body = invite(app, by, email, role).await;
+    let id = body["data"]["inviteMember"]["id"]
+        .as_str()
+        .unwrap_or_else(|| panic!("invited: {body}"))
+        .to_owned();
+    (id, token_sent_to(provider, email).await)
+}
+
+async fn accept(app: &TestApp, token: &str) -> Value {
+    app.gql(
+        None,
+        ACCEPT,
+        json!({ "t": token, "p": "a long enough password" }),
+    )
+    .await
+}
+
+/// Joins the owner's tenant through an invitation; returns the access token and user id.
+async fn joined(
+    app: &TestApp,
+    provider: &MockServer,
+    owner: &Account,
+    role: &str,
+) -> (String, String) {
+    let email = format!("{}@example.test", crate::helpers::unique(role));
+    let (_, token) = invited(app, provider, owner, &email, role).await;
+    let d = app
+        .data(
+            None,
+            "mutation($t: String!, $p: String!) { acceptInvitation(token: $t, password: $p) { accessToken user { id } } }",
+            json!({ "t": token, "p": "a long enough password" }),
+        )
+        .await;
+    let a = &d["acceptInvitation"];
+    (
+        a["accessToken"].as_str().unwrap().to_owned(),
+        a["user"]["id"].as_str().unwrap().to_owned(),
+    )
+}
+
+async fn pending_emails(app: &TestApp, owner: &Account) -> Vec<String> {
+    let d = app
+        .data(Some(&owner.token), "{ invitations { email } }", json!({}))
+        .await;
+    d["invitations"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|i| i["email"].as_str().unwrap().to_owned())
+        .collect()
+}
+
+async fn a_revoked_invitation_cannot_be_accepted(backend: Backend) {
+    let (app, provider) = spawn_accepting(backend).await;
+    let owner = app.sign_up().await;
+    let email = format!("{}@example.test", crate::helpers::unique("rex"));
+    let (id, token) = invited(&app, &provider, &owner, &email, "member").await;
+    assert_eq!(pending_emails(&app, &owner).await, [email.as_str()]);
+
+    let d = app
+        .data(Some(&owner.token), REVOKE, json!({ "id": id }))
+        .await;
+    assert_eq!(d["revokeInvitation"], true);
+    assert!(pending_emails(&app, &owner).await.is_empty());
+    let body = accept(&app, &token).await;
+    assert_code(&body, "UNAUTHENTICATED");
+    assert_eq!(
+        body["errors"][0]["message"],
+        accept(&app, "garbage").await["errors"][0]["message"],
+        "refused like any bad token"
+    );
+    // Gone: revoking again finds nothing.
+    assert_code(
+        &app.gql(Some(&owner.token), REVOKE, json!({ "id": id }))
+            .await,
+        "NOT_FOUND",
+    );
+    // An accepted invitation is no longer revocable either.
+    let (id, token) = invited(&app, &provider, &owner, &email, "viewer").await;
+    app.data(
+        None,
+        ACCEPT,
+        json!({ "t": token, "p": "a long enough password" }),
+    )
+    .await;
+    assert_code(
+        &app.gql(Some(&owner.token), REVOKE, json!({ "id": id }))
+            .await,
+        "NOT_FOUND",
+    );
+}
+
+async fn another_tenants_invitation_is_not_found_and_stays_acceptable(backend: Backend) {
+    let (app, provider) = spawn_accepting(backend).await;
+    let owner = app.sign_up().await;
+    let other = app.sign_up().await;
+    let email = format!("{}@example.test", crate::helpers::unique("ola"));
+    let (id, token) = invited(&app, &provider, &owner, &email, "member").await;
+
+    for id in [
+        id.as_str(),
+        "not-an-id",
+        "00000000-0000-0000-0000-000000000000",
+    ] {
+        assert_code(
+            &app.gql(Some(&other.token), REVOKE, json!({ "id": id }))
+                .await,
+            "NOT_FOUND",
+        );
+    }
+    assert_eq!(pending_emails(&app, &owner).await, [email]);
+    let d = app
+        .data(
+            None,
+            ACCEPT,
+            json!({ "t": token, "p": "a long enough password" }),
+        )
+        .await;
+    assert_eq!(
+        d["acceptInvitation"]["tenant"]["id"],
+        owner.tenant_id.as_str()
+    );
+}
+
+async fn revoking_needs_the_right_to_manage_members(backend: Backend) {
+    let (app, provider) = spawn_accepting(backend).await;
+    let owner = app.sign_up().await;
+    let (member, _) = joined(&app, &provider, &owner, "member").await;
+    let (admin, _) = joined(&app, &provider, &owner, "admin").await;
+    let email = format!("{}@example.test", crate::helpers::unique("pat"));
+    let (id, _) = invited(&app, &provider, &owner, &email, "viewer").await;
+    assert_code(
+        &app.gql(Some(&member), REVOKE, json!({ "id": id })).await,
+        "FORBIDDEN",
+    );
+    // Only owners invite owners, and only owners revoke their invitations.
+    let boss = format!("{}@example.test", crate::helpers::unique("boss"));
+    let (owners, _) = invited(&app, &provider, &owner, &boss, "owner").await;
+    assert_code(
+        &app.gql(Some(&admin), REVOKE, json!({ "id": owners })).await,
+        "FORBIDDEN",
+    );
+    let mut pending = pending_emails(&app, &owner).await;
+    pending.sort();
+    let mut expected = vec![email, boss];
+    expected.sort();
+    assert_eq!(pending, expected, "nothing was revoked");
+    // An admin revokes what they could have granted.
+    let d = app.data(Some(&admin), REVOKE, json!({ "id": id })).await;
+    assert_eq!(d["revokeInvitation"], true);
+}
+
+async fn a_removed_member_cannot_rejoin_with_an_unused_invitation(backend: Backend) {
+    let (app, provider) = spawn_accepting(backend).await;
+    let owner = app.sign_up().await;
+    let email = format!("{}@example.test", crate::helpers::unique("rob"));
+    // Invited twice; the first invitation makes them a member.
+    let (_, first) = invited(&app, &provider, &owner, &email, "member").await;
+    let (_, spare) = invited(&app, &provider, &owner, &email, "admin").await;
+    let d = app
+        .data(
+            None,
+            "mutation($t: String!, $p: String!) { acceptInvitation(token: $t, password: $p) { user { id } } }",
+            json!({ "t": first, "p": "a long enough password" }),
+        )
+        .await;
+    let user_id = d["acceptInvitation"]["user"]["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    assert_eq!(pending_emails(&app, &owner).await, [email.as_str()]);
+
+    let d = app
+        .data(Some(&owner.token), REMOVE, json!({ "u": user_id }))
+        .await;
+    assert_eq!(d["removeMember"], true);
+    assert!(pending_emails(&app, &owner).await.is_empty());
+    assert_code(&accept(&app, &spare).await, "UNAUTHENTICATED");
+
+    // The removal itself voids invitations made before it, whether or not
+    // their rows were tidied away: the control plane refuses the join.
+    use domain::ports::IdentityStore;
+    let identity = app.storage().await.identity();
+    let tenant: domain::TenantId = owner.tenant_id.parse().unwrap();
+    let user: domain::UserId = user_id.parse().unwrap();
+    let role = domain::identity::RoleName::new("member");
+    let before = chrono::Utc::now() - chrono::Duration::minutes(1);
+    assert!(
+        !identity
+            .add_invited_membership(tenant, user, &role, before)
+            .await
+            .unwrap()
+    );
+
+    // A new invitation, made after the removal, lets them back.
+    let (_, again) = invited(&app, &provider, &owner, &email, "viewer").await;
+    let d = app
+        .data(
+            None,
+            ACCEPT,
+            json!({ "t": again, "p": "a long enough password" }),
+        )
+        .await;
+    assert_eq!(
+        d["acceptInvitation"]["tenant"]["id"],
+        owner.tenant_id.as_str()
+    );
+}
+
 crate::on_every_backend!(
+    a_revoked_invitation_cannot_be_accepted,
+    another_tenants_invitation_is_not_found_and_stays_acceptable,
+    revoking_needs_the_right_to_manage_members,
+    a_removed_member_cannot_rejoin_with_an_unused_invitation,
     an_invited_person_joins_with_the_role_once,
     a_failing_provider_is_retried_until_it_delivers,
     a_provider_that_times_out_is_reported_and_the_invitation_kept,

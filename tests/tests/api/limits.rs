@@ -130,12 +130,12 @@ async fn subscriptions_are_capped_per_socket_user_and_tenant(backend: Backend) {
         s.subscriptions.max_per_socket = 2;
         s.subscriptions.max_per_user = 3;
         s.subscriptions.max_per_tenant = 4;
-        s.fixtures.secret = Some("caps".to_owned().into());
+        s.fixtures.secret = Some("caps-fixtures-secret-0123456789abcdef".to_owned().into());
     })
     .await;
     let f = app
         .fixture(
-            "caps",
+            "caps-fixtures-secret-0123456789abcdef",
             json!({ "users": [{ "role": "owner" }, { "role": "member" }], "projects": 1 }),
         )
         .await;

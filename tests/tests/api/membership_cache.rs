@@ -6,7 +6,7 @@ use crate::helpers::{Setup, TestApp, assert_code, redis_url, spawn_setup_with, u
 use serde_json::{Value, json};
 use std::time::Duration;
 
-const SECRET: &str = "membership-cache";
+const SECRET: &str = "membership-cache-fixtures-secret-0123";
 /// Owners and admins may list invitations; members and viewers may not.
 const INVITES: &str = "{ invitations { email } }";
 

@@ -5,7 +5,7 @@
 use crate::helpers::{Backend, assert_code, spawn_with};
 use serde_json::{Value, json};
 
-const SECRET: &str = "membership-changes";
+const SECRET: &str = "membership-changes-fixtures-secret-0123456789abcdef";
 
 async fn role_changes_and_removal_apply_on_the_next_request(backend: Backend) {
     let app = spawn_with(backend, |s| {

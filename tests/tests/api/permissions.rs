@@ -5,7 +5,7 @@
 use crate::helpers::{Backend, codes, spawn_with};
 use serde_json::{Value, json};
 
-const SECRET: &str = "matrix-secret";
+const SECRET: &str = "matrix-fixtures-secret-0123456789abcdef";
 
 /// The custom role of the matrix: works on tasks, sees projects, nothing else.
 const TRIAGER: &[&str] = &["project:read", "task:read", "task:write"];
@@ -29,6 +29,7 @@ fn matrix(project: &str) -> Vec<(&'static str, String, [bool; 5])> {
         ("deleteTask", format!("mutation {{ deleteTask(id: \"{nobody}\") }}"), [true, true, true, false, true]),
         ("invitations", "{ invitations { id } }".into(), [true, true, false, false, false]),
         ("inviteMember", "mutation { inviteMember(input: {email: \"new@example.test\", role: \"viewer\"}) { id } }".into(), [true, true, false, false, false]),
+        ("revokeInvitation", format!("mutation {{ revokeInvitation(id: \"{nobody}\") }}"), [true, true, false, false, false]),
         ("roles", "{ roles { name } }".into(), [true, true, true, true, false]),
         ("createRole", "mutation { createRole(input: {name: \"r-fresh\", permissions: [\"task:read\"]}) { name } }".into(), [true, true, false, false, false]),
         ("updateRole", "mutation { updateRole(name: \"no-such-role\", input: {permissions: [\"task:read\"]}) { name } }".into(), [true, true, false, false, false]),

@@ -64,12 +64,12 @@ async fn members_and_anonymous_clients_are_rated(setup: Setup) {
         r.user_per_second = 3;
         r.anonymous_per_second = 3;
         r.tenant_rates_ttl_secs = 0;
-        s.fixtures.secret = Some("rates".to_owned().into());
+        s.fixtures.secret = Some("rates-fixtures-secret-0123456789abcdef".to_owned().into());
     })
     .await;
     let f = app
         .fixture(
-            "rates",
+            "rates-fixtures-secret-0123456789abcdef",
             json!({ "users": [{ "role": "member" }, { "role": "member" }] }),
         )
         .await;

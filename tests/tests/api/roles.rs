@@ -4,7 +4,7 @@
 use crate::helpers::{Backend, TestApp, assert_code, bad_fields, spawn_with};
 use serde_json::{Value, json};
 
-const SECRET: &str = "roles-secret";
+const SECRET: &str = "roles-fixtures-secret-0123456789abcdef";
 
 async fn app(backend: Backend) -> TestApp {
     spawn_with(backend, |s| {

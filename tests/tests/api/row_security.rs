@@ -10,7 +10,7 @@ use sea_orm::{ConnectionTrait, DatabaseTransaction, DbBackend, Statement, Transa
 use serde_json::json;
 use std::time::Duration;
 
-const SECRET: &str = "rls-secret";
+const SECRET: &str = "rls-fixtures-secret-0123456789abcdef";
 
 async fn tenant_with_projects(app: &TestApp, projects: usize) -> TenantId {
     let body =

@@ -6,7 +6,7 @@ use domain::Isolation;
 use sea_orm::{ConnectionTrait, Database, DbBackend, Statement};
 use serde_json::{Value, json};
 
-const SECRET: &str = "schema-secret";
+const SECRET: &str = "schema-fixtures-secret-0123456789abcdef";
 
 async fn app(backend: Backend) -> TestApp {
     spawn_with(backend, |s| {

@@ -239,12 +239,12 @@ async fn only_subscriptions_run_over_the_socket() {
 async fn a_removed_member_is_disconnected() {
     let app = spawn_with(Backend::Sqlite, |s| {
         s.subscriptions.session_check_ms = 100;
-        s.fixtures.secret = Some("subs".to_owned().into());
+        s.fixtures.secret = Some("subs-fixtures-secret-0123456789abcdef".to_owned().into());
     })
     .await;
     let f = app
         .fixture(
-            "subs",
+            "subs-fixtures-secret-0123456789abcdef",
             json!({ "users": [{ "role": "owner" }, { "role": "member" }], "projects": 1 }),
         )
         .await;

@@ -9,7 +9,7 @@ use sea_orm::{ConnectionTrait, Database, DatabaseConnection, DbBackend, Statemen
 use serde_json::{Value, json};
 use std::collections::BTreeMap;
 
-const SECRET: &str = "fixture-secret-for-tests";
+const SECRET: &str = "fixture-secret-for-tests-0123456789abcdef";
 
 /// The second PostgreSQL server (`.ci/run` starts one on port 5433).
 fn second_server_url() -> String {

@@ -6,7 +6,7 @@ use infra::tenancy::lifecycle::Outcome;
 use sea_orm::{ConnectionTrait, Database};
 use serde_json::{Value, json};
 
-const SECRET: &str = "lifecycle-secret";
+const SECRET: &str = "lifecycle-fixtures-secret-0123456789abcdef";
 const LAST: &str = "m20261121_000004_outbox_and_webhooks";
 
 async fn schema_tenant(app: &TestApp) -> (uuid::Uuid, String) {

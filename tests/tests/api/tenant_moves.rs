@@ -10,7 +10,7 @@ use sea_orm::{ConnectionTrait, Database};
 use serde_json::{Value, json};
 use std::collections::BTreeSet;
 
-const SECRET: &str = "moves-secret";
+const SECRET: &str = "moves-fixtures-secret-0123456789abcdef";
 
 /// A PostgreSQL server, and a storage of the same settings for the moves.
 async fn setup() -> (TestApp, Storage, Settings) {

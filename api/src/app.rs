@@ -517,7 +517,14 @@ impl Application {
                     &storage,
                     &self.state.settings.housekeeping(),
                     self.state.services.replays.clone(),
-                    Vec::new(),
+                    vec![Arc::new(crate::jobs::RetryInvitationEmails {
+                        services: self.state.services.clone(),
+                        storage: storage.clone(),
+                        retry: self.state.settings.email_retry(),
+                        every: Duration::from_secs(
+                            self.state.settings.housekeeping.email_retry_interval_secs,
+                        ),
+                    })],
                 )
                 .run(),
             ))

@@ -56,6 +56,9 @@ pub struct HousekeepingSettings {
     pub idempotency_key_ttl_secs: u64,
     pub expired_invitation_retention_secs: u64,
     pub replay_interval_secs: u64,
+    pub email_retry_interval_secs: u64,
+    pub invitation_email_max_attempts: i32,
+    pub invitation_email_backoff_secs: i64,
 }
 
 /// Where Prometheus reads `/metrics`: never in the open on the API's listener.
@@ -561,7 +564,11 @@ impl Settings {
         }
         self.metrics_addr()?;
         let h = &self.housekeeping;
-        if h.prune_interval_secs == 0 || h.replay_interval_secs == 0 {
+        if h.prune_interval_secs == 0
+            || h.replay_interval_secs == 0
+            || h.email_retry_interval_secs == 0
+            || h.invitation_email_backoff_secs < 0
+        {
             anyhow::bail!("configuration: housekeeping intervals must be at least 1 s");
         }
         let sub = &self.subscriptions;
@@ -622,6 +629,14 @@ impl Settings {
             session_idle: secs(self.auth.refresh_idle_secs.unsigned_abs()),
             // As the revocation list keeps them: the token's life and a minute's leeway.
             session_grace: secs(self.auth.access_token_ttl_secs.unsigned_abs() + 60),
+        }
+    }
+
+    /// When failed invitation emails are tried again.
+    pub fn email_retry(&self) -> domain::members::EmailRetry {
+        domain::members::EmailRetry {
+            max_attempts: self.housekeeping.invitation_email_max_attempts,
+            backoff: chrono::Duration::seconds(self.housekeeping.invitation_email_backoff_secs),
         }
     }
 

@@ -6,6 +6,7 @@ pub mod cli;
 pub mod config;
 pub mod graphql;
 pub mod http;
+pub mod jobs;
 pub mod services;
 pub mod telemetry;
 pub mod tenants;

@@ -25,6 +25,27 @@ pub struct InvitePolicy {
     pub accept_url: String,
 }
 
+/// When a failed invitation email is tried again.
+#[derive(Debug, Clone, Copy)]
+pub struct EmailRetry {
+    /// Attempts (each of the mailer's own counted) after which it stays failed.
+    pub max_attempts: i32,
+    /// The first wait; each further one doubles.
+    pub backoff: Duration,
+}
+
+impl EmailRetry {
+    fn is_due(&self, i: &Invitation, now: chrono::DateTime<Utc>) -> bool {
+        let wait = self.backoff
+            * 2_i32.saturating_pow(u32::try_from(i.email_attempts.clamp(0, 20)).unwrap_or(20));
+        i.email_status == EmailStatus::Failed
+            && i.accepted_at.is_none()
+            && i.expires_at > now
+            && i.email_attempts < self.max_attempts
+            && i.created_at + wait <= now
+    }
+}
+
 pub struct Members<'a> {
     pub auth: Auth<'a>,
     pub tenancy: &'a dyn Tenancy,
@@ -88,10 +109,9 @@ impl Members<'_> {
         {
             return Err(Error::conflict("email", "already a member of this tenant"));
         }
-        let (secret, _) = self.auth.tokens.new_refresh_token();
-        let token = format!("{}.{}", ctx.tenant_id().as_uuid().simple(), secret.0);
+        let token = self.new_token(ctx.tenant_id());
         let now = Utc::now();
-        let mut invitation = Invitation {
+        let invitation = Invitation {
             id: Uuid::now_v7(),
             tenant_id: ctx.tenant_id(),
             email,
@@ -107,7 +127,22 @@ impl Members<'_> {
         tx.create_invitation(&invitation, &self.auth.tokens.refresh_hash(&token))
             .await?;
         tx.commit().await?;
+        self.email(ctx, invitation, &token).await
+    }
 
+    /// `<tenant id>.<secret>`: the tenant tells acceptance where to look.
+    fn new_token(&self, tenant: TenantId) -> String {
+        let (secret, _) = self.auth.tokens.new_refresh_token();
+        format!("{}.{}", tenant.as_uuid().simple(), secret.0)
+    }
+
+    /// Sends the invitation's email with `token`'s link and records how it went.
+    async fn email(
+        &self,
+        ctx: &TenantContext,
+        mut invitation: Invitation,
+        token: &str,
+    ) -> Result<Invitation> {
         let tenant = self.auth.identity.tenant(ctx.tenant_id()).await?;
         let message = OutgoingEmail {
             to: invitation.email.as_str().to_owned(),
@@ -125,13 +160,55 @@ impl Members<'_> {
             Delivery::Sent { attempts } => (EmailStatus::Sent, attempts),
             Delivery::Failed { attempts, .. } => (EmailStatus::Failed, attempts),
         };
-        let attempts = i32::try_from(attempts).unwrap_or(i32::MAX);
+        let attempts = invitation
+            .email_attempts
+            .saturating_add(i32::try_from(attempts).unwrap_or(i32::MAX));
         let tx = self.tenancy.begin(ctx, TxMode::Write).await?;
         tx.set_email_status(invitation.id, status, attempts).await?;
         tx.commit().await?;
         invitation.email_status = status;
         invitation.email_attempts = attempts;
         Ok(invitation)
+    }
+
+    /// Sends again the tenant's invitation emails that failed, once each is
+    /// due (`retry.backoff` × 2^attempts after the invitation was made), until
+    /// `retry.max_attempts` or its expiry. Each goes with a new link: the
+    /// token is stored only hashed, and the failed email's never arrived.
+    /// Returns how many were sent.
+    ///
+    /// # Errors
+    /// Storage errors; a failed email is not one (it waits for its next turn).
+    pub async fn retry_failed_emails(
+        &self,
+        ctx: &TenantContext,
+        retry: &EmailRetry,
+    ) -> Result<u64> {
+        let now = Utc::now();
+        let due: Vec<Invitation> = {
+            let tx = self.tenancy.begin(ctx, TxMode::Read).await?;
+            tx.pending_invitations().await?
+        }
+        .into_iter()
+        .filter(|i| retry.is_due(i, now))
+        .collect();
+        let mut sent = 0;
+        for invitation in due {
+            let token = self.new_token(ctx.tenant_id());
+            let tx = self.tenancy.begin(ctx, TxMode::Write).await?;
+            // Accepted or revoked meanwhile: nothing to send.
+            if !tx
+                .reissue_invitation(invitation.id, &self.auth.tokens.refresh_hash(&token))
+                .await?
+            {
+                continue;
+            }
+            tx.commit().await?;
+            if self.email(ctx, invitation, &token).await?.email_status == EmailStatus::Sent {
+                sent += 1;
+            }
+        }
+        Ok(sent)
     }
 
     /// Invitations of the caller's tenant not yet accepted.
@@ -293,6 +370,35 @@ impl Members<'_> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_failed_email_is_due_after_a_doubling_wait_until_its_last_attempt() {
+        let retry = EmailRetry {
+            max_attempts: 6,
+            backoff: Duration::seconds(30),
+        };
+        let made = Utc::now();
+        let invitation = |status, attempts| Invitation {
+            id: Uuid::now_v7(),
+            tenant_id: TenantId::generate(),
+            email: Email::parse("a@example.test").unwrap(),
+            role: RoleName::new("member"),
+            invited_by: UserId::generate(),
+            created_at: made,
+            expires_at: made + Duration::days(3),
+            accepted_at: None,
+            email_status: status,
+            email_attempts: attempts,
+        };
+        let failed3 = invitation(EmailStatus::Failed, 3);
+        // 30 s × 2^3 = 4 min after it was made.
+        assert!(!retry.is_due(&failed3, made + Duration::seconds(239)));
+        assert!(retry.is_due(&failed3, made + Duration::seconds(240)));
+        let later = made + Duration::hours(1);
+        assert!(!retry.is_due(&invitation(EmailStatus::Sent, 1), later));
+        assert!(!retry.is_due(&invitation(EmailStatus::Failed, 6), later));
+        assert!(!retry.is_due(&failed3, made + Duration::days(4)), "expired");
+    }
 
     #[test]
     fn only_owners_invite_owners() {

@@ -415,6 +415,8 @@ pub trait InvitationRepository {
     async fn revoke_invitation(&self, id: uuid::Uuid) -> Result<bool>;
     /// Deletes every invitation for `email` not yet accepted: returns how many.
     async fn revoke_invitations_for(&self, email: &Email) -> Result<u64>;
+    /// Gives it a new token (unless it was accepted): returns whether it did.
+    async fn reissue_invitation(&self, id: uuid::Uuid, token_hash: &str) -> Result<bool>;
     async fn set_email_status(
         &self,
         id: uuid::Uuid,

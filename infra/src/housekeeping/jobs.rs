@@ -1,7 +1,7 @@
 //! The housekeeping jobs of the storage itself. Jobs that go through use
 //! cases (re-sending invitation emails) are composed where the use cases are.
 
-use super::{Job, tenants};
+use super::{Job, tenants_of};
 use crate::entities::{refresh_token, session};
 use crate::errors::DbResultExt;
 use crate::revocations::DurableRevocations;
@@ -108,7 +108,7 @@ impl Job for PruneTenantData {
             (ago(self.idempotency_ttl), ago(self.invitation_retention));
         let mut pruned = 0;
         let mut failed = None;
-        for ctx in tenants(&self.control).await? {
+        for ctx in tenants_of(&self.control).await? {
             match self
                 .tenancy
                 .prune_tenant_data(&ctx, keys_before, invitations_before)

@@ -235,7 +235,11 @@ async fn release(control: &DatabaseConnection, name: &str) -> Result<()> {
 ///
 /// # Errors
 /// When the directory cannot be read.
-pub async fn tenants(control: &DatabaseConnection) -> Result<Vec<TenantContext>> {
+pub async fn tenants(storage: &crate::db::Storage) -> Result<Vec<TenantContext>> {
+    tenants_of(storage.control()).await
+}
+
+pub(crate) async fn tenants_of(control: &DatabaseConnection) -> Result<Vec<TenantContext>> {
     let rows: Vec<(uuid::Uuid, String)> = tenant::Entity::find()
         .select_only()
         .column(tenant::Column::Id)

@@ -122,6 +122,17 @@ impl InvitationRepository for Bound {
         Ok(changed == 1)
     }
 
+    async fn reissue_invitation(&self, id: Uuid, token_hash: &str) -> Result<bool> {
+        let changed = self
+            .exec_update(self.update::<row::Entity>().and(|q| {
+                q.col_expr(C::TokenHash, Expr::value(token_hash))
+                    .filter(C::Id.eq(id))
+                    .filter(C::AcceptedAt.is_null())
+            }))
+            .await?;
+        Ok(changed == 1)
+    }
+
     async fn set_email_status(&self, id: Uuid, status: EmailStatus, attempts: i32) -> Result<()> {
         self.exec_update(self.update::<row::Entity>().and(|q| {
             q.col_expr(C::EmailStatus, Expr::value(status.as_str()))

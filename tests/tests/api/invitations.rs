@@ -492,7 +492,76 @@ async fn a_removed_member_cannot_rejoin_with_an_unused_invitation(backend: Backe
     );
 }
 
+/// A failed email is sent again by housekeeping, with a new link; the old
+/// one (which never arrived) is refused.
+async fn a_failed_email_is_sent_again_later_with_a_new_link(backend: Backend) {
+    let provider = MockServer::start().await;
+    Mock::given(method("POST"))
+        .respond_with(ResponseTemplate::new(500))
+        .up_to_n_times(2)
+        .with_priority(1)
+        .mount(&provider)
+        .await;
+    Mock::given(method("POST"))
+        .respond_with(ResponseTemplate::new(202))
+        .with_priority(2)
+        .mount(&provider)
+        .await;
+    let app = spawn_with_provider(backend, &provider, |s| {
+        s.email.max_attempts = 2;
+        s.housekeeping.email_retry_interval_secs = 1;
+        s.housekeeping.invitation_email_backoff_secs = 0;
+    })
+    .await;
+    let owner = app.sign_up().await;
+    let email = format!("{}@example.test", crate::helpers::unique("erin"));
+    let body = invite(&app, &owner, &email, "member").await;
+    assert_eq!(
+        body["data"]["inviteMember"]["emailStatus"], "FAILED",
+        "{body}"
+    );
+    let first = token_sent_to(&provider, &email).await;
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(20);
+    loop {
+        let d = app
+            .data(
+                Some(&owner.token),
+                "{ invitations { emailStatus emailAttempts } }",
+                json!({}),
+            )
+            .await;
+        if d["invitations"][0]["emailStatus"] == "SENT" {
+            assert_eq!(d["invitations"][0]["emailAttempts"], 3, "{d}");
+            break;
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "never sent again: {d}"
+        );
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    let second = token_sent_to(&provider, &email).await;
+    assert_ne!(first, second, "a new link");
+    let refused = app
+        .gql(
+            None,
+            ACCEPT,
+            json!({ "t": first, "p": "a long enough password" }),
+        )
+        .await;
+    assert_code(&refused, "UNAUTHENTICATED");
+    let d = app
+        .data(
+            None,
+            ACCEPT,
+            json!({ "t": second, "p": "a long enough password" }),
+        )
+        .await;
+    assert_eq!(d["acceptInvitation"]["user"]["email"], email.as_str());
+}
+
 crate::on_every_backend!(
+    a_failed_email_is_sent_again_later_with_a_new_link,
     a_revoked_invitation_cannot_be_accepted,
     another_tenants_invitation_is_not_found_and_stays_acceptable,
     revoking_needs_the_right_to_manage_members,

@@ -1,0 +1,48 @@
+//! Housekeeping jobs that go through use cases, beside the storage's own
+//! (see `infra::housekeeping`).
+
+use crate::services::Services;
+use async_trait::async_trait;
+use domain::members::EmailRetry;
+use infra::db::Storage;
+use infra::housekeeping::{Job, tenants};
+use std::sync::Arc;
+use std::time::Duration;
+
+/// Every tenant's failed invitation emails, sent again when due.
+pub struct RetryInvitationEmails {
+    pub services: Arc<Services>,
+    pub storage: Storage,
+    pub retry: EmailRetry,
+    pub every: Duration,
+}
+
+#[async_trait]
+impl Job for RetryInvitationEmails {
+    fn name(&self) -> &'static str {
+        "retry_invitation_emails"
+    }
+
+    fn every(&self) -> Duration {
+        self.every
+    }
+
+    async fn run(&self) -> domain::Result<u64> {
+        let mut sent = 0;
+        for ctx in tenants(&self.storage).await? {
+            match self
+                .services
+                .members()
+                .retry_failed_emails(&ctx, &self.retry)
+                .await
+            {
+                Ok(n) => sent += n,
+                // A tenant being moved or deleted is tried at the next turn.
+                Err(e) => {
+                    tracing::debug!(tenant = %ctx.tenant_id(), error = %e, "retrying invitation emails: tenant skipped");
+                }
+            }
+        }
+        Ok(sent)
+    }
+}

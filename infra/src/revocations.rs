@@ -108,23 +108,24 @@ impl DurableRevocations {
     /// # Errors
     /// When Redis or the database still cannot be reached (the rest waits).
     pub async fn replay(&self) -> Result<u64> {
-        let now = crate::now();
-        replay::Entity::delete_many()
-            .filter(replay::Column::Until.lte(now))
-            .exec(&self.db)
-            .await
-            .or_unexpected()?;
+        // One read of an (almost always) empty table on every turn; writes
+        // only when something waits.
         let waiting = replay::Entity::find()
             .limit(1000)
             .all(&self.db)
             .await
             .or_unexpected()?;
+        let now = crate::now();
         let mut replayed = 0;
         for r in waiting {
-            let ttl = (r.until - now).to_std().unwrap_or_default();
-            self.redis
-                .revoke(SessionId::from_uuid(r.session_id), ttl)
-                .await?;
+            // Tokens it refused have expired by now: nothing to replay.
+            if r.until > now {
+                let ttl = (r.until - now).to_std().unwrap_or_default();
+                self.redis
+                    .revoke(SessionId::from_uuid(r.session_id), ttl)
+                    .await?;
+                replayed += 1;
+            }
             // Only this entry: a newer, later one written meanwhile stays.
             replay::Entity::delete_many()
                 .filter(replay::Column::SessionId.eq(r.session_id))
@@ -132,7 +133,6 @@ impl DurableRevocations {
                 .exec(&self.db)
                 .await
                 .or_unexpected()?;
-            replayed += 1;
         }
         Ok(replayed)
     }

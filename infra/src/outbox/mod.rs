@@ -25,7 +25,7 @@ use crate::tenancy::relay::{Attempt, InFlight, Leased, Pending, Relayed, Take};
 use chrono::Utc;
 use domain::webhook::{RetryPolicy, TargetPolicy};
 use domain::{Isolation, TenantContext, TenantId};
-use sea_orm::{DatabaseConnection, EntityTrait, QuerySelect};
+use sea_orm::{DatabaseConnection, EntityTrait};
 use sender::{Answer, Sender};
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
@@ -271,14 +271,7 @@ impl Worker {
 
     /// Every tenant with events waiting or deliveries pending, and when.
     async fn sweep(&self) -> Vec<(TenantId, Instant, Isolation)> {
-        let tenants: Vec<(uuid::Uuid, String)> = match tenant::Entity::find()
-            .select_only()
-            .column(tenant::Column::Id)
-            .column(tenant::Column::Isolation)
-            .into_tuple()
-            .all(&self.control)
-            .await
-        {
+        let tenants = match crate::housekeeping::tenants_of(&self.control).await {
             Ok(t) => t,
             Err(e) => {
                 tracing::warn!(error = %e, "outbox sweep: listing tenants");
@@ -291,11 +284,8 @@ impl Worker {
             .and_then(|r| chrono::Duration::from_std(r).ok())
             .map(|r| crate::now() - r);
         let mut found = Vec::new();
-        for (id, isolation) in tenants {
-            let (t, Ok(i)) = (TenantId::from_uuid(id), isolation.parse::<Isolation>()) else {
-                continue;
-            };
-            let ctx = TenantContext::system(t, i);
+        for ctx in tenants {
+            let (t, i) = (ctx.tenant_id(), ctx.isolation());
             let pending = match self.tenancy.pending_work(&ctx, expire_before).await {
                 Ok(p) => p,
                 Err(e) => {

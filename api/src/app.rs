@@ -430,6 +430,9 @@ impl Application {
         let state = AppState {
             schema,
             gate,
+            documents: Arc::new(graphql::documents::Documents::new(
+                settings.graphql.document_cache_mib << 20,
+            )),
             request_rates,
             subscription_caps: http::subscription_caps::SubscriptionCaps::new(
                 &settings.subscriptions,

@@ -349,6 +349,8 @@ pub struct GraphqlSettings {
     pub max_round_trips: u64,
     pub max_fields: u64,
     pub max_document_bytes: usize,
+    /// Parsed documents kept, by weight (see `graphql::documents`).
+    pub document_cache_mib: u64,
     pub max_aliases: usize,
     pub max_batch: usize,
     pub max_page_size: u64,

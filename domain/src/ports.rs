@@ -138,6 +138,16 @@ pub trait TaskRepository {
         filter: &TaskFilter,
         page: &PageQuery<TaskOrderField>,
     ) -> Result<Page<Task>>;
+    /// [`Self::list_tasks`] and the page's assignees (members of this
+    /// tenant), in one query where the tenant's tables and the members sit in
+    /// one database; `None` for the assignees where they do not.
+    async fn list_tasks_with_assignees(
+        &self,
+        filter: &TaskFilter,
+        page: &PageQuery<TaskOrderField>,
+    ) -> Result<(Page<Task>, Option<Vec<User>>)> {
+        Ok((self.list_tasks(filter, page).await?, None))
+    }
     async fn count_tasks(&self, filter: &TaskFilter) -> Result<u64>;
     async fn update_task(
         &self,

@@ -4,6 +4,7 @@
 
 use crate::error::{Entity, Error, Result};
 use crate::events::{Event, EventType};
+use crate::identity::User;
 use crate::ids::{ProjectId, TaskId, UserId};
 use crate::page::{Page, PageQuery};
 use crate::ports::{Created, IdentityStore, Tenancy, TxMode};
@@ -168,6 +169,33 @@ impl Work<'_> {
     ) -> Result<Page<Task>> {
         let tx = self.tenancy.begin(self.ctx, TxMode::Read).await?;
         tx.list_tasks(filter, page).await
+    }
+
+    /// A page of tasks and their assignees: joined to the page where the
+    /// storage can, else looked up after it.
+    pub async fn list_tasks_with_assignees(
+        &self,
+        filter: &TaskFilter,
+        page: &PageQuery<TaskOrderField>,
+    ) -> Result<(Page<Task>, Vec<User>)> {
+        let tx = self.tenancy.begin(self.ctx, TxMode::Read).await?;
+        let (page, joined) = tx.list_tasks_with_assignees(filter, page).await?;
+        drop(tx);
+        let users = match joined {
+            Some(users) => users,
+            None => {
+                let mut ids: Vec<UserId> =
+                    page.items.iter().filter_map(|t| t.assignee_id).collect();
+                ids.sort_unstable();
+                ids.dedup();
+                if ids.is_empty() {
+                    vec![]
+                } else {
+                    self.identity.members_by_ids(self.ctx, &ids).await?
+                }
+            }
+        };
+        Ok((page, users))
     }
 
     pub async fn count_tasks(&self, filter: &TaskFilter) -> Result<u64> {

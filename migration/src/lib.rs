@@ -44,6 +44,7 @@ impl MigratorTrait for ControlPlane {
             Box::new(control::m20261202_000002_fixture_tenants::Migration),
             Box::new(control::m20261202_000003_external_identities::Migration),
             Box::new(control::m20261202_000004_housekeeping::Migration),
+            Box::new(control::m20261207_000001_tenant_members::Migration),
         ]
     }
 }

@@ -18,6 +18,8 @@ pub mod code {
     pub const QUERY_TOO_COMPLEX: &str = "QUERY_TOO_COMPLEX";
     pub const TIMEOUT: &str = "TIMEOUT";
     pub const INTERNAL_SERVER_ERROR: &str = "INTERNAL_SERVER_ERROR";
+    /// Apollo's: a persisted query's hash the server does not know; send the document with it.
+    pub const PERSISTED_QUERY_NOT_FOUND: &str = "PERSISTED_QUERY_NOT_FOUND";
 }
 
 /// A resolver's error. Build it from a [`domain::Error`] with `?`. (An `Arc`

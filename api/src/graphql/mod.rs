@@ -4,6 +4,7 @@ pub mod access;
 mod auth;
 pub mod context;
 pub mod cost;
+pub mod documents;
 pub mod error;
 pub mod limits;
 pub mod loaders;

@@ -121,16 +121,27 @@ pub async fn task_connection(
     let filter = scope.to_filter()?;
     let field: domain::task::TaskOrderField = order.field.into();
     let query = page_query(args, field, order.direction.into(), limits)?;
-    let page = services.work(tenant).list_tasks(&filter, &query).await?;
     let node = ctx.look_ahead().field("edges").field("node");
     let (want_projects, want_assignees) = (
         node.field("project").exists(),
         node.field("assignee").exists(),
     );
-    if want_projects || want_assignees {
-        let loaders = ctx.data_unchecked::<Loaders>();
+    let work = services.work(tenant);
+    let loaders = ctx.data_unchecked::<Loaders>();
+    // Assignees come with the page (joined, where the storage can).
+    let page = if want_assignees {
+        let (page, assignees) = work.list_tasks_with_assignees(&filter, &query).await?;
         loaders
-            .prime(&page.items, want_projects, want_assignees)
+            .members
+            .feed_many(assignees.into_iter().map(|u| (u.id, u)))
+            .await;
+        page
+    } else {
+        work.list_tasks(&filter, &query).await?
+    };
+    if want_projects {
+        loaders
+            .prime(&page.items, want_projects, false)
             .await
             .map_err(|e| {
                 // The cause goes to the log; the client sees a generic error.

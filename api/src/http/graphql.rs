@@ -100,7 +100,12 @@ async fn execute(
     for mut request in requests {
         // Parsed once here and kept in the request for execution; measured,
         // then charged to its tenant, member or client address.
-        let admitted = match state.gate.admit(&mut request) {
+        let prepared = if request.query.len() <= state.settings.graphql.max_document_bytes {
+            state.documents.prepare(&mut request)
+        } else {
+            Ok(())
+        };
+        let admitted = match prepared.and_then(|()| state.gate.admit(&mut request)) {
             Ok(figures) => {
                 let round_trips = figures.map_or(1, |f| f.round_trips);
                 state
@@ -265,6 +270,9 @@ pub struct GetParams {
     query: Option<String>,
     operation_name: Option<String>,
     variables: Option<String>,
+    /// JSON; Apollo's persisted queries send `{"persistedQuery": …}` here
+    /// and no `query`.
+    extensions: Option<String>,
 }
 /// The operation a GET request would run, if the document parses and names one.
 /// The parsed document stays in the request for execution.
@@ -286,7 +294,23 @@ pub async fn get(
     peer: Option<axum::Extension<ConnectInfo<SocketAddr>>>,
     Query(params): Query<GetParams>,
 ) -> Response {
-    let Some(query) = params.query else {
+    let extensions = match params
+        .extensions
+        .as_deref()
+        .map(serde_json::from_str::<async_graphql::Extensions>)
+        .transpose()
+    {
+        Ok(e) => e.unwrap_or_default(),
+        Err(_) => {
+            return http_error(
+                StatusCode::BAD_REQUEST,
+                code::BAD_USER_INPUT,
+                "`extensions` is not a JSON object",
+            );
+        }
+    };
+    let persisted = extensions.contains_key("persistedQuery");
+    let Some(query) = params.query.or_else(|| persisted.then(String::new)) else {
         let wants_html = headers
             .get(ACCEPT)
             .and_then(|v| v.to_str().ok())
@@ -319,6 +343,12 @@ pub async fn get(
     };
     let mut request = async_graphql::Request::new(query).variables(variables);
     request.operation_name = params.operation_name;
+    request.extensions = extensions;
+    if persisted && let Err(e) = state.documents.prepare(&mut request) {
+        let mut e = e;
+        finish_errors(std::slice::from_mut(&mut e), &request_id);
+        return Json(async_graphql::Response::from_errors(vec![e])).into_response();
+    }
     match operation_type(&mut request) {
         Some(OperationType::Query) | None => {}
         Some(_) => {

@@ -36,6 +36,7 @@ pub struct AppState {
     pub schema: AppSchema,
     /// Limits every document passes before the engine sees it.
     pub gate: Arc<crate::graphql::cost::Gate>,
+    pub documents: Arc<crate::graphql::documents::Documents>,
     /// Every request's rates, per tenant, member and client address.
     pub request_rates: Arc<request_rates::RequestRates>,
     /// Subscriptions held on this node, per user and per tenant.

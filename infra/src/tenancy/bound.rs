@@ -66,9 +66,29 @@ impl<Q> Scoped<Q> {
     }
 }
 
+/// Where a tenant transaction finds `tenant_members`, the bound tenant's
+/// members (see the control-plane migration that makes it).
+#[derive(Clone, Debug)]
+pub(crate) enum Members {
+    /// On the search path: the row strategy, and SQLite.
+    Here,
+    /// In the shared schema, named: a schema tenant's path holds only its own.
+    InSchema(std::sync::Arc<str>),
+}
+
+/// A member a joined query brought, as `tenant_members` shows one.
+pub(crate) struct MemberRow {
+    pub id: Uuid,
+    pub email: String,
+    pub name: String,
+    pub since: chrono::DateTime<chrono::Utc>,
+}
+
 pub(crate) struct Bound {
     tx: DatabaseTransaction,
     ctx: TenantContext,
+    /// `None` where the members live in another database (a database tenant's).
+    members: Option<Members>,
     /// A database tenant's pool stays open while its transaction runs.
     _lease: Option<super::database::Lease>,
     /// A database tenant's write holds its move lock from a control-database
@@ -97,11 +117,17 @@ impl Bound {
             tx,
             ctx,
             _lease: lease,
+            members: None,
             companion: None,
             announced: std::sync::atomic::AtomicBool::new(false),
             nudges: None,
             grant: None,
         }
+    }
+
+    pub(crate) fn seeing_members(mut self, members: Option<Members>) -> Self {
+        self.members = members;
+        self
     }
 
     pub(crate) fn admitted(mut self, grant: Option<super::admission::Grant>) -> Self {
@@ -191,6 +217,66 @@ impl Bound {
             .and_where(Expr::col(project::Column::TenantId).eq(self.tenant()))
             .and_where(Expr::col(project::Column::DeletedAt).is_null())
             .to_owned()
+    }
+
+    /// The rows of `q`, each with the member its `user` column names (if
+    /// that user is a member of this tenant), in one query: a left join on
+    /// `tenant_members`. `None` where the members are out of reach.
+    pub(crate) async fn all_with_members<E: TenantScoped>(
+        &self,
+        q: Scoped<Select<E>>,
+        user: E::Column,
+    ) -> Result<Option<Vec<(E::Model, Option<MemberRow>)>>> {
+        use sea_orm::sea_query::{Alias, IntoTableRef, JoinType};
+        use sea_orm::{ConnectionTrait, FromQueryResult, QueryTrait};
+        let Some(members) = &self.members else {
+            return Ok(None);
+        };
+        let view = match members {
+            Members::Here => Alias::new("tenant_members").into_table_ref(),
+            Members::InSchema(schema) => {
+                (Alias::new(schema.as_ref()), Alias::new("tenant_members")).into_table_ref()
+            }
+        };
+        let m = Alias::new("tm");
+        let mut select = q.0;
+        QueryTrait::query(&mut select)
+            .join_as(
+                JoinType::LeftJoin,
+                view,
+                m.clone(),
+                Expr::col((m.clone(), Alias::new("member_tenant_id")))
+                    .equals((E::default(), E::tenant_column()))
+                    .and(
+                        Expr::col((m.clone(), Alias::new("member_id")))
+                            .equals((E::default(), user)),
+                    ),
+            )
+            .columns(
+                ["member_id", "member_email", "member_name", "member_since"]
+                    .map(|c| (m.clone(), Alias::new(c))),
+            );
+        let rows = self
+            .tx
+            .query_all_raw(select.build(self.backend()))
+            .await
+            .or_unexpected()?;
+        rows.iter()
+            .map(|r| {
+                let model = E::Model::from_query_result(r, "").or_unexpected()?;
+                let member = match r.try_get::<Option<Uuid>>("", "member_id").or_unexpected()? {
+                    Some(id) => Some(MemberRow {
+                        id,
+                        email: r.try_get("", "member_email").or_unexpected()?,
+                        name: r.try_get("", "member_name").or_unexpected()?,
+                        since: r.try_get("", "member_since").or_unexpected()?,
+                    }),
+                    None => None,
+                };
+                Ok((model, member))
+            })
+            .collect::<Result<Vec<_>>>()
+            .map(Some)
     }
 
     pub(crate) async fn all<E: EntityTrait>(&self, q: Scoped<Select<E>>) -> Result<Vec<E::Model>> {

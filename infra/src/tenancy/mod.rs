@@ -52,6 +52,9 @@ pub struct SqlTenancy {
     on_moved: Option<MovedHook>,
     /// Tenants' fair shares of the shared pool.
     admission: Option<Arc<admission::Admission>>,
+    /// The shared schema's name, read once: schema tenants find
+    /// `tenant_members` there.
+    shared_schema: Arc<tokio::sync::OnceCell<Arc<str>>>,
 }
 
 /// See [`SqlTenancy::with_moved_hook`].
@@ -66,6 +69,7 @@ impl SqlTenancy {
             nudges: None,
             on_moved: None,
             admission: None,
+            shared_schema: Arc::default(),
         }
     }
 
@@ -134,6 +138,42 @@ impl SqlTenancy {
             TxMode::Read => Check::Directory,
         };
         self.open(ctx, mode, level, check).await
+    }
+
+    /// Where a transaction of `ctx`'s tenant reads its members from.
+    async fn members(
+        &self,
+        ctx: &TenantContext,
+        own_database: bool,
+    ) -> Result<Option<bound::Members>> {
+        if own_database {
+            return Ok(None);
+        }
+        if ctx.isolation() != Isolation::Schema
+            || self.db.get_database_backend() != DbBackend::Postgres
+        {
+            return Ok(Some(bound::Members::Here));
+        }
+        let schema = self
+            .shared_schema
+            .get_or_try_init(|| async {
+                let row = self
+                    .db
+                    .query_one_raw(Statement::from_string(
+                        DbBackend::Postgres,
+                        "SELECT current_schema() AS s",
+                    ))
+                    .await
+                    .or_unexpected()?;
+                let name: String = row
+                    .map(|r| r.try_get("", "s"))
+                    .transpose()
+                    .or_unexpected()?
+                    .ok_or_else(|| domain::Error::unexpected("no current schema"))?;
+                Ok::<_, domain::Error>(Arc::from(name))
+            })
+            .await?;
+        Ok(Some(bound::Members::InSchema(schema.clone())))
     }
 
     fn moved(&self, ctx: &TenantContext) {
@@ -265,7 +305,9 @@ impl SqlTenancy {
                     .inspect_err(|_| self.moved(ctx))?;
             }
         }
+        let members = self.members(ctx, lease.is_some()).await?;
         Ok(Bound::new(tx, ctx.clone(), lease)
+            .seeing_members(members)
             .holding(companion)
             .admitted(grant)
             .announcing(self.nudges.clone()))

@@ -1,7 +1,7 @@
 //! Tasks, always through [`Bound`]'s tenant-scoped builders. Tasks of a
 //! soft-deleted project are hidden with it.
 
-use super::bound::Bound;
+use super::bound::{Bound, MemberRow};
 use super::idempotency::Prior;
 use super::keyset::{self, SortColumn};
 use super::projects::contains_pattern;
@@ -10,10 +10,13 @@ use crate::entities::task::{self as row, Column as C};
 use crate::errors::unexpected;
 use async_trait::async_trait;
 use domain::error::Entity as Kind;
+use domain::identity::User;
 use domain::page::{Page, PageQuery};
 use domain::ports::{Created, TaskRepository};
 use domain::task::{NewTask, Task, TaskFilter, TaskOrderField, TaskPatch};
-use domain::values::{Description, DueDate, IdempotencyKey, Priority, TaskTitle};
+use domain::values::{
+    Description, DisplayName, DueDate, Email, IdempotencyKey, Priority, TaskTitle,
+};
 use domain::{Error, ProjectId, Result, TaskId, TenantId, UserId};
 use sea_orm::sea_query::{Expr, ExprTrait, Func};
 use sea_orm::{ActiveValue::Set, ColumnTrait, Condition, QueryFilter, Select};
@@ -40,6 +43,30 @@ fn to_domain(r: row::Model) -> Result<Task> {
         created_at: r.created_at,
         updated_at: r.updated_at,
         version: r.version,
+    })
+}
+
+fn sort_of(page: &PageQuery<TaskOrderField>) -> SortColumn<C> {
+    let (column, nullable) = match page.field {
+        TaskOrderField::CreatedAt => (C::CreatedAt, false),
+        TaskOrderField::UpdatedAt => (C::UpdatedAt, false),
+        TaskOrderField::Priority => (C::Priority, false),
+        TaskOrderField::DueDate => (C::DueDate, true),
+        TaskOrderField::Title => (C::Title, false),
+    };
+    SortColumn { column, nullable }
+}
+
+/// A member as the join brought it; a stored value that no longer parses is
+/// reported, not shown.
+fn member_to_domain(m: MemberRow) -> Result<User> {
+    let corrupt =
+        |what: &str| Error::unexpected(format!("stored user {} has an invalid {what}", m.id));
+    Ok(User {
+        id: UserId::from_uuid(m.id),
+        email: Email::parse(&m.email).map_err(|_| corrupt("email"))?,
+        display_name: DisplayName::parse(&m.name).map_err(|_| corrupt("display name"))?,
+        created_at: m.since,
     })
 }
 
@@ -163,19 +190,45 @@ impl TaskRepository for Bound {
         filter: &TaskFilter,
         page: &PageQuery<TaskOrderField>,
     ) -> Result<Page<Task>> {
-        let (column, nullable) = match page.field {
-            TaskOrderField::CreatedAt => (C::CreatedAt, false),
-            TaskOrderField::UpdatedAt => (C::UpdatedAt, false),
-            TaskOrderField::Priority => (C::Priority, false),
-            TaskOrderField::DueDate => (C::DueDate, true),
-            TaskOrderField::Title => (C::Title, false),
-        };
-        let sort = SortColumn { column, nullable };
-        let q = self
-            .select::<row::Entity>()
-            .and(|q| keyset::apply(filtered(self.visible(q), filter), sort, C::Id, page));
+        let q = self.select::<row::Entity>().and(|q| {
+            keyset::apply(
+                filtered(self.visible(q), filter),
+                sort_of(page),
+                C::Id,
+                page,
+            )
+        });
         let rows = self.all(q).await?;
         keyset::page(rows, page, to_domain)
+    }
+
+    async fn list_tasks_with_assignees(
+        &self,
+        filter: &TaskFilter,
+        page: &PageQuery<TaskOrderField>,
+    ) -> Result<(Page<Task>, Option<Vec<User>>)> {
+        let q = self.select::<row::Entity>().and(|q| {
+            keyset::apply(
+                filtered(self.visible(q), filter),
+                sort_of(page),
+                C::Id,
+                page,
+            )
+        });
+        let Some(rows) = self.all_with_members(q, C::AssigneeId).await? else {
+            return Ok((self.list_tasks(filter, page).await?, None));
+        };
+        let mut users: Vec<User> = Vec::new();
+        let mut tasks = Vec::with_capacity(rows.len());
+        for (task, member) in rows {
+            if let Some(m) = member
+                && !users.iter().any(|u| u.id.as_uuid() == m.id)
+            {
+                users.push(member_to_domain(m)?);
+            }
+            tasks.push(task);
+        }
+        Ok((keyset::page(tasks, page, to_domain)?, Some(users)))
     }
 
     async fn count_tasks(&self, filter: &TaskFilter) -> Result<u64> {

@@ -6,3 +6,4 @@ pub mod m20261202_000001_tenant_rates;
 pub mod m20261202_000002_fixture_tenants;
 pub mod m20261202_000003_external_identities;
 pub mod m20261202_000004_housekeeping;
+pub mod m20261207_000001_tenant_members;

@@ -27,26 +27,7 @@ impl MigrationTrait for Migration {
             return Ok(());
         }
         let db = m.get_connection();
-        // Made (and granted to whoever runs the server) only when missing, so
-        // a role a DBA made beforehand needs no CREATEROLE or ADMIN OPTION here,
-        // and provisioning a schema tenant, which runs this too, needs neither.
-        // Parallel migrations of other databases may create it at the same time.
-        db.execute_unprepared(&format!(
-            "DO $$ BEGIN
-               IF NOT EXISTS (SELECT 1 FROM pg_roles WHERE rolname = '{APP_ROLE}') THEN
-                 CREATE ROLE {APP_ROLE} NOLOGIN NOBYPASSRLS;
-               END IF;
-             EXCEPTION WHEN duplicate_object OR unique_violation THEN NULL; END $$"
-        ))
-        .await?;
-        db.execute_unprepared(&format!(
-            "DO $$ BEGIN
-               IF NOT pg_has_role(current_user, '{APP_ROLE}', 'MEMBER') THEN
-                 EXECUTE format('GRANT {APP_ROLE} TO %I', current_user);
-               END IF;
-             EXCEPTION WHEN duplicate_object OR unique_violation THEN NULL; END $$"
-        ))
-        .await?;
+        ensure_app_role(db).await?;
         // The tables' schema: `public` for row tenants, `t_<id>` for a schema tenant.
         db.execute_unprepared(&format!(
             "DO $$ BEGIN EXECUTE format('GRANT USAGE ON SCHEMA %I TO {APP_ROLE}', current_schema()); END $$"
@@ -74,6 +55,31 @@ impl MigrationTrait for Migration {
         }
         Ok(())
     }
+}
+
+/// Makes [`APP_ROLE`] and grants it to the migrating user, when either is missing.
+pub(crate) async fn ensure_app_role(db: &SchemaManagerConnection<'_>) -> Result<(), DbErr> {
+    // Made (and granted to whoever runs the server) only when missing, so
+    // a role a DBA made beforehand needs no CREATEROLE or ADMIN OPTION here,
+    // and provisioning a schema tenant, which runs this too, needs neither.
+    // Parallel migrations of other databases may create it at the same time.
+    db.execute_unprepared(&format!(
+        "DO $$ BEGIN
+           IF NOT EXISTS (SELECT 1 FROM pg_roles WHERE rolname = '{APP_ROLE}') THEN
+             CREATE ROLE {APP_ROLE} NOLOGIN NOBYPASSRLS;
+           END IF;
+         EXCEPTION WHEN duplicate_object OR unique_violation THEN NULL; END $$"
+    ))
+    .await?;
+    db.execute_unprepared(&format!(
+        "DO $$ BEGIN
+           IF NOT pg_has_role(current_user, '{APP_ROLE}', 'MEMBER') THEN
+             EXECUTE format('GRANT {APP_ROLE} TO %I', current_user);
+           END IF;
+         EXCEPTION WHEN duplicate_object OR unique_violation THEN NULL; END $$"
+    ))
+    .await?;
+    Ok(())
 }
 
 /// Grants the app role a tenant-plane table and confines it to `app.tenant_id`.

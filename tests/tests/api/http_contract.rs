@@ -286,3 +286,58 @@ async fn cors_allows_only_configured_origins_and_security_headers_are_set() {
             .contains("script-src 'self'")
     );
 }
+
+/// Apollo's Automatic Persisted Queries: a hash alone is answered once the
+/// document was sent with it, over POST and GET; a wrong hash is refused.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn persisted_queries_are_found_by_their_hash_once_registered() {
+    use sha2::{Digest, Sha256};
+    let app = spawn(Backend::Sqlite).await;
+    let query = "query Typename { __typename }";
+    let hash: String = Sha256::digest(query.as_bytes())
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect();
+    let ext = json!({ "persistedQuery": { "version": 1, "sha256Hash": hash } });
+    let post = |body: Value| {
+        let app = &app;
+        async move {
+            app.client()
+                .post(app.url("/graphql"))
+                .json(&body)
+                .send()
+                .await
+                .unwrap()
+                .json::<Value>()
+                .await
+                .unwrap()
+        }
+    };
+    let unknown = post(json!({ "extensions": ext })).await;
+    assert_code(&unknown, "PERSISTED_QUERY_NOT_FOUND");
+    assert_eq!(unknown["errors"][0]["message"], "PersistedQueryNotFound");
+
+    let wrong = json!({ "persistedQuery": { "version": 1, "sha256Hash": "0".repeat(64) } });
+    assert_code(
+        &post(json!({ "query": query, "extensions": wrong })).await,
+        "BAD_USER_INPUT",
+    );
+
+    let registered = post(json!({ "query": query, "extensions": ext })).await;
+    assert_eq!(registered["data"]["__typename"], "Query", "{registered}");
+    let by_hash = post(json!({ "extensions": ext })).await;
+    assert_eq!(by_hash["data"]["__typename"], "Query", "{by_hash}");
+
+    let got: Value = app
+        .client()
+        .get(app.url("/graphql"))
+        .query(&[("extensions", ext.to_string())])
+        .header("accept", "application/json")
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(got["data"]["__typename"], "Query", "{got}");
+}

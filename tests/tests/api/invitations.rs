@@ -560,7 +560,48 @@ async fn a_failed_email_is_sent_again_later_with_a_new_link(backend: Backend) {
     assert_eq!(d["acceptInvitation"]["user"]["email"], email.as_str());
 }
 
+/// A page of tasks brings its assignees in the same query: only as members
+/// of the page's tenant, never through their membership of another.
+async fn a_removed_members_tasks_show_no_assignee_though_they_belong_elsewhere(backend: Backend) {
+    let (app, provider) = spawn_accepting(backend).await;
+    let (a, b) = (app.sign_up().await, app.sign_up().await);
+    let email = format!("{}@example.test", crate::helpers::unique("both"));
+    let (_, to_a) = invited(&app, &provider, &a, &email, "member").await;
+    let joined_a = app
+        .data(
+            None,
+            "mutation($t: String!, $p: String!) { acceptInvitation(token: $t, password: $p) { user { id } } }",
+            json!({ "t": to_a, "p": "a long enough password" }),
+        )
+        .await;
+    let user = joined_a["acceptInvitation"]["user"]["id"]
+        .as_str()
+        .unwrap_or_else(|| panic!("joined: {joined_a}"))
+        .to_owned();
+    let (_, to_b) = invited(&app, &provider, &b, &email, "member").await;
+    assert!(accept(&app, &to_b).await["errors"].is_null());
+
+    let p = app.create_project(&a.token, "Launch").await;
+    app.create_task(
+        &a.token,
+        json!({ "projectId": p, "title": "Theirs", "assigneeId": user }),
+    )
+    .await;
+    const LIST: &str =
+        "{ tasks(first: 5) { edges { node { title assignee { id displayName } } } } }";
+    let assignee = |d: &Value| d["tasks"]["edges"][0]["node"]["assignee"].clone();
+    let d = app.data(Some(&a.token), LIST, json!({})).await;
+    assert_eq!(assignee(&d)["id"], user.as_str(), "{d}");
+
+    let d = app.data(Some(&a.token), REMOVE, json!({ "u": user })).await;
+    assert_eq!(d["removeMember"], true);
+    let d = app.data(Some(&a.token), LIST, json!({})).await;
+    assert_eq!(d["tasks"]["edges"][0]["node"]["title"], "Theirs");
+    assert!(assignee(&d).is_null(), "{d}");
+}
+
 crate::on_every_backend!(
+    a_removed_members_tasks_show_no_assignee_though_they_belong_elsewhere,
     a_failed_email_is_sent_again_later_with_a_new_link,
     a_revoked_invitation_cannot_be_accepted,
     another_tenants_invitation_is_not_found_and_stays_acceptable,

@@ -122,6 +122,47 @@ async fn a_query_without_its_tenant_filter_sees_only_the_bound_tenant() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_tenant_transaction_reads_its_own_members_and_no_user_table() {
+    let (app, a, b, storage) = two_tenants().await;
+    let tenancy = storage.tenancy();
+    let tx = tenancy
+        .unscoped_probe(&TenantContext::system(a, Isolation::Row))
+        .await
+        .unwrap();
+    // On purpose: no tenant condition. Each fixture tenant has one owner.
+    assert_eq!(count(&tx, "SELECT count(*) FROM tenant_members").await, 1);
+    assert_eq!(
+        count(
+            &tx,
+            &format!("SELECT count(*) FROM tenant_members WHERE member_tenant_id = '{b}'")
+        )
+        .await,
+        0,
+        "another tenant's members do not exist for this transaction"
+    );
+    let hashes = tx
+        .query_one_raw(Statement::from_string(
+            DbBackend::Postgres,
+            "SELECT count(*) FROM users",
+        ))
+        .await;
+    assert!(
+        hashes.is_err(),
+        "the users table, with its password hashes, is not readable by the app role"
+    );
+    drop(tx);
+    // Without a tenant the view shows no one.
+    let db = sea_orm::Database::connect(&app.database_url).await.unwrap();
+    let tx = db.begin().await.unwrap();
+    tx.execute_unprepared(&format!("SET LOCAL ROLE {}", migration::APP_ROLE))
+        .await
+        .unwrap();
+    assert_eq!(count(&tx, "SELECT count(*) FROM tenant_members").await, 0);
+    tx.rollback().await.unwrap();
+    storage.close().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_pooled_connection_carries_no_tenant_into_the_next_transaction() {
     let (_app, a, b, storage) = two_tenants().await;
     let tenancy = storage.tenancy();

@@ -228,7 +228,7 @@ async fn create(State(b): State<Arc<Baseline>>, headers: HeaderMap, body: Bytes)
     match result {
         Ok(Some(v)) => Json(v).into_response(),
         Ok(None) => fail(StatusCode::NOT_FOUND, "no such project"),
-        Err(e) => fail(StatusCode::INTERNAL_SERVER_ERROR, e),
+        Err(e) => fail(StatusCode::INTERNAL_SERVER_ERROR, format!("{e:?}")),
     }
 }
 
@@ -498,13 +498,18 @@ async fn main() -> anyhow::Result<()> {
         .iter()
         .enumerate()
         {
-            let path = dir.join(format!("tenantry-hot-path-{i}-{j}.lua"));
-            let run = format!("r{stamp}-{i}-{j}-{}", Uuid::now_v7().simple());
-            std::fs::write(&path, script(&tokens, create, &run))?;
-            let (u, p) = (url.clone(), path.clone());
-            tokio::task::spawn_blocking(move || wrk(&u, &p, conns, warmup)).await??;
-            let (u, p) = (url.clone(), path.clone());
-            figures.push(tokio::task::spawn_blocking(move || wrk(&u, &p, conns, secs)).await??);
+            // A script per wrk run: each run's idempotency keys are its own.
+            let mut measured = None;
+            for (k, duration) in [warmup, secs].into_iter().enumerate() {
+                let path = dir.join(format!("tenantry-hot-path-{i}-{j}-{k}.lua"));
+                let run = format!("r{stamp}-{i}-{j}-{k}-{}", Uuid::now_v7().simple());
+                std::fs::write(&path, script(&tokens, create, &run))?;
+                let u = url.clone();
+                measured = Some(
+                    tokio::task::spawn_blocking(move || wrk(&u, &path, conns, duration)).await??,
+                );
+            }
+            figures.push(measured.expect("a measured run"));
         }
         let (b, g) = (&figures[0], &figures[1]);
         println!(

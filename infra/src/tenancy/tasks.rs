@@ -1,7 +1,7 @@
 //! Tasks, always through [`Bound`]'s tenant-scoped builders. Tasks of a
 //! soft-deleted project are hidden with it.
 
-use super::bound::{Bound, MemberRow};
+use super::bound::{Bound, MemberRow, Scoped};
 use super::idempotency::Prior;
 use super::keyset::{self, SortColumn};
 use super::projects::contains_pattern;
@@ -84,6 +84,22 @@ impl Bound {
         )
         .await?
         .ok_or(Error::NotFound(Kind::Task))
+    }
+
+    /// One page of the visible tasks `filter` picks, in `page`'s order.
+    fn page_of(
+        &self,
+        filter: &TaskFilter,
+        page: &PageQuery<TaskOrderField>,
+    ) -> Scoped<Select<row::Entity>> {
+        self.select::<row::Entity>().and(|q| {
+            keyset::apply(
+                filtered(self.visible(q), filter),
+                sort_of(page),
+                C::Id,
+                page,
+            )
+        })
     }
 
     async fn project_is_live(&self, id: ProjectId) -> Result<bool> {
@@ -190,14 +206,7 @@ impl TaskRepository for Bound {
         filter: &TaskFilter,
         page: &PageQuery<TaskOrderField>,
     ) -> Result<Page<Task>> {
-        let q = self.select::<row::Entity>().and(|q| {
-            keyset::apply(
-                filtered(self.visible(q), filter),
-                sort_of(page),
-                C::Id,
-                page,
-            )
-        });
+        let q = self.page_of(filter, page);
         let rows = self.all(q).await?;
         keyset::page(rows, page, to_domain)
     }
@@ -207,14 +216,7 @@ impl TaskRepository for Bound {
         filter: &TaskFilter,
         page: &PageQuery<TaskOrderField>,
     ) -> Result<(Page<Task>, Option<Vec<User>>)> {
-        let q = self.select::<row::Entity>().and(|q| {
-            keyset::apply(
-                filtered(self.visible(q), filter),
-                sort_of(page),
-                C::Id,
-                page,
-            )
-        });
+        let q = self.page_of(filter, page);
         let Some(rows) = self.all_with_members(q, C::AssigneeId).await? else {
             return Ok((self.list_tasks(filter, page).await?, None));
         };

@@ -31,10 +31,14 @@ impl MigrationTrait for Migration {
             return Ok(());
         }
         ensure_app_role(db).await?;
-        // `security_barrier`: no function of a caller's query sees a row
-        // before the tenant condition has removed it.
+        // Not a `security_barrier` view: the planner flattens it into the
+        // page's join and reaches both tables by their primary keys (a barrier
+        // view is planned apart and scanned whole for every row of the page).
+        // What it guards against is a query that forgets its tenant, not one
+        // calling a function that leaks the rows it is shown: the queries that
+        // read it are the repositories', which call none.
         db.execute_unprepared(&format!(
-            "CREATE VIEW tenant_members WITH (security_barrier) AS SELECT {COLUMNS}
+            "CREATE VIEW tenant_members AS SELECT {COLUMNS}
              FROM memberships m JOIN users u ON u.id = m.user_id
              WHERE m.tenant_id = NULLIF(current_setting('app.tenant_id', true), '')::uuid;
              GRANT SELECT ON tenant_members TO {APP_ROLE};

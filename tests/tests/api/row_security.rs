@@ -39,6 +39,18 @@ async fn count(tx: &DatabaseTransaction, sql: &str) -> i64 {
     row.try_get_by_index(0).unwrap()
 }
 
+/// `sql`'s count as the restricted role in a transaction bound to no tenant.
+async fn without_tenant(app: &TestApp, sql: &str) -> i64 {
+    let db = sea_orm::Database::connect(&app.database_url).await.unwrap();
+    let tx = db.begin().await.unwrap();
+    tx.execute_unprepared(&format!("SET LOCAL ROLE {}", migration::APP_ROLE))
+        .await
+        .unwrap();
+    let n = count(&tx, sql).await;
+    tx.rollback().await.unwrap();
+    n
+}
+
 /// Storage with a pool of exactly one connection.
 async fn one_connection(app: &TestApp, tenant_statement_timeout: Option<Duration>) -> Storage {
     Storage::connect(&DbSettings {
@@ -111,13 +123,10 @@ async fn a_query_without_its_tenant_filter_sees_only_the_bound_tenant() {
     drop(tx);
 
     // Without a tenant, the restricted role sees nothing at all.
-    let db = sea_orm::Database::connect(&app.database_url).await.unwrap();
-    let tx = db.begin().await.unwrap();
-    tx.execute_unprepared(&format!("SET LOCAL ROLE {}", migration::APP_ROLE))
-        .await
-        .unwrap();
-    assert_eq!(count(&tx, "SELECT count(*) FROM projects").await, 0);
-    tx.rollback().await.unwrap();
+    assert_eq!(
+        without_tenant(&app, "SELECT count(*) FROM projects").await,
+        0
+    );
     storage.close().await;
 }
 
@@ -152,13 +161,10 @@ async fn a_tenant_transaction_reads_its_own_members_and_no_user_table() {
     );
     drop(tx);
     // Without a tenant the view shows no one.
-    let db = sea_orm::Database::connect(&app.database_url).await.unwrap();
-    let tx = db.begin().await.unwrap();
-    tx.execute_unprepared(&format!("SET LOCAL ROLE {}", migration::APP_ROLE))
-        .await
-        .unwrap();
-    assert_eq!(count(&tx, "SELECT count(*) FROM tenant_members").await, 0);
-    tx.rollback().await.unwrap();
+    assert_eq!(
+        without_tenant(&app, "SELECT count(*) FROM tenant_members").await,
+        0
+    );
     storage.close().await;
 }
 

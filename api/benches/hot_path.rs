@@ -117,18 +117,22 @@ fn fail(status: StatusCode, why: impl std::fmt::Display) -> Response {
 
 impl Baseline {
     /// The token's tenant and the request's variables, or the refusal.
-    fn read(&self, headers: &HeaderMap, body: &Bytes) -> Result<(Uuid, Vars), Response> {
+    fn read(
+        &self,
+        headers: &HeaderMap,
+        body: &Bytes,
+    ) -> Result<(Uuid, Vars), (StatusCode, String)> {
         let token = headers
             .get("authorization")
             .and_then(|v| v.to_str().ok())
             .and_then(|v| v.strip_prefix("Bearer "))
-            .ok_or_else(|| fail(StatusCode::UNAUTHORIZED, "no token"))?;
+            .ok_or_else(|| (StatusCode::UNAUTHORIZED, "no token".to_owned()))?;
         let claims = self
             .tokens
             .verify(token)
-            .map_err(|e| fail(StatusCode::UNAUTHORIZED, e))?;
+            .map_err(|e| (StatusCode::UNAUTHORIZED, e.to_string()))?;
         let body: Body =
-            serde_json::from_slice(body).map_err(|e| fail(StatusCode::BAD_REQUEST, e))?;
+            serde_json::from_slice(body).map_err(|e| (StatusCode::BAD_REQUEST, e.to_string()))?;
         Ok((claims.tenant_id.as_uuid(), body.variables))
     }
 }
@@ -136,7 +140,7 @@ impl Baseline {
 async fn list(State(b): State<Arc<Baseline>>, headers: HeaderMap, body: Bytes) -> Response {
     let (tenant, vars) = match b.read(&headers, &body) {
         Ok(r) => r,
-        Err(r) => return r,
+        Err(refused) => return refused.into_response(),
     };
     let result: anyhow::Result<Value> = async {
         let mut client = b.pool.get().await?;
@@ -189,7 +193,7 @@ async fn list(State(b): State<Arc<Baseline>>, headers: HeaderMap, body: Bytes) -
 async fn create(State(b): State<Arc<Baseline>>, headers: HeaderMap, body: Bytes) -> Response {
     let (tenant, vars) = match b.read(&headers, &body) {
         Ok(r) => r,
-        Err(r) => return r,
+        Err(refused) => return refused.into_response(),
     };
     let Some(key) = vars.k else {
         return fail(StatusCode::BAD_REQUEST, "no key");

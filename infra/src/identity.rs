@@ -166,11 +166,22 @@ fn corrupt(what: &str) -> Error {
 }
 
 pub(crate) fn user_to_domain(r: user::Model) -> Result<User> {
+    stored_user(r.id, &r.email, &r.display_name, r.created_at)
+}
+
+/// A user from its stored columns, wherever they were read (a join brings
+/// them without the row's other columns).
+pub(crate) fn stored_user(
+    id: uuid::Uuid,
+    email: &str,
+    display_name: &str,
+    created_at: chrono::DateTime<chrono::Utc>,
+) -> Result<User> {
     Ok(User {
-        id: UserId::from_uuid(r.id),
-        email: Email::parse(&r.email).map_err(|_| corrupt("email"))?,
-        display_name: DisplayName::parse(&r.display_name).map_err(|_| corrupt("display name"))?,
-        created_at: r.created_at,
+        id: UserId::from_uuid(id),
+        email: Email::parse(email).map_err(|_| corrupt("email"))?,
+        display_name: DisplayName::parse(display_name).map_err(|_| corrupt("display name"))?,
+        created_at,
     })
 }
 

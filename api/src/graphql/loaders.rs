@@ -83,41 +83,17 @@ impl Loaders {
         }
     }
 
-    /// Looks ahead from a page of tasks: when the query selects `project` or
-    /// `assignee`, both are fetched at once, in parallel, and cached, so the
-    /// per-row fields resolve without waiting for a batch window.
-    pub async fn prime(
-        &self,
-        tasks: &[Task],
-        want_projects: bool,
-        want_assignees: bool,
-    ) -> async_graphql::Result<()> {
-        let project_ids: Vec<ProjectId> = if want_projects {
-            tasks
-                .iter()
-                .map(|t| t.project_id)
-                .collect::<HashSet<_>>()
-                .into_iter()
-                .collect()
-        } else {
-            vec![]
-        };
-        let user_ids: Vec<UserId> = if want_assignees {
-            tasks
-                .iter()
-                .filter_map(|t| t.assignee_id)
-                .collect::<HashSet<_>>()
-                .into_iter()
-                .collect()
-        } else {
-            vec![]
-        };
-        let (projects, users) = tokio::join!(
-            self.projects.load_many(project_ids),
-            self.members.load_many(user_ids)
-        );
-        projects?;
-        users?;
+    /// Fetches a page's projects at once into the cache (the page's
+    /// assignees come with it: see `Work::list_tasks_with_assignees`), so
+    /// `Task.project` resolves without waiting for a batch window.
+    pub async fn prime_projects(&self, tasks: &[Task]) -> async_graphql::Result<()> {
+        let ids: Vec<ProjectId> = tasks
+            .iter()
+            .map(|t| t.project_id)
+            .collect::<HashSet<_>>()
+            .into_iter()
+            .collect();
+        self.projects.load_many(ids).await?;
         Ok(())
     }
 }

@@ -140,16 +140,13 @@ pub async fn task_connection(
         work.list_tasks(&filter, &query).await?
     };
     if want_projects {
-        loaders
-            .prime(&page.items, want_projects, false)
-            .await
-            .map_err(|e| {
-                // The cause goes to the log; the client sees a generic error.
-                ApiError::from(domain::Error::unexpected(format!(
-                    "loading the projects and assignees of a page: {}",
-                    e.message
-                )))
-            })?;
+        loaders.prime_projects(&page.items).await.map_err(|e| {
+            // The cause goes to the log; the client sees a generic error.
+            ApiError::from(domain::Error::unexpected(format!(
+                "loading the projects of a page: {}",
+                e.message
+            )))
+        })?;
     }
     Ok(connection(&query, page, TaskCount { filter }, TaskNode))
 }

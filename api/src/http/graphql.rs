@@ -82,29 +82,36 @@ async fn caller(state: &AppState, headers: &HeaderMap) -> Result<Caller, ApiErro
     Ok(Caller::Member(ctx))
 }
 
-/// Executes each request of a batch with its own per-request data.
+/// A request whose document was found (a persisted query's hash) and
+/// parsed, from the cache where it can be; or why not.
+type Prepared = (async_graphql::Request, Result<(), ServerError>);
+
+/// Once per request, by the handler that received it. A document over the
+/// size limit is left for the gate to refuse.
+fn prepare(state: &AppState, mut request: async_graphql::Request) -> Prepared {
+    let done = if request.query.len() <= state.settings.graphql.max_document_bytes {
+        state.documents.prepare(&mut request)
+    } else {
+        Ok(())
+    };
+    (request, done)
+}
+
+/// Executes each request of a batch with its own per-request data; `single`
+/// answers with one response rather than an array.
 async fn execute(
     state: &AppState,
-    batch: BatchRequest,
+    requests: Vec<Prepared>,
+    single: bool,
     caller: Caller,
     client: ClientIp,
     request_id: &str,
 ) -> BatchResponse {
-    let requests = match batch {
-        BatchRequest::Single(r) => vec![r],
-        BatchRequest::Batch(rs) => rs,
-    };
-    let single = requests.len() == 1;
     let timeout = Duration::from_secs(state.settings.graphql.execution_timeout_secs);
     let mut responses = Vec::with_capacity(requests.len());
-    for mut request in requests {
-        // Parsed once here and kept in the request for execution; measured,
+    for (mut request, prepared) in requests {
+        // Parsed already and kept in the request for execution; measured,
         // then charged to its tenant, member or client address.
-        let prepared = if request.query.len() <= state.settings.graphql.max_document_bytes {
-            state.documents.prepare(&mut request)
-        } else {
-            Ok(())
-        };
         let admitted = match prepared.and_then(|()| state.gate.admit(&mut request)) {
             Ok(figures) => {
                 let round_trips = figures.map_or(1, |f| f.round_trips);
@@ -163,7 +170,7 @@ async fn run(
     state: &AppState,
     headers: &HeaderMap,
     peer: Option<axum::Extension<ConnectInfo<SocketAddr>>>,
-    batch: BatchRequest,
+    (requests, single): (Vec<Prepared>, bool),
     request_id: &str,
 ) -> Response {
     let trusted = &state.settings.server.trusted_proxies;
@@ -176,7 +183,7 @@ async fn run(
             return Json(async_graphql::Response::from_errors(vec![err])).into_response();
         }
     };
-    let response = execute(state, batch, caller, client, request_id).await;
+    let response = execute(state, requests, single, caller, client, request_id).await;
     let mut http = Json(&response).into_response();
     if let Some(cc) = response.cache_control().value()
         && let Ok(v) = cc.parse()
@@ -261,7 +268,11 @@ pub async fn post(
             );
         }
     }
-    run(&state, &headers, peer, batch, &request_id).await
+    let prepared = match batch {
+        BatchRequest::Single(r) => (vec![prepare(&state, r)], true),
+        BatchRequest::Batch(rs) => (rs.into_iter().map(|r| prepare(&state, r)).collect(), false),
+    };
+    run(&state, &headers, peer, prepared, &request_id).await
 }
 
 #[derive(Deserialize)]
@@ -344,11 +355,9 @@ pub async fn get(
     let mut request = async_graphql::Request::new(query).variables(variables);
     request.operation_name = params.operation_name;
     request.extensions = extensions;
-    if persisted && let Err(e) = state.documents.prepare(&mut request) {
-        let mut e = e;
-        finish_errors(std::slice::from_mut(&mut e), &request_id);
-        return Json(async_graphql::Response::from_errors(vec![e])).into_response();
-    }
+    // A persisted query's document is found first, so that its operation
+    // is checked too.
+    let (mut request, prepared) = prepare(&state, request);
     match operation_type(&mut request) {
         Some(OperationType::Query) | None => {}
         Some(_) => {
@@ -368,7 +377,7 @@ pub async fn get(
         &state,
         &headers,
         peer,
-        BatchRequest::Single(request),
+        (vec![(request, prepared)], true),
         &request_id,
     )
     .await

@@ -76,14 +76,6 @@ pub(crate) enum Members {
     InSchema(std::sync::Arc<str>),
 }
 
-/// A member a joined query brought, as `tenant_members` shows one.
-pub(crate) struct MemberRow {
-    pub id: Uuid,
-    pub email: String,
-    pub name: String,
-    pub since: chrono::DateTime<chrono::Utc>,
-}
-
 pub(crate) struct Bound {
     tx: DatabaseTransaction,
     ctx: TenantContext,
@@ -226,7 +218,7 @@ impl Bound {
         &self,
         q: Scoped<Select<E>>,
         user: E::Column,
-    ) -> Result<Option<Vec<(E::Model, Option<MemberRow>)>>> {
+    ) -> Result<Option<Vec<(E::Model, Option<domain::identity::User>)>>> {
         use sea_orm::sea_query::{Alias, IntoTableRef, JoinType};
         use sea_orm::{ConnectionTrait, FromQueryResult, QueryTrait};
         let Some(members) = &self.members else {
@@ -265,12 +257,12 @@ impl Bound {
             .map(|r| {
                 let model = E::Model::from_query_result(r, "").or_unexpected()?;
                 let member = match r.try_get::<Option<Uuid>>("", "member_id").or_unexpected()? {
-                    Some(id) => Some(MemberRow {
+                    Some(id) => Some(crate::identity::stored_user(
                         id,
-                        email: r.try_get("", "member_email").or_unexpected()?,
-                        name: r.try_get("", "member_name").or_unexpected()?,
-                        since: r.try_get("", "member_since").or_unexpected()?,
-                    }),
+                        &r.try_get::<String>("", "member_email").or_unexpected()?,
+                        &r.try_get::<String>("", "member_name").or_unexpected()?,
+                        r.try_get("", "member_since").or_unexpected()?,
+                    )?),
                     None => None,
                 };
                 Ok((model, member))

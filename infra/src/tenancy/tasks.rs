@@ -1,7 +1,7 @@
 //! Tasks, always through [`Bound`]'s tenant-scoped builders. Tasks of a
 //! soft-deleted project are hidden with it.
 
-use super::bound::{Bound, MemberRow, Scoped};
+use super::bound::{Bound, Scoped};
 use super::idempotency::Prior;
 use super::keyset::{self, SortColumn};
 use super::projects::contains_pattern;
@@ -14,9 +14,7 @@ use domain::identity::User;
 use domain::page::{Page, PageQuery};
 use domain::ports::{Created, TaskRepository};
 use domain::task::{NewTask, Task, TaskFilter, TaskOrderField, TaskPatch};
-use domain::values::{
-    Description, DisplayName, DueDate, Email, IdempotencyKey, Priority, TaskTitle,
-};
+use domain::values::{Description, DueDate, IdempotencyKey, Priority, TaskTitle};
 use domain::{Error, ProjectId, Result, TaskId, TenantId, UserId};
 use sea_orm::sea_query::{Expr, ExprTrait, Func};
 use sea_orm::{ActiveValue::Set, ColumnTrait, Condition, QueryFilter, Select};
@@ -55,19 +53,6 @@ fn sort_of(page: &PageQuery<TaskOrderField>) -> SortColumn<C> {
         TaskOrderField::Title => (C::Title, false),
     };
     SortColumn { column, nullable }
-}
-
-/// A member as the join brought it; a stored value that no longer parses is
-/// reported, not shown.
-fn member_to_domain(m: MemberRow) -> Result<User> {
-    let corrupt =
-        |what: &str| Error::unexpected(format!("stored user {} has an invalid {what}", m.id));
-    Ok(User {
-        id: UserId::from_uuid(m.id),
-        email: Email::parse(&m.email).map_err(|_| corrupt("email"))?,
-        display_name: DisplayName::parse(&m.name).map_err(|_| corrupt("display name"))?,
-        created_at: m.since,
-    })
 }
 
 impl Bound {
@@ -224,9 +209,9 @@ impl TaskRepository for Bound {
         let mut tasks = Vec::with_capacity(rows.len());
         for (task, member) in rows {
             if let Some(m) = member
-                && !users.iter().any(|u| u.id.as_uuid() == m.id)
+                && !users.iter().any(|u| u.id == m.id)
             {
-                users.push(member_to_domain(m)?);
+                users.push(m);
             }
             tasks.push(task);
         }

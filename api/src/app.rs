@@ -450,6 +450,11 @@ impl Application {
         })
     }
 
+    /// The routes, to serve requests in process (benchmarks) without the socket.
+    pub fn router(&self) -> axum::Router {
+        self.router.clone()
+    }
+
     pub fn local_addr(&self) -> SocketAddr {
         self.listener
             .local_addr()

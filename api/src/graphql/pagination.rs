@@ -49,7 +49,34 @@ impl CursorField for domain::task::TaskOrderField {
     }
 }
 
-pub fn encode(field: impl CursorField, c: &Cursor) -> String {
+/// A row's place in its list, encoded only when a client asks for it (an
+/// edge's `cursor`, `pageInfo`'s): a page of 50 rows whose query asks for
+/// `endCursor` alone encodes one, not 50.
+pub struct KeysetCursor {
+    key: &'static str,
+    cursor: Cursor,
+}
+
+impl async_graphql::connection::CursorType for KeysetCursor {
+    type Error = &'static str;
+
+    /// Cursors come back through [`page_query`], which checks them against
+    /// the list's ordering; never through here.
+    fn decode_cursor(_: &str) -> Result<Self, Self::Error> {
+        Err("cursors are read by page_query")
+    }
+
+    fn encode_cursor(&self) -> String {
+        encode_key(self.key, &self.cursor)
+    }
+}
+
+#[cfg(test)]
+fn encode(field: impl CursorField, c: &Cursor) -> String {
+    encode_key(field.key(), c)
+}
+
+fn encode_key(key: &str, c: &Cursor) -> String {
     let (kind, value) = match &c.value {
         SortValue::Time(t) => ("t", t.to_rfc3339_opts(chrono::SecondsFormat::Micros, true)),
         SortValue::Int(i) => ("i", i.to_string()),
@@ -57,7 +84,7 @@ pub fn encode(field: impl CursorField, c: &Cursor) -> String {
         SortValue::Date(None) => ("n", String::new()),
         SortValue::Text(s) => ("s", s.clone()),
     };
-    URL_SAFE_NO_PAD.encode(format!("c1|{}|{}|{kind}|{value}", field.key(), c.id))
+    URL_SAFE_NO_PAD.encode(format!("c1|{key}|{}|{kind}|{value}", c.id))
 }
 
 fn decode(field: impl CursorField, arg: &str, raw: &str) -> ApiResult<Cursor> {
@@ -161,7 +188,7 @@ pub fn connection<F, T, N, X>(
     page: Page<T>,
     extra: X,
     node: impl Fn(T) -> N,
-) -> Connection<String, N, X>
+) -> Connection<KeysetCursor, N, X>
 where
     F: CursorField,
     T: Keyed<F>,
@@ -174,11 +201,13 @@ where
         (query.cursor.is_some(), page.has_more)
     };
     let mut conn = Connection::with_additional_fields(has_prev, has_next, extra);
-    conn.edges.extend(
-        page.items
-            .into_iter()
-            .map(|t| Edge::new(encode(query.field, &t.cursor(query.field)), node(t))),
-    );
+    conn.edges.extend(page.items.into_iter().map(|t| {
+        let cursor = KeysetCursor {
+            key: query.field.key(),
+            cursor: t.cursor(query.field),
+        };
+        Edge::new(cursor, node(t))
+    }));
     conn
 }
 

@@ -4,7 +4,7 @@ use super::access::Guarded;
 use super::context::list_context;
 use super::context::{services, tenant};
 use super::error::{ApiError, ApiResult};
-use super::pagination::{PageArgs, connection, page_query};
+use super::pagination::{KeysetCursor, PageArgs, connection, page_query};
 use super::scalars::{OrderDirection, ProjectOrderField, parse_id};
 use super::types::ProjectNode;
 use async_graphql::connection::Connection;
@@ -48,7 +48,7 @@ impl ProjectCount {
     }
 }
 
-pub type ProjectConnection = Connection<String, ProjectNode, ProjectCount>;
+pub type ProjectConnection = Connection<KeysetCursor, ProjectNode, ProjectCount>;
 
 fn not_found() -> ApiError {
     ApiError::from(domain::Error::NotFound(Entity::Project))

@@ -139,8 +139,28 @@ impl From<TaskOrderField> for domain::task::TaskOrderField {
     }
 }
 
+/// An id as clients see it: the UUID, hyphenated, lower case; written
+/// straight into its buffer (a page formats two per row).
+pub fn to_id(uuid: uuid::Uuid) -> async_graphql::ID {
+    let mut buf = uuid::Uuid::encode_buffer();
+    async_graphql::ID(uuid.hyphenated().encode_lower(&mut buf).to_owned())
+}
+
 /// Parses an opaque id; `None` when it is not one of ours (callers decide
 /// whether that is `NOT_FOUND` or `BAD_USER_INPUT`).
 pub fn parse_id<T: std::str::FromStr>(id: &async_graphql::ID) -> Option<T> {
     id.as_str().parse().ok()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn an_id_is_the_uuid_as_display_writes_it_and_parses_back() {
+        let id = domain::TaskId::generate();
+        let gql = to_id(id.as_uuid());
+        assert_eq!(gql.as_str(), id.to_string());
+        assert_eq!(parse_id::<domain::TaskId>(&gql), Some(id));
+    }
 }

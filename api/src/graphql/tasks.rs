@@ -5,7 +5,7 @@ use super::context::list_context;
 use super::context::{services, tenant};
 use super::error::{ApiError, ApiResult};
 use super::loaders::Loaders;
-use super::pagination::{PageArgs, connection, page_query};
+use super::pagination::{KeysetCursor, PageArgs, connection, page_query};
 use super::scalars::{Date, OrderDirection, TaskOrderField, TaskStatus, parse_id};
 use super::types::TaskNode;
 use async_graphql::connection::Connection;
@@ -109,7 +109,7 @@ impl TaskCount {
     }
 }
 
-pub type TaskConnection = Connection<String, TaskNode, TaskCount>;
+pub type TaskConnection = Connection<KeysetCursor, TaskNode, TaskCount>;
 
 pub async fn task_connection(
     ctx: &Context<'_>,

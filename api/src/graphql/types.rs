@@ -4,7 +4,7 @@ use super::access::Guarded;
 use super::error::{ApiError, ApiResult};
 use super::loaders::Loaders;
 use super::pagination::PageArgs;
-use super::scalars::{Date, Isolation, TaskStatus};
+use super::scalars::{Date, Isolation, TaskStatus, to_id};
 use super::tasks::{TaskConnection, TaskOrder, TaskScope, task_connection};
 use async_graphql::{ComplexObject, Context, ID, Object, SimpleObject};
 use chrono::{DateTime, Utc};
@@ -18,7 +18,7 @@ pub struct UserNode(pub User);
 #[Object(name = "User")]
 impl UserNode {
     async fn id(&self) -> ID {
-        ID(self.0.id.to_string())
+        to_id(self.0.id.as_uuid())
     }
     async fn email(&self) -> &str {
         self.0.email.as_str()
@@ -33,7 +33,7 @@ pub struct TenantNode(pub Tenant);
 #[Object(name = "Tenant")]
 impl TenantNode {
     async fn id(&self) -> ID {
-        ID(self.0.id.to_string())
+        to_id(self.0.id.as_uuid())
     }
     async fn slug(&self) -> &str {
         self.0.slug.as_str()
@@ -109,7 +109,7 @@ pub struct ProjectNode(pub Project);
 #[Object(name = "Project")]
 impl ProjectNode {
     async fn id(&self) -> ID {
-        ID(self.0.id.to_string())
+        to_id(self.0.id.as_uuid())
     }
     async fn name(&self) -> &str {
         self.0.name.as_str()
@@ -165,7 +165,7 @@ pub struct TaskNode(pub Task);
 #[Object(name = "Task")]
 impl TaskNode {
     async fn id(&self) -> ID {
-        ID(self.0.id.to_string())
+        to_id(self.0.id.as_uuid())
     }
     async fn title(&self) -> &str {
         self.0.title.as_str()

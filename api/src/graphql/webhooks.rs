@@ -3,7 +3,7 @@
 use super::access::Guarded;
 use super::context::{list_context, services, tenant};
 use super::error::{ApiError, ApiResult};
-use super::pagination::{PageArgs, connection, page_query};
+use super::pagination::{KeysetCursor, PageArgs, connection, page_query};
 use super::scalars::parse_id;
 use async_graphql::connection::{Connection, EmptyFields};
 use async_graphql::{Context, Enum, ID, InputObject, Object};
@@ -135,7 +135,7 @@ impl WebhookQuery {
         after: Option<String>,
         last: Option<i32>,
         before: Option<String>,
-    ) -> ApiResult<Connection<String, DeliveryNode, EmptyFields>> {
+    ) -> ApiResult<Connection<KeysetCursor, DeliveryNode, EmptyFields>> {
         let (services, t, limits) = list_context(ctx)?;
         let filter = DeliveryFilter {
             webhook_id: webhook_id.as_ref().map(self::webhook_id).transpose()?,

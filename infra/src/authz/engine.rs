@@ -40,7 +40,14 @@ pub struct PolicyEngine {
     freshness: Freshness,
     /// Wakes the watcher's sync (see [`Self::watch`]).
     wake: std::sync::OnceLock<tokio::sync::mpsc::Sender<()>>,
+    /// Decisions made, with the change applied when each was made: one
+    /// stands while its tenant is fresh since then (a Casbin check
+    /// evaluates its matcher with rhai; a hit is a hash lookup).
+    decisions: quick_cache::sync::Cache<(Uuid, Uuid, Permission), (i64, bool)>,
 }
+
+/// Decisions kept at most (about 50 bytes each).
+const DECISIONS: usize = 100_000;
 
 /// Per tenant, the last change known; the version below which changes are
 /// not known tenant by tenant (the feed's pruned past); and whether this node
@@ -133,11 +140,30 @@ impl PolicyEngine {
             publisher,
             freshness,
             wake: std::sync::OnceLock::new(),
+            decisions: quick_cache::sync::Cache::new(DECISIONS),
         })
     }
 
     /// Whether `user` holds `permission` in `tenant`.
+    /// Decided once and remembered until the tenant's rules or members
+    /// change (or this node stops following the feed).
     pub async fn enforce(&self, user: Uuid, tenant: Uuid, permission: Permission) -> bool {
+        let key = (user, tenant, permission);
+        if let Some((at, allowed)) = self.decisions.get(&key)
+            && self.still_fresh(tenant, at)
+        {
+            return allowed;
+        }
+        // Read before deciding: the enforcer changes before `applied` moves,
+        // so a decision is never stamped later than the rules it saw.
+        let at = self.version();
+        let allowed = self.decide(user, tenant, permission).await;
+        self.decisions.insert(key, (at, allowed));
+        allowed
+    }
+
+    /// The enforcer's answer, worked out now (what [`Self::enforce`] remembers).
+    pub async fn decide(&self, user: Uuid, tenant: Uuid, permission: Permission) -> bool {
         let e = self.enforcer.read().await;
         e.enforce((user.to_string(), tenant.to_string(), permission.as_str()))
             .unwrap_or_else(|err| {

@@ -45,6 +45,7 @@ impl MigratorTrait for ControlPlane {
             Box::new(control::m20261202_000003_external_identities::Migration),
             Box::new(control::m20261202_000004_housekeeping::Migration),
             Box::new(control::m20261207_000001_tenant_members::Migration),
+            Box::new(control::m20261207_000002_write_guard::Migration),
         ]
     }
 }

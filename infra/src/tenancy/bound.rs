@@ -1,8 +1,6 @@
 //! A transaction bound to one tenant, and the only query builders repositories get.
 
-use crate::entities::{
-    idempotency_key, invitation, outbox_event, project, task, webhook, webhook_delivery,
-};
+use crate::entities::project;
 use crate::errors::DbResultExt;
 use async_trait::async_trait;
 use domain::ports::TenantTx;
@@ -14,45 +12,10 @@ use sea_orm::{
 };
 use uuid::Uuid;
 
-/// Tenant-plane entities: each names its `tenant_id` column.
+/// Tenant-plane entities: each names its `tenant_id` column. Implemented
+/// only by the declarations in [`super::registry`].
 pub(crate) trait TenantScoped: EntityTrait {
     fn tenant_column() -> Self::Column;
-}
-
-impl TenantScoped for project::Entity {
-    fn tenant_column() -> Self::Column {
-        project::Column::TenantId
-    }
-}
-impl TenantScoped for task::Entity {
-    fn tenant_column() -> Self::Column {
-        task::Column::TenantId
-    }
-}
-impl TenantScoped for invitation::Entity {
-    fn tenant_column() -> Self::Column {
-        invitation::Column::TenantId
-    }
-}
-impl TenantScoped for idempotency_key::Entity {
-    fn tenant_column() -> Self::Column {
-        idempotency_key::Column::TenantId
-    }
-}
-impl TenantScoped for outbox_event::Entity {
-    fn tenant_column() -> Self::Column {
-        outbox_event::Column::TenantId
-    }
-}
-impl TenantScoped for webhook::Entity {
-    fn tenant_column() -> Self::Column {
-        webhook::Column::TenantId
-    }
-}
-impl TenantScoped for webhook_delivery::Entity {
-    fn tenant_column() -> Self::Column {
-        webhook_delivery::Column::TenantId
-    }
 }
 
 /// A query that already carries the tenant filter. Repositories can narrow it
@@ -298,8 +261,23 @@ impl Bound {
         Ok(q.0.exec(&self.tx).await.or_unexpected()?.rows_affected)
     }
 
-    /// Inserts a row of this tenant. `build` receives the tenant id to put in
-    /// the row; the row is refused if it names any other.
+    /// Builds a row of this tenant: `build` receives the tenant id to put in
+    /// the row, and the row is refused if it names any other.
+    fn own_row<E, A>(&self, build: impl FnOnce(Uuid) -> A) -> Result<A, sea_orm::DbErr>
+    where
+        E: TenantScoped,
+        A: ActiveModelTrait<Entity = E>,
+    {
+        let model = build(self.tenant());
+        match model.get(E::tenant_column()).into_value() {
+            Some(v) if v == self.tenant().into() => Ok(model),
+            _ => Err(sea_orm::DbErr::Custom(
+                "insert without this tenant's id".into(),
+            )),
+        }
+    }
+
+    /// Inserts a row of this tenant (see [`Self::own_row`]).
     pub(crate) async fn insert<E, A>(
         &self,
         build: impl FnOnce(Uuid) -> A,
@@ -309,19 +287,92 @@ impl Bound {
         A: ActiveModelTrait<Entity = E> + Send,
         E::Model: IntoActiveModel<A>,
     {
-        let model = build(self.tenant());
-        match model.get(E::tenant_column()).into_value() {
-            Some(v) if v == self.tenant().into() => {}
-            _ => {
-                return Err(sea_orm::DbErr::Custom(
-                    "insert without this tenant's id".into(),
-                ));
-            }
-        }
-        E::insert(model)
+        E::insert(self.own_row(build)?)
             .exec_without_returning(&self.tx)
             .await
             .map(|_| ())
+    }
+
+    /// Inserts a row of this tenant and returns it as stored, in one statement.
+    pub(crate) async fn insert_returning<E, A>(
+        &self,
+        build: impl FnOnce(Uuid) -> A,
+    ) -> Result<E::Model, sea_orm::DbErr>
+    where
+        E: TenantScoped,
+        A: ActiveModelTrait<Entity = E> + Send,
+        E::Model: IntoActiveModel<A>,
+    {
+        E::insert(self.own_row(build)?)
+            .exec_with_returning(&self.tx)
+            .await
+    }
+
+    /// Inserts a row of this tenant unless one with its primary key exists;
+    /// tells which. Where another transaction is inserting the same key,
+    /// PostgreSQL waits for it to end, so `false` means committed.
+    pub(crate) async fn insert_new<E, A>(
+        &self,
+        build: impl FnOnce(Uuid) -> A,
+    ) -> Result<bool, sea_orm::DbErr>
+    where
+        E: TenantScoped,
+        A: ActiveModelTrait<Entity = E> + Send,
+        E::Model: IntoActiveModel<A>,
+    {
+        use sea_orm::{Iterable, PrimaryKeyToColumn, sea_query::OnConflict};
+        let inserted = E::insert(self.own_row(build)?)
+            .on_conflict(
+                OnConflict::columns(E::PrimaryKey::iter().map(|k| k.into_column()))
+                    .do_nothing()
+                    .to_owned(),
+            )
+            .exec_without_returning(&self.tx)
+            .await?;
+        Ok(inserted == 1)
+    }
+
+    /// Inserts a row of this tenant only if `guard` finds a row, and returns
+    /// it as stored: `INSERT … SELECT … WHERE EXISTS (guard) RETURNING *`,
+    /// one statement where a check, an insert and a read-back were three.
+    pub(crate) async fn insert_if<E, A, G>(
+        &self,
+        build: impl FnOnce(Uuid) -> A,
+        guard: Scoped<Select<G>>,
+    ) -> Result<Option<E::Model>>
+    where
+        E: TenantScoped,
+        A: ActiveModelTrait<Entity = E> + Send,
+        G: EntityTrait,
+    {
+        use sea_orm::sea_query::{InsertStatement, IntoIden};
+        use sea_orm::{ConnectionTrait, FromQueryResult, Iterable, QueryTrait};
+        let model = self.own_row(build).or_unexpected()?;
+        let (columns, values): (Vec<_>, Vec<_>) = E::Column::iter()
+            .filter_map(|c| {
+                let v = model.get(c).into_value()?;
+                Some((c.into_iden(), Expr::val(v)))
+            })
+            .unzip();
+        let mut values_if = Query::select();
+        values_if
+            .exprs(values)
+            .and_where(Expr::exists(guard.0.into_query()));
+        let mut insert = InsertStatement::new();
+        insert
+            .into_table(E::default())
+            .columns(columns)
+            .select_from(values_if)
+            .map_err(domain::Error::unexpected)?
+            .returning_all();
+        let row = self
+            .tx
+            .query_one_raw(self.backend().build(&insert))
+            .await
+            .or_unexpected()?;
+        row.map(|r| E::Model::from_query_result(&r, ""))
+            .transpose()
+            .or_unexpected()
     }
 
     /// Inserts many rows in one statement; refused whole if any row names another tenant.
@@ -357,22 +408,12 @@ impl TenantTx for Bound {
     }
 
     async fn purge(&self) -> Result<u64> {
-        // Children before parents (tasks reference projects).
-        Ok(self.exec_delete(self.delete::<task::Entity>()).await?
-            + self.exec_delete(self.delete::<project::Entity>()).await?
-            + self
-                .exec_delete(self.delete::<invitation::Entity>())
-                .await?
-            + self
-                .exec_delete(self.delete::<idempotency_key::Entity>())
-                .await?
-            + self
-                .exec_delete(self.delete::<outbox_event::Entity>())
-                .await?
-            + self
-                .exec_delete(self.delete::<webhook_delivery::Entity>())
-                .await?
-            + self.exec_delete(self.delete::<webhook::Entity>()).await?)
+        let mut n = 0;
+        // Children before parents.
+        for table in super::registry::TABLES.iter().rev() {
+            n += table.purge(self).await?;
+        }
+        Ok(n)
     }
 
     async fn commit(self: Box<Self>) -> Result<()> {

@@ -1,9 +1,10 @@
 //! A tenant's data as JSON lines, for backups, moves and "download my data".
-//! Webhook secrets are left out (a file travels further than a database), and
-//! so is the outbox, whose events are in flight.
+//! What each table gives is declared in [`super::registry`]: webhook secrets
+//! are blanked (a file travels further than a database), and the outbox,
+//! whose events are in flight, is left out.
 
 use super::SqlTenancy;
-use crate::entities::{idempotency_key, invitation, project, task, webhook, webhook_delivery};
+use super::registry::Export;
 use domain::ports::TxMode;
 use domain::{Result, TenantContext};
 use std::io::Write;
@@ -20,43 +21,24 @@ impl SqlTenancy {
         let level = (self.db.get_database_backend() == sea_orm::DbBackend::Postgres)
             .then_some(sea_orm::IsolationLevel::RepeatableRead);
         let tx = self.bind_with(ctx, TxMode::Read, level).await?;
-        let tables = [
-            ("projects", tx.rows_as_json::<project::Entity>().await?),
-            ("tasks", tx.rows_as_json::<task::Entity>().await?),
-            (
-                "invitations",
-                tx.rows_as_json::<invitation::Entity>().await?,
-            ),
-            (
-                "idempotency_keys",
-                tx.rows_as_json::<idempotency_key::Entity>().await?,
-            ),
-            (
-                "webhooks",
-                redact_secrets(tx.rows_as_json::<webhook::Entity>().await?),
-            ),
-            (
-                "webhook_deliveries",
-                tx.rows_as_json::<webhook_delivery::Entity>().await?,
-            ),
-        ];
         let mut n = 0;
-        for (table, rows) in tables {
-            for row in rows {
-                let line = serde_json::json!({ "table": table, "row": row });
+        for table in super::registry::TABLES {
+            let blank = match table.export() {
+                Export::Skip => continue,
+                Export::Rows => &[][..],
+                Export::Redacting(columns) => columns,
+            };
+            for mut row in table.rows_as_json(&tx).await? {
+                for column in blank {
+                    if let Some(v) = row.get_mut(*column) {
+                        *v = serde_json::Value::Null;
+                    }
+                }
+                let line = serde_json::json!({ "table": table.name(), "row": row });
                 writeln!(out, "{line}").map_err(domain::Error::unexpected)?;
                 n += 1;
             }
         }
         Ok(n)
     }
-}
-
-fn redact_secrets(mut rows: Vec<serde_json::Value>) -> Vec<serde_json::Value> {
-    for row in &mut rows {
-        if let Some(secret) = row.get_mut("secret") {
-            *secret = serde_json::Value::Null;
-        }
-    }
-    rows
 }

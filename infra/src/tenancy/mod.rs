@@ -20,6 +20,7 @@ pub mod lifecycle;
 pub mod moving;
 mod projects;
 mod prune;
+mod registry;
 pub mod relay;
 pub mod schema;
 mod tasks;
@@ -243,6 +244,7 @@ impl SqlTenancy {
         };
         let mut companion = None;
         if check == Check::LockAndDirectory && postgres {
+            // A shared tenant's lock is taken with the binding, below.
             if let Some(l) = &lease {
                 // The lock lives in the control database, beside the directory;
                 // a database tenant's writes hold it from a transaction there.
@@ -255,9 +257,6 @@ impl SqlTenancy {
                     return Err(e);
                 }
                 companion = Some(control);
-            } else {
-                // The directory is read below, with the binding, after the lock.
-                moving::share_lock(&tx, ctx.tenant_id()).await?;
             }
         }
         // The directory lives only in the shared database, not in a tenant's own.
@@ -273,34 +272,52 @@ impl SqlTenancy {
                 _ => String::new(),
             };
             // The directory is read with the binding (as the login role:
-            // permissions are checked before `role` changes).
+            // `FROM` is evaluated, and permissions checked, before `role` changes);
+            // a write first takes the move lock (see the write-guard migration).
             const BIND: &str = "SELECT set_config('app.tenant_id', $1, true), set_config('role', $2, true), \
                  CASE WHEN $3 = '' THEN '' ELSE set_config('search_path', $3, true) END, \
                  CASE WHEN $4 = '' THEN '' ELSE set_config('statement_timeout', $4, true) END";
-            let sql = if read_directory {
-                format!("{BIND}, (SELECT isolation FROM tenants WHERE id = $1::uuid) AS isolation")
-            } else {
-                BIND.to_owned()
+            let guarded = read_directory && check == Check::LockAndDirectory;
+            let sql = match (read_directory, guarded) {
+                (_, true) => format!(
+                    "{BIND}, g.granted, g.isolation FROM tenantry_write_guard($5, $1::uuid) g"
+                ),
+                (true, false) => format!(
+                    "{BIND}, true AS granted, (SELECT isolation FROM tenants WHERE id = $1::uuid) AS isolation"
+                ),
+                (false, false) => BIND.to_owned(),
             };
+            let mut values: Vec<sea_orm::Value> = vec![
+                ctx.tenant_id().to_string().into(),
+                migration::APP_ROLE.into(),
+                search_path.into(),
+                self.statement_timeout.clone().into(),
+            ];
+            if guarded {
+                values.push(moving::LOCK_SPACE.into());
+            }
             let bound = tx
                 .query_one_raw(Statement::from_sql_and_values(
                     DbBackend::Postgres,
                     sql,
-                    [
-                        ctx.tenant_id().to_string().into(),
-                        migration::APP_ROLE.into(),
-                        search_path.into(),
-                        self.statement_timeout.clone().into(),
-                    ],
+                    values,
                 ))
                 .await
                 .or_unexpected()?;
             if read_directory {
-                let isolation = bound
-                    .map(|r| r.try_get::<Option<String>>("", "isolation"))
+                let (granted, isolation) = bound
+                    .map(|r| {
+                        Ok::<_, sea_orm::DbErr>((
+                            r.try_get::<bool>("", "granted")?,
+                            r.try_get::<Option<String>>("", "isolation")?,
+                        ))
+                    })
                     .transpose()
                     .or_unexpected()?
-                    .flatten();
+                    .unwrap_or((true, None));
+                if !granted {
+                    return Err(moving::moved());
+                }
                 moving::check(ctx, isolation.map(|i| (i, None)), None)
                     .inspect_err(|_| self.moved(ctx))?;
             }

@@ -16,9 +16,7 @@
 
 use super::database::TenantDatabases;
 use super::{SqlTenancy, schema};
-use crate::entities::{
-    idempotency_key, invitation, outbox_event, project, task, tenant, webhook, webhook_delivery,
-};
+use crate::entities::tenant;
 use crate::errors::DbResultExt;
 use domain::audit::{AuditAction, AuditRecord, AuditState, AuditValue};
 use domain::ports::{TenantTx, TxMode};
@@ -29,7 +27,7 @@ use sea_orm::{
 };
 
 /// The advisory lock's first key: "move".
-const LOCK_SPACE: i32 = 0x6d6f_7665;
+pub(crate) const LOCK_SPACE: i32 = 0x6d6f_7665;
 
 /// Calls an advisory-lock function (`pg_advisory_xact_lock`,
 /// `pg_try_advisory_xact_lock`, `…_shared`) on the tenant's move lock;
@@ -83,7 +81,7 @@ pub(crate) async fn share_lock(conn: &DatabaseTransaction, tenant: TenantId) -> 
     if locked { Ok(()) } else { Err(moved()) }
 }
 
-fn moved() -> Error {
+pub(crate) fn moved() -> Error {
     Error::RateLimited {
         retry_after_secs: 1,
     }
@@ -325,38 +323,10 @@ impl SqlTenancy {
                 super::Check::None,
             )
             .await?;
-        let rows = vec![
-            (
-                "projects",
-                copy_table::<project::Entity, project::ActiveModel>(&src, &dst).await?,
-            ),
-            (
-                "tasks",
-                copy_table::<task::Entity, task::ActiveModel>(&src, &dst).await?,
-            ),
-            (
-                "invitations",
-                copy_table::<invitation::Entity, invitation::ActiveModel>(&src, &dst).await?,
-            ),
-            (
-                "idempotency_keys",
-                copy_table::<idempotency_key::Entity, idempotency_key::ActiveModel>(&src, &dst)
-                    .await?,
-            ),
-            (
-                "outbox_events",
-                copy_table::<outbox_event::Entity, outbox_event::ActiveModel>(&src, &dst).await?,
-            ),
-            (
-                "webhooks",
-                copy_table::<webhook::Entity, webhook::ActiveModel>(&src, &dst).await?,
-            ),
-            (
-                "webhook_deliveries",
-                copy_table::<webhook_delivery::Entity, webhook_delivery::ActiveModel>(&src, &dst)
-                    .await?,
-            ),
-        ];
+        let mut rows = Vec::with_capacity(super::registry::TABLES.len());
+        for table in super::registry::TABLES {
+            rows.push((table.name(), table.copy(&src, &dst).await?));
+        }
         Box::new(dst).commit().await?;
         Ok(rows)
     }
@@ -408,34 +378,4 @@ fn where_it_lives(isolation: Isolation, placement: Option<&str>) -> AuditState {
         s.insert("placement".to_owned(), AuditValue::Text(p.to_owned()));
     }
     s
-}
-
-/// Copies one table's rows of the tenant; returns how many, after checking
-/// the target holds exactly that many.
-async fn copy_table<E, A>(src: &super::bound::Bound, dst: &super::bound::Bound) -> Result<u64>
-where
-    E: super::bound::TenantScoped,
-    E::Model: IntoActiveModel<A> + Sync,
-    A: ActiveModelTrait<Entity = E> + Send,
-{
-    let rows = src.all(src.select::<E>()).await?;
-    let n = rows.len() as u64;
-    let mut models: Vec<A> = rows
-        .into_iter()
-        .map(IntoActiveModel::into_active_model)
-        .collect();
-    // Fourteen columns at most: 1000 rows stay under PostgreSQL's 65535 parameters.
-    while !models.is_empty() {
-        let rest = models.split_off(models.len().min(1000));
-        dst.insert_many::<E, A>(models).await.or_unexpected()?;
-        models = rest;
-    }
-    let there = dst.count(dst.select::<E>()).await?;
-    if there != n {
-        return Err(Error::unexpected(format!(
-            "copied {n} rows of {} but the target holds {there}",
-            E::default().table_name()
-        )));
-    }
-    Ok(n)
 }

@@ -101,35 +101,36 @@ impl ProjectRepository for Bound {
         new: &NewProject,
         key: Option<&IdempotencyKey>,
     ) -> Result<Created<Project>> {
-        let fingerprint = new.fingerprint();
+        let id = ProjectId::generate();
         if let Some(key) = key
-            && let Prior::Created(id) = self.prior(SCOPE, key, &fingerprint).await?
+            && let Prior::Created(prior) = self
+                .claim(SCOPE, key, &new.fingerprint(), id.as_uuid())
+                .await?
         {
             return self
-                .one(self.select::<row::Entity>().and(|q| q.filter(C::Id.eq(id))))
+                .one(
+                    self.select::<row::Entity>()
+                        .and(|q| q.filter(C::Id.eq(prior))),
+                )
                 .await?
                 .map_or(Err(Error::NotFound(Kind::Project)), to_domain)
                 .map(Created::Replayed);
         }
-        let id = ProjectId::generate();
         let now = crate::now();
-        self.insert::<row::Entity, _>(|tenant_id| row::ActiveModel {
-            tenant_id: Set(tenant_id),
-            id: Set(id.as_uuid()),
-            name: Set(new.name.as_str().to_owned()),
-            description: Set(new.description.as_str().to_owned()),
-            created_at: Set(now),
-            updated_at: Set(now),
-            deleted_at: Set(None),
-            version: Set(1),
-        })
-        .await
-        .map_err(unexpected)?;
-        if let Some(key) = key {
-            self.remember(SCOPE, key, &fingerprint, id.as_uuid())
-                .await?;
-        }
-        to_domain(self.project_row(id, false).await?).map(Created::New)
+        let stored = self
+            .insert_returning::<row::Entity, _>(|tenant_id| row::ActiveModel {
+                tenant_id: Set(tenant_id),
+                id: Set(id.as_uuid()),
+                name: Set(new.name.as_str().to_owned()),
+                description: Set(new.description.as_str().to_owned()),
+                created_at: Set(now),
+                updated_at: Set(now),
+                deleted_at: Set(None),
+                version: Set(1),
+            })
+            .await
+            .map_err(unexpected)?;
+        to_domain(stored).map(Created::New)
     }
 
     async fn project(&self, id: ProjectId) -> Result<Project> {

@@ -7,7 +7,6 @@ use super::keyset::{self, SortColumn};
 use super::projects::contains_pattern;
 use crate::entities::project;
 use crate::entities::task::{self as row, Column as C};
-use crate::errors::unexpected;
 use async_trait::async_trait;
 use domain::error::Entity as Kind;
 use domain::identity::User;
@@ -86,14 +85,6 @@ impl Bound {
             )
         })
     }
-
-    async fn project_is_live(&self, id: ProjectId) -> Result<bool> {
-        let q = self.select::<project::Entity>().and(|q| {
-            q.filter(project::Column::Id.eq(id.as_uuid()))
-                .filter(project::Column::DeletedAt.is_null())
-        });
-        Ok(self.count(q).await? > 0)
-    }
 }
 
 fn filtered(q: Select<row::Entity>, f: &TaskFilter) -> Select<row::Entity> {
@@ -130,44 +121,46 @@ impl TaskRepository for Bound {
         new: &NewTask,
         key: Option<&IdempotencyKey>,
     ) -> Result<Created<Task>> {
-        let fingerprint = new.fingerprint();
+        let id = TaskId::generate();
         if let Some(key) = key
-            && let Prior::Created(id) = self.prior(SCOPE, key, &fingerprint).await?
+            && let Prior::Created(prior) = self
+                .claim(SCOPE, key, &new.fingerprint(), id.as_uuid())
+                .await?
         {
             return self
-                .task_row(TaskId::from_uuid(id))
+                .task_row(TaskId::from_uuid(prior))
                 .await
                 .and_then(to_domain)
                 .map(Created::Replayed);
         }
-        if !self.project_is_live(new.project_id).await? {
-            // Another tenant's project is as unknown as a missing one.
-            return Err(Error::NotFound(Kind::Project));
-        }
-        let id = TaskId::generate();
         let now = crate::now();
-        self.insert::<row::Entity, _>(|tenant_id| row::ActiveModel {
-            tenant_id: Set(tenant_id),
-            id: Set(id.as_uuid()),
-            project_id: Set(new.project_id.as_uuid()),
-            title: Set(new.title.as_str().to_owned()),
-            description: Set(new.description.as_str().to_owned()),
-            status: Set(new.status.as_str().to_owned()),
-            priority: Set(new.priority.value()),
-            assignee_id: Set(new.assignee_id.map(|u| u.as_uuid())),
-            due_date: Set(new.due_date.map(DueDate::date)),
-            created_at: Set(now),
-            updated_at: Set(now),
-            deleted_at: Set(None),
-            version: Set(1),
-        })
-        .await
-        .map_err(unexpected)?;
-        if let Some(key) = key {
-            self.remember(SCOPE, key, &fingerprint, id.as_uuid())
-                .await?;
-        }
-        to_domain(self.task_row(id).await?).map(Created::New)
+        let live_project = self.select::<project::Entity>().and(|q| {
+            q.filter(project::Column::Id.eq(new.project_id.as_uuid()))
+                .filter(project::Column::DeletedAt.is_null())
+        });
+        let stored = self
+            .insert_if(
+                |tenant_id| row::ActiveModel {
+                    tenant_id: Set(tenant_id),
+                    id: Set(id.as_uuid()),
+                    project_id: Set(new.project_id.as_uuid()),
+                    title: Set(new.title.as_str().to_owned()),
+                    description: Set(new.description.as_str().to_owned()),
+                    status: Set(new.status.as_str().to_owned()),
+                    priority: Set(new.priority.value()),
+                    assignee_id: Set(new.assignee_id.map(|u| u.as_uuid())),
+                    due_date: Set(new.due_date.map(DueDate::date)),
+                    created_at: Set(now),
+                    updated_at: Set(now),
+                    deleted_at: Set(None),
+                    version: Set(1),
+                },
+                live_project,
+            )
+            .await?
+            // Another tenant's project is as unknown as a missing one.
+            .ok_or(Error::NotFound(Kind::Project))?;
+        to_domain(stored).map(Created::New)
     }
 
     async fn task(&self, id: TaskId) -> Result<Task> {

@@ -32,6 +32,7 @@ mod sessions;
 mod shutdown;
 mod subscriptions;
 mod tasks;
+mod tenant_data;
 mod tenant_databases;
 mod tenant_lifecycle;
 mod tenant_moves;

@@ -296,10 +296,47 @@ async fn a_task_needs_a_live_project_and_a_member_assignee(backend: Backend) {
     assert_eq!(d["tasks"]["totalCount"], 0);
 }
 
+/// The key is claimed first, in the create's transaction: retries racing
+/// the first attempt find what it made; a create that fails keeps no key.
+async fn one_idempotency_key_makes_one_task_however_the_retries_race(backend: Backend) {
+    let app = spawn(backend).await;
+    let acc = app.sign_up().await;
+    let other = app.sign_up().await;
+    let p = app.create_project(&acc.token, "Launch").await;
+    let theirs = app.create_project(&other.token, "Theirs").await;
+    const CREATE: &str = "mutation($i: CreateTaskInput!, $k: String) { createTask(input: $i, idempotencyKey: $k) { id version } }";
+    let send = |project: &str, key: &str| {
+        app.gql(
+            Some(&acc.token),
+            CREATE,
+            json!({ "i": { "projectId": project, "title": "Ship it" }, "k": key }),
+        )
+    };
+
+    // Another tenant's project: refused, and the key is not used up by it.
+    assert_code(&send(&theirs, "k-1").await, "NOT_FOUND");
+    let answers = futures::future::join_all((0..6).map(|_| send(&p, "k-1"))).await;
+    let first = &answers[0]["data"]["createTask"];
+    assert!(first["id"].is_string(), "{}", answers[0]);
+    for a in &answers {
+        assert_eq!(&a["data"]["createTask"], first, "{a}");
+    }
+    let d = app
+        .data(Some(&acc.token), "{ tasks { totalCount } }", json!({}))
+        .await;
+    assert_eq!(d["tasks"]["totalCount"], 1);
+    assert_eq!(
+        app.data(Some(&other.token), "{ tasks { totalCount } }", json!({}))
+            .await["tasks"]["totalCount"],
+        0
+    );
+}
+
 crate::on_every_backend!(
     tasks_are_created_and_filtered_with_project_and_assignee,
     due_date_order_puts_undated_tasks_last_and_pages_through_them,
     priority_order_breaks_ties_by_id,
     update_changes_only_given_fields_and_checks_the_version,
     a_task_needs_a_live_project_and_a_member_assignee,
+    one_idempotency_key_makes_one_task_however_the_retries_race,
 );

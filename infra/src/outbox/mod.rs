@@ -319,8 +319,9 @@ impl Worker {
     async fn work(&self, tenant: TenantId, isolation: Isolation) -> Next {
         let ctx = TenantContext::system(tenant, isolation);
         let s = &self.settings;
-        // Whether the last round found nothing it could take.
+        // Whether the last round found nothing it could take, and what it left.
         let mut idle = false;
+        let mut left = None;
         // A tenant with a steady stream gives its slot up now and then.
         for _ in 0..FULL_ROUNDS {
             let now = crate::now();
@@ -354,6 +355,7 @@ impl Worker {
                 batch.events.len() as u64 >= s.batch || batch.deliveries.len() as u64 >= s.batch;
             // Sent beside the passes: the next one does not wait for them.
             idle = batch.events.is_empty() && batch.deliveries.is_empty();
+            left = Some(batch.left);
             if !batch.deliveries.is_empty() {
                 self.hand_on(&ctx, batch.deliveries);
             }
@@ -361,7 +363,12 @@ impl Worker {
                 break;
             }
         }
-        match self.tenancy.pending_work(&ctx, None).await {
+        // What the last round's transaction saw left: no second one to ask.
+        let left = match left {
+            Some(l) => Ok(l),
+            None => self.tenancy.pending_work(&ctx, None).await,
+        };
+        match left {
             Ok(Pending { events: true, .. }) => Next::At(Instant::now(), isolation),
             // Due, yet nothing could be taken: those are webhooks this node
             // is still sending to. Their run's end brings the tenant back.

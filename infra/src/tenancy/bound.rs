@@ -29,6 +29,13 @@ impl<Q> Scoped<Q> {
     }
 }
 
+impl<E: EntityTrait> Scoped<Select<E>> {
+    /// The query as a sub-select, tenant filter and all.
+    pub(crate) fn into_subquery(self) -> SelectStatement {
+        sea_orm::QueryTrait::into_query(self.0)
+    }
+}
+
 /// Where a tenant transaction finds `tenant_members`, the bound tenant's
 /// members (see the control-plane migration that makes it).
 #[derive(Clone, Debug)]
@@ -49,6 +56,8 @@ pub(crate) struct Bound {
     /// A database tenant's write holds its move lock from a control-database
     /// transaction; released (rolled back, it wrote nothing) after the commit.
     companion: Option<DatabaseTransaction>,
+    /// Whether the advisory lock asked of [`super::SqlTenancy::open_with`] was granted.
+    extra_lock: bool,
     /// Set when the transaction wrote outbox events, so the commit wakes the worker.
     announced: std::sync::atomic::AtomicBool,
     nudges: Option<std::sync::Arc<crate::outbox::Nudges>>,
@@ -73,11 +82,22 @@ impl Bound {
             ctx,
             _lease: lease,
             members: None,
+            extra_lock: false,
             companion: None,
             announced: std::sync::atomic::AtomicBool::new(false),
             nudges: None,
             grant: None,
         }
+    }
+
+    pub(crate) fn holding_extra_lock(mut self, held: bool) -> Self {
+        self.extra_lock = held;
+        self
+    }
+
+    /// Whether this transaction holds the lock its opening tried for.
+    pub(crate) fn holds_extra_lock(&self) -> bool {
+        self.extra_lock
     }
 
     pub(crate) fn seeing_members(mut self, members: Option<Members>) -> Self {
@@ -118,12 +138,6 @@ impl Bound {
         self.tx.get_database_backend()
     }
 
-    /// `pg_try_advisory_xact_lock(space, hashtext(tenant))`: a lock on this
-    /// tenant in the transaction's database, for `space`'s purpose.
-    pub(crate) async fn try_advisory_lock(&self, space: i32) -> Result<bool> {
-        super::moving::advisory(&self.tx, "pg_try_advisory_xact_lock", space, self.tenant()).await
-    }
-
     /// `pg_advisory_xact_lock(space, hashtext(tenant))`: waits for the lock;
     /// on SQLite, whose writers already take turns, nothing.
     pub(crate) async fn advisory_lock(&self, space: i32) -> Result<()> {
@@ -161,6 +175,14 @@ impl Bound {
         q: Scoped<DeleteMany<E>>,
     ) -> Result<u64> {
         Ok(q.0.exec(&self.tx).await.or_unexpected()?.rows_affected)
+    }
+
+    /// Runs a delete; returns the rows it removed (`DELETE … RETURNING`).
+    pub(crate) async fn delete_returning<E: EntityTrait>(
+        &self,
+        q: Scoped<DeleteMany<E>>,
+    ) -> Result<Vec<E::Model>> {
+        q.0.exec_with_returning(&self.tx).await.or_unexpected()
     }
 
     /// `SELECT id FROM projects WHERE tenant_id = $t AND deleted_at IS NULL`, for
@@ -346,7 +368,7 @@ impl Bound {
         G: EntityTrait,
     {
         use sea_orm::sea_query::{InsertStatement, IntoIden};
-        use sea_orm::{ConnectionTrait, FromQueryResult, Iterable, QueryTrait};
+        use sea_orm::{ConnectionTrait, FromQueryResult, Iterable};
         let model = self.own_row(build).or_unexpected()?;
         let (columns, values): (Vec<_>, Vec<_>) = E::Column::iter()
             .filter_map(|c| {
@@ -357,7 +379,7 @@ impl Bound {
         let mut values_if = Query::select();
         values_if
             .exprs(values)
-            .and_where(Expr::exists(guard.0.into_query()));
+            .and_where(Expr::exists(guard.into_subquery()));
         let mut insert = InsertStatement::new();
         insert
             .into_table(E::default())

@@ -191,6 +191,19 @@ impl SqlTenancy {
         level: Option<sea_orm::IsolationLevel>,
         check: Check,
     ) -> Result<Bound> {
+        self.open_with(ctx, mode, level, check, None).await
+    }
+
+    /// [`Self::open`], and on PostgreSQL tries the tenant's advisory lock in
+    /// `lock_space` in the binding statement (see [`Bound::holds_extra_lock`]).
+    async fn open_with(
+        &self,
+        ctx: &TenantContext,
+        mode: TxMode,
+        level: Option<sea_orm::IsolationLevel>,
+        check: Check,
+        lock_space: Option<i32>,
+    ) -> Result<Bound> {
         let postgres = self.db.get_database_backend() == DbBackend::Postgres;
         let lease = match (ctx.isolation(), &self.databases) {
             (Isolation::Row, _) => None,
@@ -261,6 +274,8 @@ impl SqlTenancy {
         }
         // The directory lives only in the shared database, not in a tenant's own.
         let read_directory = check != Check::None && lease.is_none();
+        // SQLite's writers take turns: any lock asked for is as good as held.
+        let mut extra_lock = true;
         if tx.get_database_backend() == DbBackend::Postgres {
             // Both transaction-local: they end with the transaction, so the
             // pooled connection goes back bound to no tenant, as its login role.
@@ -278,23 +293,31 @@ impl SqlTenancy {
                  CASE WHEN $3 = '' THEN '' ELSE set_config('search_path', $3, true) END, \
                  CASE WHEN $4 = '' THEN '' ELSE set_config('statement_timeout', $4, true) END";
             let guarded = read_directory && check == Check::LockAndDirectory;
-            let sql = match (read_directory, guarded) {
-                (_, true) => format!(
-                    "{BIND}, g.granted, g.isolation FROM tenantry_write_guard($5, $1::uuid) g"
-                ),
-                (true, false) => format!(
-                    "{BIND}, true AS granted, (SELECT isolation FROM tenants WHERE id = $1::uuid) AS isolation"
-                ),
-                (false, false) => BIND.to_owned(),
-            };
             let mut values: Vec<sea_orm::Value> = vec![
                 ctx.tenant_id().to_string().into(),
                 migration::APP_ROLE.into(),
                 search_path.into(),
                 self.statement_timeout.clone().into(),
             ];
+            let mut sql = match (read_directory, guarded) {
+                (_, true) => {
+                    values.push(moving::LOCK_SPACE.into());
+                    format!("{BIND}, g.granted, g.isolation")
+                }
+                (true, false) => format!(
+                    "{BIND}, true AS granted, (SELECT isolation FROM tenants WHERE id = $1::uuid) AS isolation"
+                ),
+                (false, false) => BIND.to_owned(),
+            };
+            if let Some(space) = lock_space {
+                values.push(space.into());
+                sql.push_str(&format!(
+                    ", pg_try_advisory_xact_lock(${}, hashtext($1)) AS also_locked",
+                    values.len()
+                ));
+            }
             if guarded {
-                values.push(moving::LOCK_SPACE.into());
+                sql.push_str(" FROM tenantry_write_guard($5, $1::uuid) g");
             }
             let bound = tx
                 .query_one_raw(Statement::from_sql_and_values(
@@ -304,6 +327,14 @@ impl SqlTenancy {
                 ))
                 .await
                 .or_unexpected()?;
+            if lock_space.is_some() {
+                extra_lock = bound
+                    .as_ref()
+                    .map(|r| r.try_get::<bool>("", "also_locked"))
+                    .transpose()
+                    .or_unexpected()?
+                    .unwrap_or(false);
+            }
             if read_directory {
                 let (granted, isolation) = bound
                     .map(|r| {
@@ -324,6 +355,7 @@ impl SqlTenancy {
         }
         let members = self.members(ctx, lease.is_some()).await?;
         Ok(Bound::new(tx, ctx.clone(), lease)
+            .holding_extra_lock(extra_lock)
             .seeing_members(members)
             .holding(companion)
             .admitted(grant)

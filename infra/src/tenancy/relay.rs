@@ -19,7 +19,7 @@ use domain::webhook::DeliveryStatus;
 use domain::{Result, TenantContext};
 use sea_orm::ActiveValue::Set;
 use sea_orm::sea_query::{Expr, ExprTrait};
-use sea_orm::{ColumnTrait, DbBackend, QueryFilter, QueryOrder, QuerySelect};
+use sea_orm::{ColumnTrait, QueryFilter, QueryOrder, QuerySelect};
 use serde_json::{Value, json};
 use std::collections::HashMap;
 use uuid::Uuid;
@@ -75,6 +75,8 @@ pub struct Leased {
 pub struct Batch {
     pub events: Vec<Relayed>,
     pub deliveries: Vec<Leased>,
+    /// What is left after this batch, read in its transaction.
+    pub left: Pending,
 }
 
 /// What an attempt led to.
@@ -124,19 +126,49 @@ impl SqlTenancy {
         in_flight: &InFlight,
         publish: impl AsyncFnOnce(&[Relayed]),
     ) -> Result<Option<Batch>> {
+        // One relaying node per tenant at a time: the lock is tried in the
+        // statement that binds the tenant.
         let tx = self
-            .open(ctx, TxMode::Write, None, super::Check::LockAndDirectory)
+            .open_with(
+                ctx,
+                TxMode::Write,
+                None,
+                super::Check::LockAndDirectory,
+                Some(RELAY_LOCK_SPACE),
+            )
             .await?;
-        if !tx.relay_lock().await? {
+        if !tx.holds_extra_lock() {
             return Ok(None);
         }
-        let events = tx.relay_events(take).await?;
-        let deliveries = tx.lease_deliveries(take, in_flight).await?;
+        let hooks = tx.all(tx.select::<webhook::Entity>()).await?;
+        let events = tx.relay_events(take, &hooks).await?;
+        // A webhook's deliveries go with it: a tenant with none has none due.
+        let deliveries = if hooks.is_empty() {
+            Vec::new()
+        } else {
+            tx.lease_deliveries(take, in_flight, &hooks).await?
+        };
+        // Events left beyond a full batch; later ones come with their nudge
+        // (or, from other nodes, the sweep).
+        let next_due = if hooks.is_empty() {
+            None
+        } else {
+            tx.deliveries_pending(None).await?.0
+        };
+        let left = Pending {
+            events: events.len() as u64 >= take.events,
+            next_due,
+            expired: false,
+        };
         if !events.is_empty() {
             publish(&events).await;
         }
         Box::new(tx).commit().await?;
-        Ok(Some(Batch { events, deliveries }))
+        Ok(Some(Batch {
+            events,
+            deliveries,
+            left,
+        }))
     }
 
     /// Records an attempt's outcome.
@@ -251,28 +283,10 @@ impl SqlTenancy {
             .one(tx.select::<outbox_event::Entity>().and(|q| q.limit(1)))
             .await?
             .is_some();
-        let next = tx
-            .one(tx.select::<delivery::Entity>().and(|q| {
-                q.filter(delivery::Column::Status.eq(DeliveryStatus::Pending.as_str()))
-                    .filter(delivery::Column::NextAttemptAt.is_not_null())
-                    .order_by_asc(delivery::Column::NextAttemptAt)
-                    .limit(1)
-            }))
-            .await?
-            .and_then(|d| d.next_attempt_at);
-        let expired = match expire_before {
-            Some(before) => tx
-                .one(
-                    tx.select::<delivery::Entity>()
-                        .and(|q| finished_before(q, before).limit(1)),
-                )
-                .await?
-                .is_some(),
-            None => false,
-        };
+        let (next_due, expired) = tx.deliveries_pending(expire_before).await?;
         Ok(Pending {
             events,
-            next_due: next,
+            next_due,
             expired,
         })
     }
@@ -302,7 +316,7 @@ impl SqlTenancy {
 }
 
 /// What the worker's sweep learns of one tenant.
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug, Clone, Copy, Default)]
 pub struct Pending {
     /// Events wait in the outbox.
     pub events: bool,
@@ -323,25 +337,57 @@ fn finished_before<Q: QueryFilter>(q: Q, before: DateTime<Utc>) -> Q {
 }
 
 impl Bound {
-    /// One relaying node per tenant at a time (PostgreSQL).
-    async fn relay_lock(&self) -> Result<bool> {
-        if self.backend() != DbBackend::Postgres {
-            return Ok(true);
-        }
-        self.try_advisory_lock(RELAY_LOCK_SPACE).await
+    /// When the next pending delivery is due, and (given a retention
+    /// cutoff) whether finished ones older than it wait to be pruned.
+    async fn deliveries_pending(
+        &self,
+        expire_before: Option<DateTime<Utc>>,
+    ) -> Result<(Option<DateTime<Utc>>, bool)> {
+        let next_due = self
+            .one(self.select::<delivery::Entity>().and(|q| {
+                q.filter(delivery::Column::Status.eq(DeliveryStatus::Pending.as_str()))
+                    .filter(delivery::Column::NextAttemptAt.is_not_null())
+                    .order_by_asc(delivery::Column::NextAttemptAt)
+                    .limit(1)
+            }))
+            .await?
+            .and_then(|d| d.next_attempt_at);
+        let expired = match expire_before {
+            Some(before) => self
+                .one(
+                    self.select::<delivery::Entity>()
+                        .and(|q| finished_before(q, before).limit(1)),
+                )
+                .await?
+                .is_some(),
+            None => false,
+        };
+        Ok((next_due, expired))
     }
 
-    async fn relay_events(&self, take: Take) -> Result<Vec<Relayed>> {
-        let rows = self
-            .all(
-                self.select::<outbox_event::Entity>()
-                    .and(|q| q.order_by_asc(outbox_event::Column::Id).limit(take.events)),
+    /// Takes the oldest events out of the outbox (one statement: `DELETE …
+    /// RETURNING`), making a delivery for each of `hooks` that wants one.
+    async fn relay_events(&self, take: Take, hooks: &[webhook::Model]) -> Result<Vec<Relayed>> {
+        let oldest = self
+            .select::<outbox_event::Entity>()
+            .and(|q| {
+                q.select_only()
+                    .column(outbox_event::Column::Id)
+                    .order_by_asc(outbox_event::Column::Id)
+                    .limit(take.events)
+            })
+            .into_subquery();
+        let mut rows = self
+            .delete_returning(
+                self.delete::<outbox_event::Entity>()
+                    .and(|q| q.filter(outbox_event::Column::Id.in_subquery(oldest))),
             )
             .await?;
         if rows.is_empty() {
             return Ok(Vec::new());
         }
-        let hooks = self.all(self.select::<webhook::Entity>()).await?;
+        // RETURNING keeps no order; events leave in the order they came.
+        rows.sort_by_key(|e| e.id);
         let hooks: Vec<_> = hooks
             .iter()
             .map(|h| (h, h.events.split(',').collect::<Vec<_>>()))
@@ -381,16 +427,15 @@ impl Bound {
                 .await
                 .map_err(unexpected)?;
         }
-        let ids: Vec<Uuid> = rows.iter().map(|e| e.id).collect();
-        self.exec_delete(
-            self.delete::<outbox_event::Entity>()
-                .and(|q| q.filter(outbox_event::Column::Id.is_in(ids))),
-        )
-        .await?;
         Ok(relayed)
     }
 
-    async fn lease_deliveries(&self, take: Take, in_flight: &InFlight) -> Result<Vec<Leased>> {
+    async fn lease_deliveries(
+        &self,
+        take: Take,
+        in_flight: &InFlight,
+        hooks: &[webhook::Model],
+    ) -> Result<Vec<Leased>> {
         let due = self
             .all(self.select::<delivery::Entity>().and(|q| {
                 let q = q
@@ -410,12 +455,7 @@ impl Bound {
         if due.is_empty() {
             return Ok(Vec::new());
         }
-        let hooks: HashMap<Uuid, webhook::Model> = self
-            .all(self.select::<webhook::Entity>())
-            .await?
-            .into_iter()
-            .map(|h| (h.id, h))
-            .collect();
+        let hooks: HashMap<Uuid, &webhook::Model> = hooks.iter().map(|h| (h.id, h)).collect();
         // One webhook's deliveries are sent one after another, so the n-th
         // of them is leased for n calls; at most PER_WEBHOOK each pass, so a
         // node that dies leaves them waiting no longer than that.

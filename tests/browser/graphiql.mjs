@@ -1,14 +1,16 @@
 // Opens GraphiQL in headless Chromium, runs an operation and checks its result.
 // Usage: node graphiql.mjs <base-url> <operation> <expected text in the result>
-//          [<headers JSON> [<trigger JSON>]]
+//          [<headers JSON> [<trigger JSON> [<operation> <expected>]…]]
 // With headers, they are typed into GraphiQL's Headers tab. With a trigger
 // (a GraphQL request body), the operation is a subscription: once its socket
 // is acknowledged, the trigger is POSTed with the same headers, and the event
-// it causes must show in the result.
+// it causes must show in the result. Further operation/expected pairs run
+// next, one after another, typed in the same page (headers as GraphiQL left
+// them); empty headers or trigger mean none.
 // Any request to another origin fails the test: GraphiQL must work offline.
 import { chromium } from "playwright-core";
 
-const [base, query, expected, headers, trigger] = process.argv.slice(2);
+const [base, query, expected, headers, trigger, ...next] = process.argv.slice(2);
 const executablePath = process.env.CHROMIUM_PATH || "/usr/bin/chromium";
 const browser = await chromium.launch({
   executablePath,
@@ -47,12 +49,26 @@ try {
     }, headers);
   }
   // Type like a user: GraphiQL picks the operation from the editor's change events.
-  await page.click(".graphiql-query-editor .CodeMirror");
-  await page.keyboard.press("Control+A");
-  await page.keyboard.press("Delete");
-  await page.keyboard.insertText(query);
-  await page.waitForTimeout(500);
-  await page.click(".graphiql-execute-button");
+  const run = async (text) => {
+    await page.click(".graphiql-query-editor .CodeMirror");
+    await page.keyboard.press("Control+A");
+    await page.keyboard.press("Delete");
+    await page.keyboard.insertText(text);
+    await page.waitForTimeout(500);
+    await page.click(".graphiql-execute-button");
+  };
+  const shown = (text) =>
+    page.waitForFunction(
+      (text) => {
+        const el = document.querySelector(".result-window .CodeMirror");
+        return el && el.CodeMirror.getValue().includes(text);
+      },
+      text,
+      { timeout: 20000 },
+    );
+  const result = () =>
+    page.evaluate(() => document.querySelector(".result-window .CodeMirror").CodeMirror.getValue());
+  await run(query);
   if (trigger) {
     for (let i = 0; i < 200 && !acknowledged; i++) await page.waitForTimeout(50);
     if (!acknowledged) throw new Error("the subscription's socket was never acknowledged");
@@ -65,18 +81,22 @@ try {
     });
     console.log(`trigger: ${res.status} ${await res.text()}`);
   }
-  await page.waitForFunction(
-    (text) => {
-      const el = document.querySelector(".result-window .CodeMirror");
-      return el && el.CodeMirror.getValue().includes(text);
-    },
-    expected,
-    { timeout: 20000 },
-  );
-  const result = await page.evaluate(() => document.querySelector(".result-window .CodeMirror").CodeMirror.getValue());
-  console.log(result);
+  await shown(expected);
+  console.log(await result());
+  for (let i = 0; i + 1 < next.length; i += 2) {
+    await run(next[i]);
+    await shown(next[i + 1]);
+    console.log(await result());
+  }
 } catch (e) {
   console.error(problems.join("\n"));
+  const page = browser.contexts()[0]?.pages()[0];
+  if (page) {
+    const seen = await page.evaluate(() =>
+      [...document.querySelectorAll(".CodeMirror")].map((el) => el.CodeMirror.getValue()),
+    ).catch(() => []);
+    console.error(`editors at the failure:\n${seen.join("\n---\n")}`);
+  }
   throw e;
 } finally {
   await browser.close();

@@ -1,6 +1,6 @@
 //! GraphiQL in headless Chromium: the page loads from this server alone, runs a
-//! query and shows its result, and runs a subscription over graphql-ws whose
-//! events show as they come. Needs Node.js, Chromium and `npm ci --prefix
+//! query and shows its result, runs a subscription over graphql-ws whose
+//! events show as they come, and carries a sign-in's token to what follows. Needs Node.js, Chromium and `npm ci --prefix
 //! tests/browser` (`.ci/run` installs them); fails with that advice otherwise.
 
 use crate::helpers::{Backend, spawn};
@@ -82,4 +82,30 @@ async fn graphiql_runs_a_subscription_over_graphql_ws() {
     let shown = String::from_utf8_lossy(&output.stdout);
     assert!(shown.contains(&expected), "{shown}");
     assert!(shown.contains(r#""kind": "CREATED""#), "{shown}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn graphiql_puts_the_token_of_a_sign_in_into_the_headers() {
+    let app = spawn(Backend::Sqlite).await;
+    let acc = app.sign_up().await;
+    let sign_in = format!(
+        r#"mutation SignIn {{ signIn(input: {{email: "{}", password: "{}"}}) {{ accessToken }} }}"#,
+        acc.email, acc.password
+    );
+    // No header was typed: the next query runs as the member signed in.
+    let me = format!(r#""email": "{}""#, acc.email);
+    let output = graphiql(
+        &app.addr,
+        vec![
+            sign_in,
+            "accessToken".into(),
+            String::new(),
+            String::new(),
+            "query Me { me { email } }".into(),
+            me.clone(),
+        ],
+    )
+    .await;
+    let shown = String::from_utf8_lossy(&output.stdout);
+    assert!(shown.contains(&me), "{shown}");
 }

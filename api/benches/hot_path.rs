@@ -364,7 +364,8 @@ async fn main() -> anyhow::Result<()> {
         .merge(("app_env", "test"))
         .merge(("server.port", 0))
         .merge(("metrics.listen", ""))
-        .merge(("database.url", url.clone()))
+        // Without TLS, as the baseline's `NoTls`: the same transport for both.
+        .merge(("database.url", format!("{url}?sslmode=disable")))
         .merge(("demo.seed_on_first_start", false))
         .merge(("log.filter", "off"))
         .merge(("rate_limit.sign_in_per_client", 1_000_000))

@@ -188,6 +188,25 @@ impl Drop for TestApp {
     }
 }
 
+/// A server, its settings, and a `Storage` of the same settings for the work
+/// the CLI does beside a running server (moves, exports, migrations).
+pub async fn spawn_with_storage(
+    backend: Backend,
+    configure: impl FnOnce(&mut Settings),
+) -> (TestApp, infra::db::Storage, Settings) {
+    let mut copy = None;
+    let app = spawn_with(backend, |s| {
+        configure(s);
+        copy = Some(s.clone());
+    })
+    .await;
+    let settings = copy.expect("settings");
+    let storage = infra::db::Storage::connect(&api::app::db_settings(&settings))
+        .await
+        .expect("the storage of the server's settings");
+    (app, storage, settings)
+}
+
 /// Starts a server for one test. `configure` may adjust settings (limits, etc.).
 pub async fn spawn_with(backend: Backend, configure: impl FnOnce(&mut Settings)) -> TestApp {
     let (url, sqlite_file) = match backend {

@@ -4,7 +4,7 @@
 //! forgets to declare fails here, instead of being left behind by a move.
 
 use crate::databases::count;
-use crate::helpers::{TestApp, assert_code, spawn_with};
+use crate::helpers::{Backend, TestApp, assert_code, spawn_with_storage};
 use domain::{Isolation, TenantContext, TenantId};
 use infra::db::Storage;
 use sea_orm::{ConnectionTrait, Database, DatabaseConnection, DbBackend, Statement};
@@ -23,18 +23,12 @@ const CONTROL_TABLES_NAMING_A_TENANT: [&str; 4] =
     ["memberships", "sessions", "audit_log", "policy_changes"];
 
 async fn spawn(worker: bool) -> (TestApp, Storage) {
-    let mut copy = None;
-    let app = spawn_with(crate::helpers::Backend::Postgres, |s| {
+    let (app, storage, _) = spawn_with_storage(Backend::Postgres, |s| {
         s.fixtures.secret = Some(SECRET.to_owned().into());
         s.webhooks.worker = worker;
         s.webhooks.sweep_interval_ms = 200;
-        copy = Some(s.clone());
     })
     .await;
-    let settings = copy.expect("settings");
-    let storage = Storage::connect(&api::app::db_settings(&settings))
-        .await
-        .unwrap();
     (app, storage)
 }
 

@@ -2,7 +2,7 @@
 //! copied, the old copy removed, and no write lost to a move in progress.
 
 use crate::databases::count;
-use crate::helpers::{Backend, TestApp, assert_code, spawn_with};
+use crate::helpers::{Backend, TestApp, assert_code, spawn_with_storage};
 use api::config::Settings;
 use domain::{Isolation, TenantId};
 use infra::db::Storage;
@@ -14,17 +14,10 @@ const SECRET: &str = "moves-fixtures-secret-0123456789abcdef";
 
 /// A PostgreSQL server, and a storage of the same settings for the moves.
 async fn setup() -> (TestApp, Storage, Settings) {
-    let mut copy = None;
-    let app = spawn_with(Backend::Postgres, |s| {
+    spawn_with_storage(Backend::Postgres, |s| {
         s.fixtures.secret = Some(SECRET.to_owned().into());
-        copy = Some(s.clone());
     })
-    .await;
-    let settings = copy.expect("settings");
-    let storage = Storage::connect(&api::app::db_settings(&settings))
-        .await
-        .unwrap();
-    (app, storage, settings)
+    .await
 }
 
 /// The tenant's task titles and project count, as its owner sees them.

@@ -1,6 +1,9 @@
 //! The permission matrix: every guarded operation × the four default roles and
 //! a custom role, checked against the documented table (written out here, not
-//! derived from the code). Denied is FORBIDDEN; allowed is anything else.
+//! derived from the code). Denied is FORBIDDEN and nothing else; allowed is
+//! the operation's own answer: data without errors, or NOT_FOUND where the
+//! request names an object that does not exist (so a resolver that fails
+//! for another reason fails the matrix too).
 
 use crate::helpers::{Backend, codes, spawn_with};
 use serde_json::{Value, json};
@@ -10,45 +13,55 @@ const SECRET: &str = "matrix-fixtures-secret-0123456789abcdef";
 /// The custom role of the matrix: works on tasks, sees projects, nothing else.
 const TRIAGER: &[&str] = &["project:read", "task:read", "task:write"];
 
+/// What an allowed request answers.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Then {
+    /// Data, no error.
+    Runs,
+    /// NOT_FOUND, and nothing else: the request names no existing object.
+    NotFound,
+}
+
 /// Operation, a request that runs it, and whether owner, admin, member,
 /// viewer and triager may.
 #[rustfmt::skip]
-fn matrix(project: &str) -> Vec<(&'static str, String, [bool; 5])> {
+fn matrix(project: &str) -> Vec<(&'static str, String, [bool; 5], Then)> {
+    use Then::{NotFound, Runs};
     let nobody = uuid::Uuid::now_v7();
     vec![
-        ("projects", "{ projects { totalCount } }".into(), [true, true, true, true, true]),
-        ("project", format!("{{ project(id: \"{project}\") {{ id }} }}"), [true, true, true, true, true]),
-        ("createProject", "mutation { createProject(input: {name: \"p\"}) { id } }".into(), [true, true, true, false, false]),
-        ("updateProject", format!("mutation {{ updateProject(id: \"{nobody}\", input: {{name: \"x\"}}, expectedVersion: 1) {{ id }} }}"), [true, true, true, false, false]),
-        ("deleteProject", format!("mutation {{ deleteProject(id: \"{nobody}\") }}"), [true, true, true, false, false]),
-        ("restoreProject", format!("mutation {{ restoreProject(id: \"{nobody}\") {{ id }} }}"), [true, true, true, false, false]),
-        ("tasks", "{ tasks { totalCount } }".into(), [true, true, true, true, true]),
-        ("task", format!("{{ task(id: \"{nobody}\") {{ id }} }}"), [true, true, true, true, true]),
-        ("createTask", format!("mutation {{ createTask(input: {{projectId: \"{project}\", title: \"t\"}}) {{ id }} }}"), [true, true, true, false, true]),
-        ("updateTask", format!("mutation {{ updateTask(id: \"{nobody}\", input: {{title: \"x\"}}, expectedVersion: 1) {{ id }} }}"), [true, true, true, false, true]),
-        ("deleteTask", format!("mutation {{ deleteTask(id: \"{nobody}\") }}"), [true, true, true, false, true]),
-        ("invitations", "{ invitations { id } }".into(), [true, true, false, false, false]),
-        ("inviteMember", "mutation { inviteMember(input: {email: \"new@example.test\", role: \"viewer\"}) { id } }".into(), [true, true, false, false, false]),
-        ("revokeInvitation", format!("mutation {{ revokeInvitation(id: \"{nobody}\") }}"), [true, true, false, false, false]),
-        ("roles", "{ roles { name } }".into(), [true, true, true, true, false]),
-        ("createRole", "mutation { createRole(input: {name: \"r-fresh\", permissions: [\"task:read\"]}) { name } }".into(), [true, true, false, false, false]),
-        ("updateRole", "mutation { updateRole(name: \"no-such-role\", input: {permissions: [\"task:read\"]}) { name } }".into(), [true, true, false, false, false]),
-        ("deleteRole", "mutation { deleteRole(name: \"no-such-role\") }".into(), [true, true, false, false, false]),
-        ("members", "{ members(first: 5) { edges { node { role } } } }".into(), [true, true, true, true, false]),
-        ("updateMemberRole", format!("mutation {{ updateMemberRole(userId: \"{nobody}\", role: \"viewer\") {{ role }} }}"), [true, true, false, false, false]),
-        ("removeMember", format!("mutation {{ removeMember(userId: \"{nobody}\") }}"), [true, true, false, false, false]),
-        ("auditLog", "{ auditLog(first: 5) { edges { node { action } } } }".into(), [true, true, false, false, false]),
-        ("webhooks", "{ webhooks { id } }".into(), [true, true, false, false, false]),
-        ("webhookDeliveries", "{ webhookDeliveries(first: 5) { edges { node { status } } } }".into(), [true, true, false, false, false]),
-        ("createWebhook", "mutation { createWebhook(input: {url: \"https://hooks.example.test/in\", events: [\"task.created\"], secret: \"0123456789abcdef\"}) { id } }".into(), [true, true, false, false, false]),
-        ("deleteWebhook", format!("mutation {{ deleteWebhook(id: \"{nobody}\") }}"), [true, true, false, false, false]),
-        ("redeliverWebhookDelivery", format!("mutation {{ redeliverWebhookDelivery(id: \"{nobody}\") {{ id }} }}"), [true, true, false, false, false]),
-        ("Project.tasks", "{ projects(first: 1) { edges { node { tasks(first: 1) { totalCount } } } } }".into(), [true, true, true, true, true]),
-        ("Task.project", "{ tasks(first: 1) { edges { node { project { id } } } } }".into(), [true, true, true, true, true]),
-        ("Task.assignee", "{ tasks(first: 1) { edges { node { assignee { id } } } } }".into(), [true, true, true, true, false]),
-        ("me", "{ me { id } }".into(), [true, true, true, true, true]),
+        ("projects", "{ projects { totalCount } }".into(), [true, true, true, true, true], Runs),
+        ("project", format!("{{ project(id: \"{project}\") {{ id }} }}"), [true, true, true, true, true], Runs),
+        ("createProject", "mutation { createProject(input: {name: \"p\"}) { id } }".into(), [true, true, true, false, false], Runs),
+        ("updateProject", format!("mutation {{ updateProject(id: \"{nobody}\", input: {{name: \"x\"}}, expectedVersion: 1) {{ id }} }}"), [true, true, true, false, false], NotFound),
+        ("deleteProject", format!("mutation {{ deleteProject(id: \"{nobody}\") }}"), [true, true, true, false, false], NotFound),
+        ("restoreProject", format!("mutation {{ restoreProject(id: \"{nobody}\") {{ id }} }}"), [true, true, true, false, false], NotFound),
+        ("tasks", "{ tasks { totalCount } }".into(), [true, true, true, true, true], Runs),
+        ("task", format!("{{ task(id: \"{nobody}\") {{ id }} }}"), [true, true, true, true, true], NotFound),
+        ("createTask", format!("mutation {{ createTask(input: {{projectId: \"{project}\", title: \"t\"}}) {{ id }} }}"), [true, true, true, false, true], Runs),
+        ("updateTask", format!("mutation {{ updateTask(id: \"{nobody}\", input: {{title: \"x\"}}, expectedVersion: 1) {{ id }} }}"), [true, true, true, false, true], NotFound),
+        ("deleteTask", format!("mutation {{ deleteTask(id: \"{nobody}\") }}"), [true, true, true, false, true], NotFound),
+        ("invitations", "{ invitations { id } }".into(), [true, true, false, false, false], Runs),
+        ("inviteMember", "mutation { inviteMember(input: {email: \"new@example.test\", role: \"viewer\"}) { id } }".into(), [true, true, false, false, false], Runs),
+        ("revokeInvitation", format!("mutation {{ revokeInvitation(id: \"{nobody}\") }}"), [true, true, false, false, false], NotFound),
+        ("roles", "{ roles { name } }".into(), [true, true, true, true, false], Runs),
+        ("createRole", "mutation { createRole(input: {name: \"r-fresh\", permissions: [\"task:read\"]}) { name } }".into(), [true, true, false, false, false], Runs),
+        ("updateRole", "mutation { updateRole(name: \"no-such-role\", input: {permissions: [\"task:read\"]}) { name } }".into(), [true, true, false, false, false], NotFound),
+        ("deleteRole", "mutation { deleteRole(name: \"no-such-role\") }".into(), [true, true, false, false, false], NotFound),
+        ("members", "{ members(first: 5) { edges { node { role } } } }".into(), [true, true, true, true, false], Runs),
+        ("updateMemberRole", format!("mutation {{ updateMemberRole(userId: \"{nobody}\", role: \"viewer\") {{ role }} }}"), [true, true, false, false, false], NotFound),
+        ("removeMember", format!("mutation {{ removeMember(userId: \"{nobody}\") }}"), [true, true, false, false, false], NotFound),
+        ("auditLog", "{ auditLog(first: 5) { edges { node { action } } } }".into(), [true, true, false, false, false], Runs),
+        ("webhooks", "{ webhooks { id } }".into(), [true, true, false, false, false], Runs),
+        ("webhookDeliveries", "{ webhookDeliveries(first: 5) { edges { node { status } } } }".into(), [true, true, false, false, false], Runs),
+        ("createWebhook", "mutation { createWebhook(input: {url: \"https://hooks.example.test/in\", events: [\"task.created\"], secret: \"0123456789abcdef\"}) { id } }".into(), [true, true, false, false, false], Runs),
+        ("deleteWebhook", format!("mutation {{ deleteWebhook(id: \"{nobody}\") }}"), [true, true, false, false, false], NotFound),
+        ("redeliverWebhookDelivery", format!("mutation {{ redeliverWebhookDelivery(id: \"{nobody}\") {{ id }} }}"), [true, true, false, false, false], NotFound),
+        ("Project.tasks", "{ projects(first: 1) { edges { node { tasks(first: 1) { totalCount } } } } }".into(), [true, true, true, true, true], Runs),
+        ("Task.project", "{ tasks(first: 1) { edges { node { project { id } } } } }".into(), [true, true, true, true, true], Runs),
+        ("Task.assignee", "{ tasks(first: 1) { edges { node { assignee { id } } } } }".into(), [true, true, true, true, false], Runs),
+        ("me", "{ me { id } }".into(), [true, true, true, true, true], Runs),
         // Any signed-in user may start a tenant of their own.
-        ("createTenant", "mutation { createTenant(input: {name: \"n\", slug: \"perm-x-1\"}) { id } }".into(), [true, true, true, true, true]),
+        ("createTenant", "mutation { createTenant(input: {name: \"n\", slug: \"perm-x-1\"}) { id } }".into(), [true, true, true, true, true], Runs),
     ]
 }
 
@@ -72,17 +85,25 @@ async fn every_operation_against_every_role(backend: Backend) {
         .as_str()
         .expect("a fixture")
         .to_owned();
-    for (op, query, allowed) in matrix(&project) {
+    for (op, query, allowed, then) in matrix(&project) {
         for (i, role) in roles.iter().enumerate() {
             let token = fixture["users"][i]["accessToken"].as_str().unwrap();
             // Fresh names each time, so an allowed create is not a CONFLICT.
             let fresh = &uuid::Uuid::new_v4().simple().to_string()[..10];
             let query = query
                 .replace("perm-x-1", &format!("perm-{fresh}"))
-                .replace("r-fresh", &format!("r-{fresh}"));
+                .replace("r-fresh", &format!("r-{fresh}"))
+                .replace("new@example.test", &format!("new-{fresh}@example.test"));
             let body = app.gql(Some(token), &query, json!({})).await;
-            let forbidden = codes(&body).iter().any(|c| c == "FORBIDDEN");
-            assert_eq!(!forbidden, allowed[i], "{op} as {role}: {body}");
+            let expected: Vec<&str> = match (allowed[i], then) {
+                (false, _) => vec!["FORBIDDEN"],
+                (true, Then::Runs) => vec![],
+                (true, Then::NotFound) => vec!["NOT_FOUND"],
+            };
+            assert_eq!(codes(&body), expected, "{op} as {role}: {body}");
+            if expected.is_empty() {
+                assert!(body["data"].is_object(), "{op} as {role}: {body}");
+            }
         }
     }
 }
@@ -90,7 +111,7 @@ async fn every_operation_against_every_role(backend: Backend) {
 /// The matrix covers every operation the access table declares.
 #[test]
 fn the_matrix_covers_every_declared_operation() {
-    let covered: Vec<_> = matrix("p").into_iter().map(|(op, _, _)| op).collect();
+    let covered: Vec<_> = matrix("p").into_iter().map(|(op, ..)| op).collect();
     let public = ["signUp", "signIn", "refreshSession", "acceptInvitation"];
     let signed_in = [
         "myTenants",

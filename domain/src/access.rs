@@ -220,3 +220,243 @@ impl Access<'_> {
         self.store.audit_log(self.ctx, before, first).await
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::audit::AuditEntry;
+    use crate::identity::{AccessClaims, Membership, User};
+    use crate::ids::{SessionId, TenantId};
+    use crate::ports::MemberDecision;
+    use crate::values::{DisplayName, Email};
+    use async_trait::async_trait;
+    use futures::executor::block_on;
+    use std::sync::Mutex;
+
+    /// A tenant with these custom roles, and a member in `state` (the one
+    /// every change is about); records what the use cases ask it to write.
+    struct Store {
+        custom: Vec<Role>,
+        state: MemberState,
+        roles_written: Mutex<Vec<Role>>,
+        changes: Mutex<Vec<(MemberChange, AuditRecord)>>,
+    }
+
+    impl Store {
+        fn new(custom: Vec<Role>, role: &str, owners: u64) -> Self {
+            Self {
+                custom,
+                state: MemberState {
+                    role: RoleName::new(role),
+                    owners,
+                },
+                roles_written: Mutex::default(),
+                changes: Mutex::default(),
+            }
+        }
+
+        fn wrote_nothing(&self) -> bool {
+            self.roles_written.lock().unwrap().is_empty() && self.changes.lock().unwrap().is_empty()
+        }
+    }
+
+    #[async_trait]
+    impl AccessStore for Store {
+        async fn custom_roles(&self, _: &TenantContext) -> Result<Vec<Role>> {
+            Ok(self.custom.clone())
+        }
+        async fn create_role(&self, _: &TenantContext, role: &Role, _: &AuditRecord) -> Result<()> {
+            self.roles_written.lock().unwrap().push(role.clone());
+            Ok(())
+        }
+        async fn update_role(&self, _: &TenantContext, role: &Role, _: &AuditRecord) -> Result<()> {
+            self.roles_written.lock().unwrap().push(role.clone());
+            Ok(())
+        }
+        async fn delete_role(
+            &self,
+            _: &TenantContext,
+            _: &RoleName,
+            _: &AuditRecord,
+        ) -> Result<()> {
+            Ok(())
+        }
+        async fn members(
+            &self,
+            _: &TenantContext,
+            _: Option<UserId>,
+            _: u64,
+        ) -> Result<Vec<Member>> {
+            Ok(Vec::new())
+        }
+        async fn change_member(
+            &self,
+            _: &TenantContext,
+            user: UserId,
+            change: &MemberChange,
+            decide: MemberDecision<'_>,
+        ) -> Result<Option<Member>> {
+            let record = decide(&self.state)?;
+            self.changes.lock().unwrap().push((change.clone(), record));
+            Ok(match change {
+                MemberChange::Remove => None,
+                MemberChange::SetRole(role) => Some(Member {
+                    user: User {
+                        id: user,
+                        email: Email::parse("m@example.test").unwrap(),
+                        display_name: DisplayName::parse("M").unwrap(),
+                        created_at: chrono::Utc::now(),
+                    },
+                    role: role.clone(),
+                    joined_at: chrono::Utc::now(),
+                }),
+            })
+        }
+        async fn audit_log(
+            &self,
+            _: &TenantContext,
+            _: Option<uuid::Uuid>,
+            _: u64,
+        ) -> Result<Vec<AuditEntry>> {
+            Ok(Vec::new())
+        }
+    }
+
+    fn as_role(role: &str) -> TenantContext {
+        let (user_id, tenant_id) = (UserId::generate(), TenantId::generate());
+        let claims = AccessClaims {
+            user_id,
+            tenant_id,
+            session_id: SessionId::generate(),
+            expires_at: chrono::Utc::now(),
+            external: None,
+        };
+        let membership = Membership {
+            user_id,
+            tenant_id,
+            isolation: crate::Isolation::Row,
+            role: RoleName::new(role),
+        };
+        TenantContext::for_member(&claims, &membership).unwrap()
+    }
+
+    fn strings(ps: &[&str]) -> Vec<String> {
+        ps.iter().map(|p| (*p).to_owned()).collect()
+    }
+
+    #[test]
+    fn nobody_makes_a_role_holding_more_than_they_hold() {
+        // A role manager who cannot manage webhooks.
+        let manager = Role::new(
+            RoleName::new("role-manager"),
+            [Permission::RoleManage, Permission::TaskRead],
+        );
+        let store = Store::new(vec![manager], "member", 2);
+        let ctx = as_role("role-manager");
+        let access = Access {
+            store: &store,
+            ctx: &ctx,
+        };
+        let wider = block_on(access.create_role("hooks", &strings(&["webhook:manage"])));
+        assert!(matches!(wider, Err(Error::Forbidden)), "{wider:?}");
+        assert!(store.wrote_nothing());
+
+        let within = block_on(access.create_role("reader", &strings(&["task:read"]))).unwrap();
+        assert_eq!(within.permissions, [Permission::TaskRead]);
+        assert_eq!(store.roles_written.lock().unwrap().len(), 1);
+    }
+
+    #[test]
+    fn an_unknown_permission_is_refused_naming_the_known_ones() {
+        let store = Store::new(Vec::new(), "member", 2);
+        let ctx = as_role("owner");
+        let access = Access {
+            store: &store,
+            ctx: &ctx,
+        };
+        let Err(Error::Invalid(fields)) =
+            block_on(access.create_role("triage", &strings(&["task:read", "task:fly"])))
+        else {
+            panic!("an unknown permission must be invalid");
+        };
+        assert_eq!(fields.len(), 1, "{fields:?}");
+        assert_eq!(fields[0].field, "permissions");
+        assert!(
+            fields[0].message.contains("task:fly"),
+            "{}",
+            fields[0].message
+        );
+        assert!(
+            fields[0].message.contains("webhook:manage"),
+            "{}",
+            fields[0].message
+        );
+        assert!(store.wrote_nothing());
+    }
+
+    #[test]
+    fn an_admin_neither_makes_an_owner_nor_touches_one() {
+        let ctx = as_role("admin");
+        let member = UserId::generate();
+        // Promoting a member to owner: the owner role holds more than an admin.
+        let store = Store::new(Vec::new(), "member", 1);
+        let access = Access {
+            store: &store,
+            ctx: &ctx,
+        };
+        let up = block_on(access.update_member_role(member, "owner"));
+        assert!(matches!(up, Err(Error::Forbidden)), "{up:?}");
+        // Demoting or removing an owner: theirs holds more than an admin's.
+        let store = Store::new(Vec::new(), "owner", 2);
+        let access = Access {
+            store: &store,
+            ctx: &ctx,
+        };
+        let down = block_on(access.update_member_role(member, "viewer"));
+        assert!(matches!(down, Err(Error::Forbidden)), "{down:?}");
+        let out = block_on(access.remove_member(member));
+        assert!(matches!(out, Err(Error::Forbidden)), "{out:?}");
+        assert!(store.wrote_nothing());
+        // A member to viewer is within an admin's reach, and audited.
+        let store = Store::new(Vec::new(), "member", 1);
+        let access = Access {
+            store: &store,
+            ctx: &ctx,
+        };
+        let changed = block_on(access.update_member_role(member, "viewer")).unwrap();
+        assert_eq!(changed.role.as_str(), "viewer");
+        let changes = store.changes.lock().unwrap();
+        assert_eq!(changes[0].1.action, AuditAction::MemberRoleChanged);
+        assert_eq!(changes[0].1.before, Some(state("role", "member")));
+        assert_eq!(changes[0].1.after, Some(state("role", "viewer")));
+    }
+
+    #[test]
+    fn a_tenant_keeps_its_last_owner() {
+        let ctx = as_role("owner");
+        let owner = UserId::generate();
+        let last = Store::new(Vec::new(), "owner", 1);
+        let access = Access {
+            store: &last,
+            ctx: &ctx,
+        };
+        for refused in [
+            block_on(access.update_member_role(owner, "admin")).map(|_| ()),
+            block_on(access.remove_member(owner)),
+        ] {
+            assert!(
+                matches!(&refused, Err(Error::Conflict { field: Some(f), .. }) if f == "userId"),
+                "{refused:?}"
+            );
+        }
+        assert!(last.wrote_nothing());
+        // With a second owner, one may step down.
+        let two = Store::new(Vec::new(), "owner", 2);
+        let access = Access {
+            store: &two,
+            ctx: &ctx,
+        };
+        block_on(access.update_member_role(owner, "admin")).unwrap();
+        assert_eq!(two.changes.lock().unwrap().len(), 1);
+    }
+}

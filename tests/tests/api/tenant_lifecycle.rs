@@ -3,11 +3,20 @@
 
 use crate::helpers::{Backend, TestApp, spawn_with};
 use infra::tenancy::lifecycle::Outcome;
-use sea_orm::{ConnectionTrait, Database};
+use migration::MigratorTrait;
+use sea_orm::{ConnectionTrait, Database, TransactionTrait};
 use serde_json::{Value, json};
 
 const SECRET: &str = "lifecycle-fixtures-secret-0123456789abcdef";
-const LAST: &str = "m20261121_000004_outbox_and_webhooks";
+
+/// The newest tenant-plane migration, whichever it is (a fork adds its own).
+fn last() -> String {
+    migration::TenantPlane::migrations()
+        .last()
+        .expect("tenant-plane migrations")
+        .name()
+        .to_owned()
+}
 
 async fn schema_tenant(app: &TestApp) -> (uuid::Uuid, String) {
     let f: Value = app
@@ -20,25 +29,28 @@ async fn schema_tenant(app: &TestApp) -> (uuid::Uuid, String) {
     (id, format!("t_{}", id.simple()))
 }
 
-/// Makes the last migration pending again in `schema`; with `undo`, also
-/// removes what it made, so applying it again succeeds.
-async fn unapply_last(db: &sea_orm::DatabaseConnection, schema: &str, undo: bool) {
-    db.execute_unprepared(&format!(
-        "DELETE FROM \"{schema}\".seaql_tenant_migrations WHERE version = '{LAST}'"
-    ))
-    .await
-    .unwrap();
-    if undo {
-        drop_policies(db, schema).await;
-    }
+/// Makes the last migration pending again in `schema`, by its own `down`.
+async fn unapply_last(db: &sea_orm::DatabaseConnection, schema: &str) {
+    let tx = db.begin().await.unwrap();
+    tx.execute_unprepared(&format!("SET LOCAL search_path TO \"{schema}\""))
+        .await
+        .unwrap();
+    migration::TenantPlane::down(&tx, Some(1)).await.unwrap();
+    tx.commit().await.unwrap();
 }
 
-async fn drop_policies(db: &sea_orm::DatabaseConnection, schema: &str) {
-    for t in migration::TENANT_TABLES {
-        db.execute_unprepared(&format!("DROP POLICY tenant_isolation ON \"{schema}\".{t}"))
-            .await
-            .unwrap();
-    }
+/// Makes applying the last migration in `schema` fail (its ledger refuses
+/// the entry, so the migration's transaction rolls back), or work again.
+async fn break_ledger(db: &sea_orm::DatabaseConnection, schema: &str, broken: bool) {
+    let sql = if broken {
+        format!(
+            "ALTER TABLE \"{schema}\".seaql_tenant_migrations ADD CONSTRAINT not_last CHECK (version <> '{}')",
+            last()
+        )
+    } else {
+        format!("ALTER TABLE \"{schema}\".seaql_tenant_migrations DROP CONSTRAINT not_last")
+    };
+    db.execute_unprepared(&sql).await.unwrap();
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -51,10 +63,10 @@ async fn migrate_all_reports_a_failed_tenant_finishes_the_rest_and_a_rerun_compl
     let (behind, behind_schema) = schema_tenant(&app).await;
     let (current, _) = schema_tenant(&app).await;
     let db = Database::connect(&app.database_url).await.unwrap();
-    // Both lack the last migration; applying it again to `broken` fails,
-    // because what it makes is still there.
-    unapply_last(&db, &broken_schema, false).await;
-    unapply_last(&db, &behind_schema, true).await;
+    // Both lack the last migration; applying it to `broken` fails.
+    unapply_last(&db, &broken_schema).await;
+    break_ledger(&db, &broken_schema, true).await;
+    unapply_last(&db, &behind_schema).await;
 
     let storage = app.storage().await;
     let outcome = |results: &[infra::tenancy::lifecycle::TenantMigration], id: uuid::Uuid| {
@@ -89,8 +101,8 @@ async fn migrate_all_reports_a_failed_tenant_finishes_the_rest_and_a_rerun_compl
             .version
             .clone()
     };
-    assert_ne!(version(broken).as_deref(), Some(LAST));
-    assert_eq!(version(behind).as_deref(), Some(LAST));
+    assert_ne!(version(broken), Some(last()));
+    assert_eq!(version(behind), Some(last()));
     let placement = &listed
         .iter()
         .find(|t| t.id.as_uuid() == current)
@@ -99,7 +111,7 @@ async fn migrate_all_reports_a_failed_tenant_finishes_the_rest_and_a_rerun_compl
     assert_eq!(placement, &format!("t_{}", current.simple()));
 
     // Fix the cause; the rerun completes, touching only the one left behind.
-    drop_policies(&db, &broken_schema).await;
+    break_ledger(&db, &broken_schema, false).await;
     let second = storage.migrate_tenants(2, |_, _| {}).await.unwrap();
     assert_eq!(outcome(&second, broken), Outcome::Migrated { applied: 1 });
     assert_eq!(outcome(&second, behind), Outcome::UpToDate);

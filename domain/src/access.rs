@@ -225,8 +225,7 @@ impl Access<'_> {
 mod tests {
     use super::*;
     use crate::audit::AuditEntry;
-    use crate::identity::{AccessClaims, Membership, User};
-    use crate::ids::{SessionId, TenantId};
+    use crate::identity::User;
     use crate::ports::MemberDecision;
     use crate::values::{DisplayName, Email};
     use async_trait::async_trait;
@@ -322,23 +321,7 @@ mod tests {
         }
     }
 
-    fn as_role(role: &str) -> TenantContext {
-        let (user_id, tenant_id) = (UserId::generate(), TenantId::generate());
-        let claims = AccessClaims {
-            user_id,
-            tenant_id,
-            session_id: SessionId::generate(),
-            expires_at: chrono::Utc::now(),
-            external: None,
-        };
-        let membership = Membership {
-            user_id,
-            tenant_id,
-            isolation: crate::Isolation::Row,
-            role: RoleName::new(role),
-        };
-        TenantContext::for_member(&claims, &membership).unwrap()
-    }
+    use crate::tenancy::member_context as as_role;
 
     fn strings(ps: &[&str]) -> Vec<String> {
         ps.iter().map(|p| (*p).to_owned()).collect()

@@ -403,25 +403,7 @@ mod tests {
     #[test]
     fn only_owners_invite_owners() {
         use crate::authz::{Permission, Role};
-        use crate::identity::{AccessClaims, Membership};
-        use crate::ids::SessionId;
-        let as_role = |role: &str| {
-            let (user_id, tenant_id) = (UserId::generate(), TenantId::generate());
-            let claims = AccessClaims {
-                user_id,
-                tenant_id,
-                session_id: SessionId::generate(),
-                expires_at: Utc::now(),
-                external: None,
-            };
-            let membership = Membership {
-                user_id,
-                tenant_id,
-                isolation: crate::Isolation::Row,
-                role: RoleName::new(role),
-            };
-            TenantContext::for_member(&claims, &membership).unwrap()
-        };
+        let as_role = crate::tenancy::member_context;
         let book = RoleBook::new(vec![Role::new(
             RoleName::new("auditor"),
             [Permission::AuditRead],

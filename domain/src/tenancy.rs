@@ -180,3 +180,25 @@ impl TenantContext {
         }
     }
 }
+
+/// A signed-in member's context with `role`, in a fresh tenant (unit tests).
+#[cfg(test)]
+pub(crate) fn member_context(role: &str) -> TenantContext {
+    use crate::identity::{AccessClaims, Membership, RoleName};
+    use crate::ids::{SessionId, TenantId, UserId};
+    let (user_id, tenant_id) = (UserId::generate(), TenantId::generate());
+    let claims = AccessClaims {
+        user_id,
+        tenant_id,
+        session_id: SessionId::generate(),
+        expires_at: chrono::Utc::now(),
+        external: None,
+    };
+    let membership = Membership {
+        user_id,
+        tenant_id,
+        isolation: crate::Isolation::Row,
+        role: RoleName::new(role),
+    };
+    TenantContext::for_member(&claims, &membership).expect("a member of the claims' tenant")
+}

@@ -321,7 +321,7 @@ impl Worker {
         let s = &self.settings;
         // Whether the last round found nothing it could take, and what it left.
         let mut idle = false;
-        let mut left = None;
+        let mut left = Pending::default();
         // A tenant with a steady stream gives its slot up now and then.
         for _ in 0..FULL_ROUNDS {
             let now = crate::now();
@@ -355,7 +355,7 @@ impl Worker {
                 batch.events.len() as u64 >= s.batch || batch.deliveries.len() as u64 >= s.batch;
             // Sent beside the passes: the next one does not wait for them.
             idle = batch.events.is_empty() && batch.deliveries.is_empty();
-            left = Some(batch.left);
+            left = batch.left;
             if !batch.deliveries.is_empty() {
                 self.hand_on(&ctx, batch.deliveries);
             }
@@ -364,22 +364,17 @@ impl Worker {
             }
         }
         // What the last round's transaction saw left: no second one to ask.
-        let left = match left {
-            Some(l) => Ok(l),
-            None => self.tenancy.pending_work(&ctx, None).await,
-        };
         match left {
-            Ok(Pending { events: true, .. }) => Next::At(Instant::now(), isolation),
+            Pending { events: true, .. } => Next::At(Instant::now(), isolation),
             // Due, yet nothing could be taken: those are webhooks this node
             // is still sending to. Their run's end brings the tenant back.
-            Ok(Pending {
+            Pending {
                 next_due: Some(at), ..
-            }) if idle && at <= Utc::now() && !self.in_flight(tenant).is_empty() => Next::Idle,
-            Ok(Pending {
+            } if idle && at <= Utc::now() && !self.in_flight(tenant).is_empty() => Next::Idle,
+            Pending {
                 next_due: Some(at), ..
-            }) => Next::At(instant_of(at), isolation),
-            Ok(Pending { .. }) => Next::Idle,
-            Err(e) => self.after_error(tenant, e).await,
+            } => Next::At(instant_of(at), isolation),
+            Pending { .. } => Next::Idle,
         }
     }
 

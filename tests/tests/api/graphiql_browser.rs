@@ -1,45 +1,18 @@
 //! GraphiQL in headless Chromium: the page loads from this server alone, runs a
 //! query and shows its result, runs a subscription over graphql-ws whose
 //! events show as they come, and carries a sign-in's token to what follows. Needs Node.js, Chromium and `npm ci --prefix
-//! tests/browser` (`.ci/run` installs them); fails with that advice otherwise.
+//! tests/browser` (`scripts/services` installs them); fails with that advice otherwise.
 
 use crate::helpers::{Backend, spawn};
+use crate::node::{node, repo_dir};
 use serde_json::json;
-use std::path::Path;
-use std::process::{Command, Output};
+use std::process::Output;
 
 /// Runs `tests/browser/graphiql.mjs` with `args` (after the base URL).
 async fn graphiql(addr: &str, args: Vec<String>) -> Output {
-    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("browser");
-    let chromium = std::env::var("CHROMIUM_PATH").unwrap_or_else(|_| "/usr/bin/chromium".into());
-    assert!(
-        Path::new(&chromium).exists(),
-        "Chromium not found at {chromium}: install it (`apt-get install chromium`) or set CHROMIUM_PATH"
-    );
-    assert!(
-        dir.join("node_modules/playwright-core").exists(),
-        "playwright-core is not installed: run `npm ci --prefix tests/browser` (needs Node.js)"
-    );
-    let addr = addr.to_owned();
-    let output = tokio::task::spawn_blocking(move || {
-        Command::new("node")
-            .current_dir(&dir)
-            .env("CHROMIUM_PATH", chromium)
-            .arg("graphiql.mjs")
-            .arg(&addr)
-            .args(args)
-            .output()
-    })
-    .await
-    .unwrap()
-    .expect("Node.js is needed for the browser test: install it (`apt-get install nodejs npm`)");
-    assert!(
-        output.status.success(),
-        "GraphiQL did not show the result.\nstdout: {}\nstderr: {}",
-        String::from_utf8_lossy(&output.stdout),
-        String::from_utf8_lossy(&output.stderr)
-    );
-    output
+    let mut all = vec!["graphiql.mjs".to_owned(), addr.to_owned()];
+    all.extend(args);
+    node(repo_dir("tests/browser"), all).await
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -3,6 +3,7 @@
 
 mod databases;
 mod helpers;
+mod node;
 mod proxy;
 mod ws;
 
@@ -37,4 +38,5 @@ mod tenant_databases;
 mod tenant_lifecycle;
 mod tenant_moves;
 mod tokens;
+mod web_example;
 mod webhooks;

@@ -251,6 +251,10 @@ async fn main() -> anyhow::Result<()> {
     let mut took = Vec::new();
     for (k, (_, t, _)) in requests.iter().take(5).enumerate() {
         let t = TenantId::from_uuid(*t);
+        #[expect(
+            clippy::disallowed_methods,
+            reason = "a benchmark acting as the system"
+        )]
         let ctx = TenantContext::system(t, Isolation::Row);
         let role = Role::new(RoleName::new(format!("bench-{k}")), [Permission::TaskRead]);
         let audit = AuditRecord {

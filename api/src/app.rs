@@ -9,7 +9,7 @@ use crate::http::{self, AppState};
 use crate::services::{Limiters, Services};
 use anyhow::Context as _;
 use domain::auth::{SessionPolicy, TenantPolicy};
-use domain::members::InvitePolicy;
+use domain::invitation::InvitePolicy;
 use domain::ports::RateLimiter;
 use domain::ports::RevocationList;
 use domain::ports::{ExternalTokenVerifier, Mailer};

@@ -635,8 +635,8 @@ impl Settings {
     }
 
     /// When failed invitation emails are tried again.
-    pub fn email_retry(&self) -> domain::members::EmailRetry {
-        domain::members::EmailRetry {
+    pub fn email_retry(&self) -> domain::invitation::EmailRetry {
+        domain::invitation::EmailRetry {
             max_attempts: self.housekeeping.invitation_email_max_attempts,
             backoff: chrono::Duration::seconds(self.housekeeping.invitation_email_backoff_secs),
         }

@@ -3,7 +3,7 @@
 
 use crate::services::Services;
 use async_trait::async_trait;
-use domain::members::EmailRetry;
+use domain::invitation::EmailRetry;
 use infra::db::Storage;
 use infra::housekeeping::{Job, tenants};
 use std::sync::Arc;
@@ -32,7 +32,7 @@ impl Job for RetryInvitationEmails {
         for ctx in tenants(&self.storage).await? {
             match self
                 .services
-                .members()
+                .invitations()
                 .retry_failed_emails(&ctx, &self.retry)
                 .await
             {

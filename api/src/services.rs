@@ -6,13 +6,14 @@ use domain::auth::{Auth, SessionPolicy, TenantPolicy};
 use domain::authz::Authorizer;
 use domain::budgets::Budgets;
 use domain::external::ExternalProvider;
-use domain::members::{InvitePolicy, Members};
+use domain::invitation::{Invitations, InvitePolicy};
 use domain::ports::{
     AccessStore, ExternalIdentities, ExternalTokenVerifier, IdentityStore, Mailer, PasswordHasher,
     RateLimiter, RevocationList, SessionStore, Tenancy, TokenService,
 };
+use domain::project::Projects;
+use domain::task::Tasks;
 use domain::webhook::{TargetPolicy, Webhooks};
-use domain::work::Work;
 use std::sync::Arc;
 
 #[derive(Clone)]
@@ -88,9 +89,9 @@ impl Services {
         }
     }
 
-    /// Invitations and members.
-    pub fn members(&self) -> Members<'_> {
-        Members {
+    /// Invitation use cases (and removing a member, which voids theirs).
+    pub fn invitations(&self) -> Invitations<'_> {
+        Invitations {
             auth: self.auth(),
             tenancy: &*self.tenancy,
             access: &*self.access,
@@ -116,9 +117,17 @@ impl Services {
         }
     }
 
-    /// Project and task use cases, bound to the caller's tenant.
-    pub fn work<'a>(&'a self, ctx: &'a TenantContext) -> Work<'a> {
-        Work {
+    /// Project use cases, bound to the caller's tenant.
+    pub fn projects<'a>(&'a self, ctx: &'a TenantContext) -> Projects<'a> {
+        Projects {
+            tenancy: &*self.tenancy,
+            ctx,
+        }
+    }
+
+    /// Task use cases, bound to the caller's tenant.
+    pub fn tasks<'a>(&'a self, ctx: &'a TenantContext) -> Tasks<'a> {
+        Tasks {
             tenancy: &*self.tenancy,
             identity: &*self.identity,
             ctx,

@@ -105,6 +105,10 @@ async fn find(storage: &Storage, key: &str) -> anyhow::Result<Tenant> {
 pub async fn export(settings: &Settings, key: &str) -> anyhow::Result<()> {
     let storage = connect(settings).await?;
     let tenant = find(&storage, key).await?;
+    #[expect(
+        clippy::disallowed_methods,
+        reason = "the operator's CLI, for a tenant read from the directory"
+    )]
     let ctx = TenantContext::system(tenant.id, tenant.isolation);
     let mut out = std::io::BufWriter::new(std::io::stdout());
     writeln!(

@@ -32,13 +32,13 @@ fn every_operation_declares_its_access() {
     assert!(operations.len() > 20, "found only {operations:?}");
     let undeclared: Vec<_> = operations
         .iter()
-        .filter(|op| api::graphql::access::access_of(op).is_none())
+        .filter(|op| api::graphql::guard::access_of(op).is_none())
         .collect();
     assert!(
         undeclared.is_empty(),
-        "operations without a declared access in graphql/access.rs: {undeclared:?}"
+        "operations without a declared access in graphql/guard.rs: {undeclared:?}"
     );
-    let stale: Vec<_> = api::graphql::access::ACCESS
+    let stale: Vec<_> = api::graphql::guard::ACCESS
         .iter()
         .map(|(name, _)| *name)
         .filter(|name| !name.contains('.') && !operations.iter().any(|op| op == name))

@@ -15,7 +15,6 @@ pub mod identity;
 pub mod ids;
 pub mod invitation;
 pub mod lifecycle;
-pub mod members;
 pub mod page;
 pub mod ports;
 pub mod project;
@@ -26,7 +25,6 @@ pub mod tenancy;
 pub mod validate;
 pub mod values;
 pub mod webhook;
-pub mod work;
 
 pub use error::{Error, FieldError, Result};
 pub use ids::{DeliveryId, EventId, ProjectId, SessionId, TaskId, TenantId, UserId, WebhookId};

@@ -1,9 +1,17 @@
 //! Projects: a tenant's containers of tasks. Deleting one is soft and reversible.
+//! The use cases ([`Projects`]) each open their own tenant transaction from the
+//! caller's [`TenantContext`] and commit only when everything succeeded; every
+//! change records its event in the same transaction (the outbox).
 
+use crate::error::Result;
+use crate::events::{Event, EventType};
 use crate::ids::{ProjectId, TenantId};
 use crate::page::{Cursor, Keyed, SortValue};
+use crate::page::{Page, PageQuery};
+use crate::ports::{Created, Tenancy, TxMode};
+use crate::tenancy::TenantContext;
 use crate::validate::{AllValid, AtField};
-use crate::values::{Description, ProjectName, SearchTerm};
+use crate::values::{Description, IdempotencyKey, ProjectName, SearchTerm};
 use chrono::{DateTime, Utc};
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -130,5 +138,87 @@ impl ProjectPatch {
             ));
         }
         Ok(patch)
+    }
+}
+
+/// Project use cases, bound to the caller's tenant.
+pub struct Projects<'a> {
+    pub tenancy: &'a dyn Tenancy,
+    pub ctx: &'a TenantContext,
+}
+
+impl Projects<'_> {
+    pub async fn create_project(&self, input: &ProjectInput, key: Option<&str>) -> Result<Project> {
+        let new = NewProject::parse(input)?;
+        let key = IdempotencyKey::parse_optional(key)?;
+        let tx = self.tenancy.begin(self.ctx, TxMode::Write).await?;
+        let project = match tx.create_project(&new, key.as_ref()).await? {
+            Created::New(p) => {
+                tx.record_event(&Event::project(EventType::ProjectCreated, &p))
+                    .await?;
+                p
+            }
+            Created::Replayed(p) => p,
+        };
+        tx.commit().await?;
+        Ok(project)
+    }
+
+    pub async fn update_project(
+        &self,
+        id: ProjectId,
+        input: &ProjectPatchInput,
+        expected_version: i32,
+    ) -> Result<Project> {
+        let patch = ProjectPatch::parse(input)?;
+        let tx = self.tenancy.begin(self.ctx, TxMode::Write).await?;
+        let project = tx.update_project(id, &patch, expected_version).await?;
+        tx.record_event(&Event::project(EventType::ProjectUpdated, &project))
+            .await?;
+        tx.commit().await?;
+        Ok(project)
+    }
+
+    pub async fn delete_project(&self, id: ProjectId) -> Result<()> {
+        let tx = self.tenancy.begin(self.ctx, TxMode::Write).await?;
+        let project = tx.project(id).await?;
+        tx.delete_project(id).await?;
+        tx.record_event(&Event::project(EventType::ProjectDeleted, &project))
+            .await?;
+        tx.commit().await
+    }
+
+    pub async fn restore_project(&self, id: ProjectId) -> Result<Project> {
+        let tx = self.tenancy.begin(self.ctx, TxMode::Write).await?;
+        let project = tx.restore_project(id).await?;
+        // Restoring brings the project back as it was: for receivers, a change.
+        tx.record_event(&Event::project(EventType::ProjectUpdated, &project))
+            .await?;
+        tx.commit().await?;
+        Ok(project)
+    }
+
+    pub async fn project(&self, id: ProjectId) -> Result<Project> {
+        let tx = self.tenancy.begin(self.ctx, TxMode::Read).await?;
+        tx.project(id).await
+    }
+
+    pub async fn projects_by_ids(&self, ids: &[ProjectId]) -> Result<Vec<Project>> {
+        let tx = self.tenancy.begin(self.ctx, TxMode::Read).await?;
+        tx.projects_by_ids(ids).await
+    }
+
+    pub async fn list_projects(
+        &self,
+        filter: &ProjectFilter,
+        page: &PageQuery<ProjectOrderField>,
+    ) -> Result<Page<Project>> {
+        let tx = self.tenancy.begin(self.ctx, TxMode::Read).await?;
+        tx.list_projects(filter, page).await
+    }
+
+    pub async fn count_projects(&self, filter: &ProjectFilter) -> Result<u64> {
+        let tx = self.tenancy.begin(self.ctx, TxMode::Read).await?;
+        tx.count_projects(filter).await
     }
 }

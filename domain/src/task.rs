@@ -1,10 +1,16 @@
-//! Tasks: work items inside a project, optionally assigned to a member.
+//! Tasks: work items inside a project, optionally assigned to a member. The
+//! use cases ([`Tasks`]) work as [`crate::project::Projects`]' do.
 
-use crate::error::FieldError;
+use crate::error::{Entity, Error, FieldError, Result};
+use crate::events::{Event, EventType};
+use crate::identity::User;
 use crate::ids::{ProjectId, TaskId, TenantId, UserId};
 use crate::page::{Cursor, Keyed, SortValue};
+use crate::page::{Page, PageQuery};
+use crate::ports::{Created, IdentityStore, Tenancy, TxMode};
+use crate::tenancy::TenantContext;
 use crate::validate::{AllValid, AtField, Invalid};
-use crate::values::{Description, DueDate, Priority, SearchTerm, TaskTitle};
+use crate::values::{Description, DueDate, IdempotencyKey, Priority, SearchTerm, TaskTitle};
 use chrono::{DateTime, Utc};
 use std::str::FromStr;
 
@@ -250,5 +256,120 @@ impl TaskPatch {
             ));
         }
         Ok(patch)
+    }
+}
+
+/// Task use cases, bound to the caller's tenant; assignees are checked
+/// against its members.
+pub struct Tasks<'a> {
+    pub tenancy: &'a dyn Tenancy,
+    pub identity: &'a dyn IdentityStore,
+    pub ctx: &'a TenantContext,
+}
+
+impl Tasks<'_> {
+    /// # Errors
+    /// As [`crate::ports::TaskRepository::create_task`], and [`Error::NotFound`]
+    /// when the assignee is not a member of this tenant.
+    pub async fn create_task(&self, input: &TaskInput, key: Option<&str>) -> Result<Task> {
+        let new = NewTask::parse(input)?;
+        let key = IdempotencyKey::parse_optional(key)?;
+        // Membership lives in the control plane; check it before taking a tenant connection.
+        if let Some(assignee) = new.assignee_id {
+            self.require_member(assignee).await?;
+        }
+        let tx = self.tenancy.begin(self.ctx, TxMode::Write).await?;
+        let task = match tx.create_task(&new, key.as_ref()).await? {
+            Created::New(t) => {
+                tx.record_event(&Event::task(EventType::TaskCreated, &t))
+                    .await?;
+                t
+            }
+            Created::Replayed(t) => t,
+        };
+        tx.commit().await?;
+        Ok(task)
+    }
+
+    pub async fn update_task(
+        &self,
+        id: TaskId,
+        input: &TaskPatchInput,
+        expected_version: i32,
+    ) -> Result<Task> {
+        let patch = TaskPatch::parse(input)?;
+        if let Some(Some(assignee)) = patch.assignee_id {
+            self.require_member(assignee).await?;
+        }
+        let tx = self.tenancy.begin(self.ctx, TxMode::Write).await?;
+        let task = tx.update_task(id, &patch, expected_version).await?;
+        tx.record_event(&Event::task(EventType::TaskUpdated, &task))
+            .await?;
+        tx.commit().await?;
+        Ok(task)
+    }
+
+    pub async fn delete_task(&self, id: TaskId) -> Result<()> {
+        let tx = self.tenancy.begin(self.ctx, TxMode::Write).await?;
+        let task = tx.task(id).await?;
+        tx.delete_task(id).await?;
+        tx.record_event(&Event::task(EventType::TaskDeleted, &task))
+            .await?;
+        tx.commit().await
+    }
+
+    pub async fn task(&self, id: TaskId) -> Result<Task> {
+        let tx = self.tenancy.begin(self.ctx, TxMode::Read).await?;
+        tx.task(id).await
+    }
+
+    pub async fn list_tasks(
+        &self,
+        filter: &TaskFilter,
+        page: &PageQuery<TaskOrderField>,
+    ) -> Result<Page<Task>> {
+        let tx = self.tenancy.begin(self.ctx, TxMode::Read).await?;
+        tx.list_tasks(filter, page).await
+    }
+
+    /// A page of tasks and their assignees: joined to the page where the
+    /// storage can, else looked up after it.
+    pub async fn list_tasks_with_assignees(
+        &self,
+        filter: &TaskFilter,
+        page: &PageQuery<TaskOrderField>,
+    ) -> Result<(Page<Task>, Vec<User>)> {
+        let tx = self.tenancy.begin(self.ctx, TxMode::Read).await?;
+        let (page, joined) = tx.list_tasks_with_assignees(filter, page).await?;
+        drop(tx);
+        let users = match joined {
+            Some(users) => users,
+            None => {
+                let mut ids: Vec<UserId> =
+                    page.items.iter().filter_map(|t| t.assignee_id).collect();
+                ids.sort_unstable();
+                ids.dedup();
+                if ids.is_empty() {
+                    vec![]
+                } else {
+                    self.identity.members_by_ids(self.ctx, &ids).await?
+                }
+            }
+        };
+        Ok((page, users))
+    }
+
+    pub async fn count_tasks(&self, filter: &TaskFilter) -> Result<u64> {
+        let tx = self.tenancy.begin(self.ctx, TxMode::Read).await?;
+        tx.count_tasks(filter).await
+    }
+
+    async fn require_member(&self, user: UserId) -> Result<()> {
+        let found = self.identity.members_by_ids(self.ctx, &[user]).await?;
+        if found.is_empty() {
+            // A user of another tenant is not disclosed: as unknown as a missing one.
+            return Err(Error::NotFound(Entity::User));
+        }
+        Ok(())
     }
 }

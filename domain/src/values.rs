@@ -229,6 +229,15 @@ impl DueDate {
 pub struct IdempotencyKey(String);
 
 impl IdempotencyKey {
+    /// The key a create was given, if any, reported at `idempotencyKey`.
+    ///
+    /// # Errors
+    /// [`crate::Error::Invalid`] when the key does not parse.
+    pub fn parse_optional(raw: Option<&str>) -> crate::Result<Option<Self>> {
+        use crate::validate::AtField;
+        Ok(raw.map(Self::parse).transpose().at("idempotencyKey")?)
+    }
+
     pub fn parse(raw: &str) -> Result<Self, Invalid> {
         let s = raw.trim();
         if s.is_empty() || s.len() > 128 || !s.chars().all(|c| c.is_ascii_graphic()) {

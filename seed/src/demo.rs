@@ -4,9 +4,10 @@ use domain::auth::{Auth, SignUpInput};
 use domain::identity::RoleName;
 use domain::ports::{IdentityStore, Tenancy};
 use domain::project::ProjectInput;
+use domain::project::Projects;
+use domain::task::Tasks;
 use domain::task::{TaskInput, TaskStatus};
 use domain::values::{DisplayName, Email, Password, TenantSlug};
-use domain::work::Work;
 use domain::{Result, TenantContext};
 
 pub const TENANT_SLUG: &str = "demo";
@@ -95,7 +96,11 @@ pub async fn seed(p: &Ports<'_>) -> Result<()> {
         .await?;
 
     let ctx = TenantContext::system(owner.tenant.id, owner.tenant.isolation);
-    let work = Work {
+    let projects = Projects {
+        tenancy: p.tenancy,
+        ctx: &ctx,
+    };
+    let task_cases = Tasks {
         tenancy: p.tenancy,
         identity: p.auth.identity,
         ctx: &ctx,
@@ -130,7 +135,7 @@ pub async fn seed(p: &Ports<'_>) -> Result<()> {
         ),
     ];
     for (i, (name, description, tasks)) in plan.iter().enumerate() {
-        let project = work
+        let project = projects
             .create_project(
                 &ProjectInput {
                     name: (*name).into(),
@@ -146,19 +151,20 @@ pub async fn seed(p: &Ports<'_>) -> Result<()> {
                 member.id
             };
             let due = format!("2026-12-{:02}", 1 + (i * 7 + j * 3) % 28);
-            work.create_task(
-                &TaskInput {
-                    project_id: Some(project.id),
-                    title: (*title).into(),
-                    description: None,
-                    status: Some(*status),
-                    priority: Some(*priority),
-                    assignee_id: Some(assignee),
-                    due_date: Some(due),
-                },
-                None,
-            )
-            .await?;
+            task_cases
+                .create_task(
+                    &TaskInput {
+                        project_id: Some(project.id),
+                        title: (*title).into(),
+                        description: None,
+                        status: Some(*status),
+                        priority: Some(*priority),
+                        assignee_id: Some(assignee),
+                        due_date: Some(due),
+                    },
+                    None,
+                )
+                .await?;
         }
     }
     Ok(())

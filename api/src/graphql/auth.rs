@@ -1,8 +1,8 @@
 //! Sign-up, sign-in, tenants and the caller's identity.
 
-use super::access::Guarded;
 use super::context::{services, tenant};
 use super::error::{ApiError, ApiResult};
+use super::guard::Guarded;
 use super::scalars::{Isolation, parse_id};
 use super::types::{AuthPayload, MembershipNode, TenantNode, UserNode};
 use crate::http::client_ip::ClientIp;

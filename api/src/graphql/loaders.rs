@@ -25,7 +25,7 @@ impl Loader<ProjectId> for ProjectLoader {
     async fn load(&self, keys: &[ProjectId]) -> Result<HashMap<ProjectId, Project>, Self::Error> {
         let projects = self
             .services
-            .work(&self.ctx)
+            .projects(&self.ctx)
             .projects_by_ids(keys)
             .await
             .map_err(ApiError::from)?;
@@ -84,7 +84,7 @@ impl Loaders {
     }
 
     /// Fetches a page's projects at once into the cache (the page's
-    /// assignees come with it: see `Work::list_tasks_with_assignees`), so
+    /// assignees come with it: see `Tasks::list_tasks_with_assignees`), so
     /// `Task.project` resolves without waiting for a batch window.
     pub async fn prime_projects(&self, tasks: &[Task]) -> async_graphql::Result<()> {
         let ids: Vec<ProjectId> = tasks

@@ -1,14 +1,14 @@
 //! The GraphQL schema: types, resolvers, loaders and limits.
 
-pub mod access;
 mod auth;
 pub mod context;
 pub mod cost;
 pub mod documents;
 pub mod error;
+pub mod guard;
+mod invitations;
 pub mod limits;
 pub mod loaders;
-mod members;
 pub mod pagination;
 mod projects;
 mod roles;
@@ -28,7 +28,7 @@ use subscriptions::Subscription;
 #[derive(MergedObject, Default)]
 pub struct Query(
     auth::AuthQuery,
-    members::MemberQuery,
+    invitations::InvitationQuery,
     roles::RoleQuery,
     projects::ProjectQuery,
     tasks::TaskQuery,
@@ -38,7 +38,7 @@ pub struct Query(
 #[derive(MergedObject, Default)]
 pub struct Mutation(
     auth::AuthMutation,
-    members::MemberMutation,
+    invitations::InvitationMutation,
     roles::RoleMutation,
     projects::ProjectMutation,
     tasks::TaskMutation,

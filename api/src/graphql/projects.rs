@@ -1,9 +1,9 @@
 //! Project queries and mutations.
 
-use super::access::Guarded;
 use super::context::list_context;
 use super::context::{services, tenant};
 use super::error::{ApiError, ApiResult};
+use super::guard::Guarded;
 use super::pagination::{KeysetCursor, PageArgs, connection, page_query};
 use super::scalars::{OrderDirection, ProjectOrderField, parse_id};
 use super::types::ProjectNode;
@@ -42,7 +42,7 @@ impl ProjectCount {
     /// How many projects match the filter, across all pages.
     async fn total_count(&self, ctx: &Context<'_>) -> ApiResult<u64> {
         Ok(services(ctx)
-            .work(tenant(ctx)?)
+            .projects(tenant(ctx)?)
             .count_projects(&self.filter)
             .await?)
     }
@@ -102,7 +102,10 @@ impl ProjectQuery {
             order.direction.into(),
             limits,
         )?;
-        let page = services.work(tenant).list_projects(&filter, &query).await?;
+        let page = services
+            .projects(tenant)
+            .list_projects(&filter, &query)
+            .await?;
         Ok(connection(
             &query,
             page,
@@ -116,7 +119,10 @@ impl ProjectQuery {
     async fn project(&self, ctx: &Context<'_>, id: ID) -> ApiResult<Option<ProjectNode>> {
         let tenant = tenant(ctx)?;
         Ok(Some(ProjectNode(
-            services(ctx).work(tenant).project(project_id(&id)?).await?,
+            services(ctx)
+                .projects(tenant)
+                .project(project_id(&id)?)
+                .await?,
         )))
     }
 }
@@ -154,7 +160,7 @@ impl ProjectMutation {
         };
         Ok(ProjectNode(
             services(ctx)
-                .work(tenant)
+                .projects(tenant)
                 .create_project(&input, idempotency_key.as_deref())
                 .await?,
         ))
@@ -176,7 +182,7 @@ impl ProjectMutation {
         };
         Ok(ProjectNode(
             services(ctx)
-                .work(tenant)
+                .projects(tenant)
                 .update_project(project_id(&id)?, &input, expected_version)
                 .await?,
         ))
@@ -187,7 +193,7 @@ impl ProjectMutation {
     async fn delete_project(&self, ctx: &Context<'_>, id: ID) -> ApiResult<bool> {
         let tenant = tenant(ctx)?;
         services(ctx)
-            .work(tenant)
+            .projects(tenant)
             .delete_project(project_id(&id)?)
             .await?;
         Ok(true)
@@ -199,7 +205,7 @@ impl ProjectMutation {
         let tenant = tenant(ctx)?;
         Ok(ProjectNode(
             services(ctx)
-                .work(tenant)
+                .projects(tenant)
                 .restore_project(project_id(&id)?)
                 .await?,
         ))

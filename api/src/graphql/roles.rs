@@ -1,8 +1,8 @@
 //! Roles, members and the audit log of the caller's tenant.
 
-use super::access::Guarded;
 use super::context::{page_limits, services, tenant};
 use super::error::{ApiError, ApiResult};
+use super::guard::Guarded;
 use super::pagination::IdPage;
 use super::scalars::parse_id;
 use super::types::UserNode;
@@ -224,7 +224,7 @@ impl RoleMutation {
     async fn remove_member(&self, ctx: &Context<'_>, user_id: ID) -> ApiResult<bool> {
         let t = tenant(ctx)?;
         services(ctx)
-            .members()
+            .invitations()
             .remove_member(t, self::user_id(&user_id)?)
             .await?;
         Ok(true)

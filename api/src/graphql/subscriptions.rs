@@ -1,7 +1,7 @@
 //! Subscriptions, over WebSocket (`graphql-transport-ws`, see `http::ws`).
 
-use super::access::Guarded;
 use super::context::{services, tenant};
+use super::guard::Guarded;
 use super::scalars::{Date, TaskStatus};
 use async_graphql::{Context, Enum, ID, Result, SimpleObject, Subscription};
 use chrono::{DateTime, Utc};

@@ -1,9 +1,9 @@
 //! Task queries and mutations.
 
-use super::access::Guarded;
 use super::context::list_context;
 use super::context::{services, tenant};
 use super::error::{ApiError, ApiResult};
+use super::guard::Guarded;
 use super::loaders::Loaders;
 use super::pagination::{KeysetCursor, PageArgs, connection, page_query};
 use super::scalars::{Date, OrderDirection, TaskOrderField, TaskStatus, parse_id};
@@ -103,7 +103,7 @@ impl TaskCount {
     /// How many tasks match the filter, across all pages.
     async fn total_count(&self, ctx: &Context<'_>) -> ApiResult<u64> {
         Ok(services(ctx)
-            .work(tenant(ctx)?)
+            .tasks(tenant(ctx)?)
             .count_tasks(&self.filter)
             .await?)
     }
@@ -126,18 +126,18 @@ pub async fn task_connection(
         node.field("project").exists(),
         node.field("assignee").exists(),
     );
-    let work = services.work(tenant);
+    let tasks = services.tasks(tenant);
     let loaders = ctx.data_unchecked::<Loaders>();
     // Assignees come with the page (joined, where the storage can).
     let page = if want_assignees {
-        let (page, assignees) = work.list_tasks_with_assignees(&filter, &query).await?;
+        let (page, assignees) = tasks.list_tasks_with_assignees(&filter, &query).await?;
         loaders
             .members
             .feed_many(assignees.into_iter().map(|u| (u.id, u)))
             .await;
         page
     } else {
-        work.list_tasks(&filter, &query).await?
+        tasks.list_tasks(&filter, &query).await?
     };
     if want_projects {
         loaders.prime_projects(&page.items).await.map_err(|e| {
@@ -190,7 +190,7 @@ impl TaskQuery {
         let tenant = tenant(ctx)?;
         let id: TaskId =
             parse_id(&id).ok_or(ApiError::from(domain::Error::NotFound(Entity::Task)))?;
-        Ok(Some(TaskNode(services(ctx).work(tenant).task(id).await?)))
+        Ok(Some(TaskNode(services(ctx).tasks(tenant).task(id).await?)))
     }
 }
 
@@ -248,7 +248,7 @@ impl TaskMutation {
         };
         Ok(TaskNode(
             services(ctx)
-                .work(tenant)
+                .tasks(tenant)
                 .create_task(&input, idempotency_key.as_deref())
                 .await?,
         ))
@@ -284,7 +284,7 @@ impl TaskMutation {
         };
         Ok(TaskNode(
             services(ctx)
-                .work(tenant)
+                .tasks(tenant)
                 .update_task(id, &input, expected_version)
                 .await?,
         ))
@@ -296,7 +296,7 @@ impl TaskMutation {
         let tenant = tenant(ctx)?;
         let id: TaskId =
             parse_id(&id).ok_or(ApiError::from(domain::Error::NotFound(Entity::Task)))?;
-        services(ctx).work(tenant).delete_task(id).await?;
+        services(ctx).tasks(tenant).delete_task(id).await?;
         Ok(true)
     }
 }

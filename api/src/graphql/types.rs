@@ -1,7 +1,7 @@
 //! Output types, built from domain values (never from ORM rows).
 
-use super::access::Guarded;
 use super::error::{ApiError, ApiResult};
+use super::guard::Guarded;
 use super::loaders::Loaders;
 use super::pagination::PageArgs;
 use super::scalars::{Date, Isolation, TaskStatus, to_id};

@@ -1,8 +1,8 @@
 //! Webhooks: where the tenant's events are POSTed, and what became of each delivery.
 
-use super::access::Guarded;
 use super::context::{list_context, services, tenant};
 use super::error::{ApiError, ApiResult};
+use super::guard::Guarded;
 use super::pagination::{KeysetCursor, PageArgs, connection, page_query};
 use super::scalars::parse_id;
 use async_graphql::connection::{Connection, EmptyFields};

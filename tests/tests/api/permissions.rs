@@ -122,7 +122,7 @@ fn the_matrix_covers_every_declared_operation() {
     ];
     // Subscriptions run over WebSocket; `subscriptions.rs` checks their guard.
     let over_websocket = ["taskEvents"];
-    for (op, _) in api::graphql::access::ACCESS {
+    for (op, _) in api::graphql::guard::ACCESS {
         assert!(
             covered.contains(op)
                 || public.contains(op)

@@ -1,8 +1,8 @@
 //! Invitations: invite by email, accept with the emailed token, revoke.
 
-use super::access::Guarded;
 use super::context::{services, tenant};
 use super::error::{ApiError, ApiResult};
+use super::guard::Guarded;
 use super::scalars::parse_id;
 use super::types::AuthPayload;
 use async_graphql::{Context, Enum, ID, InputObject, Object};
@@ -61,16 +61,16 @@ pub struct InviteMemberInput {
 }
 
 #[derive(Default)]
-pub struct MemberQuery;
+pub struct InvitationQuery;
 
 #[Object]
-impl MemberQuery {
+impl InvitationQuery {
     /// Invitations of the current tenant not yet accepted (owners and admins).
     #[graphql(guard = "Guarded(\"invitations\")")]
     async fn invitations(&self, ctx: &Context<'_>) -> ApiResult<Vec<InvitationNode>> {
         let t = tenant(ctx)?;
         Ok(services(ctx)
-            .members()
+            .invitations()
             .pending(t)
             .await?
             .into_iter()
@@ -80,10 +80,10 @@ impl MemberQuery {
 }
 
 #[derive(Default)]
-pub struct MemberMutation;
+pub struct InvitationMutation;
 
 #[Object]
-impl MemberMutation {
+impl InvitationMutation {
     /// Invites someone by email (owners and admins). The invitation is stored
     /// before the email is sent; `emailStatus` says whether it went out.
     #[graphql(guard = "Guarded(\"inviteMember\")")]
@@ -95,7 +95,7 @@ impl MemberMutation {
         let t = tenant(ctx)?;
         Ok(InvitationNode(
             services(ctx)
-                .members()
+                .invitations()
                 .invite(t, &input.email, &input.role)
                 .await?,
         ))
@@ -108,7 +108,7 @@ impl MemberMutation {
         let t = tenant(ctx)?;
         let id = parse_id(&id)
             .ok_or_else(|| ApiError::from(domain::Error::NotFound(Entity::Invitation)))?;
-        services(ctx).members().revoke(t, id).await?;
+        services(ctx).invitations().revoke(t, id).await?;
         Ok(true)
     }
 
@@ -123,7 +123,7 @@ impl MemberMutation {
         display_name: Option<String>,
     ) -> ApiResult<AuthPayload> {
         let signed = services(ctx)
-            .members()
+            .invitations()
             .accept(&token, &password, display_name.as_deref())
             .await?;
         Ok(signed.into())

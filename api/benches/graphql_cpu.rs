@@ -77,13 +77,15 @@ async fn main() -> anyhow::Result<()> {
     let settings = Settings::from_figment(figment)?;
     // Seeded before the server is built, so that its authorization rules,
     // loaded then, hold the new members (no background sync runs here).
-    let mut storage = infra::db::Storage::connect(&api::app::db_settings(&settings)).await?;
+    let storage = infra::db::Storage::connect(&api::app::db_settings(&settings)).await?;
     storage.migrate().await?;
-    let services = api::app::services(&mut storage, &settings).await?;
+    let platform =
+        infra::platform::Platform::compose(storage, infra::platform::Settings::local()).await?;
+    let services = api::app::services(&platform, &settings)?;
     let password = domain::values::Password::parse("bench-password-1").expect("a valid password");
     let hash = services.hasher.hash(&password).await?;
     let set = seed::scale::load(
-        &storage,
+        &platform,
         seed::scale::ScaleSpec {
             tenants: 1,
             projects_per_tenant: 1,
@@ -119,7 +121,7 @@ async fn main() -> anyhow::Result<()> {
         "{n} list requests in process (SQLite): {:.1} µs each",
         started.elapsed().as_secs_f64() * 1e6 / n as f64
     );
-    storage.close().await;
+    platform.close().await;
     for suffix in ["", "-wal", "-shm"] {
         let _ = std::fs::remove_file(format!("{}{suffix}", file.display()));
     }

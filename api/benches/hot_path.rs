@@ -378,8 +378,8 @@ async fn main() -> anyhow::Result<()> {
     let gql = format!("http://{}/graphql", app.local_addr());
     tokio::spawn(app.run(std::future::pending()));
 
-    let mut storage = infra::db::Storage::connect(&api::app::db_settings(&settings)).await?;
-    let services = api::app::services(&mut storage, &settings).await?;
+    let platform = api::app::platform(&settings).await?;
+    let services = api::app::services(&platform, &settings)?;
 
     // The baseline: its own pool of the same size, on the same database.
     let mut pg = tokio_postgres::Config::new();
@@ -417,7 +417,7 @@ async fn main() -> anyhow::Result<()> {
     let password = domain::values::Password::parse("bench-password-1").expect("a valid password");
     let hash = services.hasher.hash(&password).await?;
     let set = seed::scale::load(
-        &storage,
+        &platform,
         seed::scale::ScaleSpec {
             tenants,
             projects_per_tenant: projects,

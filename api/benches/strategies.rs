@@ -18,9 +18,11 @@ mod common;
 
 use common::{drop_database, drop_databases_with_prefix, env_or, fresh_database};
 use domain::Isolation;
-use domain::ports::{IdentityStore, NewTenant};
+use domain::ports::NewTenant;
+use domain::ports::{Accounts, Directory};
 use domain::values::{DisplayName, Email, TenantName, TenantSlug};
 use infra::db::{DbSettings, Storage};
+use infra::platform::Platform;
 use infra::tenancy::database::DatabaseTenancySettings;
 use infra::tenancy::lifecycle::Outcome;
 use sea_orm::{ConnectionTrait, Database};
@@ -46,14 +48,14 @@ const UNDO_LAST: &str =
 
 /// A migrated control plane with one user who owns every tenant made.
 struct Bench {
-    storage: Storage,
+    platform: Platform,
     owner: domain::UserId,
     made: usize,
 }
 
 impl Bench {
     async fn new(url: &str) -> anyhow::Result<Self> {
-        let mut storage = Storage::connect(&DbSettings {
+        let storage = Storage::connect(&DbSettings {
             url: url.to_owned(),
             max_connections: 8,
             acquire_timeout: Duration::from_secs(30),
@@ -67,8 +69,8 @@ impl Bench {
         })
         .await?;
         storage.migrate().await?;
-        storage.load_authorization(None).await?;
-        let owner = storage
+        let platform = Platform::compose(storage, infra::platform::Settings::local()).await?;
+        let owner = platform
             .identity()
             .create_user(
                 &Email::parse("bench@strategies.test").expect("valid"),
@@ -78,7 +80,7 @@ impl Bench {
             .await?
             .id;
         Ok(Self {
-            storage,
+            platform,
             owner,
             made: 0,
         })
@@ -88,7 +90,7 @@ impl Bench {
         self.made += 1;
         let n = self.made;
         let started = Instant::now();
-        self.storage
+        self.platform
             .identity()
             .create_tenant(
                 self.owner,
@@ -105,7 +107,11 @@ impl Bench {
 
     async fn migrate_all(&self, label: &str) -> anyhow::Result<()> {
         let started = Instant::now();
-        let results = self.storage.migrate_tenants(4, |_, _| {}).await?;
+        let results = self
+            .platform
+            .storage()
+            .migrate_tenants(4, |_, _| {})
+            .await?;
         let took = started.elapsed();
         let migrated = results
             .iter()
@@ -128,7 +134,7 @@ impl Bench {
     }
 
     async fn close(self) {
-        self.storage.close().await;
+        self.platform.close().await;
     }
 }
 

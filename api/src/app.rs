@@ -11,16 +11,14 @@ use anyhow::Context as _;
 use domain::auth::{SessionPolicy, TenantPolicy};
 use domain::invitation::InvitePolicy;
 use domain::ports::RateLimiter;
-use domain::ports::RevocationList;
 use domain::ports::{ExternalTokenVerifier, Mailer};
-use infra::authz::Publisher;
 use infra::db::{DbSettings, Storage};
 use infra::jwt::{JwtSettings, JwtTokens, SigningKeys};
 use infra::mailer::{ConsoleMailer, HttpMailer, HttpMailerSettings, UnconfiguredMailer};
 use infra::oidc::{OidcSettings, OidcVerifier};
 use infra::password::{Argon2Hasher, Argon2Params};
+use infra::platform::Platform;
 use infra::rate_limit::{InProcessLimiter, OnFailure, RedisLimiter, Rule};
-use infra::revocations::{InProcessRevocations, RedisRevocations};
 use infra::tenancy::database::{DatabaseTenancySettings, PoolLimits};
 use std::future::Future;
 use std::net::SocketAddr;
@@ -159,11 +157,6 @@ fn mailer(s: &Settings) -> anyhow::Result<Arc<dyn Mailer>> {
     })
 }
 
-/// Where nodes announce role, membership and directory changes to each other.
-pub(crate) fn authz_channel(s: &Settings) -> String {
-    format!("{}:authz", s.redis.key_prefix)
-}
-
 /// Makes GCRA limiters (`name`, `limit` per `period`): in Redis when it is
 /// configured, else in-process. While Redis is away they fail as
 /// `rate_limit.on_redis_failure` says, or with `local_fallback` the node
@@ -227,24 +220,64 @@ fn budgets(redis: Option<redis::aio::ConnectionManager>, s: &Settings) -> Limite
 }
 
 /// Every request's rates (see [`http::request_rates`]).
-fn request_rates(storage: &Storage, services: &Services, s: &Settings) -> Arc<RequestRates> {
+fn request_rates(platform: &Platform, services: &Services, s: &Settings) -> Arc<RequestRates> {
     // Fairness, not security: a Redis outage must neither stop every request
     // nor lift the rates, so each node then limits by itself.
     let make = limiters(services.redis.clone(), s, true);
     let rates = &s.rate_limit.requests;
     Arc::new(RequestRates::new(
         rates.clone(),
-        Arc::new(storage.tenant_rates(Duration::from_secs(rates.tenant_rates_ttl_secs))),
+        Arc::new(platform.tenant_rates(Duration::from_secs(rates.tenant_rates_ttl_secs))),
         Arc::new(move |name: &str, per_second: u32| make(name, per_second, Duration::from_secs(1))),
     ))
 }
 
-/// Builds the adapters for the domain's ports from configuration, and loads
-/// the authorization policy (following other nodes' changes from then on).
+/// What the composition in `infra` needs, from configuration.
+pub fn platform_settings(s: &Settings) -> infra::platform::Settings {
+    infra::platform::Settings {
+        redis: s
+            .redis
+            .url
+            .clone()
+            .map(|url| infra::platform::RedisSettings {
+                url,
+                key_prefix: s.redis.key_prefix.clone(),
+            }),
+        cache_local_entries: s.cache.local_entries,
+        cache_shared_ttl: s
+            .cache
+            .shared
+            .then(|| Duration::from_secs(s.cache.shared_ttl_secs)),
+        authz_poll: Duration::from_millis(s.authz.poll_interval_ms),
+        subscription_buffer: s.subscriptions.buffer,
+    }
+}
+
+/// Connects to the database and composes every adapter (see
+/// [`infra::platform`]) for a process that serves nobody — the CLI, tests:
+/// no migrations, no following other nodes and so no membership cache
+/// (which trusts what the followed change feed says is fresh).
 ///
 /// # Errors
-/// Bad configuration, or the policy failing to load.
-pub async fn services(storage: &mut Storage, s: &Settings) -> anyhow::Result<Services> {
+/// The database unreachable, or the policy failing to load.
+pub async fn platform(s: &Settings) -> anyhow::Result<Platform> {
+    let storage = Storage::connect(&db_settings(s))
+        .await
+        .with_context(|| format!("connecting to the database ({})", redact(&s.database.url)))?;
+    let settings = infra::platform::Settings {
+        cache_local_entries: 0,
+        cache_shared_ttl: None,
+        ..platform_settings(s)
+    };
+    Platform::compose(storage, settings).await
+}
+
+/// The domain's ports from the composed platform, and what only the server
+/// adds: password hashing, tokens, mail, the budgets, the policies.
+///
+/// # Errors
+/// Bad configuration.
+pub fn services(platform: &Platform, s: &Settings) -> anyhow::Result<Services> {
     let keys = signing_keys(&s.auth)?;
     let hasher = Argon2Hasher::new(Argon2Params {
         memory_kib: s.auth.argon2_memory_kib,
@@ -252,77 +285,15 @@ pub async fn services(storage: &mut Storage, s: &Settings) -> anyhow::Result<Ser
         lanes: s.auth.argon2_lanes,
     })
     .map_err(|e| anyhow::anyhow!("configuration: argon2 parameters: {e}"))?;
-    let redis = match &s.redis.url {
-        Some(url) => Some(
-            infra::redis_conn::connect(url)
-                .map_err(|e| anyhow::anyhow!("configuration: REDIS_URL: {e}"))?,
-        ),
-        None => None,
-    };
-    let prefix = &s.redis.key_prefix;
-    // With Redis, a revocation it cannot take goes to the database and is
-    // replayed by housekeeping when Redis answers again.
-    let replays = redis.as_ref().map(|conn| {
-        Arc::new(storage.durable_revocations(RedisRevocations::new(
-            conn.clone(),
-            format!("{prefix}:revoked"),
-        )))
-    });
-    let revocations: Arc<dyn RevocationList> = match &replays {
-        Some(list) => list.clone(),
-        None => Arc::new(InProcessRevocations::default()),
-    };
-    let budgets = budgets(redis.clone(), s);
-    let hub = infra::realtime::Hub::new(s.subscriptions.buffer);
-    if let Some(url) = &s.redis.url {
-        let client = redis::Client::open(url.as_str())
-            .map_err(|e| anyhow::anyhow!("configuration: REDIS_URL: {e}"))?;
-        tokio::spawn(infra::realtime::listen(
-            client,
-            format!("{prefix}:events"),
-            hub.clone(),
-        ));
-    }
-    let channel = authz_channel(s);
-    let publisher = redis.as_ref().map(|conn| Publisher {
-        conn: conn.clone(),
-        channel: channel.clone(),
-    });
-    let engine = storage
-        .load_authorization(publisher)
-        .await
-        .context("loading the authorization policy")?;
-    storage.cache_memberships(
-        s.cache.local_entries,
-        redis
-            .as_ref()
-            .filter(|_| s.cache.shared)
-            .map(|conn| infra::membership_cache::Shared {
-                conn: conn.clone(),
-                prefix: prefix.clone(),
-                ttl: Duration::from_secs(s.cache.shared_ttl_secs),
-            }),
-    );
-    let subscription = match &s.redis.url {
-        Some(url) => Some((
-            redis::Client::open(url.as_str())
-                .map_err(|e| anyhow::anyhow!("configuration: REDIS_URL: {e}"))?,
-            channel,
-        )),
-        None => None,
-    };
-    engine.watch(
-        Duration::from_millis(s.authz.poll_interval_ms.max(10)),
-        subscription,
-    );
+    let redis = platform.redis().map(|(conn, _)| conn.clone());
     Ok(Services {
-        tenancy: Arc::new(storage.tenancy()),
-        identity: Arc::new(storage.identity()),
-        access: Arc::new(storage.access()),
-        sessions: Arc::new(storage.sessions()),
-        revocations,
-        replays,
-        budgets,
+        tenancy: Arc::new(platform.tenancy()),
+        identity: Arc::new(platform.identity()),
+        access: Arc::new(platform.access()),
+        sessions: Arc::new(platform.sessions()),
+        revocations: platform.revocations(),
+        replays: platform.replays(),
+        budgets: budgets(redis.clone(), s),
         tenant_policy: TenantPolicy {
             default: s.tenancy.default_isolation,
             choosable: s.tenancy.self_service.isolations.clone(),
@@ -335,11 +306,11 @@ pub async fn services(storage: &mut Storage, s: &Settings) -> anyhow::Result<Ser
         },
         redis,
         mailer: mailer(s)?,
-        authorizer: engine,
+        authorizer: platform.authorizer(),
         external: oidc(s)?,
-        external_identities: Arc::new(storage.external_identities()),
+        external_identities: Arc::new(platform.external_identities()),
         webhook_targets: s.webhook_targets(),
-        hub,
+        hub: platform.hub(),
         invite_policy: InvitePolicy {
             ttl: chrono::Duration::hours(s.invitations.ttl_hours),
             accept_url: s.invitations.accept_url.clone(),
@@ -374,7 +345,7 @@ impl Application {
     /// Any of those steps failing, with what failed.
     pub async fn build(settings: Settings) -> anyhow::Result<Self> {
         http::metrics::handle();
-        let mut storage = Storage::connect(&db_settings(&settings))
+        let storage = Storage::connect(&db_settings(&settings))
             .await
             .with_context(|| {
                 format!(
@@ -395,9 +366,12 @@ impl Application {
                 .await
                 .context("listing tenants to migrate")?;
         }
-        let services = Arc::new(services(&mut storage, &settings).await?);
+        let platform = Platform::compose(storage, platform_settings(&settings)).await?;
+        platform.follow_other_nodes();
+        let services = Arc::new(services(&platform, &settings)?);
         if settings.seeds_demo()
-            && storage
+            && platform
+                .storage()
                 .has_no_tenants()
                 .await
                 .context("checking for tenants")?
@@ -426,7 +400,7 @@ impl Application {
             None => None,
         };
         let gate = Arc::new(graphql::cost::Gate::new(&schema.sdl(), &settings.graphql));
-        let request_rates = request_rates(&storage, &services, &settings);
+        let request_rates = request_rates(&platform, &services, &settings);
         let state = AppState {
             schema,
             gate,
@@ -438,7 +412,7 @@ impl Application {
                 &settings.subscriptions,
             ),
             services,
-            storage,
+            platform,
             settings: Arc::new(settings),
         };
         let router = http::router(state.clone())?;
@@ -476,7 +450,7 @@ impl Application {
     }
 
     pub fn backend(&self) -> &'static str {
-        self.state.storage.backend()
+        self.state.platform.storage().backend()
     }
 
     /// Serves until `shutdown` completes, then lets in-flight requests finish
@@ -489,24 +463,13 @@ impl Application {
         shutdown: impl Future<Output = ()> + Send + 'static,
     ) -> anyhow::Result<()> {
         let grace = Duration::from_secs(self.state.settings.server.shutdown_grace_secs);
-        let storage = self.state.storage.clone();
+        let platform = self.state.platform.clone();
         // Stops with this future, however it ends (even aborted); an attempt
         // cut off is retried when its lease ends.
         let _worker = match &self.state.settings.webhooks {
             w if w.worker => Some(AbortOnDrop(tokio::spawn(
-                storage
-                    .outbox_worker(
-                        worker_settings(&self.state.settings),
-                        Some(infra::realtime::sink(
-                            self.state.services.hub.clone(),
-                            self.state.services.redis.clone().map(|c| {
-                                (
-                                    c,
-                                    format!("{}:events", self.state.settings.redis.key_prefix),
-                                )
-                            }),
-                        )),
-                    )
+                platform
+                    .outbox_worker(worker_settings(&self.state.settings))
                     .context("building the webhook client")?
                     .run(),
             ))),
@@ -521,20 +484,19 @@ impl Application {
         });
         let _housekeeping = self.state.settings.housekeeping.enabled.then(|| {
             AbortOnDrop(tokio::spawn(
-                infra::housekeeping::Runner::of(
-                    &storage,
-                    &self.state.settings.housekeeping(),
-                    self.state.services.replays.clone(),
-                    vec![Arc::new(crate::jobs::RetryInvitationEmails {
-                        services: self.state.services.clone(),
-                        storage: storage.clone(),
-                        retry: self.state.settings.email_retry(),
-                        every: Duration::from_secs(
-                            self.state.settings.housekeeping.email_retry_interval_secs,
-                        ),
-                    })],
-                )
-                .run(),
+                platform
+                    .housekeeping(
+                        &self.state.settings.housekeeping(),
+                        vec![Arc::new(crate::jobs::RetryInvitationEmails {
+                            services: self.state.services.clone(),
+                            storage: platform.storage().clone(),
+                            retry: self.state.settings.email_retry(),
+                            every: Duration::from_secs(
+                                self.state.settings.housekeeping.email_retry_interval_secs,
+                            ),
+                        })],
+                    )
+                    .run(),
             ))
         });
         let started = Arc::new(Notify::new());
@@ -557,7 +519,7 @@ impl Application {
             result = server => result.context("serving")?,
             () = deadline => tracing::warn!("grace period over; dropping requests still in flight"),
         }
-        storage.close().await;
+        platform.close().await;
         Ok(())
     }
 }

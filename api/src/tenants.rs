@@ -5,10 +5,12 @@ use crate::app::{db_settings, redact};
 use crate::config::Settings;
 use anyhow::Context as _;
 use domain::identity::Tenant;
-use domain::ports::{AccessStore, IdentityStore};
+use domain::ports::AccessStore;
+use domain::ports::{Accounts, Directory};
 use domain::{TenantContext, TenantId};
 use indicatif::{ProgressBar, ProgressStyle};
 use infra::db::Storage;
+use infra::platform::Platform;
 use infra::tenancy::lifecycle::Outcome;
 use serde_json::json;
 use std::io::Write as _;
@@ -17,6 +19,12 @@ async fn connect(settings: &Settings) -> anyhow::Result<Storage> {
     Storage::connect(&db_settings(settings))
         .await
         .with_context(|| format!("connecting to {}", redact(&settings.database.url)))
+}
+
+/// Every adapter, for commands that go through the stores: their changes
+/// reach the running nodes through the change feed (and Redis, when set).
+async fn platform(settings: &Settings) -> anyhow::Result<Platform> {
+    crate::app::platform(settings).await
 }
 
 /// Prints every tenant: id, slug, strategy, placement, version, members.
@@ -86,8 +94,8 @@ pub async fn migrate(settings: &Settings, concurrency: usize) -> anyhow::Result<
 }
 
 /// The tenant named by id or slug.
-async fn find(storage: &Storage, key: &str) -> anyhow::Result<Tenant> {
-    let identity = storage.identity();
+async fn find(platform: &Platform, key: &str) -> anyhow::Result<Tenant> {
+    let identity = platform.identity();
     let found = match key.parse::<TenantId>() {
         Ok(id) => identity.tenant(id).await.ok(),
         Err(_) => match domain::values::TenantSlug::parse(key) {
@@ -103,8 +111,8 @@ async fn find(storage: &Storage, key: &str) -> anyhow::Result<Tenant> {
 /// # Errors
 /// An unknown tenant, or reading or writing failing.
 pub async fn export(settings: &Settings, key: &str) -> anyhow::Result<()> {
-    let storage = connect(settings).await?;
-    let tenant = find(&storage, key).await?;
+    let platform = platform(settings).await?;
+    let tenant = find(&platform, key).await?;
     #[expect(
         clippy::disallowed_methods,
         reason = "the operator's CLI, for a tenant read from the directory"
@@ -118,7 +126,7 @@ pub async fn export(settings: &Settings, key: &str) -> anyhow::Result<()> {
                             "name": tenant.name.as_str(), "isolation": tenant.isolation.as_str(),
                             "createdAt": tenant.created_at } })
     )?;
-    let access = storage.access();
+    let access = platform.access();
     let mut after = None;
     loop {
         let page = access.members(&ctx, after, 500).await?;
@@ -143,7 +151,7 @@ pub async fn export(settings: &Settings, key: &str) -> anyhow::Result<()> {
             json!({ "role": { "name": r.name.as_str(), "permissions": permissions } })
         )?;
     }
-    let rows = storage.tenancy().export(&ctx, &mut out).await?;
+    let rows = platform.tenancy().export(&ctx, &mut out).await?;
     out.flush()?;
     eprintln!(
         "exported tenant {} ({}): {rows} row(s)",
@@ -180,10 +188,8 @@ pub async fn create(
     };
     let email =
         domain::values::Email::parse(owner).map_err(|e| anyhow::anyhow!("--owner: {}", e.0))?;
-    let mut storage = connect(settings).await?;
     // Other nodes learn of the owner's membership through the change feed.
-    storage.load_authorization(None).await?;
-    let identity = storage.identity();
+    let identity = platform(settings).await?.identity();
     let (user, _) = identity
         .credentials(&email)
         .await?
@@ -210,9 +216,10 @@ pub async fn move_tenant(
     let to: domain::Isolation = to
         .parse()
         .map_err(|_| anyhow::anyhow!("--to must be row, schema or database"))?;
-    let storage = connect(settings).await?;
-    let tenant = find(&storage, key).await?;
-    let report = storage
+    let platform = platform(settings).await?;
+    let tenant = find(&platform, key).await?;
+    let report = platform
+        .storage()
         .move_tenant(tenant.id, to, server)
         .await
         .with_context(|| format!("moving tenant {} ({})", tenant.slug, tenant.id))?;
@@ -221,7 +228,7 @@ pub async fn move_tenant(
         .iter()
         .map(|(table, n)| format!("{n} {table}"))
         .collect();
-    tell_nodes(settings).await;
+    tell_nodes(&platform).await;
     println!(
         "moved tenant {} ({}) from {} to {} ({}): {}",
         tenant.slug,
@@ -234,30 +241,13 @@ pub async fn move_tenant(
     Ok(())
 }
 
-/// Wakes the running nodes' change-feed readers over Redis, so they drop
-/// cached lookups of a moved or deleted tenant now rather than at their next
-/// poll. Best effort: the poll still comes.
-async fn tell_nodes(settings: &Settings) {
-    let Some(url) = &settings.redis.url else {
-        return;
-    };
-    let sent = async {
-        let client = redis::Client::open(url.as_str())?;
-        let mut conn = client.get_multiplexed_async_connection().await?;
-        redis::cmd("PUBLISH")
-            .arg(crate::app::authz_channel(settings))
-            .arg(0)
-            .query_async::<i64>(&mut conn)
-            .await
-    };
-    match tokio::time::timeout(std::time::Duration::from_secs(2), sent).await {
-        Ok(Ok(_)) => {}
-        Ok(Err(e)) => eprintln!(
-            "note: could not tell the running nodes over Redis ({e}); they follow within authz.poll_interval_ms"
-        ),
-        Err(_) => eprintln!(
-            "note: Redis did not answer; the running nodes follow within authz.poll_interval_ms"
-        ),
+/// Wakes the running nodes' change-feed readers (see
+/// [`Platform::tell_nodes`]); a failure is a note, as their poll still comes.
+async fn tell_nodes(platform: &Platform) {
+    if let Err(e) = platform.tell_nodes().await {
+        eprintln!(
+            "note: could not tell the running nodes over Redis ({e:#}); they follow within authz.poll_interval_ms"
+        );
     }
 }
 
@@ -294,8 +284,8 @@ pub async fn gc(settings: &Settings, yes: bool, min_age_minutes: u64) -> anyhow:
 /// # Errors
 /// Without `--yes`, an unknown tenant, or the deletion failing.
 pub async fn delete(settings: &Settings, key: &str, yes: bool) -> anyhow::Result<()> {
-    let mut storage = connect(settings).await?;
-    let tenant = find(&storage, key).await?;
+    let platform = platform(settings).await?;
+    let tenant = find(&platform, key).await?;
     if !yes {
         anyhow::bail!(
             "this deletes tenant {} ({}) and all its data; run again with --yes",
@@ -304,10 +294,9 @@ pub async fn delete(settings: &Settings, key: &str, yes: bool) -> anyhow::Result
         );
     }
     // Other nodes drop its authorization lines through the change feed.
-    storage.load_authorization(None).await?;
-    let rows =
-        domain::lifecycle::delete_tenant(&storage.tenancy(), &storage.identity(), &tenant).await?;
-    tell_nodes(settings).await;
+    let rows = domain::lifecycle::delete_tenant(&platform.tenancy(), &platform.identity(), &tenant)
+        .await?;
+    tell_nodes(&platform).await;
     println!(
         "deleted tenant {} ({}, {}): {rows} tenant-plane row(s), its members, sessions and roles",
         tenant.slug, tenant.id, tenant.isolation
@@ -328,9 +317,9 @@ pub async fn rates(
     per_user: Option<u32>,
 ) -> anyhow::Result<()> {
     use domain::ports::TenantRates as _;
-    let storage = connect(settings).await?;
-    let tenant = find(&storage, key).await?;
-    let store = storage.tenant_rates(std::time::Duration::ZERO);
+    let platform = platform(settings).await?;
+    let tenant = find(&platform, key).await?;
+    let store = platform.tenant_rates(std::time::Duration::ZERO);
     let mut rates = store.request_rates(tenant.id).await?;
     if tenant_work.is_some() || per_user.is_some() {
         let own = |v: Option<u32>, old: Option<u32>| v.map_or(old, |n| (n > 0).then_some(n));

@@ -6,7 +6,10 @@ use api::services::Services;
 use async_graphql::Request;
 use async_trait::async_trait;
 use domain::identity::{Membership, RoleName, Tenant, User};
-use domain::ports::{IdentityStore, NewAccount, NewTenant, Tenancy, TenantTx, TxMode};
+use domain::ports::{
+    Accounts, Directory, IdentityStore, Memberships, NewAccount, NewTenant, Tenancy, TenantTx,
+    TxMode,
+};
 use domain::values::{DisplayName, Email, TenantSlug};
 use domain::{Result, TenantContext, TenantId, UserId};
 use std::sync::Arc;
@@ -31,13 +34,48 @@ struct CountingIdentity {
 }
 
 #[async_trait]
-impl IdentityStore for CountingIdentity {
+impl Accounts for CountingIdentity {
     async fn create_account(&self, a: &NewAccount) -> Result<(User, Tenant)> {
         self.inner.create_account(a).await
     }
     async fn create_user(&self, e: &Email, h: &str, d: &DisplayName) -> Result<User> {
         self.inner.create_user(e, h, d).await
     }
+    async fn credentials(&self, e: &Email) -> Result<Option<(User, String)>> {
+        self.inner.credentials(e).await
+    }
+    async fn user(&self, id: UserId) -> Result<User> {
+        self.inner.user(id).await
+    }
+    async fn delete_users_without_tenants(&self, u: &[UserId]) -> Result<u64> {
+        self.inner.delete_users_without_tenants(u).await
+    }
+    async fn set_password_hash(&self, u: UserId, h: &str) -> Result<()> {
+        self.inner.set_password_hash(u, h).await
+    }
+    async fn password_hash(&self, u: UserId) -> Result<String> {
+        self.inner.password_hash(u).await
+    }
+}
+
+#[async_trait]
+impl Directory for CountingIdentity {
+    async fn create_tenant(&self, o: UserId, t: &NewTenant) -> Result<Tenant> {
+        self.inner.create_tenant(o, t).await
+    }
+    async fn tenant(&self, id: TenantId) -> Result<Tenant> {
+        self.inner.tenant(id).await
+    }
+    async fn tenant_by_slug(&self, s: &TenantSlug) -> Result<Option<Tenant>> {
+        self.inner.tenant_by_slug(s).await
+    }
+    async fn delete_tenant(&self, t: TenantId) -> Result<bool> {
+        self.inner.delete_tenant(t).await
+    }
+}
+
+#[async_trait]
+impl Memberships for CountingIdentity {
     async fn add_membership(&self, t: TenantId, u: UserId, r: &RoleName) -> Result<()> {
         self.inner.add_membership(t, u, r).await
     }
@@ -49,21 +87,6 @@ impl IdentityStore for CountingIdentity {
         at: chrono::DateTime<chrono::Utc>,
     ) -> Result<bool> {
         self.inner.add_invited_membership(t, u, r, at).await
-    }
-    async fn create_tenant(&self, o: UserId, t: &NewTenant) -> Result<Tenant> {
-        self.inner.create_tenant(o, t).await
-    }
-    async fn credentials(&self, e: &Email) -> Result<Option<(User, String)>> {
-        self.inner.credentials(e).await
-    }
-    async fn user(&self, id: UserId) -> Result<User> {
-        self.inner.user(id).await
-    }
-    async fn tenant(&self, id: TenantId) -> Result<Tenant> {
-        self.inner.tenant(id).await
-    }
-    async fn tenant_by_slug(&self, s: &TenantSlug) -> Result<Option<Tenant>> {
-        self.inner.tenant_by_slug(s).await
     }
     async fn membership(&self, u: UserId, t: TenantId) -> Result<Option<Membership>> {
         self.inner.membership(u, t).await
@@ -81,18 +104,6 @@ impl IdentityStore for CountingIdentity {
     async fn set_membership_role(&self, t: TenantId, u: UserId, r: &RoleName) -> Result<()> {
         self.inner.set_membership_role(t, u, r).await
     }
-    async fn delete_tenant(&self, t: TenantId) -> Result<bool> {
-        self.inner.delete_tenant(t).await
-    }
-    async fn delete_users_without_tenants(&self, u: &[UserId]) -> Result<u64> {
-        self.inner.delete_users_without_tenants(u).await
-    }
-    async fn set_password_hash(&self, u: UserId, h: &str) -> Result<()> {
-        self.inner.set_password_hash(u, h).await
-    }
-    async fn password_hash(&self, u: UserId) -> Result<String> {
-        self.inner.password_hash(u).await
-    }
 }
 
 // Multi-threaded, as in the server: a loader's batch task may run on another worker.
@@ -104,11 +115,14 @@ async fn listing_tasks_joins_assignees_and_loads_projects_in_one_batch() {
         format!("sqlite://{}?mode=rwc", file.display()),
     ));
     let settings = Settings::from_figment(figment).unwrap();
-    let mut storage = infra::db::Storage::connect(&api::app::db_settings(&settings))
+    let storage = infra::db::Storage::connect(&api::app::db_settings(&settings))
         .await
         .unwrap();
     storage.migrate().await.unwrap();
-    let base = api::app::services(&mut storage, &settings).await.unwrap();
+    let platform = infra::platform::Platform::compose(storage, infra::platform::Settings::local())
+        .await
+        .unwrap();
+    let base = api::app::services(&platform, &settings).unwrap();
     let tenancy = Arc::new(CountingTenancy {
         inner: base.tenancy.clone(),
         begins: AtomicUsize::new(0),
@@ -164,7 +178,7 @@ async fn listing_tasks_joins_assignees_and_loads_projects_in_one_batch() {
     assert_eq!(tenancy.begins.load(Ordering::SeqCst), 2);
     assert_eq!(identity.member_lookups.load(Ordering::SeqCst), 0);
 
-    storage.close().await;
+    platform.close().await;
     for suffix in ["", "-wal", "-shm"] {
         let _ = std::fs::remove_file(format!("{}{suffix}", file.display()));
     }

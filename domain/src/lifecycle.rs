@@ -3,7 +3,7 @@
 
 use crate::error::Result;
 use crate::identity::Tenant;
-use crate::ports::{IdentityStore, Tenancy, TxMode};
+use crate::ports::{Directory, Tenancy, TxMode};
 use crate::tenancy::{Isolation, TenantContext};
 
 /// Purges the tenant's data, removes its control-plane rows (members,
@@ -17,7 +17,7 @@ use crate::tenancy::{Isolation, TenantContext};
 /// When a store fails.
 pub async fn delete_tenant(
     tenancy: &dyn Tenancy,
-    identity: &dyn IdentityStore,
+    directory: &dyn Directory,
     tenant: &Tenant,
 ) -> Result<u64> {
     let ctx = TenantContext::system(tenant.id, tenant.isolation);
@@ -28,7 +28,7 @@ pub async fn delete_tenant(
         Ok::<_, crate::Error>(n)
     };
     let mut removed = purge().await?;
-    identity.delete_tenant(tenant.id).await?;
+    directory.delete_tenant(tenant.id).await?;
     // A schema tenant's late rows went with its schema.
     if tenant.isolation == Isolation::Row {
         removed += purge().await?;

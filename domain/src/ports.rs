@@ -208,14 +208,13 @@ pub struct NewTenant {
     pub fixture: bool,
 }
 
-/// The control plane: users, tenants, memberships, sessions. It has no
-/// tenant-plane access; lookups that reveal a tenant's members take a context.
+/// Users and their credentials (control plane).
 ///
 /// # Errors (every method)
-/// [`crate::Error::Conflict`] naming `email` or `tenantSlug` on a duplicate;
+/// [`crate::Error::Conflict`] naming `email` on a duplicate;
 /// [`crate::Error::NotFound`] for unknown ids; [`crate::Error::Unexpected`].
 #[async_trait]
-pub trait IdentityStore: Send + Sync {
+pub trait Accounts: Send + Sync {
     /// Creates the user, the tenant and the owner membership atomically.
     async fn create_account(&self, account: &NewAccount) -> Result<(User, Tenant)>;
     /// Creates a user who belongs to no tenant yet.
@@ -225,6 +224,41 @@ pub trait IdentityStore: Send + Sync {
         password_hash: &str,
         display_name: &DisplayName,
     ) -> Result<User>;
+    /// Deletes those of `users` who belong to no tenant any more.
+    async fn delete_users_without_tenants(&self, users: &[UserId]) -> Result<u64>;
+    /// The user and their password hash, if the email is registered.
+    async fn credentials(&self, email: &Email) -> Result<Option<(User, String)>>;
+    async fn user(&self, id: UserId) -> Result<User>;
+    /// Replaces the user's password hash.
+    async fn set_password_hash(&self, user: UserId, password_hash: &str) -> Result<()>;
+    /// The user's password hash.
+    async fn password_hash(&self, user: UserId) -> Result<String>;
+}
+
+/// The tenant directory (control plane): which tenants exist, where they live.
+///
+/// # Errors (every method)
+/// [`crate::Error::Conflict`] naming `tenantSlug` on a duplicate;
+/// [`crate::Error::NotFound`] for unknown ids; [`crate::Error::Unexpected`].
+#[async_trait]
+pub trait Directory: Send + Sync {
+    /// Deletes a tenant's control-plane rows: the tenant, its memberships and
+    /// sessions. Its tenant-plane data goes first, through [`TenantTx::purge`].
+    /// Returns whether it existed.
+    async fn delete_tenant(&self, tenant: TenantId) -> Result<bool>;
+    /// Creates a tenant owned by `owner`.
+    async fn create_tenant(&self, owner: UserId, tenant: &NewTenant) -> Result<Tenant>;
+    async fn tenant(&self, id: TenantId) -> Result<Tenant>;
+    async fn tenant_by_slug(&self, slug: &TenantSlug) -> Result<Option<Tenant>>;
+}
+
+/// Who belongs to which tenant with which role (control plane). It has no
+/// tenant-plane access; lookups that reveal a tenant's members take a context.
+///
+/// # Errors (every method)
+/// [`crate::Error::NotFound`] for unknown ids; [`crate::Error::Unexpected`].
+#[async_trait]
+pub trait Memberships: Send + Sync {
     /// Adds a user to a tenant with a role.
     async fn add_membership(&self, tenant: TenantId, user: UserId, role: &RoleName) -> Result<()>;
     /// Adds a user to a tenant with the role of an invitation made at
@@ -248,29 +282,19 @@ pub trait IdentityStore: Send + Sync {
         user: UserId,
         role: &RoleName,
     ) -> Result<()>;
-    /// Deletes a tenant's control-plane rows: the tenant, its memberships and
-    /// sessions. Its tenant-plane data goes first, through [`TenantTx::purge`].
-    /// Returns whether it existed.
-    async fn delete_tenant(&self, tenant: TenantId) -> Result<bool>;
-    /// Deletes those of `users` who belong to no tenant any more.
-    async fn delete_users_without_tenants(&self, users: &[UserId]) -> Result<u64>;
-    /// Creates a tenant owned by `owner`.
-    async fn create_tenant(&self, owner: UserId, tenant: &NewTenant) -> Result<Tenant>;
-    /// The user and their password hash, if the email is registered.
-    async fn credentials(&self, email: &Email) -> Result<Option<(User, String)>>;
-    async fn user(&self, id: UserId) -> Result<User>;
-    async fn tenant(&self, id: TenantId) -> Result<Tenant>;
-    async fn tenant_by_slug(&self, slug: &TenantSlug) -> Result<Option<Tenant>>;
     async fn membership(&self, user: UserId, tenant: TenantId) -> Result<Option<Membership>>;
     /// Every tenant the user belongs to, oldest membership first.
     async fn memberships_of(&self, user: UserId) -> Result<Vec<(Membership, Tenant)>>;
     /// Users among `ids` who are members of the context's tenant; others are skipped.
     async fn members_by_ids(&self, ctx: &TenantContext, ids: &[UserId]) -> Result<Vec<User>>;
-    /// Replaces the user's password hash.
-    async fn set_password_hash(&self, user: UserId, password_hash: &str) -> Result<()>;
-    /// The user's password hash.
-    async fn password_hash(&self, user: UserId) -> Result<String>;
 }
+
+/// The whole control plane of identity, for the use cases that span it
+/// (sign-up creates a user, a tenant and a membership); a use case that needs
+/// one part takes that part.
+pub trait IdentityStore: Accounts + Directory + Memberships {}
+
+impl<T: Accounts + Directory + Memberships + ?Sized> IdentityStore for T {}
 
 /// What presenting a refresh token led to.
 #[derive(Debug, Clone, PartialEq, Eq)]

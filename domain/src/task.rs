@@ -7,7 +7,7 @@ use crate::identity::User;
 use crate::ids::{ProjectId, TaskId, TenantId, UserId};
 use crate::page::{Cursor, Keyed, SortValue};
 use crate::page::{Page, PageQuery};
-use crate::ports::{Created, IdentityStore, Tenancy, TxMode};
+use crate::ports::{Created, Memberships, Tenancy, TxMode};
 use crate::tenancy::TenantContext;
 use crate::validate::{AllValid, AtField, Invalid};
 use crate::values::{Description, DueDate, IdempotencyKey, Priority, SearchTerm, TaskTitle};
@@ -263,7 +263,7 @@ impl TaskPatch {
 /// against its members.
 pub struct Tasks<'a> {
     pub tenancy: &'a dyn Tenancy,
-    pub identity: &'a dyn IdentityStore,
+    pub identity: &'a dyn Memberships,
     pub ctx: &'a TenantContext,
 }
 

@@ -2,10 +2,7 @@
 
 use crate::tenancy::database::TenantDatabases;
 use migration::{ControlPlane, MigratorTrait, TenantPlane};
-use sea_orm::{
-    ConnectOptions, ConnectionTrait, Database, DatabaseConnection, DbBackend, DbErr,
-    TransactionTrait,
-};
+use sea_orm::{ConnectionTrait, Database, DatabaseConnection, DbBackend, DbErr, TransactionTrait};
 use std::time::Duration;
 
 #[derive(Debug, Clone)]
@@ -28,50 +25,12 @@ pub struct DbSettings {
 /// created, and the file is opened in WAL mode with a busy timeout and foreign
 /// keys on, which the embedded default needs to serve concurrent requests.
 pub async fn connect(settings: &DbSettings) -> Result<DatabaseConnection, DbErr> {
-    let mut opts = pool_options(&settings.url)?;
+    let mut opts = crate::pool::pool_options(&settings.url)?;
     opts.max_connections(settings.max_connections)
         .min_connections(1)
         .acquire_timeout(settings.acquire_timeout)
         .sqlx_logging(settings.log_statements);
     Database::connect(opts).await
-}
-
-/// The options every pool shares, shared pool and tenant pools alike.
-pub(crate) fn pool_options(url: &str) -> Result<ConnectOptions, DbErr> {
-    pool_options_with(url, true)
-}
-
-/// [`pool_options`]; with `create` false a missing SQLite file is an error,
-/// not a new empty database (a deleted tenant's file must stay deleted).
-pub(crate) fn pool_options_with(url: &str, create: bool) -> Result<ConnectOptions, DbErr> {
-    if let Some(path) = sqlite_file(url)
-        && let Some(dir) = std::path::Path::new(path)
-            .parent()
-            .filter(|d| !d.as_os_str().is_empty())
-    {
-        std::fs::create_dir_all(dir)
-            .map_err(|e| DbErr::Custom(format!("creating {}: {e}", dir.display())))?;
-    }
-    let mut opts = ConnectOptions::new(url.to_owned());
-    opts.sqlx_logging(false)
-        .sqlx_logging_level(tracing::log::LevelFilter::Debug);
-    opts.map_sqlx_sqlite_opts(move |o| {
-        o.journal_mode(sea_orm::sqlx::sqlite::SqliteJournalMode::Wal)
-            .synchronous(sea_orm::sqlx::sqlite::SqliteSynchronous::Normal)
-            .busy_timeout(Duration::from_secs(5))
-            .foreign_keys(true)
-            .create_if_missing(create)
-    });
-    Ok(opts)
-}
-
-/// The file path of a `sqlite:` URL, unless it is in-memory.
-pub(crate) fn sqlite_file(url: &str) -> Option<&str> {
-    let rest = url
-        .strip_prefix("sqlite://")
-        .or_else(|| url.strip_prefix("sqlite:"))?;
-    let path = rest.split('?').next().unwrap_or(rest);
-    (!path.is_empty() && path != ":memory:").then_some(path)
 }
 
 /// Applies pending control-plane and shared (row-strategy) tenant-plane
@@ -111,7 +70,7 @@ pub struct Storage {
     /// can hold them, e.g. an in-memory SQLite deployment).
     databases: Option<std::sync::Arc<TenantDatabases>>,
     /// Commits that wrote outbox events wake this node's worker through it.
-    nudges: std::sync::Arc<crate::outbox::Nudges>,
+    nudges: std::sync::Arc<crate::tenancy::Nudges>,
     /// Identity stores answer membership lookups from it, once it is on.
     membership_cache: Option<std::sync::Arc<crate::membership_cache::MembershipCache>>,
     /// Tenants' fair shares of the shared pool.
@@ -245,7 +204,7 @@ impl Storage {
             == 0)
     }
 
-    pub fn tenancy(&self) -> crate::tenancy::SqlTenancy {
+    pub(crate) fn tenancy(&self) -> crate::tenancy::SqlTenancy {
         crate::tenancy::SqlTenancy::new(self.db.clone())
             .with_statement_timeout(self.tenant_statement_timeout)
             .with_databases(self.databases.clone())
@@ -261,7 +220,7 @@ impl Storage {
     ///
     /// # Errors
     /// When its HTTP client cannot be built.
-    pub fn outbox_worker(
+    pub(crate) fn outbox_worker(
         &self,
         settings: crate::outbox::WorkerSettings,
         sink: Option<crate::outbox::EventSink>,
@@ -275,15 +234,15 @@ impl Storage {
         )
     }
 
-    pub fn sessions(&self) -> crate::sessions::SqlSessionStore {
+    pub(crate) fn sessions(&self) -> crate::sessions::SqlSessionStore {
         crate::sessions::SqlSessionStore::new(self.db.clone())
     }
 
-    pub fn external_identities(&self) -> crate::external_identities::SqlExternalIdentities {
+    pub(crate) fn external_identities(&self) -> crate::external_identities::SqlExternalIdentities {
         crate::external_identities::SqlExternalIdentities::new(self.db.clone())
     }
 
-    pub fn identity(&self) -> crate::identity::SqlIdentityStore {
+    pub(crate) fn identity(&self) -> crate::identity::SqlIdentityStore {
         crate::identity::SqlIdentityStore::new(self.db.clone(), self.engine.clone())
             .with_databases(self.databases.clone())
             .with_cache(self.membership_cache.clone())
@@ -294,7 +253,7 @@ impl Storage {
     /// none), and in Redis when `shared` is given. Needs the authorization
     /// engine, whose change feed tells what is still fresh; without it,
     /// nothing is cached.
-    pub fn cache_memberships(
+    pub(crate) fn cache_memberships(
         &mut self,
         local_entries: usize,
         shared: Option<crate::membership_cache::Shared>,
@@ -316,7 +275,7 @@ impl Storage {
     }
 
     /// Redis's revocation list with this database behind it.
-    pub fn durable_revocations(
+    pub(crate) fn durable_revocations(
         &self,
         redis: crate::revocations::RedisRevocations,
     ) -> crate::revocations::DurableRevocations {
@@ -331,11 +290,11 @@ impl Storage {
     }
 
     /// Tenants' own request rates, each read believed for `fresh_for`.
-    pub fn tenant_rates(&self, fresh_for: Duration) -> crate::tenant_rates::SqlTenantRates {
+    pub(crate) fn tenant_rates(&self, fresh_for: Duration) -> crate::tenant_rates::SqlTenantRates {
         crate::tenant_rates::SqlTenantRates::new(self.db.clone(), fresh_for)
     }
 
-    pub fn access(&self) -> crate::authz::SqlAccessStore {
+    pub(crate) fn access(&self) -> crate::authz::SqlAccessStore {
         crate::authz::SqlAccessStore::new(self.db.clone(), self.engine.clone())
     }
 
@@ -344,7 +303,7 @@ impl Storage {
     ///
     /// # Errors
     /// When the database fails or a stored line does not fit the model.
-    pub async fn load_authorization(
+    pub(crate) async fn load_authorization(
         &mut self,
         publisher: Option<crate::authz::Publisher>,
     ) -> anyhow::Result<std::sync::Arc<crate::authz::PolicyEngine>> {

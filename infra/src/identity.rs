@@ -8,11 +8,12 @@ use crate::errors::{DbResultExt, unique_as_conflict};
 use crate::membership_cache::MembershipCache;
 use crate::tenancy::database::TenantDatabases;
 use crate::tenancy::schema;
+use crate::users::{corrupt, user_to_domain};
 use async_trait::async_trait;
 use domain::audit::{AuditAction, AuditRecord, AuditValue, state};
 use domain::error::Entity as Kind;
 use domain::identity::{Membership, RoleName, Tenant, User};
-use domain::ports::{IdentityStore, NewAccount, NewTenant};
+use domain::ports::{Accounts, Directory, Memberships, NewAccount, NewTenant};
 use domain::values::{DisplayName, Email, TenantName, TenantSlug};
 use domain::{Error, Isolation, Result, TenantContext, TenantId, UserId};
 use sea_orm::{
@@ -161,30 +162,6 @@ async fn insert_membership(
     Ok(())
 }
 
-fn corrupt(what: &str) -> Error {
-    Error::unexpected(format!("stored {what} is invalid"))
-}
-
-pub(crate) fn user_to_domain(r: user::Model) -> Result<User> {
-    stored_user(r.id, &r.email, &r.display_name, r.created_at)
-}
-
-/// A user from its stored columns, wherever they were read (a join brings
-/// them without the row's other columns).
-pub(crate) fn stored_user(
-    id: uuid::Uuid,
-    email: &str,
-    display_name: &str,
-    created_at: chrono::DateTime<chrono::Utc>,
-) -> Result<User> {
-    Ok(User {
-        id: UserId::from_uuid(id),
-        email: Email::parse(email).map_err(|_| corrupt("email"))?,
-        display_name: DisplayName::parse(display_name).map_err(|_| corrupt("display name"))?,
-        created_at,
-    })
-}
-
 fn tenant_to_domain(r: tenant::Model) -> Result<Tenant> {
     Ok(Tenant {
         id: TenantId::from_uuid(r.id),
@@ -254,7 +231,7 @@ async fn insert_tenant(
 }
 
 #[async_trait]
-impl IdentityStore for SqlIdentityStore {
+impl Accounts for SqlIdentityStore {
     async fn create_account(&self, a: &NewAccount) -> Result<(User, Tenant)> {
         self.with_storage(&a.tenant, async |tenant_id, placement| {
             let tx = write_tx(&self.db).await?;
@@ -287,7 +264,6 @@ impl IdentityStore for SqlIdentityStore {
         })
         .await
     }
-
     async fn create_user(
         &self,
         email: &Email,
@@ -307,89 +283,77 @@ impl IdentityStore for SqlIdentityStore {
         .map_err(|e| unique_as_conflict(e, "email", "an account with this email exists"))?;
         self.user(id).await
     }
-
-    async fn add_membership(&self, tenant: TenantId, user: UserId, role: &RoleName) -> Result<()> {
-        let tx = write_tx(&self.db).await?;
-        // An invitation may name a custom role deleted since it was sent.
-        if !crate::authz::store::role_exists(&tx, tenant, role).await? {
-            return Err(Error::invalid("role", "this role no longer exists"));
-        }
-        insert_membership(&tx, tenant, user, role).await?;
-        self.finish_join(tx, tenant, user, role.as_str(), None)
-            .await
-    }
-
-    async fn add_invited_membership(
-        &self,
-        tenant: TenantId,
-        user: UserId,
-        role: &RoleName,
-        invited_at: chrono::DateTime<chrono::Utc>,
-    ) -> Result<bool> {
-        let tx = write_tx(&self.db).await?;
-        // The lock every member change holds: a removal either committed
-        // before this check or waits until this join is done.
-        crate::authz::store::lock_tenant_row(&tx, tenant).await?;
-        if audit::removed_since(&tx, tenant, user, invited_at)
-            .await
-            .or_unexpected()?
-        {
-            return Ok(false);
-        }
-        if !crate::authz::store::role_exists(&tx, tenant, role).await? {
-            return Err(Error::invalid("role", "this role no longer exists"));
-        }
-        insert_membership(&tx, tenant, user, role).await?;
-        self.finish_join(tx, tenant, user, role.as_str(), None)
-            .await?;
-        Ok(true)
-    }
-
-    async fn member_ids(&self, tenant: TenantId) -> Result<Vec<UserId>> {
-        Ok(membership::Entity::find()
-            .filter(membership::Column::TenantId.eq(tenant.as_uuid()))
+    async fn delete_users_without_tenants(&self, users: &[UserId]) -> Result<u64> {
+        let ids: Vec<_> = users.iter().map(UserId::as_uuid).collect();
+        let still_members: Vec<uuid::Uuid> = membership::Entity::find()
+            .filter(membership::Column::UserId.is_in(ids.clone()))
             .all(&self.db)
             .await
             .or_unexpected()?
             .into_iter()
-            .map(|m| UserId::from_uuid(m.user_id))
-            .collect())
+            .map(|m| m.user_id)
+            .collect();
+        let orphans: Vec<_> = ids
+            .into_iter()
+            .filter(|id| !still_members.contains(id))
+            .collect();
+        if orphans.is_empty() {
+            return Ok(0);
+        }
+        let res = user::Entity::delete_many()
+            .filter(user::Column::Id.is_in(orphans))
+            .exec(&self.db)
+            .await
+            .or_unexpected()?;
+        Ok(res.rows_affected)
     }
-
-    async fn set_membership_role(
-        &self,
-        tenant: TenantId,
-        user: UserId,
-        role: &RoleName,
-    ) -> Result<()> {
-        let tx = write_tx(&self.db).await?;
-        let before = membership::Entity::find_by_id((tenant.as_uuid(), user.as_uuid()))
-            .one(&tx)
+    async fn credentials(&self, email: &Email) -> Result<Option<(User, String)>> {
+        let row = user::Entity::find()
+            .filter(user::Column::Email.eq(email.as_str()))
+            .one(&self.db)
+            .await
+            .or_unexpected()?;
+        row.map(|r| {
+            let hash = r.password_hash.clone();
+            user_to_domain(r).map(|u| (u, hash))
+        })
+        .transpose()
+    }
+    async fn user(&self, id: UserId) -> Result<User> {
+        user::Entity::find_by_id(id.as_uuid())
+            .one(&self.db)
             .await
             .or_unexpected()?
-            .ok_or(Error::NotFound(Kind::Membership))?;
-        membership::Entity::update_many()
-            .col_expr(
-                membership::Column::Role,
-                sea_orm::sea_query::Expr::value(role.as_str()),
-            )
-            .filter(membership::Column::TenantId.eq(tenant.as_uuid()))
-            .filter(membership::Column::UserId.eq(user.as_uuid()))
-            .exec(&tx)
-            .await
-            .or_unexpected()?;
-        let record = AuditRecord {
-            action: AuditAction::MemberRoleChanged,
-            target: format!("user:{user}"),
-            before: Some(state("role", before.role)),
-            after: Some(state("role", role.as_str())),
-        };
-        audit::write(&tx, tenant, None, &record)
-            .await
-            .or_unexpected()?;
-        finish_change(tx, tenant.as_uuid(), self.engine.as_deref()).await
+            .map_or(Err(Error::NotFound(Kind::User)), user_to_domain)
     }
+    async fn set_password_hash(&self, user: UserId, password_hash: &str) -> Result<()> {
+        let res = user::Entity::update_many()
+            .col_expr(
+                user::Column::PasswordHash,
+                sea_orm::sea_query::Expr::value(password_hash),
+            )
+            .filter(user::Column::Id.eq(user.as_uuid()))
+            .exec(&self.db)
+            .await
+            .or_unexpected()?;
+        if res.rows_affected == 0 {
+            Err(Error::NotFound(Kind::User))
+        } else {
+            Ok(())
+        }
+    }
+    async fn password_hash(&self, user: UserId) -> Result<String> {
+        user::Entity::find_by_id(user.as_uuid())
+            .one(&self.db)
+            .await
+            .or_unexpected()?
+            .map(|u| u.password_hash)
+            .ok_or(Error::NotFound(Kind::User))
+    }
+}
 
+#[async_trait]
+impl Directory for SqlIdentityStore {
     async fn delete_tenant(&self, tenant: TenantId) -> Result<bool> {
         // A database tenant's database goes first: it cannot be dropped inside
         // the transaction below, and while the tenant row remains a failed
@@ -464,32 +428,6 @@ impl IdentityStore for SqlIdentityStore {
         finish_change(tx, tenant.as_uuid(), self.engine.as_deref()).await?;
         Ok(res.rows_affected > 0)
     }
-
-    async fn delete_users_without_tenants(&self, users: &[UserId]) -> Result<u64> {
-        let ids: Vec<_> = users.iter().map(UserId::as_uuid).collect();
-        let still_members: Vec<uuid::Uuid> = membership::Entity::find()
-            .filter(membership::Column::UserId.is_in(ids.clone()))
-            .all(&self.db)
-            .await
-            .or_unexpected()?
-            .into_iter()
-            .map(|m| m.user_id)
-            .collect();
-        let orphans: Vec<_> = ids
-            .into_iter()
-            .filter(|id| !still_members.contains(id))
-            .collect();
-        if orphans.is_empty() {
-            return Ok(0);
-        }
-        let res = user::Entity::delete_many()
-            .filter(user::Column::Id.is_in(orphans))
-            .exec(&self.db)
-            .await
-            .or_unexpected()?;
-        Ok(res.rows_affected)
-    }
-
     async fn create_tenant(&self, owner: UserId, t: &NewTenant) -> Result<Tenant> {
         self.with_storage(t, async |tenant_id, placement| {
             let tx = write_tx(&self.db).await?;
@@ -500,28 +438,6 @@ impl IdentityStore for SqlIdentityStore {
         })
         .await
     }
-
-    async fn credentials(&self, email: &Email) -> Result<Option<(User, String)>> {
-        let row = user::Entity::find()
-            .filter(user::Column::Email.eq(email.as_str()))
-            .one(&self.db)
-            .await
-            .or_unexpected()?;
-        row.map(|r| {
-            let hash = r.password_hash.clone();
-            user_to_domain(r).map(|u| (u, hash))
-        })
-        .transpose()
-    }
-
-    async fn user(&self, id: UserId) -> Result<User> {
-        user::Entity::find_by_id(id.as_uuid())
-            .one(&self.db)
-            .await
-            .or_unexpected()?
-            .map_or(Err(Error::NotFound(Kind::User)), user_to_domain)
-    }
-
     async fn tenant(&self, id: TenantId) -> Result<Tenant> {
         tenant::Entity::find_by_id(id.as_uuid())
             .one(&self.db)
@@ -529,7 +445,6 @@ impl IdentityStore for SqlIdentityStore {
             .or_unexpected()?
             .map_or(Err(Error::NotFound(Kind::Tenant)), tenant_to_domain)
     }
-
     async fn tenant_by_slug(&self, slug: &TenantSlug) -> Result<Option<Tenant>> {
         tenant::Entity::find()
             .filter(tenant::Column::Slug.eq(slug.as_str()))
@@ -539,7 +454,88 @@ impl IdentityStore for SqlIdentityStore {
             .map(tenant_to_domain)
             .transpose()
     }
+}
 
+#[async_trait]
+impl Memberships for SqlIdentityStore {
+    async fn add_membership(&self, tenant: TenantId, user: UserId, role: &RoleName) -> Result<()> {
+        let tx = write_tx(&self.db).await?;
+        // An invitation may name a custom role deleted since it was sent.
+        if !crate::authz::store::role_exists(&tx, tenant, role).await? {
+            return Err(Error::invalid("role", "this role no longer exists"));
+        }
+        insert_membership(&tx, tenant, user, role).await?;
+        self.finish_join(tx, tenant, user, role.as_str(), None)
+            .await
+    }
+    async fn add_invited_membership(
+        &self,
+        tenant: TenantId,
+        user: UserId,
+        role: &RoleName,
+        invited_at: chrono::DateTime<chrono::Utc>,
+    ) -> Result<bool> {
+        let tx = write_tx(&self.db).await?;
+        // The lock every member change holds: a removal either committed
+        // before this check or waits until this join is done.
+        crate::authz::store::lock_tenant_row(&tx, tenant).await?;
+        if audit::removed_since(&tx, tenant, user, invited_at)
+            .await
+            .or_unexpected()?
+        {
+            return Ok(false);
+        }
+        if !crate::authz::store::role_exists(&tx, tenant, role).await? {
+            return Err(Error::invalid("role", "this role no longer exists"));
+        }
+        insert_membership(&tx, tenant, user, role).await?;
+        self.finish_join(tx, tenant, user, role.as_str(), None)
+            .await?;
+        Ok(true)
+    }
+    async fn member_ids(&self, tenant: TenantId) -> Result<Vec<UserId>> {
+        Ok(membership::Entity::find()
+            .filter(membership::Column::TenantId.eq(tenant.as_uuid()))
+            .all(&self.db)
+            .await
+            .or_unexpected()?
+            .into_iter()
+            .map(|m| UserId::from_uuid(m.user_id))
+            .collect())
+    }
+    async fn set_membership_role(
+        &self,
+        tenant: TenantId,
+        user: UserId,
+        role: &RoleName,
+    ) -> Result<()> {
+        let tx = write_tx(&self.db).await?;
+        let before = membership::Entity::find_by_id((tenant.as_uuid(), user.as_uuid()))
+            .one(&tx)
+            .await
+            .or_unexpected()?
+            .ok_or(Error::NotFound(Kind::Membership))?;
+        membership::Entity::update_many()
+            .col_expr(
+                membership::Column::Role,
+                sea_orm::sea_query::Expr::value(role.as_str()),
+            )
+            .filter(membership::Column::TenantId.eq(tenant.as_uuid()))
+            .filter(membership::Column::UserId.eq(user.as_uuid()))
+            .exec(&tx)
+            .await
+            .or_unexpected()?;
+        let record = AuditRecord {
+            action: AuditAction::MemberRoleChanged,
+            target: format!("user:{user}"),
+            before: Some(state("role", before.role)),
+            after: Some(state("role", role.as_str())),
+        };
+        audit::write(&tx, tenant, None, &record)
+            .await
+            .or_unexpected()?;
+        finish_change(tx, tenant.as_uuid(), self.engine.as_deref()).await
+    }
     async fn membership(&self, user: UserId, tenant: TenantId) -> Result<Option<Membership>> {
         match &self.cache {
             Some(cache) => {
@@ -552,7 +548,6 @@ impl IdentityStore for SqlIdentityStore {
             None => self.read_membership(user, tenant).await,
         }
     }
-
     async fn memberships_of(&self, user: UserId) -> Result<Vec<(Membership, Tenant)>> {
         let rows = membership::Entity::find()
             .filter(membership::Column::UserId.eq(user.as_uuid()))
@@ -569,7 +564,6 @@ impl IdentityStore for SqlIdentityStore {
             })
             .collect()
     }
-
     async fn members_by_ids(&self, ctx: &TenantContext, ids: &[UserId]) -> Result<Vec<User>> {
         let ids: Vec<_> = ids.iter().map(UserId::as_uuid).collect();
         user::Entity::find()
@@ -582,31 +576,5 @@ impl IdentityStore for SqlIdentityStore {
             .into_iter()
             .map(user_to_domain)
             .collect()
-    }
-
-    async fn set_password_hash(&self, user: UserId, password_hash: &str) -> Result<()> {
-        let res = user::Entity::update_many()
-            .col_expr(
-                user::Column::PasswordHash,
-                sea_orm::sea_query::Expr::value(password_hash),
-            )
-            .filter(user::Column::Id.eq(user.as_uuid()))
-            .exec(&self.db)
-            .await
-            .or_unexpected()?;
-        if res.rows_affected == 0 {
-            Err(Error::NotFound(Kind::User))
-        } else {
-            Ok(())
-        }
-    }
-
-    async fn password_hash(&self, user: UserId) -> Result<String> {
-        user::Entity::find_by_id(user.as_uuid())
-            .one(&self.db)
-            .await
-            .or_unexpected()?
-            .map(|u| u.password_hash)
-            .ok_or(Error::NotFound(Kind::User))
     }
 }

@@ -14,6 +14,8 @@ pub mod membership_cache;
 pub mod oidc;
 pub mod outbox;
 pub mod password;
+pub mod platform;
+mod pool;
 pub mod rate_limit;
 pub mod realtime;
 pub mod redis_conn;
@@ -21,6 +23,7 @@ pub mod revocations;
 pub mod sessions;
 pub mod tenancy;
 pub mod tenant_rates;
+mod users;
 
 /// Now, truncated to microseconds: what PostgreSQL stores, so a timestamp read
 /// back equals the one written (keyset cursors depend on it).

@@ -3,10 +3,12 @@
 
 use casbin::{CoreApi, DefaultModel, Enforcer, MgmtApi, RbacApi};
 use domain::identity::RoleName;
-use domain::ports::{IdentityStore, NewAccount, NewTenant};
+use domain::ports::{Accounts, Memberships};
+use domain::ports::{NewAccount, NewTenant};
 use domain::values::{DisplayName, Email, TenantName, TenantSlug};
 use infra::authz::adapter::SeaOrmAdapter;
 use infra::db::{DbSettings, Storage};
+use infra::platform::Platform;
 use sea_orm::Database;
 use std::time::Duration;
 
@@ -16,7 +18,7 @@ const MODEL: &str = include_str!("../src/authz/model.conf");
 async fn the_adapter_round_trips_lines_through_the_database() {
     let file = std::env::temp_dir().join(format!("tenantry-adapter-{}.db", uuid::Uuid::now_v7()));
     let url = format!("sqlite://{}?mode=rwc", file.display());
-    let mut storage = Storage::connect(&DbSettings {
+    let storage = Storage::connect(&DbSettings {
         url: url.clone(),
         max_connections: 2,
         acquire_timeout: Duration::from_secs(5),
@@ -29,8 +31,10 @@ async fn the_adapter_round_trips_lines_through_the_database() {
     .unwrap();
     storage.migrate().await.unwrap();
     // Writes the default lines.
-    storage.load_authorization(None).await.unwrap();
-    let identity = storage.identity();
+    let platform = Platform::compose(storage, infra::platform::Settings::local())
+        .await
+        .unwrap();
+    let identity = platform.identity();
     let (user, tenant) = identity
         .create_account(&NewAccount {
             email: Email::parse("ada@example.test").unwrap(),
@@ -101,7 +105,7 @@ async fn the_adapter_round_trips_lines_through_the_database() {
     let fresh = Enforcer::new(model, SeaOrmAdapter::new(db)).await.unwrap();
     assert!(!fresh.enforce((&u, &t, "audit:read")).unwrap());
 
-    storage.close().await;
+    platform.close().await;
     for suffix in ["", "-wal", "-shm"] {
         let _ = std::fs::remove_file(format!("{}{suffix}", file.display()));
     }

@@ -8,6 +8,7 @@ use domain::auth::{Auth, SessionPolicy, TenantPolicy};
 use infra::db::{DbSettings, Storage};
 use infra::jwt::{JwtSettings, JwtTokens, SigningKeys};
 use infra::password::{Argon2Hasher, Argon2Params};
+use infra::platform::Platform;
 use infra::rate_limit::{InProcessLimiter, Rule};
 use infra::revocations::InProcessRevocations;
 use std::time::Duration;
@@ -63,6 +64,7 @@ async fn main() -> anyhow::Result<()> {
     })
     .await?;
     storage.migrate().await?;
+    let platform = Platform::compose(storage, infra::platform::Settings::local()).await?;
     match cli.command {
         Command::Scale {
             tenants,
@@ -91,7 +93,7 @@ async fn main() -> anyhow::Result<()> {
                 seed: number,
             };
             let loaded =
-                seed::scale::load(&storage, spec, &run, &hash, |n| bar.set_position(n as u64))
+                seed::scale::load(&platform, spec, &run, &hash, |n| bar.set_position(n as u64))
                     .await?;
             bar.finish();
             let secs = started.elapsed().as_secs_f64();
@@ -103,7 +105,7 @@ async fn main() -> anyhow::Result<()> {
             );
         }
         Command::Demo => {
-            let identity = storage.identity();
+            let identity = platform.identity();
             if seed::demo::exists(&identity).await? {
                 println!("the demo tenant exists already");
                 return Ok(());
@@ -116,8 +118,8 @@ async fn main() -> anyhow::Result<()> {
                 audience: "seed".into(),
                 ttl_seconds: 60,
             })?;
-            let tenancy = storage.tenancy();
-            let sessions = storage.sessions();
+            let tenancy = platform.tenancy();
+            let sessions = platform.sessions();
             let revocations = InProcessRevocations::default();
             let unlimited = InProcessLimiter::new(Rule {
                 limit: std::num::NonZeroU32::MAX,

@@ -4,10 +4,11 @@
 use crate::generate::{Shape, projects_and_tasks};
 use chrono::{Duration, Utc};
 use domain::identity::RoleName;
-use domain::ports::{IdentityStore, NewTenant};
+use domain::ports::NewTenant;
+use domain::ports::{Accounts, Directory, Memberships};
 use domain::values::{DisplayName, Email, TenantName, TenantSlug};
 use domain::{Isolation, ProjectId, TenantContext, TenantId, UserId};
-use infra::db::Storage;
+use infra::platform::Platform;
 use rand::SeedableRng;
 use rand::rngs::StdRng;
 
@@ -34,14 +35,14 @@ pub struct ScaleTenant {
 /// # Errors
 /// When a write fails; tenants loaded before it stay.
 pub async fn load(
-    storage: &Storage,
+    platform: &Platform,
     spec: ScaleSpec,
     run: &str,
     password_hash: &str,
     mut progress: impl FnMut(usize),
 ) -> domain::Result<Vec<ScaleTenant>> {
-    let identity = storage.identity();
-    let tenancy = storage.tenancy();
+    let identity = platform.identity();
+    let tenancy = platform.tenancy();
     let mut rng = StdRng::seed_from_u64(spec.seed);
     let mut out = Vec::with_capacity(spec.tenants);
     for t in 0..spec.tenants {

@@ -137,7 +137,7 @@ async fn create(State(state): State<AppState>, body: axum::body::Bytes) -> Respo
         tasks_per_project: body.tasks_per_project,
         seed: body.seed,
     };
-    let tenancy = state.storage.tenancy();
+    let tenancy = state.platform.tenancy();
     let fixtures = Fixtures {
         auth: state.services.auth(),
         access: &*state.services.access,
@@ -167,7 +167,7 @@ async fn remove(State(state): State<AppState>, Path(id): Path<String>) -> Respon
     let Ok(id) = id.parse::<TenantId>() else {
         return StatusCode::NOT_FOUND.into_response();
     };
-    let tenancy = state.storage.tenancy();
+    let tenancy = state.platform.tenancy();
     let fixtures = Fixtures {
         auth: state.services.auth(),
         access: &*state.services.access,

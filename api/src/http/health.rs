@@ -14,7 +14,7 @@ pub async fn healthz() -> Json<Value> {
 
 /// Ready to serve: the database answers, and Redis too when it is configured.
 pub async fn readyz(State(state): State<AppState>) -> (StatusCode, Json<Value>) {
-    let database = match state.storage.ping().await {
+    let database = match state.platform.storage().ping().await {
         Ok(()) => "ok",
         Err(e) => {
             tracing::warn!(error = %e, "readiness: database unreachable");
@@ -39,7 +39,7 @@ pub async fn readyz(State(state): State<AppState>) -> (StatusCode, Json<Value>) 
     };
     // Saturation of the database tenants' pools: a node with no free slot
     // and rejections climbing needs a bigger budget or fewer tenants.
-    let pools = state.storage.tenant_pools().map(|p| {
+    let pools = state.platform.storage().tenant_pools().map(|p| {
         json!({ "open": p.open, "freeSlots": p.free_slots, "opened": p.opened,
                 "retired": p.retired, "rejected": p.rejected })
     });

@@ -17,7 +17,6 @@ use crate::services::Services;
 use axum::http::{HeaderName, Request, StatusCode};
 use axum::routing::get;
 use axum::{Router, extract::MatchedPath};
-use infra::db::Storage;
 use std::sync::Arc;
 use std::time::Duration;
 use tower::ServiceBuilder;
@@ -42,7 +41,7 @@ pub struct AppState {
     /// Subscriptions held on this node, per user and per tenant.
     pub subscription_caps: Arc<subscription_caps::SubscriptionCaps>,
     pub services: Arc<Services>,
-    pub storage: Storage,
+    pub platform: infra::platform::Platform,
     pub settings: Arc<Settings>,
 }
 

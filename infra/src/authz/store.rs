@@ -6,7 +6,7 @@ use super::defaults::permission_role;
 use super::{PolicyEngine, audit, changes};
 use crate::entities::{audit_log, casbin_rule, membership, session, tenant, user};
 use crate::errors::DbResultExt;
-use crate::identity::user_to_domain;
+use crate::users::user_to_domain;
 use async_trait::async_trait;
 use domain::audit::{AuditEntry, AuditRecord};
 use domain::authz::{Permission, Role};

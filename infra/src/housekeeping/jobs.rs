@@ -1,11 +1,12 @@
 //! The housekeeping jobs of the storage itself. Jobs that go through use
 //! cases (re-sending invitation emails) are composed where the use cases are.
 
-use super::{Job, tenants_of};
+use super::Job;
 use crate::entities::{refresh_token, session};
 use crate::errors::DbResultExt;
 use crate::revocations::DurableRevocations;
 use crate::tenancy::SqlTenancy;
+use crate::tenancy::lifecycle::tenants_of;
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use domain::Result;

@@ -10,14 +10,12 @@
 mod jobs;
 
 use crate::entities::job;
-use crate::entities::tenant;
 use crate::errors::DbResultExt;
 use async_trait::async_trait;
-use domain::{Isolation, Result, TenantContext, TenantId};
+use domain::{Result, TenantContext};
 use sea_orm::sea_query::{Expr, OnConflict};
 use sea_orm::{
     ActiveValue::Set, ColumnTrait, Condition, DatabaseConnection, EntityTrait, QueryFilter,
-    QuerySelect,
 };
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -236,23 +234,5 @@ async fn release(control: &DatabaseConnection, name: &str) -> Result<()> {
 /// # Errors
 /// When the directory cannot be read.
 pub async fn tenants(storage: &crate::db::Storage) -> Result<Vec<TenantContext>> {
-    tenants_of(storage.control()).await
-}
-
-pub(crate) async fn tenants_of(control: &DatabaseConnection) -> Result<Vec<TenantContext>> {
-    let rows: Vec<(uuid::Uuid, String)> = tenant::Entity::find()
-        .select_only()
-        .column(tenant::Column::Id)
-        .column(tenant::Column::Isolation)
-        .into_tuple()
-        .all(control)
-        .await
-        .or_unexpected()?;
-    Ok(rows
-        .into_iter()
-        .filter_map(|(id, isolation)| {
-            let isolation = isolation.parse::<Isolation>().ok()?;
-            Some(TenantContext::system(TenantId::from_uuid(id), isolation))
-        })
-        .collect())
+    crate::tenancy::lifecycle::tenants_of(storage.control()).await
 }

@@ -3,7 +3,7 @@
 //! those with retries.
 //!
 //! Which tenants to look at: those whose commits on this node wrote events
-//! (woken at once, through [`Nudges`]), those with a retry coming due, and,
+//! (woken at once, through [`Nudges`](crate::tenancy::Nudges)), those with a retry coming due, and,
 //! every `sweep_interval`, every tenant (events written on other nodes, or
 //! left by a node that stopped). Nothing is lost across a restart: events and
 //! deliveries are rows, and the sweep at start-up finds them.
@@ -20,8 +20,8 @@ mod sender;
 pub mod signing;
 
 use crate::entities::tenant;
-use crate::tenancy::SqlTenancy;
 use crate::tenancy::relay::{Attempt, InFlight, Leased, Pending, Relayed, Take};
+use crate::tenancy::{Nudges, SqlTenancy};
 use chrono::Utc;
 use domain::webhook::{RetryPolicy, TargetPolicy};
 use domain::{Isolation, TenantContext, TenantId};
@@ -35,27 +35,6 @@ use tokio::time::Instant;
 
 /// Full batches one tenant may take before it lets others have its slot.
 const FULL_ROUNDS: usize = 4;
-
-/// Tenants whose commits on this node wrote events, for the worker to visit now.
-#[derive(Default)]
-pub struct Nudges {
-    pending: Mutex<HashMap<TenantId, Isolation>>,
-    notify: tokio::sync::Notify,
-}
-
-impl Nudges {
-    pub(crate) fn nudge(&self, ctx: &TenantContext) {
-        self.pending
-            .lock()
-            .expect("nudges lock")
-            .insert(ctx.tenant_id(), ctx.isolation());
-        self.notify.notify_one();
-    }
-
-    fn drain(&self) -> Vec<(TenantId, Isolation)> {
-        self.pending.lock().expect("nudges lock").drain().collect()
-    }
-}
 
 #[derive(Debug, Clone, Copy)]
 pub struct WorkerSettings {
@@ -227,7 +206,7 @@ impl Worker {
                 })
                 .flatten();
             tokio::select! {
-                () = this.nudges.notify.notified() => {}
+                () = this.nudges.notified() => {}
                 Some((ctx, per_hook)) = handed_on.recv() => this.start_sends(&mut sends, ctx, per_hook),
                 Some(done) = sends.join_next(), if !sends.is_empty() => {
                     if let Err(e) = done {
@@ -271,7 +250,7 @@ impl Worker {
 
     /// Every tenant with events waiting or deliveries pending, and when.
     async fn sweep(&self) -> Vec<(TenantId, Instant, Isolation)> {
-        let tenants = match crate::housekeeping::tenants_of(&self.control).await {
+        let tenants = match crate::tenancy::lifecycle::tenants_of(&self.control).await {
             Ok(t) => t,
             Err(e) => {
                 tracing::warn!(error = %e, "outbox sweep: listing tenants");

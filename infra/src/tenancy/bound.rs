@@ -60,7 +60,7 @@ pub(crate) struct Bound {
     extra_lock: bool,
     /// Set when the transaction wrote outbox events, so the commit wakes the worker.
     announced: std::sync::atomic::AtomicBool,
-    nudges: Option<std::sync::Arc<crate::outbox::Nudges>>,
+    nudges: Option<std::sync::Arc<super::Nudges>>,
     /// The tenant's place in the shared pool; last, so it is given back
     /// after the connection is.
     grant: Option<super::admission::Grant>,
@@ -110,10 +110,7 @@ impl Bound {
         self
     }
 
-    pub(crate) fn announcing(
-        mut self,
-        nudges: Option<std::sync::Arc<crate::outbox::Nudges>>,
-    ) -> Self {
+    pub(crate) fn announcing(mut self, nudges: Option<std::sync::Arc<super::Nudges>>) -> Self {
         self.nudges = nudges;
         self
     }
@@ -242,7 +239,7 @@ impl Bound {
             .map(|r| {
                 let model = E::Model::from_query_result(r, "").or_unexpected()?;
                 let member = match r.try_get::<Option<Uuid>>("", "member_id").or_unexpected()? {
-                    Some(id) => Some(crate::identity::stored_user(
+                    Some(id) => Some(crate::users::stored_user(
                         id,
                         &r.try_get::<String>("", "member_email").or_unexpected()?,
                         &r.try_get::<String>("", "member_name").or_unexpected()?,

@@ -192,3 +192,29 @@ pub async fn migrate_all(
     }
     Ok(out)
 }
+
+/// Every tenant of the directory, as the system acts for it.
+pub(crate) async fn tenants_of(
+    control: &DatabaseConnection,
+) -> domain::Result<Vec<domain::TenantContext>> {
+    use crate::errors::DbResultExt;
+    use sea_orm::QuerySelect;
+    let rows: Vec<(uuid::Uuid, String)> = tenant::Entity::find()
+        .select_only()
+        .column(tenant::Column::Id)
+        .column(tenant::Column::Isolation)
+        .into_tuple()
+        .all(control)
+        .await
+        .or_unexpected()?;
+    Ok(rows
+        .into_iter()
+        .filter_map(|(id, isolation)| {
+            let isolation = isolation.parse::<Isolation>().ok()?;
+            Some(domain::TenantContext::system(
+                TenantId::from_uuid(id),
+                isolation,
+            ))
+        })
+        .collect())
+}

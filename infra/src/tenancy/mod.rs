@@ -18,6 +18,7 @@ mod invitations;
 mod keyset;
 pub mod lifecycle;
 pub mod moving;
+mod nudges;
 mod projects;
 mod prune;
 mod registry;
@@ -31,6 +32,7 @@ use async_trait::async_trait;
 use bound::Bound;
 use domain::ports::{Tenancy, TenantTx, TxMode};
 use domain::{Isolation, Result, TenantContext};
+pub use nudges::Nudges;
 use sea_orm::{
     ConnectionTrait, DatabaseConnection, DbBackend, SqliteTransactionMode, Statement,
     TransactionOptions, TransactionTrait,
@@ -47,9 +49,9 @@ pub struct SqlTenancy {
     /// leaves the role's or database's own setting alone.
     statement_timeout: String,
     /// Woken when a commit wrote outbox events.
-    nudges: Option<Arc<crate::outbox::Nudges>>,
+    nudges: Option<Arc<Nudges>>,
     /// Told when a tenant is not where its context says: a cached lookup
-    /// named its old place (see [`crate::membership_cache`]).
+    /// named its old place (the membership cache, for one).
     on_moved: Option<MovedHook>,
     /// Tenants' fair shares of the shared pool.
     admission: Option<Arc<admission::Admission>>,
@@ -82,7 +84,7 @@ impl SqlTenancy {
     }
 
     #[must_use]
-    pub fn with_nudges(mut self, nudges: Arc<crate::outbox::Nudges>) -> Self {
+    pub fn with_nudges(mut self, nudges: Arc<Nudges>) -> Self {
         self.nudges = Some(nudges);
         self
     }

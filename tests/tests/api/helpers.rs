@@ -380,6 +380,13 @@ impl TestApp {
         .expect("the server's database opens")
     }
 
+    /// Every adapter on the server's own database, composed as the CLI does.
+    pub async fn platform(&self) -> infra::platform::Platform {
+        infra::platform::Platform::compose(self.storage().await, infra::platform::Settings::local())
+            .await
+            .expect("the authorization policy loads")
+    }
+
     /// A tenant from the fixture endpoint, on a server started with `secret`.
     pub async fn fixture(&self, secret: &str, body: Value) -> Value {
         let res = self
@@ -530,6 +537,19 @@ macro_rules! on_every_backend {
         mod sqlite_database {
             $(#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
             async fn $name() { super::$name($crate::helpers::Backend::SqliteDatabase).await }) +
+        }
+    };
+}
+
+/// Generates one test, on SQLite, for each `async fn(Backend)` that checks
+/// what does not depend on storage (the HTTP contract, the permission
+/// matrix): five backends would run the same code five times.
+#[macro_export]
+macro_rules! on_one_backend {
+    ($($name:ident),+ $(,)?) => {
+        mod sqlite {
+            $(#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn $name() { super::$name($crate::helpers::Backend::Sqlite).await }) +
         }
     };
 }

@@ -218,7 +218,7 @@ async fn unknown_fields_and_bad_variables_are_bad_user_input(backend: Backend) {
     );
 }
 
-crate::on_every_backend!(
+crate::on_one_backend!(
     only_json_bodies_are_accepted_on_post,
     get_runs_queries_but_never_mutations,
     depth_complexity_aliases_and_batches_are_limited,

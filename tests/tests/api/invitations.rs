@@ -3,6 +3,7 @@
 //! voiding a member's unused invitations.
 
 use crate::helpers::{Account, Backend, TestApp, assert_code, bad_fields, spawn_with};
+use domain::ports::Memberships;
 use serde_json::{Value, json};
 use std::time::Duration;
 use wiremock::matchers::{header, method, path};
@@ -464,8 +465,8 @@ async fn a_removed_member_cannot_rejoin_with_an_unused_invitation(backend: Backe
 
     // The removal itself voids invitations made before it, whether or not
     // their rows were tidied away: the control plane refuses the join.
-    use domain::ports::IdentityStore;
-    let identity = app.storage().await.identity();
+
+    let identity = app.platform().await.identity();
     let tenant: domain::TenantId = owner.tenant_id.parse().unwrap();
     let user: domain::UserId = user_id.parse().unwrap();
     let role = domain::identity::RoleName::new("member");

@@ -133,4 +133,4 @@ fn the_matrix_covers_every_declared_operation() {
     }
 }
 
-crate::on_every_backend!(every_operation_against_every_role);
+crate::on_one_backend!(every_operation_against_every_role);

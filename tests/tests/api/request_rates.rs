@@ -19,7 +19,7 @@ fn retry_after(body: &Value) -> u64 {
 }
 
 async fn set_own_rates(app: &TestApp, tenant: &str, rates: RequestRates) {
-    app.storage()
+    app.platform()
         .await
         .tenant_rates(Duration::ZERO)
         .set_request_rates(tenant.parse::<TenantId>().unwrap(), rates)

@@ -6,6 +6,7 @@
 use crate::helpers::{Backend, TestApp, spawn_with};
 use domain::{Isolation, TenantContext, TenantId};
 use infra::db::{DbSettings, Storage};
+use infra::platform::Platform;
 use sea_orm::{ConnectionTrait, DatabaseTransaction, DbBackend, Statement, TransactionTrait};
 use serde_json::json;
 use std::time::Duration;
@@ -51,9 +52,9 @@ async fn without_tenant(app: &TestApp, sql: &str) -> i64 {
     n
 }
 
-/// Storage with a pool of exactly one connection.
-async fn one_connection(app: &TestApp, tenant_statement_timeout: Option<Duration>) -> Storage {
-    Storage::connect(&DbSettings {
+/// Adapters over a pool of exactly one connection.
+async fn one_connection(app: &TestApp, tenant_statement_timeout: Option<Duration>) -> Platform {
+    let storage = Storage::connect(&DbSettings {
         url: app.database_url.clone(),
         max_connections: 1,
         acquire_timeout: Duration::from_secs(10),
@@ -63,11 +64,14 @@ async fn one_connection(app: &TestApp, tenant_statement_timeout: Option<Duration
         admission: None,
     })
     .await
-    .unwrap()
+    .unwrap();
+    Platform::compose(storage, infra::platform::Settings::local())
+        .await
+        .unwrap()
 }
 
 /// A PostgreSQL server with tenants of 2 and 3 projects, and a one-connection pool.
-async fn two_tenants() -> (TestApp, TenantId, TenantId, Storage) {
+async fn two_tenants() -> (TestApp, TenantId, TenantId, Platform) {
     let app = spawn_with(Backend::Postgres, |s| {
         s.fixtures.secret = Some(SECRET.to_owned().into())
     })
@@ -198,7 +202,7 @@ async fn a_pooled_connection_carries_no_tenant_into_the_next_transaction() {
     tx.commit().await.unwrap();
 
     // After the transaction, the same backend is bound to nothing and is its login role again.
-    let tx = tenancy_free(&storage).await;
+    let tx = tenancy_free(storage.storage()).await;
     assert_eq!(scalar(&tx, "SELECT pg_backend_pid()::text").await, pid);
     assert_eq!(
         scalar(&tx, "SELECT current_setting('app.tenant_id', true)").await,
@@ -248,7 +252,7 @@ async fn a_tenant_statement_is_cut_off_at_the_tenant_timeout() {
     assert!(err.to_string().contains("statement timeout"), "{err}");
     drop(tx);
     // The limit is the tenant transaction's own: the connection is back to none.
-    let tx = tenancy_free(&storage).await;
+    let tx = tenancy_free(storage.storage()).await;
     tx.query_one_raw(Statement::from_string(
         DbBackend::Postgres,
         "SELECT pg_sleep(0.3)",

@@ -269,7 +269,9 @@ async fn a_tenant_with_a_row_in_every_table_moves_exports_and_is_deleted_whole()
     );
 
     let mut out = Vec::new();
-    storage
+    infra::platform::Platform::compose(storage.clone(), infra::platform::Settings::local())
+        .await
+        .unwrap()
         .tenancy()
         .export(&TenantContext::system(tenant, Isolation::Row), &mut out)
         .await

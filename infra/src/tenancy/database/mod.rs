@@ -391,7 +391,7 @@ fn default_server(main_url: &str) -> std::result::Result<ServerSpec, String> {
     let url = if main_url.starts_with("postgres") {
         main_url.to_owned()
     } else {
-        let file = crate::db::sqlite_file(main_url).ok_or(
+        let file = crate::pool::sqlite_file(main_url).ok_or(
             "database isolation on an in-memory SQLite database needs tenancy.database.servers",
         )?;
         let dir = std::path::Path::new(file)

@@ -248,7 +248,7 @@ impl TenantPools {
     }
 
     async fn open(&self, url: &str) -> Result<DatabaseConnection> {
-        let mut opts = crate::db::pool_options_with(url, false).map_err(Error::unexpected)?;
+        let mut opts = crate::pool::pool_options_with(url, false).map_err(Error::unexpected)?;
         opts.max_connections(self.limits.pool_size)
             .min_connections(0)
             .idle_timeout(self.limits.idle_timeout)

@@ -162,7 +162,7 @@ impl Server {
             Kind::Sqlite { dir } => {
                 std::fs::create_dir_all(dir)
                     .map_err(|e| DbErr::Custom(format!("creating {}: {e}", dir.display())))?;
-                let mut opts = crate::db::pool_options(&self.tenant_url(tenant))?;
+                let mut opts = crate::pool::pool_options(&self.tenant_url(tenant))?;
                 opts.max_connections(1);
                 let conn = Database::connect(opts).await?;
                 let migrated = TenantPlane::up(&conn, None).await;

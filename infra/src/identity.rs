@@ -7,7 +7,7 @@ use crate::entities::{casbin_rule, membership, session, tenant, user};
 use crate::errors::{DbResultExt, unique_as_conflict};
 use crate::membership_cache::MembershipCache;
 use crate::tenancy::database::TenantDatabases;
-use crate::tenancy::schema;
+use crate::tenancy::provision::{self, Provisioner};
 use crate::users::{corrupt, user_to_domain};
 use async_trait::async_trait;
 use domain::audit::{AuditAction, AuditRecord, AuditValue, state};
@@ -15,7 +15,7 @@ use domain::error::Entity as Kind;
 use domain::identity::{Membership, RoleName, Tenant, User};
 use domain::ports::{Accounts, Directory, Memberships, NewAccount, NewTenant};
 use domain::values::{DisplayName, Email, TenantName, TenantSlug};
-use domain::{Error, Isolation, Result, TenantContext, TenantId, UserId};
+use domain::{Error, Result, TenantContext, TenantId, UserId};
 use sea_orm::{
     ActiveValue::Set, ColumnTrait, DatabaseConnection, DatabaseTransaction, EntityTrait, JoinType,
     QueryFilter, QueryOrder, QuerySelect, RelationTrait,
@@ -26,8 +26,8 @@ pub struct SqlIdentityStore {
     db: DatabaseConnection,
     /// Told of every membership change at commit (see [`crate::authz`]).
     engine: Option<Arc<PolicyEngine>>,
-    /// Where database-strategy tenants are created and dropped.
-    databases: Option<Arc<TenantDatabases>>,
+    /// Makes and removes a tenant's schema or database with its row.
+    storage: Provisioner,
     /// Membership lookups, made on every request, are answered from here.
     cache: Option<Arc<MembershipCache>>,
 }
@@ -35,9 +35,9 @@ pub struct SqlIdentityStore {
 impl SqlIdentityStore {
     pub fn new(db: DatabaseConnection, engine: Option<Arc<PolicyEngine>>) -> Self {
         Self {
+            storage: Provisioner::new(&db, None),
             db,
             engine,
-            databases: None,
             cache: None,
         }
     }
@@ -63,47 +63,8 @@ impl SqlIdentityStore {
 
     #[must_use]
     pub fn with_databases(mut self, databases: Option<Arc<TenantDatabases>>) -> Self {
-        self.databases = databases;
+        self.storage = Provisioner::new(&self.db, databases);
         self
-    }
-
-    /// Runs `create` (the control-plane transaction that records a new
-    /// tenant) with the tenant's storage made first where it cannot be made
-    /// inside that transaction: a database tenant's database, which
-    /// `CREATE DATABASE` makes outside any transaction. If `create` fails the
-    /// database is dropped again, so no database outlives a tenant never made.
-    async fn with_storage<T>(
-        &self,
-        t: &NewTenant,
-        create: impl AsyncFnOnce(TenantId, Option<&str>) -> Result<T>,
-    ) -> Result<T> {
-        let postgres = self.db.get_database_backend() == sea_orm::DbBackend::Postgres;
-        let id = TenantId::generate();
-        match (t.isolation, &self.databases) {
-            (Isolation::Row, _) => create(id, None).await,
-            (Isolation::Schema, _) if postgres => create(id, None).await,
-            (Isolation::Schema, _) => Err(Error::invalid(
-                "isolation",
-                "schema isolation needs PostgreSQL",
-            )),
-            (Isolation::Database, Some(databases)) => {
-                let placement = databases.provision(id).await?;
-                // Dropped unless disarmed: also when the request is cancelled mid-way.
-                let mut orphan = Orphan(Some((databases.clone(), id, placement.clone())));
-                let made = create(id, Some(&placement)).await;
-                orphan.0 = None;
-                if made.is_err()
-                    && let Err(e) = databases.remove(id, &placement).await
-                {
-                    tracing::error!(tenant = %id, error = %e, "dropping the database of a tenant not created");
-                }
-                made
-            }
-            (Isolation::Database, None) => Err(Error::invalid(
-                "isolation",
-                "database isolation needs tenancy.database.servers (or a file-backed SQLite database)",
-            )),
-        }
     }
 
     /// Audits a new membership, records the change in the feed, commits.
@@ -125,22 +86,6 @@ impl SqlIdentityStore {
             .await
             .or_unexpected()?;
         finish_change(tx, tenant.as_uuid(), self.engine.as_deref()).await
-    }
-}
-
-/// A database made for a tenant whose creation did not complete: dropped
-/// in the background when this goes out of scope still armed.
-struct Orphan(Option<(Arc<TenantDatabases>, TenantId, String)>);
-
-impl Drop for Orphan {
-    fn drop(&mut self) {
-        if let Some((databases, id, placement)) = self.0.take() {
-            tokio::spawn(async move {
-                if let Err(e) = databases.remove(id, &placement).await {
-                    tracing::error!(tenant = %id, error = %e, "dropping the database of a tenant not created");
-                }
-            });
-        }
     }
 }
 
@@ -184,7 +129,7 @@ fn membership_to_domain(m: membership::Model, t: &Tenant) -> Membership {
 
 /// Inserts the tenant and its owner's membership, and provisions a schema
 /// tenant's schema in the same transaction. A database tenant's database
-/// already exists on `placement` (see [`SqlIdentityStore::with_storage`]).
+/// already exists on `placement` (see [`Provisioner::with_storage`]).
 async fn insert_tenant(
     db: &DatabaseTransaction,
     (tenant_id, placement): (TenantId, Option<&str>),
@@ -218,11 +163,7 @@ async fn insert_tenant(
     .exec_without_returning(db)
     .await
     .or_unexpected()?;
-    if t.isolation == Isolation::Schema {
-        schema::provision(db, TenantId::from_uuid(id))
-            .await
-            .or_unexpected()?;
-    }
+    provision::make_in(db, tenant_id, t.isolation).await?;
     tenant::Entity::find_by_id(id)
         .one(db)
         .await
@@ -233,36 +174,37 @@ async fn insert_tenant(
 #[async_trait]
 impl Accounts for SqlIdentityStore {
     async fn create_account(&self, a: &NewAccount) -> Result<(User, Tenant)> {
-        self.with_storage(&a.tenant, async |tenant_id, placement| {
-            let tx = write_tx(&self.db).await?;
-            let id = UserId::generate();
-            user::Entity::insert(user::ActiveModel {
-                id: Set(id.as_uuid()),
-                email: Set(a.email.as_str().to_owned()),
-                password_hash: Set(a.password_hash.clone()),
-                display_name: Set(a.display_name.as_str().to_owned()),
-                created_at: Set(crate::now()),
-            })
-            .exec_without_returning(&tx)
-            .await
-            .map_err(|e| {
-                unique_as_conflict(
-                    e,
-                    "email",
-                    "an account with this email exists; sign in instead",
-                )
-            })?;
-            let tenant =
-                insert_tenant(&tx, (tenant_id, placement), id, &a.tenant, "tenantSlug").await?;
-            let user = user::Entity::find_by_id(id.as_uuid())
-                .one(&tx)
+        self.storage
+            .with_storage(&a.tenant, async |tenant_id, placement| {
+                let tx = write_tx(&self.db).await?;
+                let id = UserId::generate();
+                user::Entity::insert(user::ActiveModel {
+                    id: Set(id.as_uuid()),
+                    email: Set(a.email.as_str().to_owned()),
+                    password_hash: Set(a.password_hash.clone()),
+                    display_name: Set(a.display_name.as_str().to_owned()),
+                    created_at: Set(crate::now()),
+                })
+                .exec_without_returning(&tx)
                 .await
-                .or_unexpected()?;
-            self.finish_join(tx, tenant.id, id, RoleName::OWNER, Some(id))
-                .await?;
-            Ok((user.map_or(Err(corrupt("user")), user_to_domain)?, tenant))
-        })
-        .await
+                .map_err(|e| {
+                    unique_as_conflict(
+                        e,
+                        "email",
+                        "an account with this email exists; sign in instead",
+                    )
+                })?;
+                let tenant =
+                    insert_tenant(&tx, (tenant_id, placement), id, &a.tenant, "tenantSlug").await?;
+                let user = user::Entity::find_by_id(id.as_uuid())
+                    .one(&tx)
+                    .await
+                    .or_unexpected()?;
+                self.finish_join(tx, tenant.id, id, RoleName::OWNER, Some(id))
+                    .await?;
+                Ok((user.map_or(Err(corrupt("user")), user_to_domain)?, tenant))
+            })
+            .await
     }
     async fn create_user(
         &self,
@@ -358,19 +300,7 @@ impl Directory for SqlIdentityStore {
         // A database tenant's database goes first: it cannot be dropped inside
         // the transaction below, and while the tenant row remains a failed
         // drop can be run again.
-        if let Some(t) = tenant::Entity::find_by_id(tenant.as_uuid())
-            .one(&self.db)
-            .await
-            .or_unexpected()?
-            && t.isolation == Isolation::Database.as_str()
-        {
-            let (Some(databases), Some(placement)) = (&self.databases, &t.placement) else {
-                return Err(Error::unexpected(format!(
-                    "database tenant {tenant} has no database server to drop it from"
-                )));
-            };
-            databases.remove(tenant, placement).await?;
-        }
+        self.storage.remove_database(&self.db, tenant).await?;
         let tx = write_tx(&self.db).await?;
         // Foreign keys would cascade; saying it keeps the order explicit.
         session::Entity::delete_many()
@@ -387,11 +317,8 @@ impl Directory for SqlIdentityStore {
             .one(&tx)
             .await
             .or_unexpected()?;
-        if row
-            .as_ref()
-            .is_some_and(|r| r.isolation == Isolation::Schema.as_str())
-        {
-            schema::drop(&tx, tenant).await.or_unexpected()?;
+        if let Some(r) = &row {
+            provision::remove_in(&tx, tenant, &r.isolation).await?;
         }
         // Its custom roles; the shared default lines stay.
         casbin_rule::Entity::delete_many()
@@ -429,14 +356,15 @@ impl Directory for SqlIdentityStore {
         Ok(res.rows_affected > 0)
     }
     async fn create_tenant(&self, owner: UserId, t: &NewTenant) -> Result<Tenant> {
-        self.with_storage(t, async |tenant_id, placement| {
-            let tx = write_tx(&self.db).await?;
-            let tenant = insert_tenant(&tx, (tenant_id, placement), owner, t, "slug").await?;
-            self.finish_join(tx, tenant.id, owner, RoleName::OWNER, Some(owner))
-                .await?;
-            Ok(tenant)
-        })
-        .await
+        self.storage
+            .with_storage(t, async |tenant_id, placement| {
+                let tx = write_tx(&self.db).await?;
+                let tenant = insert_tenant(&tx, (tenant_id, placement), owner, t, "slug").await?;
+                self.finish_join(tx, tenant.id, owner, RoleName::OWNER, Some(owner))
+                    .await?;
+                Ok(tenant)
+            })
+            .await
     }
     async fn tenant(&self, id: TenantId) -> Result<Tenant> {
         tenant::Entity::find_by_id(id.as_uuid())

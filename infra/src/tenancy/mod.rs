@@ -20,6 +20,7 @@ pub mod lifecycle;
 pub mod moving;
 mod nudges;
 mod projects;
+pub(crate) mod provision;
 mod prune;
 mod registry;
 pub mod relay;

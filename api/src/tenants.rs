@@ -4,15 +4,14 @@
 use crate::app::{db_settings, redact};
 use crate::config::Settings;
 use anyhow::Context as _;
+use domain::TenantId;
 use domain::identity::Tenant;
-use domain::ports::AccessStore;
+use domain::lifecycle::TenantLifecycle;
 use domain::ports::{Accounts, Directory};
-use domain::{TenantContext, TenantId};
 use indicatif::{ProgressBar, ProgressStyle};
 use infra::db::Storage;
 use infra::platform::Platform;
 use infra::tenancy::lifecycle::Outcome;
-use serde_json::json;
 use std::io::Write as _;
 
 async fn connect(settings: &Settings) -> anyhow::Result<Storage> {
@@ -113,45 +112,8 @@ async fn find(platform: &Platform, key: &str) -> anyhow::Result<Tenant> {
 pub async fn export(settings: &Settings, key: &str) -> anyhow::Result<()> {
     let platform = platform(settings).await?;
     let tenant = find(&platform, key).await?;
-    #[expect(
-        clippy::disallowed_methods,
-        reason = "the operator's CLI, for a tenant read from the directory"
-    )]
-    let ctx = TenantContext::system(tenant.id, tenant.isolation);
     let mut out = std::io::BufWriter::new(std::io::stdout());
-    writeln!(
-        out,
-        "{}",
-        json!({ "tenant": { "id": tenant.id.to_string(), "slug": tenant.slug.as_str(),
-                            "name": tenant.name.as_str(), "isolation": tenant.isolation.as_str(),
-                            "createdAt": tenant.created_at } })
-    )?;
-    let access = platform.access();
-    let mut after = None;
-    loop {
-        let page = access.members(&ctx, after, 500).await?;
-        for m in &page {
-            writeln!(
-                out,
-                "{}",
-                json!({ "member": { "userId": m.user.id.to_string(), "email": m.user.email.as_str(),
-                                    "role": m.role.as_str(), "joinedAt": m.joined_at } })
-            )?;
-        }
-        match page.last() {
-            Some(m) if page.len() == 500 => after = Some(m.user.id),
-            _ => break,
-        }
-    }
-    for r in access.custom_roles(&ctx).await? {
-        let permissions: Vec<_> = r.permissions.iter().map(|p| p.as_str()).collect();
-        writeln!(
-            out,
-            "{}",
-            json!({ "role": { "name": r.name.as_str(), "permissions": permissions } })
-        )?;
-    }
-    let rows = platform.tenancy().export(&ctx, &mut out).await?;
+    let rows = platform.lifecycle().export(&tenant, &mut out).await?;
     out.flush()?;
     eprintln!(
         "exported tenant {} ({}): {rows} row(s)",
@@ -219,7 +181,7 @@ pub async fn move_tenant(
     let platform = platform(settings).await?;
     let tenant = find(&platform, key).await?;
     let report = platform
-        .storage()
+        .lifecycle()
         .move_tenant(tenant.id, to, server)
         .await
         .with_context(|| format!("moving tenant {} ({})", tenant.slug, tenant.id))?;
@@ -256,15 +218,16 @@ async fn tell_nodes(platform: &Platform) {
 /// # Errors
 /// When the catalog cannot be read or a removal fails.
 pub async fn gc(settings: &Settings, yes: bool, min_age_minutes: u64) -> anyhow::Result<()> {
-    let storage = connect(settings).await?;
-    let orphans = storage
+    let platform = platform(settings).await?;
+    let lifecycle = platform.lifecycle();
+    let orphans = lifecycle
         .orphans(std::time::Duration::from_secs(min_age_minutes * 60))
         .await?;
     let mut removed = 0;
     for o in &orphans {
         if !yes {
             println!("orphan: {o}");
-        } else if storage.remove_orphan(o).await? {
+        } else if lifecycle.remove_orphan(o).await? {
             removed += 1;
             println!("removed {o}");
         } else {
@@ -294,8 +257,7 @@ pub async fn delete(settings: &Settings, key: &str, yes: bool) -> anyhow::Result
         );
     }
     // Other nodes drop its authorization lines through the change feed.
-    let rows = domain::lifecycle::delete_tenant(&platform.tenancy(), &platform.identity(), &tenant)
-        .await?;
+    let rows = platform.lifecycle().delete(&tenant).await?;
     tell_nodes(&platform).await;
     println!(
         "deleted tenant {} ({}, {}): {rows} tenant-plane row(s), its members, sessions and roles",

@@ -1,10 +1,77 @@
-//! Deleting a tenant and everything it owns, in an order that leaves nothing
-//! behind and can be run again if it stops half-way.
+//! A tenant's life after it is made: moved between strategies and servers,
+//! exported, deleted (in an order that leaves nothing behind and can be run
+//! again if it stops half-way), and storage no tenant owns collected. One
+//! port, [`TenantLifecycle`], for whoever drives it: the CLI today, an
+//! operator's API tomorrow.
 
 use crate::error::Result;
 use crate::identity::Tenant;
+use crate::ids::TenantId;
 use crate::ports::{Directory, Tenancy, TxMode};
 use crate::tenancy::{Isolation, TenantContext};
+use async_trait::async_trait;
+use std::time::Duration;
+
+/// What a move copied, table by table.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Moved {
+    pub from: Isolation,
+    pub to: Isolation,
+    /// Where it lives now: `public`, its schema, or `server/database`.
+    pub placement: String,
+    pub rows: Vec<(&'static str, u64)>,
+}
+
+/// Storage without a tenant: a schema or a database left by a creation that
+/// never committed, or by a move or deletion that stopped half-way.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Orphan {
+    Schema(TenantId),
+    Database { server: String, tenant: TenantId },
+}
+
+impl std::fmt::Display for Orphan {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Orphan::Schema(t) => write!(f, "schema of tenant {t}"),
+            Orphan::Database { server, tenant } => {
+                write!(f, "database of tenant {tenant} on server {server}")
+            }
+        }
+    }
+}
+
+/// The operator's side of a tenant's life.
+///
+/// # Errors (every method)
+/// [`crate::Error::NotFound`] for an unknown tenant, [`crate::Error::Invalid`]
+/// for a strategy or server this deployment cannot hold, and
+/// [`crate::Error::Unexpected`] when storage fails (a move or deletion then
+/// leaves the tenant where it was, or can be run again).
+#[async_trait]
+pub trait TenantLifecycle: Send + Sync {
+    /// Copies the tenant's rows to `to` (on `server`, for databases), points
+    /// its directory entry there and drops the old copy; writes wait meanwhile.
+    async fn move_tenant(
+        &self,
+        tenant: TenantId,
+        to: Isolation,
+        server: Option<&str>,
+    ) -> Result<Moved>;
+    /// Writes the tenant as JSON lines: its directory entry, members and
+    /// custom roles, then every exported table's rows (secrets blanked);
+    /// returns the table rows written.
+    async fn export(&self, tenant: &Tenant, out: &mut (dyn std::io::Write + Send)) -> Result<u64>;
+    /// Deletes the tenant and everything it owns (see [`delete_tenant`]);
+    /// returns the tenant-plane rows removed.
+    async fn delete(&self, tenant: &Tenant) -> Result<u64>;
+    /// Storage no tenant owns, at least `min_age` old (judged by the time in
+    /// its tenant id, so a tenant being made right now is never one).
+    async fn orphans(&self, min_age: Duration) -> Result<Vec<Orphan>>;
+    /// Removes an orphan; `false` when it was left alone (its tenant owns it
+    /// after all, or is being moved).
+    async fn remove_orphan(&self, orphan: &Orphan) -> Result<bool>;
+}
 
 /// Purges the tenant's data, removes its control-plane rows (members,
 /// sessions, roles, its schema, the tenant itself, leaving an audit record),

@@ -148,12 +148,12 @@ impl Storage {
     ///
     /// # Errors
     /// As the move fails; the tenant then stays where it was.
-    pub async fn move_tenant(
+    pub(crate) async fn move_tenant(
         &self,
         tenant: domain::TenantId,
         to: domain::Isolation,
         server: Option<&str>,
-    ) -> domain::Result<crate::tenancy::moving::MoveReport> {
+    ) -> domain::Result<domain::lifecycle::Moved> {
         self.tenancy().move_tenant(tenant, to, server).await
     }
 
@@ -162,7 +162,7 @@ impl Storage {
     ///
     /// # Errors
     /// When the catalog or a server cannot be read.
-    pub async fn orphans(
+    pub(crate) async fn orphans(
         &self,
         min_age: Duration,
     ) -> domain::Result<Vec<crate::tenancy::gc::Orphan>> {
@@ -174,7 +174,10 @@ impl Storage {
     ///
     /// # Errors
     /// When the drop fails.
-    pub async fn remove_orphan(&self, orphan: &crate::tenancy::gc::Orphan) -> domain::Result<bool> {
+    pub(crate) async fn remove_orphan(
+        &self,
+        orphan: &crate::tenancy::gc::Orphan,
+    ) -> domain::Result<bool> {
         crate::tenancy::gc::remove(&self.db, self.databases.as_deref(), orphan).await
     }
 

@@ -9,6 +9,7 @@ pub mod external_identities;
 pub mod housekeeping;
 pub mod identity;
 pub mod jwt;
+pub mod lifecycle;
 pub mod mailer;
 pub mod membership_cache;
 pub mod oidc;

@@ -162,6 +162,16 @@ impl Platform {
         self.storage.tenant_rates(fresh_for)
     }
 
+    /// Moving, exporting, deleting tenants, and collecting orphaned storage.
+    pub fn lifecycle(&self) -> crate::lifecycle::SqlTenantLifecycle {
+        crate::lifecycle::SqlTenantLifecycle {
+            storage: self.storage.clone(),
+            tenancy: self.tenancy(),
+            identity: self.identity(),
+            access: self.access(),
+        }
+    }
+
     /// This node's enforcer.
     pub fn authorizer(&self) -> Arc<PolicyEngine> {
         self.engine.clone()

@@ -17,23 +17,7 @@ use sea_orm::{
 use std::collections::HashSet;
 use std::time::Duration;
 
-/// Storage without a tenant.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Orphan {
-    Schema(TenantId),
-    Database { server: String, tenant: TenantId },
-}
-
-impl std::fmt::Display for Orphan {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        match self {
-            Orphan::Schema(t) => write!(f, "schema {}", schema::schema_name(*t)),
-            Orphan::Database { server, tenant } => {
-                write!(f, "database of tenant {tenant} on server {server}")
-            }
-        }
-    }
-}
+pub use domain::lifecycle::Orphan;
 
 /// Every orphan at least `min_age` old.
 ///

@@ -141,15 +141,7 @@ pub(crate) async fn still_here(
     check(ctx, found, Some(placement))
 }
 
-/// What a move copied, table by table.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct MoveReport {
-    pub from: Isolation,
-    pub to: Isolation,
-    /// Where it lives now: `public`, its schema, or `server/database`.
-    pub placement: String,
-    pub rows: Vec<(&'static str, u64)>,
-}
+use domain::lifecycle::Moved;
 
 impl SqlTenancy {
     fn databases(&self) -> Result<&TenantDatabases> {
@@ -172,7 +164,7 @@ impl SqlTenancy {
         tenant: TenantId,
         to: Isolation,
         server: Option<&str>,
-    ) -> Result<MoveReport> {
+    ) -> Result<Moved> {
         let postgres = self.db.get_database_backend() == DbBackend::Postgres;
         if to == Isolation::Schema && !postgres {
             return Err(Error::invalid(
@@ -257,7 +249,7 @@ impl SqlTenancy {
         }
         // The old copy is unreachable now; remove it.
         self.discard(tenant, from, row.placement.as_deref()).await;
-        Ok(MoveReport {
+        Ok(Moved {
             from,
             to,
             placement: match (to, &self.databases) {

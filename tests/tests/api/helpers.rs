@@ -188,12 +188,12 @@ impl Drop for TestApp {
     }
 }
 
-/// A server, its settings, and a `Storage` of the same settings for the work
-/// the CLI does beside a running server (moves, exports, migrations).
-pub async fn spawn_with_storage(
+/// A server, its settings, and the adapters of the same settings for the
+/// work the CLI does beside a running server (moves, exports, migrations).
+pub async fn spawn_with_platform(
     backend: Backend,
     configure: impl FnOnce(&mut Settings),
-) -> (TestApp, infra::db::Storage, Settings) {
+) -> (TestApp, infra::platform::Platform, Settings) {
     let mut copy = None;
     let app = spawn_with(backend, |s| {
         configure(s);
@@ -201,10 +201,10 @@ pub async fn spawn_with_storage(
     })
     .await;
     let settings = copy.expect("settings");
-    let storage = infra::db::Storage::connect(&api::app::db_settings(&settings))
+    let platform = api::app::platform(&settings)
         .await
-        .expect("the storage of the server's settings");
-    (app, storage, settings)
+        .expect("the adapters of the server's settings");
+    (app, platform, settings)
 }
 
 /// Starts a server for one test. `configure` may adjust settings (limits, etc.).

@@ -4,9 +4,10 @@
 //! forgets to declare fails here, instead of being left behind by a move.
 
 use crate::databases::count;
-use crate::helpers::{Backend, TestApp, assert_code, spawn_with_storage};
+use crate::helpers::{Backend, TestApp, assert_code, spawn_with_platform};
+use domain::lifecycle::TenantLifecycle;
 use domain::{Isolation, TenantContext, TenantId};
-use infra::db::Storage;
+use infra::platform::Platform;
 use sea_orm::{ConnectionTrait, Database, DatabaseConnection, DbBackend, Statement};
 use serde_json::{Value, json};
 use std::collections::{BTreeMap, BTreeSet};
@@ -22,14 +23,14 @@ const SECRET: &str = "tenant-data-fixtures-secret-0123456789";
 const CONTROL_TABLES_NAMING_A_TENANT: [&str; 4] =
     ["memberships", "sessions", "audit_log", "policy_changes"];
 
-async fn spawn(worker: bool) -> (TestApp, Storage) {
-    let (app, storage, _) = spawn_with_storage(Backend::Postgres, |s| {
+async fn spawn(worker: bool) -> (TestApp, Platform) {
+    let (app, platform, _) = spawn_with_platform(Backend::Postgres, |s| {
         s.fixtures.secret = Some(SECRET.to_owned().into());
         s.webhooks.worker = worker;
         s.webhooks.sweep_interval_ms = 200;
     })
     .await;
-    (app, storage)
+    (app, platform)
 }
 
 async fn rows(db: &DatabaseConnection, sql: &str, values: Vec<sea_orm::Value>) -> Vec<Value> {
@@ -119,7 +120,7 @@ async fn keys_without_tenant(
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn every_table_of_tenant_data_is_registered_isolated_and_keyed_by_tenant() {
-    let (app, _storage) = spawn(true).await;
+    let (app, _platform) = spawn(true).await;
     let f = app
         .fixture(
             SECRET,
@@ -201,7 +202,7 @@ async fn a_tenant_with_a_row_in_every_table_moves_exports_and_is_deleted_whole()
         .respond_with(ResponseTemplate::new(200))
         .mount(&receiver)
         .await;
-    let (mut first, storage) = spawn(true).await;
+    let (mut first, platform) = spawn(true).await;
     let f = first
         .fixture(
             SECRET,
@@ -258,7 +259,11 @@ async fn a_tenant_with_a_row_in_every_table_moves_exports_and_is_deleted_whole()
     }
 
     for to in [Isolation::Schema, Isolation::Database, Isolation::Row] {
-        let report = storage.move_tenant(tenant, to, None).await.unwrap();
+        let report = platform
+            .lifecycle()
+            .move_tenant(tenant, to, None)
+            .await
+            .unwrap();
         let copied: BTreeMap<&str, u64> = report.rows.iter().copied().collect();
         assert_eq!(copied, before, "moving to {to}: every table copied whole");
     }
@@ -269,9 +274,7 @@ async fn a_tenant_with_a_row_in_every_table_moves_exports_and_is_deleted_whole()
     );
 
     let mut out = Vec::new();
-    infra::platform::Platform::compose(storage.clone(), infra::platform::Settings::local())
-        .await
-        .unwrap()
+    platform
         .tenancy()
         .export(&TenantContext::system(tenant, Isolation::Row), &mut out)
         .await

@@ -2,19 +2,20 @@
 //! copied, the old copy removed, and no write lost to a move in progress.
 
 use crate::databases::count;
-use crate::helpers::{Backend, TestApp, assert_code, spawn_with_storage};
+use crate::helpers::{Backend, TestApp, assert_code, spawn_with_platform};
 use api::config::Settings;
+use domain::lifecycle::TenantLifecycle;
 use domain::{Isolation, TenantId};
-use infra::db::Storage;
+use infra::platform::Platform;
 use sea_orm::{ConnectionTrait, Database};
 use serde_json::{Value, json};
 use std::collections::BTreeSet;
 
 const SECRET: &str = "moves-fixtures-secret-0123456789abcdef";
 
-/// A PostgreSQL server, and a storage of the same settings for the moves.
-async fn setup() -> (TestApp, Storage, Settings) {
-    spawn_with_storage(Backend::Postgres, |s| {
+/// A PostgreSQL server, and the adapters of the same settings for the moves.
+async fn setup() -> (TestApp, Platform, Settings) {
+    spawn_with_platform(Backend::Postgres, |s| {
         s.fixtures.secret = Some(SECRET.to_owned().into());
     })
     .await
@@ -56,7 +57,7 @@ async fn seen(app: &TestApp, token: &str) -> (u64, BTreeSet<String>, String) {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_tenant_moves_row_schema_database_row_with_every_row() {
-    let (app, storage, settings) = setup().await;
+    let (app, platform, settings) = setup().await;
     let f = app
         .fixture(SECRET, json!({ "isolation": "row", "users": [{ "role": "owner" }], "projects": 2, "tasksPerProject": 3 }))
         .await;
@@ -80,7 +81,11 @@ async fn a_tenant_moves_row_schema_database_row_with_every_row() {
         .into_iter()
         .enumerate()
     {
-        let report = storage.move_tenant(id, to, None).await.unwrap();
+        let report = platform
+            .lifecycle()
+            .move_tenant(id, to, None)
+            .await
+            .unwrap();
         assert_eq!(report.to, to);
         assert_eq!(
             report.rows.iter().find(|(t, _)| *t == "tasks").map(|r| r.1),
@@ -138,7 +143,8 @@ async fn a_tenant_moves_row_schema_database_row_with_every_row() {
     // The neighbour never noticed.
     assert_eq!(seen(&app, other_token).await, before_other);
     // Moving to where it is already is refused.
-    let err = storage
+    let err = platform
+        .lifecycle()
         .move_tenant(id, Isolation::Row, None)
         .await
         .unwrap_err();
@@ -166,7 +172,7 @@ async fn create_retrying(app: &TestApp, token: &str, project: &str, title: Strin
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn writes_during_moves_are_not_lost() {
-    let (app, storage, _) = setup().await;
+    let (app, platform, _) = setup().await;
     let f: Value = app
         .fixture(SECRET, json!({ "isolation": "row", "users": [{ "role": "owner" }], "projects": 1, "tasksPerProject": 0 }))
         .await;
@@ -189,7 +195,11 @@ async fn writes_during_moves_are_not_lost() {
             Isolation::Database,
         ] {
             tokio::time::sleep(std::time::Duration::from_millis(30)).await;
-            storage.move_tenant(id, to, None).await.unwrap();
+            platform
+                .lifecycle()
+                .move_tenant(id, to, None)
+                .await
+                .unwrap();
         }
     };
     let (made, ()) = tokio::join!(writer, mover);
@@ -205,7 +215,7 @@ async fn writes_during_moves_are_not_lost() {
 /// a live tenant's, or one younger than the minimum age, never is.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn gc_removes_storage_no_tenant_owns() {
-    let (app, storage, settings) = setup().await;
+    let (app, platform, settings) = setup().await;
     let live = app
         .fixture(
             SECRET,
@@ -240,22 +250,30 @@ async fn gc_removes_storage_no_tenant_owns() {
         .unwrap();
 
     // Too young to be an orphan: could be a tenant being created.
-    let young = storage
+    let young = platform
+        .lifecycle()
         .orphans(std::time::Duration::from_secs(600))
         .await
         .unwrap();
     assert!(young.is_empty(), "{young:?}");
-    let found = storage.orphans(std::time::Duration::ZERO).await.unwrap();
+    let found = platform
+        .lifecycle()
+        .orphans(std::time::Duration::ZERO)
+        .await
+        .unwrap();
     let expected = vec![
-        infra::tenancy::gc::Orphan::Schema(ghost_schema),
-        infra::tenancy::gc::Orphan::Database {
+        domain::lifecycle::Orphan::Schema(ghost_schema),
+        domain::lifecycle::Orphan::Database {
             server: "main".into(),
             tenant: ghost_db,
         },
     ];
     assert_eq!(found, expected);
     for o in &found {
-        assert!(storage.remove_orphan(o).await.unwrap(), "{o} removed");
+        assert!(
+            platform.lifecycle().remove_orphan(o).await.unwrap(),
+            "{o} removed"
+        );
     }
     // A live tenant's storage is never removed, even when named as an orphan
     // (as a move's target looks until the directory switches).
@@ -266,16 +284,20 @@ async fn gc_removes_storage_no_tenant_owns() {
         .parse()
         .unwrap();
     for o in [
-        infra::tenancy::gc::Orphan::Database {
+        domain::lifecycle::Orphan::Database {
             server: "main".into(),
             tenant: live_id,
         },
-        infra::tenancy::gc::Orphan::Schema(live_schema_id),
+        domain::lifecycle::Orphan::Schema(live_schema_id),
     ] {
-        assert!(!storage.remove_orphan(&o).await.unwrap(), "{o} was removed");
+        assert!(
+            !platform.lifecycle().remove_orphan(&o).await.unwrap(),
+            "{o} was removed"
+        );
     }
     assert!(
-        storage
+        platform
+            .lifecycle()
             .orphans(std::time::Duration::ZERO)
             .await
             .unwrap()
@@ -295,16 +317,17 @@ async fn gc_removes_storage_no_tenant_owns() {
 /// already there, and every row survives.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn two_moves_at_once_do_not_lose_the_tenant() {
-    let (app, storage, _) = setup().await;
+    let (app, platform, _) = setup().await;
     let f = app
         .fixture(SECRET, json!({ "isolation": "row", "users": [{ "role": "owner" }], "projects": 2, "tasksPerProject": 3 }))
         .await;
     let token = f["users"][0]["accessToken"].as_str().unwrap().to_owned();
     let id: TenantId = f["tenant"]["id"].as_str().unwrap().parse().unwrap();
     let before = seen(&app, &token).await.1;
+    let lifecycle = platform.lifecycle();
     let (a, b) = tokio::join!(
-        storage.move_tenant(id, Isolation::Schema, None),
-        storage.move_tenant(id, Isolation::Schema, None)
+        lifecycle.move_tenant(id, Isolation::Schema, None),
+        lifecycle.move_tenant(id, Isolation::Schema, None)
     );
     // Exactly one moves it; the other is refused.
     let refused = match (a, b) {

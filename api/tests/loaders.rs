@@ -72,6 +72,13 @@ impl Directory for CountingIdentity {
     async fn delete_tenant(&self, t: TenantId) -> Result<bool> {
         self.inner.delete_tenant(t).await
     }
+    async fn update_tenant(
+        &self,
+        ctx: &TenantContext,
+        change: &domain::ports::TenantChange,
+    ) -> Result<Tenant> {
+        self.inner.update_tenant(ctx, change).await
+    }
 }
 
 #[async_trait]

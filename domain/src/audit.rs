@@ -16,6 +16,7 @@ pub enum AuditAction {
     RoleDeleted,
     TenantDeleted,
     TenantMoved,
+    TenantUpdated,
 }
 
 impl AuditAction {
@@ -29,6 +30,7 @@ impl AuditAction {
             Self::RoleDeleted => "role.deleted",
             Self::TenantDeleted => "tenant.deleted",
             Self::TenantMoved => "tenant.moved",
+            Self::TenantUpdated => "tenant.updated",
         }
     }
 }

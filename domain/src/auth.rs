@@ -8,7 +8,7 @@ use crate::identity::{AccessClaims, IssuedToken, RefreshToken, RoleName, Tenant,
 use crate::ids::{SessionId, TenantId, UserId};
 use crate::ports::{
     IdentityStore, NewAccount, NewTenant, PasswordHasher, RevocationList, SessionStore,
-    TokenService,
+    TenantChange, TokenService,
 };
 use crate::tenancy::{Isolation, TenantContext};
 use crate::validate::{AllValid, AtField};
@@ -185,6 +185,40 @@ impl Auth<'_> {
         // The store's unique constraints still decide a race between two sign-ups.
         let (user, tenant) = self.identity.create_account(&account).await?;
         self.start_session(user, tenant).await
+    }
+
+    /// Renames the caller's tenant and/or changes its slug (owners: the
+    /// guard asks for `tenant:manage`). Signing in by the old slug stops
+    /// working at once; tokens name the tenant by id, so sessions go on.
+    ///
+    /// # Errors
+    /// [`Error::Invalid`] on `name` or `slug` (every bad field at once), or
+    /// on `input` when neither is given; [`Error::Conflict`] on `slug` when
+    /// another tenant has it.
+    pub async fn update_tenant(
+        &self,
+        ctx: &TenantContext,
+        name: Option<&str>,
+        slug: Option<&str>,
+    ) -> Result<Tenant> {
+        if ctx.user_id().is_none() {
+            return Err(Error::Forbidden);
+        }
+        if name.is_none() && slug.is_none() {
+            return Err(Error::invalid("input", "give a name, a slug or both"));
+        }
+        let (name, slug) = (
+            name.map(TenantName::parse).transpose().at("name"),
+            slug.map(TenantSlug::parse).transpose().at("slug"),
+        )
+            .all_valid()?;
+        let current = self.identity.tenant(ctx.tenant_id()).await?;
+        if let Some(s) = slug.as_ref().filter(|s| **s != current.slug) {
+            self.slug_free(s, "slug").await?;
+        }
+        self.identity
+            .update_tenant(ctx, &TenantChange { name, slug })
+            .await
     }
 
     async fn slug_free(&self, slug: &TenantSlug, field: &str) -> Result<()> {

@@ -199,6 +199,13 @@ pub struct NewAccount {
     pub tenant: NewTenant,
 }
 
+/// What an owner changes about their tenant; `None` keeps it.
+#[derive(Debug, Clone, Default)]
+pub struct TenantChange {
+    pub name: Option<TenantName>,
+    pub slug: Option<TenantSlug>,
+}
+
 #[derive(Debug, Clone)]
 pub struct NewTenant {
     pub name: TenantName,
@@ -246,6 +253,9 @@ pub trait Directory: Send + Sync {
     /// sessions. Its tenant-plane data goes first, through [`TenantTx::purge`].
     /// Returns whether it existed.
     async fn delete_tenant(&self, tenant: TenantId) -> Result<bool>;
+    /// Renames the context's tenant or changes its slug, audited as done by
+    /// the context's member; other nodes hear of it through the change feed.
+    async fn update_tenant(&self, ctx: &TenantContext, change: &TenantChange) -> Result<Tenant>;
     /// Creates a tenant owned by `owner`.
     async fn create_tenant(&self, owner: UserId, tenant: &NewTenant) -> Result<Tenant>;
     async fn tenant(&self, id: TenantId) -> Result<Tenant>;

@@ -205,7 +205,7 @@ mod tests {
     use crate::ids::{TenantId, UserId};
     use crate::ports::{
         Accounts, Directory, Memberships, NewAccount, NewTenant, PasswordHasher, RateDecision,
-        RateLimiter, RevocationList, SessionStore, TokenService,
+        RateLimiter, RevocationList, SessionStore, TenantChange, TokenService,
     };
     use crate::tenancy::Isolation;
     use crate::values::{DisplayName, Email, TenantName, TenantSlug};
@@ -260,6 +260,9 @@ mod tests {
             unreachable!("not used by refresh")
         }
         async fn delete_tenant(&self, _: TenantId) -> Result<bool> {
+            unreachable!("not used by refresh")
+        }
+        async fn update_tenant(&self, _: &TenantContext, _: &TenantChange) -> Result<Tenant> {
             unreachable!("not used by refresh")
         }
     }

@@ -13,12 +13,12 @@ use async_trait::async_trait;
 use domain::audit::{AuditAction, AuditRecord, AuditValue, state};
 use domain::error::Entity as Kind;
 use domain::identity::{Membership, RoleName, Tenant, User};
-use domain::ports::{Accounts, Directory, Memberships, NewAccount, NewTenant};
+use domain::ports::{Accounts, Directory, Memberships, NewAccount, NewTenant, TenantChange};
 use domain::values::{DisplayName, Email, TenantName, TenantSlug};
 use domain::{Error, Result, TenantContext, TenantId, UserId};
 use sea_orm::{
-    ActiveValue::Set, ColumnTrait, DatabaseConnection, DatabaseTransaction, EntityTrait, JoinType,
-    QueryFilter, QueryOrder, QuerySelect, RelationTrait,
+    ActiveModelTrait, ActiveValue::Set, ColumnTrait, DatabaseConnection, DatabaseTransaction,
+    EntityTrait, JoinType, QueryFilter, QueryOrder, QuerySelect, RelationTrait,
 };
 use std::sync::Arc;
 
@@ -365,6 +365,49 @@ impl Directory for SqlIdentityStore {
                 Ok(tenant)
             })
             .await
+    }
+    async fn update_tenant(&self, ctx: &TenantContext, change: &TenantChange) -> Result<Tenant> {
+        let tenant = ctx.tenant_id();
+        let tx = write_tx(&self.db).await?;
+        // Serialised with the tenant's member and role changes.
+        crate::authz::store::lock_tenant_row(&tx, tenant).await?;
+        let row = tenant::Entity::find_by_id(tenant.as_uuid())
+            .one(&tx)
+            .await
+            .or_unexpected()?
+            .ok_or(Error::NotFound(Kind::Tenant))?;
+        let state = |r: &tenant::Model| {
+            Some(
+                [
+                    ("name".to_owned(), AuditValue::Text(r.name.clone())),
+                    ("slug".to_owned(), AuditValue::Text(r.slug.clone())),
+                ]
+                .into(),
+            )
+        };
+        let before = state(&row);
+        let mut active: tenant::ActiveModel = row.into();
+        if let Some(name) = &change.name {
+            active.name = Set(name.as_str().to_owned());
+        }
+        if let Some(slug) = &change.slug {
+            active.slug = Set(slug.as_str().to_owned());
+        }
+        let updated = active
+            .update(&tx)
+            .await
+            .map_err(|e| unique_as_conflict(e, "slug", "this slug is taken"))?;
+        let record = AuditRecord {
+            action: AuditAction::TenantUpdated,
+            target: format!("tenant:{tenant}"),
+            before,
+            after: state(&updated),
+        };
+        audit::write(&tx, tenant, ctx.user_id(), &record)
+            .await
+            .or_unexpected()?;
+        finish_change(tx, tenant.as_uuid(), self.engine.as_deref()).await?;
+        tenant_to_domain(updated)
     }
     async fn tenant(&self, id: TenantId) -> Result<Tenant> {
         tenant::Entity::find_by_id(id.as_uuid())

@@ -44,6 +44,14 @@ pub struct CreateTenantInput {
     pub isolation: Option<Isolation>,
 }
 
+/// What to change about the current tenant; a field left out stays.
+#[derive(InputObject)]
+pub struct UpdateTenantInput {
+    pub name: Option<String>,
+    /// Signing in by the old slug stops working at once; tokens and ids stay.
+    pub slug: Option<String>,
+}
+
 #[derive(Default)]
 pub struct AuthQuery;
 
@@ -158,6 +166,20 @@ impl AuthMutation {
         let target: TenantId =
             parse_id(&tenant_id).ok_or(ApiError::from(domain::Error::NotFound(Entity::Tenant)))?;
         Ok(services(ctx).auth().switch_tenant(t, target).await?.into())
+    }
+
+    /// Renames the current tenant and/or changes its slug (owners).
+    #[graphql(guard = "Guarded(\"updateTenant\")")]
+    async fn update_tenant(
+        &self,
+        ctx: &Context<'_>,
+        input: UpdateTenantInput,
+    ) -> ApiResult<TenantNode> {
+        let tenant = services(ctx)
+            .auth()
+            .update_tenant(tenant(ctx)?, input.name.as_deref(), input.slug.as_deref())
+            .await?;
+        Ok(TenantNode(tenant))
     }
 
     /// Creates a tenant owned by the caller. Use `switchTenant` to work in it.

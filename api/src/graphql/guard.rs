@@ -33,6 +33,7 @@ pub const ACCESS: &[(&str, Access)] = &[
     ("signOut", SignedIn),
     ("changePassword", SignedIn),
     ("createTenant", SignedIn),
+    ("updateTenant", Needs(P::TenantManage)),
     ("projects", Needs(P::ProjectRead)),
     ("project", Needs(P::ProjectRead)),
     ("createProject", Needs(P::ProjectWrite)),

@@ -37,6 +37,7 @@ mod tenant_data;
 mod tenant_databases;
 mod tenant_lifecycle;
 mod tenant_moves;
+mod tenant_settings;
 mod tokens;
 mod web_example;
 mod webhooks;

@@ -60,6 +60,8 @@ fn matrix(project: &str) -> Vec<(&'static str, String, [bool; 5], Then)> {
         ("Task.project", "{ tasks(first: 1) { edges { node { project { id } } } } }".into(), [true, true, true, true, true], Runs),
         ("Task.assignee", "{ tasks(first: 1) { edges { node { assignee { id } } } } }".into(), [true, true, true, true, false], Runs),
         ("me", "{ me { id } }".into(), [true, true, true, true, true], Runs),
+        // Only owners rename their tenant (the slug stays, so the rows after still find it).
+        ("updateTenant", "mutation { updateTenant(input: {name: \"Renamed by the matrix\"}) { id } }".into(), [true, false, false, false, false], Runs),
         // Any signed-in user may start a tenant of their own.
         ("createTenant", "mutation { createTenant(input: {name: \"n\", slug: \"perm-x-1\"}) { id } }".into(), [true, true, true, true, true], Runs),
     ]

@@ -199,6 +199,35 @@ impl Access<'_> {
             .map(|_| ())
     }
 
+    /// The caller leaves the tenant; anyone may, but its last owner (a
+    /// tenant always keeps one: hand it over first, or delete the tenant).
+    /// Their sessions in the tenant end with the membership.
+    ///
+    /// # Errors
+    /// [`Error::Forbidden`] for a context without a member; [`Error::Conflict`]
+    /// for the last owner.
+    pub async fn leave(&self) -> Result<()> {
+        let user = self.ctx.user_id().ok_or(Error::Forbidden)?;
+        let decide = |s: &MemberState| {
+            if s.role.as_str() == RoleName::OWNER && s.owners <= 1 {
+                return Err(Error::conflict(
+                    "tenant",
+                    "the last owner cannot leave; make another member owner first",
+                ));
+            }
+            Ok(AuditRecord {
+                action: AuditAction::MemberLeft,
+                target: user_target(user),
+                before: Some(state("role", s.role.as_str())),
+                after: None,
+            })
+        };
+        self.store
+            .change_member(self.ctx, user, &MemberChange::Remove, &decide)
+            .await
+            .map(|_| ())
+    }
+
     /// Only someone holding every permission of a member's role may change it.
     fn may_change(&self, book: &RoleBook, s: &MemberState) -> Result<()> {
         let mine = book.permissions_of(self.ctx);

@@ -329,6 +329,25 @@ impl Invitations<'_> {
         tx.commit().await
     }
 
+    /// The caller leaves the tenant (see [`Access::leave`]); invitations to
+    /// it still pending for their email are voided, as when removed.
+    ///
+    /// # Errors
+    /// As [`Access::leave`].
+    pub async fn leave(&self, ctx: &TenantContext) -> Result<()> {
+        let user = ctx.user_id().ok_or(Error::Forbidden)?;
+        Access {
+            store: self.access,
+            ctx,
+        }
+        .leave()
+        .await?;
+        let email = self.auth.identity.user(user).await?.email;
+        let tx = self.tenancy.begin(ctx, TxMode::Write).await?;
+        tx.revoke_invitations_for(&email).await?;
+        tx.commit().await
+    }
+
     /// Accepts an invitation: a new user sets their password here; an existing
     /// user proves it is them with theirs. Signs them in to the tenant.
     ///

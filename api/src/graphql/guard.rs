@@ -34,6 +34,7 @@ pub const ACCESS: &[(&str, Access)] = &[
     ("changePassword", SignedIn),
     ("createTenant", SignedIn),
     ("updateTenant", Needs(P::TenantManage)),
+    ("leaveTenant", SignedIn),
     ("projects", Needs(P::ProjectRead)),
     ("project", Needs(P::ProjectRead)),
     ("createProject", Needs(P::ProjectWrite)),

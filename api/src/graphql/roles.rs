@@ -218,6 +218,15 @@ impl RoleMutation {
         Ok(MemberNode(member))
     }
 
+    /// Leaves the current tenant: the caller's sessions in it end (this
+    /// token is refused from the next request) and their pending
+    /// invitations to it are voided. The last owner cannot leave.
+    #[graphql(guard = "Guarded(\"leaveTenant\")")]
+    async fn leave_tenant(&self, ctx: &Context<'_>) -> ApiResult<bool> {
+        services(ctx).invitations().leave(tenant(ctx)?).await?;
+        Ok(true)
+    }
+
     /// Removes a member from the tenant, ends their sessions in it and voids
     /// their pending invitations to it.
     #[graphql(guard = "Guarded(\"removeMember\")")]

@@ -1,8 +1,9 @@
 //! An owner renames their tenant and changes its slug: the directory,
 //! sign-in by slug and the audit log follow; a taken or bad slug changes
-//! nothing; another tenant is never touched.
+//! nothing; another tenant is never touched. Members leave a tenant, but
+//! its last owner cannot.
 
-use crate::helpers::{Backend, TestApp, assert_code, bad_fields, spawn, unique};
+use crate::helpers::{Backend, TestApp, assert_code, bad_fields, spawn, spawn_with, unique};
 use serde_json::{Value, json};
 
 const UPDATE: &str =
@@ -122,7 +123,82 @@ async fn a_taken_or_bad_slug_changes_nothing(backend: Backend) {
     );
 }
 
+const SECRET: &str = "tenant-settings-fixtures-0123456789abcdef";
+const LEAVE: &str = "mutation { leaveTenant }";
+
+async fn members_leave_but_the_last_owner_stays(backend: Backend) {
+    let app = spawn_with(backend, |s| {
+        s.fixtures.secret = Some(SECRET.to_owned().into())
+    })
+    .await;
+    let f = app
+        .fixture(
+            SECRET,
+            json!({ "users": [{ "role": "owner" }, { "role": "owner" }, { "role": "member" }] }),
+        )
+        .await;
+    let user = |i: usize| {
+        let u = &f["users"][i];
+        (
+            u["accessToken"].as_str().unwrap().to_owned(),
+            u["id"].as_str().unwrap().to_owned(),
+        )
+    };
+    let ((first, _), (second, _), (member, member_id)) = (user(0), user(1), user(2));
+    let members = |token: String| {
+        let app = &app;
+        async move {
+            let d = app
+                .data(
+                    Some(&token),
+                    "{ members(first: 10) { edges { node { user { id } } } } }",
+                    json!({}),
+                )
+                .await;
+            d["members"]["edges"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|e| e["node"]["user"]["id"].as_str().unwrap().to_owned())
+                .collect::<Vec<_>>()
+        }
+    };
+    assert_eq!(members(first.clone()).await.len(), 3);
+
+    // A member leaves: their token stops working at once, and they are gone.
+    assert_eq!(
+        app.data(Some(&member), LEAVE, json!({})).await["leaveTenant"],
+        true
+    );
+    assert_code(
+        &app.gql(Some(&member), "{ tenant { id } }", json!({})).await,
+        "UNAUTHENTICATED",
+    );
+    assert!(!members(first.clone()).await.contains(&member_id));
+    let d = app
+        .data(
+            Some(&first),
+            "{ auditLog(first: 1) { edges { node { actorId action target } } } }",
+            json!({}),
+        )
+        .await;
+    assert_eq!(
+        d["auditLog"]["edges"][0]["node"],
+        json!({ "actorId": member_id, "action": "member.left", "target": format!("user:{member_id}") })
+    );
+
+    // One of two owners may leave; the last one may not, and stays.
+    assert_eq!(
+        app.data(Some(&first), LEAVE, json!({})).await["leaveTenant"],
+        true
+    );
+    let body = app.gql(Some(&second), LEAVE, json!({})).await;
+    assert_code(&body, "CONFLICT");
+    assert_eq!(members(second.clone()).await.len(), 1);
+}
+
 crate::on_every_backend!(
     an_owner_renames_the_tenant_and_changes_its_slug,
     a_taken_or_bad_slug_changes_nothing,
+    members_leave_but_the_last_owner_stays,
 );

@@ -199,6 +199,28 @@ impl Access<'_> {
             .map(|_| ())
     }
 
+    /// Hands the tenant over: `to` becomes an owner, then the caller an
+    /// admin. Promotion comes first, so the tenant is never without an owner;
+    /// should the second step fail, both are owners and the caller can step
+    /// down again. Returns the new owner.
+    ///
+    /// # Errors
+    /// [`Error::Forbidden`] unless the caller is an owner (the guard asks for
+    /// `tenant:manage`); [`Error::Invalid`] on `userId` for the caller
+    /// themselves; [`Error::NotFound`] for a user who is not a member.
+    pub async fn transfer_ownership(&self, to: UserId) -> Result<Member> {
+        let me = self.ctx.user_id().ok_or(Error::Forbidden)?;
+        if me == to {
+            return Err(Error::invalid("userId", "you are an owner already"));
+        }
+        if self.ctx.role().map(RoleName::as_str) != Some(RoleName::OWNER) {
+            return Err(Error::Forbidden);
+        }
+        let owner = self.update_member_role(to, RoleName::OWNER).await?;
+        self.update_member_role(me, RoleName::ADMIN).await?;
+        Ok(owner)
+    }
+
     /// The caller leaves the tenant; anyone may, but its last owner (a
     /// tenant always keeps one: hand it over first, or delete the tenant).
     /// Their sessions in the tenant end with the membership.

@@ -35,6 +35,7 @@ pub const ACCESS: &[(&str, Access)] = &[
     ("createTenant", SignedIn),
     ("updateTenant", Needs(P::TenantManage)),
     ("leaveTenant", SignedIn),
+    ("transferOwnership", Needs(P::TenantManage)),
     ("projects", Needs(P::ProjectRead)),
     ("project", Needs(P::ProjectRead)),
     ("createProject", Needs(P::ProjectWrite)),

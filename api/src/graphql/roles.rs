@@ -218,6 +218,18 @@ impl RoleMutation {
         Ok(MemberNode(member))
     }
 
+    /// Hands the tenant to another member (owners): they become an owner,
+    /// then the caller an admin. Returns the new owner.
+    #[graphql(guard = "Guarded(\"transferOwnership\")")]
+    async fn transfer_ownership(&self, ctx: &Context<'_>, user_id: ID) -> ApiResult<MemberNode> {
+        let t = tenant(ctx)?;
+        let member = services(ctx)
+            .access(t)
+            .transfer_ownership(self::user_id(&user_id)?)
+            .await?;
+        Ok(MemberNode(member))
+    }
+
     /// Leaves the current tenant: the caller's sessions in it end (this
     /// token is refused from the next request) and their pending
     /// invitations to it are voided. The last owner cannot leave.

@@ -62,6 +62,7 @@ fn matrix(project: &str) -> Vec<(&'static str, String, [bool; 5], Then)> {
         ("me", "{ me { id } }".into(), [true, true, true, true, true], Runs),
         // Only owners rename their tenant (the slug stays, so the rows after still find it).
         ("updateTenant", "mutation { updateTenant(input: {name: \"Renamed by the matrix\"}) { id } }".into(), [true, false, false, false, false], Runs),
+        ("transferOwnership", format!("mutation {{ transferOwnership(userId: \"{nobody}\") {{ role }} }}"), [true, false, false, false, false], NotFound),
         // Any signed-in user may start a tenant of their own.
         ("createTenant", "mutation { createTenant(input: {name: \"n\", slug: \"perm-x-1\"}) { id } }".into(), [true, true, true, true, true], Runs),
     ]

@@ -197,8 +197,72 @@ async fn members_leave_but_the_last_owner_stays(backend: Backend) {
     assert_eq!(members(second.clone()).await.len(), 1);
 }
 
+async fn an_owner_hands_the_tenant_to_a_member(backend: Backend) {
+    let app = spawn_with(backend, |s| {
+        s.fixtures.secret = Some(SECRET.to_owned().into())
+    })
+    .await;
+    let f = app
+        .fixture(
+            SECRET,
+            json!({ "users": [{ "role": "owner" }, { "role": "member" }] }),
+        )
+        .await;
+    let token = |i: usize| f["users"][i]["accessToken"].as_str().unwrap().to_owned();
+    let id = |i: usize| f["users"][i]["id"].as_str().unwrap().to_owned();
+    let (owner, member) = (token(0), token(1));
+    let transfer = "mutation($u: ID!) { transferOwnership(userId: $u) { user { id } role } }";
+
+    // Not to oneself.
+    let body = app.gql(Some(&owner), transfer, json!({ "u": id(0) })).await;
+    assert_eq!(bad_fields(&body), ["userId"], "{body}");
+
+    let d = app
+        .data(Some(&owner), transfer, json!({ "u": id(1) }))
+        .await;
+    assert_eq!(
+        d["transferOwnership"],
+        json!({ "user": { "id": id(1) }, "role": "owner" })
+    );
+    // The old owner is an admin now: no more tenant settings for them, the
+    // new owner has them.
+    let rename = json!({ "i": { "name": "Handed Over" } });
+    assert_code(
+        &app.gql(Some(&owner), UPDATE, rename.clone()).await,
+        "FORBIDDEN",
+    );
+    assert_eq!(
+        app.data(Some(&member), UPDATE, rename).await["updateTenant"]["name"],
+        "Handed Over"
+    );
+    let d = app
+        .data(
+            Some(&member),
+            "{ members(first: 10) { edges { node { user { id } role } } } }",
+            json!({}),
+        )
+        .await;
+    let mut roles: Vec<(String, String)> = d["members"]["edges"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| {
+            let n = &e["node"];
+            (
+                n["user"]["id"].as_str().unwrap().to_owned(),
+                n["role"].as_str().unwrap().to_owned(),
+            )
+        })
+        .collect();
+    roles.sort();
+    let mut expected = vec![(id(0), "admin".to_owned()), (id(1), "owner".to_owned())];
+    expected.sort();
+    assert_eq!(roles, expected);
+}
+
 crate::on_every_backend!(
     an_owner_renames_the_tenant_and_changes_its_slug,
     a_taken_or_bad_slug_changes_nothing,
     members_leave_but_the_last_owner_stays,
+    an_owner_hands_the_tenant_to_a_member,
 );

@@ -181,13 +181,27 @@ impl Access<'_> {
     /// As [`Self::update_member_role`].
     pub async fn remove_member(&self, user: UserId) -> Result<()> {
         let book = self.book().await?;
-        let decide = |s: &MemberState| {
+        self.remove(user, AuditAction::MemberRemoved, |s| {
             self.may_change(&book, s)?;
             if s.role.as_str() == RoleName::OWNER && s.owners <= 1 {
                 return Err(Error::conflict("userId", LAST_OWNER));
             }
+            Ok(())
+        })
+        .await
+    }
+
+    /// Ends `user`'s membership if `check` allows it, audited as `action`.
+    async fn remove(
+        &self,
+        user: UserId,
+        action: AuditAction,
+        check: impl Fn(&MemberState) -> Result<()> + Sync,
+    ) -> Result<()> {
+        let decide = |s: &MemberState| {
+            check(s)?;
             Ok(AuditRecord {
-                action: AuditAction::MemberRemoved,
+                action,
                 target: user_target(user),
                 before: Some(state("role", s.role.as_str())),
                 after: None,
@@ -230,24 +244,16 @@ impl Access<'_> {
     /// for the last owner.
     pub async fn leave(&self) -> Result<()> {
         let user = self.ctx.user_id().ok_or(Error::Forbidden)?;
-        let decide = |s: &MemberState| {
+        self.remove(user, AuditAction::MemberLeft, |s| {
             if s.role.as_str() == RoleName::OWNER && s.owners <= 1 {
                 return Err(Error::conflict(
                     "tenant",
                     "the last owner cannot leave; make another member owner first",
                 ));
             }
-            Ok(AuditRecord {
-                action: AuditAction::MemberLeft,
-                target: user_target(user),
-                before: Some(state("role", s.role.as_str())),
-                after: None,
-            })
-        };
-        self.store
-            .change_member(self.ctx, user, &MemberChange::Remove, &decide)
-            .await
-            .map(|_| ())
+            Ok(())
+        })
+        .await
     }
 
     /// Only someone holding every permission of a member's role may change it.

@@ -126,17 +126,19 @@ async fn a_taken_or_bad_slug_changes_nothing(backend: Backend) {
 const SECRET: &str = "tenant-settings-fixtures-0123456789abcdef";
 const LEAVE: &str = "mutation { leaveTenant }";
 
-async fn members_leave_but_the_last_owner_stays(backend: Backend) {
+/// A server and a fixture tenant with a user of each of `roles`.
+async fn tenant_of(backend: Backend, roles: &[&str]) -> (TestApp, Value) {
     let app = spawn_with(backend, |s| {
         s.fixtures.secret = Some(SECRET.to_owned().into())
     })
     .await;
-    let f = app
-        .fixture(
-            SECRET,
-            json!({ "users": [{ "role": "owner" }, { "role": "owner" }, { "role": "member" }] }),
-        )
-        .await;
+    let users: Vec<Value> = roles.iter().map(|r| json!({ "role": r })).collect();
+    let f = app.fixture(SECRET, json!({ "users": users })).await;
+    (app, f)
+}
+
+async fn members_leave_but_the_last_owner_stays(backend: Backend) {
+    let (app, f) = tenant_of(backend, &["owner", "owner", "member"]).await;
     let user = |i: usize| {
         let u = &f["users"][i];
         (
@@ -198,16 +200,7 @@ async fn members_leave_but_the_last_owner_stays(backend: Backend) {
 }
 
 async fn an_owner_hands_the_tenant_to_a_member(backend: Backend) {
-    let app = spawn_with(backend, |s| {
-        s.fixtures.secret = Some(SECRET.to_owned().into())
-    })
-    .await;
-    let f = app
-        .fixture(
-            SECRET,
-            json!({ "users": [{ "role": "owner" }, { "role": "member" }] }),
-        )
-        .await;
+    let (app, f) = tenant_of(backend, &["owner", "member"]).await;
     let token = |i: usize| f["users"][i]["accessToken"].as_str().unwrap().to_owned();
     let id = |i: usize| f["users"][i]["id"].as_str().unwrap().to_owned();
     let (owner, member) = (token(0), token(1));

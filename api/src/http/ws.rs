@@ -15,6 +15,7 @@ use super::subscription_caps::{Slot, SubscriptionCaps};
 use crate::graphql::AppSchema;
 use crate::graphql::context::Caller;
 use crate::graphql::cost::Gate;
+use crate::graphql::documents::Documents;
 use async_graphql::http::{
     ALL_WEBSOCKET_PROTOCOLS, WebSocket as GqlWebSocket, WebSocketProtocols, WsMessage,
 };
@@ -41,9 +42,15 @@ const FORBIDDEN: u16 = 4403;
 const INIT_TIMEOUT: u16 = 4408;
 /// The schema as a socket may use it: subscriptions only. Queries and
 /// mutations go over HTTP, where their loaders, timeouts and limits apply.
-/// Every document passes the same [`Gate`] as over HTTP.
+/// Every document comes from the same parsed-document cache (persisted
+/// queries included) and passes the same [`Gate`] as over HTTP.
 #[derive(Clone)]
-struct SubscriptionsOnly(AppSchema, Arc<Gate>);
+struct SubscriptionsOnly {
+    schema: AppSchema,
+    gate: Arc<Gate>,
+    documents: Arc<Documents>,
+    max_document_bytes: usize,
+}
 
 impl Executor for SubscriptionsOnly {
     async fn execute(&self, _request: async_graphql::Request) -> async_graphql::Response {
@@ -55,14 +62,20 @@ impl Executor for SubscriptionsOnly {
         mut request: async_graphql::Request,
         session_data: Option<Arc<Data>>,
     ) -> BoxStream<'static, async_graphql::Response> {
-        if let Err(e) = self.1.admit(&mut request) {
+        // A document over the size limit is left for the gate to refuse.
+        let prepared = if request.query.len() <= self.max_document_bytes {
+            self.documents.prepare(&mut request)
+        } else {
+            Ok(())
+        };
+        if let Err(e) = prepared.and_then(|()| self.gate.admit(&mut request)) {
             return futures::stream::once(async { async_graphql::Response::from_errors(vec![e]) })
                 .boxed();
         }
         match super::graphql::operation_type(&mut request) {
             // A document that does not parse gets the schema's own error.
             Some(OperationType::Subscription) | None => {
-                Executor::execute_stream(&self.0, request, session_data)
+                Executor::execute_stream(&self.schema, request, session_data)
             }
             Some(_) => futures::stream::once(async { refused() }).boxed(),
         }
@@ -201,7 +214,12 @@ async fn serve(state: AppState, socket: WebSocket, protocol: WebSocketProtocols)
     });
     let mut out = std::pin::pin!(
         GqlWebSocket::new(
-            SubscriptionsOnly(state.schema.clone(), state.gate.clone()),
+            SubscriptionsOnly {
+                schema: state.schema.clone(),
+                gate: state.gate.clone(),
+                documents: state.documents.clone(),
+                max_document_bytes: state.settings.graphql.max_document_bytes,
+            },
             input,
             protocol
         )

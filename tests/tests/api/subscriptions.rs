@@ -235,6 +235,73 @@ async fn only_subscriptions_run_over_the_socket() {
     Sub::start(&app, &mut ws, &a.token, "s", &p, None).await;
 }
 
+/// Errors of the first answer to subscription `id` (a `next` with errors,
+/// then `complete`; or an `error`).
+async fn refused(ws: &mut Ws, id: &str) -> Value {
+    let m = match ws.read(Duration::from_secs(5)).await {
+        Read::Message(m) if m["id"] == id => m,
+        other => panic!("expected an answer to {id}, got {other:?}"),
+    };
+    match m["type"].as_str() {
+        Some("next") => {
+            assert!(matches!(
+                ws.read(Duration::from_secs(5)).await,
+                Read::Message(c) if c["type"] == "complete" && c["id"] == id
+            ));
+            m["payload"]["errors"].clone()
+        }
+        Some("error") => m["payload"].clone(),
+        _ => panic!("{m}"),
+    }
+}
+
+/// Apollo's Automatic Persisted Queries over the socket too: the socket
+/// takes its documents from the server's parsed-document cache.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_persisted_subscription_runs_by_its_hash_alone() {
+    use sha2::{Digest, Sha256};
+    let app = spawn_with(Backend::Sqlite, |_| {}).await;
+    let a = app.sign_up().await;
+    let p = app.create_project(&a.token, "P").await;
+    let mut ws = Ws::signed_in(&app.addr, &a.token).await;
+    let hash: String = Sha256::digest(EVENTS.as_bytes())
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect();
+    let ext = json!({ "persistedQuery": { "version": 1, "sha256Hash": hash } });
+    let by_hash = |id: &str| json!({ "id": id, "type": "subscribe", "payload": { "variables": { "p": p }, "extensions": ext } });
+
+    // Not seen yet: the client is told to send the document.
+    ws.send(by_hash("early")).await;
+    let errors = refused(&mut ws, "early").await;
+    assert_eq!(
+        errors[0]["extensions"]["code"], "PERSISTED_QUERY_NOT_FOUND",
+        "{errors}"
+    );
+
+    // Sent once with its document, then by its hash alone: both run.
+    ws.send(json!({ "id": "full", "type": "subscribe", "payload": { "query": EVENTS, "variables": { "p": p }, "extensions": ext } }))
+        .await;
+    ws.send(by_hash("hashed")).await;
+    let mut seen = std::collections::BTreeSet::new();
+    for attempt in 0..50 {
+        app.create_task(
+            &a.token,
+            json!({ "projectId": p, "title": format!("t{attempt}") }),
+        )
+        .await;
+        while let Read::Message(m) = ws.read(Duration::from_millis(300)).await {
+            assert_eq!(m["type"], "next", "{m}");
+            assert_eq!(m["payload"]["data"]["taskEvents"]["kind"], "CREATED", "{m}");
+            seen.insert(m["id"].as_str().unwrap().to_owned());
+        }
+        if seen.len() == 2 {
+            break;
+        }
+    }
+    assert_eq!(seen, ["full".to_owned(), "hashed".to_owned()].into());
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_removed_member_is_disconnected() {
     let app = spawn_with(Backend::Sqlite, |s| {

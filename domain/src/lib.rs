@@ -22,6 +22,7 @@ pub mod rates;
 mod sessions;
 pub mod task;
 pub mod tenancy;
+pub mod usage;
 pub mod validate;
 pub mod values;
 pub mod webhook;

@@ -67,6 +67,7 @@ pub const ACCESS: &[(&str, Access)] = &[
     ("Project.tasks", Needs(P::TaskRead)),
     ("Task.project", Needs(P::ProjectRead)),
     ("Task.assignee", Needs(P::MemberRead)),
+    ("Tenant.usage", Needs(P::TenantManage)),
 ];
 
 pub fn access_of(operation: &str) -> Option<Access> {

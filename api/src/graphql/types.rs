@@ -1,5 +1,6 @@
 //! Output types, built from domain values (never from ORM rows).
 
+use super::context::{services, tenant};
 use super::error::{ApiError, ApiResult};
 use super::guard::Guarded;
 use super::loaders::Loaders;
@@ -46,6 +47,43 @@ impl TenantNode {
     }
     async fn created_at(&self) -> DateTime<Utc> {
         self.0.created_at
+    }
+    /// What the tenant holds, beside its limits (owners); null for any
+    /// tenant but the one the token is for.
+    #[graphql(guard = "Guarded(\"Tenant.usage\")")]
+    async fn usage(&self, ctx: &Context<'_>) -> ApiResult<Option<TenantUsageNode>> {
+        let t = tenant(ctx)?;
+        if t.tenant_id() != self.0.id {
+            return Ok(None);
+        }
+        let s = services(ctx);
+        let usage = domain::usage::usage(&*s.tenancy, &*s.identity, t).await?;
+        Ok(Some(TenantUsageNode(usage)))
+    }
+}
+
+/// Counts of a tenant's data and the limits that apply to them.
+pub struct TenantUsageNode(pub domain::usage::TenantUsage);
+
+#[Object(name = "TenantUsage")]
+impl TenantUsageNode {
+    async fn members(&self) -> u64 {
+        self.0.members
+    }
+    /// Live projects (soft-deleted ones are not counted).
+    async fn projects(&self) -> u64 {
+        self.0.projects
+    }
+    /// Tasks of live projects.
+    async fn tasks(&self) -> u64 {
+        self.0.tasks
+    }
+    async fn webhooks(&self) -> u64 {
+        self.0.webhooks
+    }
+    /// The most webhooks a tenant may have.
+    async fn webhook_limit(&self) -> u64 {
+        domain::webhook::MAX_WEBHOOKS as u64
     }
 }
 

@@ -59,6 +59,7 @@ fn matrix(project: &str) -> Vec<(&'static str, String, [bool; 5], Then)> {
         ("Project.tasks", "{ projects(first: 1) { edges { node { tasks(first: 1) { totalCount } } } } }".into(), [true, true, true, true, true], Runs),
         ("Task.project", "{ tasks(first: 1) { edges { node { project { id } } } } }".into(), [true, true, true, true, true], Runs),
         ("Task.assignee", "{ tasks(first: 1) { edges { node { assignee { id } } } } }".into(), [true, true, true, true, false], Runs),
+        ("Tenant.usage", "{ tenant { usage { projects } } }".into(), [true, false, false, false, false], Runs),
         ("me", "{ me { id } }".into(), [true, true, true, true, true], Runs),
         // Only owners rename their tenant (the slug stays, so the rows after still find it).
         ("updateTenant", "mutation { updateTenant(input: {name: \"Renamed by the matrix\"}) { id } }".into(), [true, false, false, false, false], Runs),

@@ -253,7 +253,61 @@ async fn an_owner_hands_the_tenant_to_a_member(backend: Backend) {
     assert_eq!(roles, expected);
 }
 
+async fn an_owner_sees_what_the_tenant_holds(backend: Backend) {
+    let app = spawn_with(backend, |s| {
+        s.fixtures.secret = Some(SECRET.to_owned().into())
+    })
+    .await;
+    let f = app
+        .fixture(
+            SECRET,
+            json!({ "users": [{ "role": "owner" }, { "role": "member" }], "projects": 2, "tasksPerProject": 3 }),
+        )
+        .await;
+    let owner = f["users"][0]["accessToken"].as_str().unwrap().to_owned();
+    let usage = || {
+        let (app, owner) = (&app, &owner);
+        async move {
+            app.data(
+                Some(owner),
+                "{ tenant { usage { members projects tasks webhooks webhookLimit } } }",
+                json!({}),
+            )
+            .await["tenant"]["usage"]
+                .clone()
+        }
+    };
+    assert_eq!(
+        usage().await,
+        json!({ "members": 2, "projects": 2, "tasks": 6, "webhooks": 0, "webhookLimit": 20 })
+    );
+    // A soft-deleted project and its tasks are not counted.
+    let gone = f["projects"][0]["id"].as_str().unwrap();
+    app.data(
+        Some(&owner),
+        "mutation($id: ID!) { deleteProject(id: $id) }",
+        json!({ "id": gone }),
+    )
+    .await;
+    let after = usage().await;
+    assert_eq!(
+        (after["projects"].clone(), after["tasks"].clone()),
+        (json!(1), json!(3))
+    );
+
+    // Another tenant of the same owner shows no usage through this token.
+    let d = app
+        .data(
+            Some(&owner),
+            "mutation($i: CreateTenantInput!) { createTenant(input: $i) { usage { tasks } } }",
+            json!({ "i": { "name": "Other", "slug": unique("other") } }),
+        )
+        .await;
+    assert_eq!(d["createTenant"]["usage"], Value::Null);
+}
+
 crate::on_every_backend!(
+    an_owner_sees_what_the_tenant_holds,
     an_owner_renames_the_tenant_and_changes_its_slug,
     a_taken_or_bad_slug_changes_nothing,
     members_leave_but_the_last_owner_stays,

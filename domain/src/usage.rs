@@ -1,0 +1,36 @@
+//! What a tenant holds, for its owners to see beside its limits.
+
+use crate::error::Result;
+use crate::ports::{Memberships, Tenancy, TxMode};
+use crate::project::ProjectFilter;
+use crate::task::TaskFilter;
+use crate::tenancy::TenantContext;
+
+/// Counts of the context's tenant; live projects and their tasks.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct TenantUsage {
+    pub members: u64,
+    pub projects: u64,
+    pub tasks: u64,
+    pub webhooks: u64,
+}
+
+/// Reads the counts in one tenant transaction (and the members from the
+/// control plane).
+///
+/// # Errors
+/// When a store fails.
+pub async fn usage(
+    tenancy: &dyn Tenancy,
+    memberships: &dyn Memberships,
+    ctx: &TenantContext,
+) -> Result<TenantUsage> {
+    let members = memberships.member_ids(ctx.tenant_id()).await?.len() as u64;
+    let tx = tenancy.begin(ctx, TxMode::Read).await?;
+    Ok(TenantUsage {
+        members,
+        projects: tx.count_projects(&ProjectFilter::default()).await?,
+        tasks: tx.count_tasks(&TaskFilter::default()).await?,
+        webhooks: tx.webhooks().await?.len() as u64,
+    })
+}

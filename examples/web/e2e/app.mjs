@@ -25,9 +25,13 @@ const seen = {};
 const timeout = 20000;
 try {
   const context = await browser.newContext();
+  seen.refreshes = 0;
   const open = async () => {
     const page = await context.newPage();
     page.on("pageerror", (e) => problems.push(`page error: ${e.message}`));
+    page.on("request", (r) => {
+      if (r.postData()?.includes("RefreshSession")) seen.refreshes += 1;
+    });
     await page.goto(app);
     return page;
   };
@@ -110,6 +114,14 @@ try {
   seen.afterSaveInA = await text(a, "#tasks li:first-child");
   await waitFor(b, "#tasks li", "Final from tab A");
   seen.inBAtTheEnd = await text(b, "#tasks li:first-child");
+  // Tokens renewed on their own while the tabs worked: the server gave them
+  // a few seconds of life (the test sets auth.access_token_ttl_secs).
+  for (let i = 0; i < 100 && seen.refreshes < 2; i++) await a.waitForTimeout(100);
+  // Still signed in after renewals: a change from B reaches A and A can write.
+  await b.locator("#tasks li", { hasText: "Final from tab A" }).getByRole("button", { name: "Edit" }).click();
+  await b.locator("#tasks form").getByLabel("Title").fill("After the renewal");
+  await b.locator("#tasks form").getByRole("button", { name: "Save" }).click();
+  await waitFor(a, "#tasks li", "After the renewal");
   seen.errorShown = (await a.locator("#error").isVisible()) ? await text(a, "#error") : null;
 } finally {
   await browser.close();

@@ -31,23 +31,26 @@ function refusal(errors: readonly GraphQLError[]): ApiError {
   );
 }
 
+/** A signed-in session and when its access token expires (ms since epoch). */
+type Stored = SessionFieldsFragment & { expiresAt: number };
+
 /** Tokens kept for this tab (sessionStorage: each tab signs in on its own and
- * a reload keeps the session). Anything script on the page can read them, so
+ * a reload keeps the session). Any script on the page can read them, so
  * the page must load no script it does not trust. */
 export class Session {
   private static key = "tenantry.session";
-  current: SessionFieldsFragment | null = read(Session.key);
+  current: Stored | null = read(Session.key);
 
   set(session: SessionFieldsFragment | null): void {
-    this.current = session;
-    if (session) sessionStorage.setItem(Session.key, JSON.stringify(session));
+    this.current = session && { ...session, expiresAt: Date.now() + session.expiresIn * 1000 };
+    if (this.current) sessionStorage.setItem(Session.key, JSON.stringify(this.current));
     else sessionStorage.removeItem(Session.key);
   }
 }
 
-function read(key: string): SessionFieldsFragment | null {
+function read(key: string): Stored | null {
   const raw = sessionStorage.getItem(key);
-  return raw ? (JSON.parse(raw) as SessionFieldsFragment) : null;
+  return raw ? (JSON.parse(raw) as Stored) : null;
 }
 
 // A document without variables takes none; one with variables requires them.
@@ -55,11 +58,14 @@ type Args<V> = Record<string, never> extends V ? [variables?: V] : [variables: V
 
 export class Api {
   private socket: Client | null = null;
+  private renewal: ReturnType<typeof setTimeout> | undefined;
 
   constructor(
     readonly session: Session,
     private readonly endpoint = "/graphql",
-  ) {}
+  ) {
+    this.scheduleRenewal();
+  }
 
   /** Runs a query or mutation; throws ApiError with the server's code. */
   async request<R, V>(doc: TypedDocumentString<R, V>, ...[variables]: Args<V>): Promise<R> {
@@ -115,14 +121,28 @@ export class Api {
     this.session.set(session);
     this.socket?.dispose();
     this.socket = null;
+    this.scheduleRenewal();
   }
 
+  /** Renews the access token at four fifths of its life, so neither a
+   * request nor a socket reconnecting ever presents an expired one. */
+  private scheduleRenewal(): void {
+    clearTimeout(this.renewal);
+    const expiresAt = this.session.current?.expiresAt;
+    if (expiresAt === undefined) return;
+    const life = expiresAt - Date.now();
+    this.renewal = setTimeout(() => void this.refresh(), Math.max(1000, life * 0.8));
+  }
+
+  /** Exchanges the refresh token (used once) for new tokens of the same
+   * session; the socket, signed in to that session, stays open. */
   private async refresh(): Promise<boolean> {
     const refreshToken = this.session.current?.refreshToken;
     if (!refreshToken) return false;
     try {
       const { refreshSession } = await this.send(RefreshSession, { refreshToken }, false);
       this.session.set(refreshSession);
+      this.scheduleRenewal();
       return true;
     } catch {
       this.use(null);

@@ -1,9 +1,10 @@
 //! `examples/web`, the typed client a frontend team copies: its generated
 //! types match the committed schema and type-check, and in two Chromium tabs
 //! against the real server it signs in, switches tenant, pages, creates, edits
-//! into a CONFLICT and sees the other tab's changes by subscription.
+//! into a CONFLICT and sees the other tab's changes by subscription, renewing
+//! its short-lived access tokens on its own.
 
-use crate::helpers::{Backend, spawn};
+use crate::helpers::{Backend, spawn_with};
 use crate::node::{node, repo_dir};
 use serde_json::{Value, json};
 
@@ -22,7 +23,9 @@ async fn the_web_examples_generated_types_are_current_and_type_check() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_web_example_pages_edits_into_a_conflict_and_sees_another_tab() {
-    let app = spawn(Backend::Sqlite).await;
+    // Access tokens of three seconds: the tabs must renew theirs while they
+    // work (the server's 30 s leeway keeps an old one good meanwhile).
+    let app = spawn_with(Backend::Sqlite, |s| s.auth.access_token_ttl_secs = 3).await;
     let acc = app.sign_up().await;
     app.create_project(&acc.token, "In the first tenant").await;
     // The work is in a second tenant, which the app must switch to.
@@ -118,7 +121,7 @@ async fn the_web_example_pages_edits_into_a_conflict_and_sees_another_tab() {
     assert_eq!(d["tasks"]["totalCount"], 8);
     assert_eq!(
         d["tasks"]["nodes"][0],
-        json!({ "title": "Final from tab A", "version": 3 })
+        json!({ "title": "After the renewal", "version": 4 })
     );
     let d = app
         .data(

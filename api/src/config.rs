@@ -139,6 +139,9 @@ pub struct SubscriptionSettings {
     pub max_per_socket: usize,
     pub max_per_user: usize,
     pub max_per_tenant: usize,
+    /// Signed-in sockets one node holds at once, per user and per tenant.
+    pub max_sockets_per_user: usize,
+    pub max_sockets_per_tenant: usize,
 }
 
 /// Outgoing webhooks and the outbox worker.
@@ -574,8 +577,15 @@ impl Settings {
             anyhow::bail!("configuration: housekeeping intervals must be at least 1 s");
         }
         let sub = &self.subscriptions;
-        if sub.max_per_socket == 0 || sub.max_per_user == 0 || sub.max_per_tenant == 0 {
-            anyhow::bail!("configuration: subscriptions.max_per_* values must be at least 1");
+        if sub.max_per_socket == 0
+            || sub.max_per_user == 0
+            || sub.max_per_tenant == 0
+            || sub.max_sockets_per_user == 0
+            || sub.max_sockets_per_tenant == 0
+        {
+            anyhow::bail!(
+                "configuration: subscriptions.max_per_* and max_sockets_per_* values must be at least 1"
+            );
         }
         let g = &self.graphql;
         if g.max_fields == 0 || g.max_round_trips == 0 || g.max_document_bytes == 0 {

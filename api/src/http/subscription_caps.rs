@@ -1,8 +1,10 @@
 //! How many subscriptions one node holds: per socket, per user and per
-//! tenant, so no client or tenant fills a node's memory or its fan-out.
+//! tenant, so no client or tenant fills a node's memory or its fan-out; and
+//! how many signed-in sockets, per user and per tenant, for the same reason.
 //!
 //! A subscription holds a [`Slot`] from `subscribe` until it completes, the
-//! client stops it or the socket closes; the slot gives its place back when
+//! client stops it or the socket closes; a socket holds one from its
+//! `connection_init` until it closes. A slot gives its place back when
 //! dropped.
 
 use crate::config::SubscriptionSettings;
@@ -14,6 +16,8 @@ use std::sync::{Arc, Mutex};
 enum Holder {
     User(UserId),
     Tenant(TenantId),
+    UserSockets(UserId),
+    TenantSockets(TenantId),
 }
 
 /// The node's count of subscriptions per user and per tenant.
@@ -22,6 +26,8 @@ pub struct SubscriptionCaps {
     per_socket: usize,
     per_user: usize,
     per_tenant: usize,
+    sockets_per_user: usize,
+    sockets_per_tenant: usize,
     held: Mutex<HashMap<Holder, usize>>,
 }
 
@@ -31,16 +37,35 @@ pub enum Cap {
     Socket,
     User,
     Tenant,
+    UserSockets,
+    TenantSockets,
 }
 
 impl Cap {
     pub fn message(self, max: usize) -> String {
-        let whose = match self {
-            Cap::Socket => "this connection",
-            Cap::User => "your user on this server",
-            Cap::Tenant => "your tenant on this server",
-        };
-        format!("{whose} already holds {max} subscriptions; complete one first")
+        match self {
+            Cap::Socket => {
+                format!("this connection already holds {max} subscriptions; complete one first")
+            }
+            Cap::User => {
+                format!(
+                    "your user already holds {max} subscriptions on this server; complete one first"
+                )
+            }
+            Cap::Tenant => {
+                format!(
+                    "your tenant already holds {max} subscriptions on this server; complete one first"
+                )
+            }
+            Cap::UserSockets => {
+                format!("your user already holds {max} connections to this server; close one first")
+            }
+            Cap::TenantSockets => {
+                format!(
+                    "your tenant already holds {max} connections to this server; close one first"
+                )
+            }
+        }
     }
 
     fn label(self) -> &'static str {
@@ -48,6 +73,8 @@ impl Cap {
             Cap::Socket => "subscriptions_per_socket",
             Cap::User => "subscriptions_per_user",
             Cap::Tenant => "subscriptions_per_tenant",
+            Cap::UserSockets => "sockets_per_user",
+            Cap::TenantSockets => "sockets_per_tenant",
         }
     }
 }
@@ -57,6 +84,8 @@ impl Cap {
 pub struct Slot {
     caps: Arc<SubscriptionCaps>,
     holders: [Option<Holder>; 2],
+    /// The gauge that counts what this slot holds.
+    gauge: &'static str,
 }
 
 impl Drop for Slot {
@@ -70,7 +99,7 @@ impl Drop for Slot {
                 }
             }
         }
-        metrics::gauge!("tenantry_subscriptions_active").decrement(1.0);
+        metrics::gauge!(self.gauge).decrement(1.0);
     }
 }
 
@@ -80,6 +109,8 @@ impl SubscriptionCaps {
             per_socket: s.max_per_socket,
             per_user: s.max_per_user,
             per_tenant: s.max_per_tenant,
+            sockets_per_user: s.max_sockets_per_user,
+            sockets_per_tenant: s.max_sockets_per_tenant,
             held: Mutex::default(),
         })
     }
@@ -94,30 +125,64 @@ impl SubscriptionCaps {
         ctx: &TenantContext,
         on_socket: usize,
     ) -> Result<Slot, (Cap, usize)> {
-        let refuse = |cap: Cap, max: usize| {
-            metrics::counter!("tenantry_limit_refusals_total", "reason" => cap.label())
-                .increment(1);
-            Err((cap, max))
-        };
         if on_socket >= self.per_socket {
             return refuse(Cap::Socket, self.per_socket);
         }
         let user = ctx.user_id().map(Holder::User);
         let tenant = Holder::Tenant(ctx.tenant_id());
+        self.hold(
+            [
+                (user, self.per_user, Cap::User),
+                (Some(tenant), self.per_tenant, Cap::Tenant),
+            ],
+            "tenantry_subscriptions_active",
+        )
+    }
+
+    /// A place for one more signed-in socket of `ctx`'s caller, held until
+    /// the socket closes.
+    ///
+    /// # Errors
+    /// The cap that is full, and its size.
+    pub fn connect(self: &Arc<Self>, ctx: &TenantContext) -> Result<Slot, (Cap, usize)> {
+        let user = ctx.user_id().map(Holder::UserSockets);
+        let tenant = Holder::TenantSockets(ctx.tenant_id());
+        self.hold(
+            [
+                (user, self.sockets_per_user, Cap::UserSockets),
+                (Some(tenant), self.sockets_per_tenant, Cap::TenantSockets),
+            ],
+            "tenantry_subscription_sockets_held",
+        )
+    }
+
+    /// Counts one more for each holder, unless one of them is at its cap.
+    fn hold(
+        self: &Arc<Self>,
+        holders: [(Option<Holder>, usize, Cap); 2],
+        gauge: &'static str,
+    ) -> Result<Slot, (Cap, usize)> {
         let mut held = self.held.lock().expect("caps lock");
-        if user.is_some_and(|u| held.get(&u).copied().unwrap_or(0) >= self.per_user) {
-            return refuse(Cap::User, self.per_user);
+        for (h, max, cap) in holders {
+            if h.is_some_and(|h| held.get(&h).copied().unwrap_or(0) >= max) {
+                return refuse(cap, max);
+            }
         }
-        if held.get(&tenant).copied().unwrap_or(0) >= self.per_tenant {
-            return refuse(Cap::Tenant, self.per_tenant);
+        for (h, _, _) in holders {
+            if let Some(h) = h {
+                *held.entry(h).or_default() += 1;
+            }
         }
-        for h in [user, Some(tenant)].into_iter().flatten() {
-            *held.entry(h).or_default() += 1;
-        }
-        metrics::gauge!("tenantry_subscriptions_active").increment(1.0);
+        metrics::gauge!(gauge).increment(1.0);
         Ok(Slot {
             caps: self.clone(),
-            holders: [user, Some(tenant)],
+            holders: holders.map(|(h, _, _)| h),
+            gauge,
         })
     }
+}
+
+fn refuse(cap: Cap, max: usize) -> Result<Slot, (Cap, usize)> {
+    metrics::counter!("tenantry_limit_refusals_total", "reason" => cap.label()).increment(1);
+    Err((cap, max))
 }

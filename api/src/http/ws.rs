@@ -164,9 +164,13 @@ async fn serve(state: AppState, socket: WebSocket, protocol: WebSocketProtocols)
     let services = state.services.clone();
     // The token and caller, once `connection_init` signed in.
     let token: Arc<OnceLock<(String, TenantContext)>> = Arc::default();
+    // This socket's place in the per-user and per-tenant socket counts, held
+    // until it closes.
+    let place: Arc<OnceLock<Slot>> = Arc::default();
     let init = {
         let services = services.clone();
         let token = token.clone();
+        let (caps, place) = (state.subscription_caps.clone(), place.clone());
         move |payload: serde_json::Value| async move {
             let t = bearer(&payload).ok_or_else(|| {
                 async_graphql::Error::new(
@@ -185,6 +189,10 @@ async fn serve(state: AppState, socket: WebSocket, protocol: WebSocketProtocols)
                         async_graphql::Error::new("could not sign in now; try again")
                     }
                 })?;
+            let held = caps
+                .connect(&ctx)
+                .map_err(|(cap, max)| async_graphql::Error::new(cap.message(max)))?;
+            let _ = place.set(held);
             let _ = token.set((t, ctx.clone()));
             let mut data = Data::default();
             data.insert(Caller::Member(ctx));

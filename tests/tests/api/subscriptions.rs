@@ -302,6 +302,70 @@ async fn a_persisted_subscription_runs_by_its_hash_alone() {
     assert_eq!(seen, ["full".to_owned(), "hashed".to_owned()].into());
 }
 
+/// Opens a socket signed in with `token`: `Ok` once acknowledged, or the
+/// close code and reason it was refused with.
+async fn connect(app: &TestApp, token: &str) -> Result<Ws, (Option<u16>, String)> {
+    let mut ws = Ws::open(
+        &app.addr,
+        json!({ "authorization": format!("Bearer {token}") }),
+    )
+    .await;
+    match ws.read(Duration::from_secs(10)).await {
+        Read::Message(m) if m["type"] == "connection_ack" => Ok(ws),
+        Read::Closed(code, reason) => Err((code, reason)),
+        other => panic!("expected an ack or a close, got {other:?}"),
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn signed_in_sockets_are_capped_per_user_and_per_tenant() {
+    const SECRET: &str = "socket-caps-fixtures-0123456789abcdef";
+    let app = spawn_with(Backend::Sqlite, |s| {
+        s.fixtures.secret = Some(SECRET.to_owned().into());
+        s.subscriptions.max_sockets_per_user = 2;
+        s.subscriptions.max_sockets_per_tenant = 3;
+    })
+    .await;
+    let f = app
+        .fixture(
+            SECRET,
+            json!({ "users": [{ "role": "owner" }, { "role": "member" }] }),
+        )
+        .await;
+    let token = |i: usize| f["users"][i]["accessToken"].as_str().unwrap().to_owned();
+    let (a, b) = (token(0), token(1));
+
+    let first = connect(&app, &a).await.expect("a's first socket");
+    let _second = connect(&app, &a).await.expect("a's second socket");
+    let (code, reason) = connect(&app, &a).await.err().expect("a's third refused");
+    assert_eq!(code, Some(4403));
+    assert!(reason.contains("2 connections"), "{reason}");
+
+    // The tenant's third socket is b's first; b's second is one too many.
+    let _b1 = connect(&app, &b).await.expect("b's first socket");
+    let (code, reason) = connect(&app, &b)
+        .await
+        .err()
+        .expect("the tenant's fourth refused");
+    assert_eq!(code, Some(4403));
+    assert!(reason.contains("your tenant"), "{reason}");
+
+    // A socket that closes gives its place back.
+    drop(first);
+    let mut again = None;
+    for _ in 0..50 {
+        if let Ok(ws) = connect(&app, &a).await {
+            again = Some(ws);
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert!(
+        again.is_some(),
+        "the closed socket's place was never given back"
+    );
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_removed_member_is_disconnected() {
     let app = spawn_with(Backend::Sqlite, |s| {

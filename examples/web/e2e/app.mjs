@@ -116,7 +116,7 @@ try {
   seen.inBAtTheEnd = await text(b, "#tasks li:first-child");
   // Tokens renewed on their own while the tabs worked: the server gave them
   // a few seconds of life (the test sets auth.access_token_ttl_secs).
-  for (let i = 0; i < 100 && seen.refreshes < 2; i++) await a.waitForTimeout(100);
+  for (let i = 0; i < 300 && seen.refreshes < 2; i++) await a.waitForTimeout(100);
   // Still signed in after renewals: a change from B reaches A and A can write.
   await b.locator("#tasks li", { hasText: "Final from tab A" }).getByRole("button", { name: "Edit" }).click();
   await b.locator("#tasks form").getByLabel("Title").fill("After the renewal");

@@ -59,6 +59,11 @@ type Args<V> = Record<string, never> extends V ? [variables?: V] : [variables: V
 export class Api {
   private socket: Client | null = null;
   private renewal: ReturnType<typeof setTimeout> | undefined;
+  /** Called when the socket came back after it closed (the server closes it
+   * when the token it signed in with expires; graphql-ws reconnects with the
+   * current one and subscribes again). Events sent meanwhile are not
+   * replayed: refetch what the page shows. */
+  onReconnected: (() => void) | undefined;
 
   constructor(
     readonly session: Session,
@@ -96,6 +101,11 @@ export class Api {
       },
       lazy: true,
       retryAttempts: 5,
+      on: {
+        connected: (_socket, _payload, wasRetry) => {
+          if (wasRetry) this.onReconnected?.();
+        },
+      },
     });
     return this.socket.subscribe<R>(
       { query: doc.toString(), variables: variables as Record<string, unknown> },

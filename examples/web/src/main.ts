@@ -278,4 +278,7 @@ ui.previous.onclick = () =>
     await loadPage();
   });
 
+// Back from a reconnection: events sent while away are not replayed.
+api.onReconnected = () => act(loadPage);
+
 act(enter);

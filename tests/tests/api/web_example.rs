@@ -23,9 +23,11 @@ async fn the_web_examples_generated_types_are_current_and_type_check() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_web_example_pages_edits_into_a_conflict_and_sees_another_tab() {
-    // Access tokens of three seconds: the tabs must renew theirs while they
-    // work (the server's 30 s leeway keeps an old one good meanwhile).
-    let app = spawn_with(Backend::Sqlite, |s| s.auth.access_token_ttl_secs = 3).await;
+    // Access tokens of ten seconds: the tabs must renew theirs (at eight)
+    // while they work. A socket stays on the token it signed in with until
+    // that one's life and the server's 30 s leeway are over, which the flow
+    // does not reach even on a loaded machine.
+    let app = spawn_with(Backend::Sqlite, |s| s.auth.access_token_ttl_secs = 10).await;
     let acc = app.sign_up().await;
     app.create_project(&acc.token, "In the first tenant").await;
     // The work is in a second tenant, which the app must switch to.

@@ -72,6 +72,9 @@ impl Directory for CountingIdentity {
     async fn delete_tenant(&self, t: TenantId) -> Result<bool> {
         self.inner.delete_tenant(t).await
     }
+    async fn create_tenant_within(&self, o: UserId, t: &NewTenant, max: u32) -> Result<Tenant> {
+        self.inner.create_tenant_within(o, t, max).await
+    }
     async fn update_tenant(
         &self,
         ctx: &TenantContext,

@@ -136,6 +136,16 @@ pub struct Auth<'a> {
     pub external: Option<ExternalProvider<'a>>,
 }
 
+/// The refusal at the owned-tenant cap, wherever it is found.
+pub fn owned_cap(max: u32) -> Error {
+    Error::Conflict {
+        field: None,
+        message: format!(
+            "you own {max} tenants, the most one user may; delete one or ask an operator"
+        ),
+    }
+}
+
 /// The key of a client address's budgets; requests whose address is unknown share one.
 fn client_key(client: Option<IpAddr>) -> String {
     client.map_or_else(|| "unknown".to_owned(), |ip| ip.to_string())
@@ -329,17 +339,14 @@ impl Auth<'_> {
             .iter()
             .filter(|(m, _)| m.role.as_str() == RoleName::OWNER)
             .count();
+        // Refused here before any storage is made; the store counts again
+        // in its transaction, where concurrent creations take turns.
         if owned >= usize::try_from(self.tenants.max_owned).unwrap_or(usize::MAX) {
-            return Err(Error::Conflict {
-                field: None,
-                message: format!(
-                    "you own {owned} tenants, the most one user may; delete one or ask an operator"
-                ),
-            });
+            return Err(owned_cap(self.tenants.max_owned));
         }
         self.slug_free(&slug, "slug").await?;
         self.identity
-            .create_tenant(
+            .create_tenant_within(
                 owner,
                 &NewTenant {
                     name,
@@ -347,6 +354,7 @@ impl Auth<'_> {
                     isolation,
                     fixture: false,
                 },
+                self.tenants.max_owned,
             )
             .await
     }

@@ -258,6 +258,18 @@ pub trait Directory: Send + Sync {
     async fn update_tenant(&self, ctx: &TenantContext, change: &TenantChange) -> Result<Tenant>;
     /// Creates a tenant owned by `owner`.
     async fn create_tenant(&self, owner: UserId, tenant: &NewTenant) -> Result<Tenant>;
+    /// Creates a tenant owned by `owner` unless they own `max_owned`
+    /// already: counted in the creating transaction, serialised per owner,
+    /// so concurrent creations cannot pass the cap together.
+    ///
+    /// # Errors
+    /// [`crate::Error::Conflict`] (no field) at the cap; as [`Self::create_tenant`].
+    async fn create_tenant_within(
+        &self,
+        owner: UserId,
+        tenant: &NewTenant,
+        max_owned: u32,
+    ) -> Result<Tenant>;
     async fn tenant(&self, id: TenantId) -> Result<Tenant>;
     async fn tenant_by_slug(&self, slug: &TenantSlug) -> Result<Option<Tenant>>;
 }

@@ -265,6 +265,9 @@ mod tests {
         async fn update_tenant(&self, _: &TenantContext, _: &TenantChange) -> Result<Tenant> {
             unreachable!("not used by refresh")
         }
+        async fn create_tenant_within(&self, _: UserId, _: &NewTenant, _: u32) -> Result<Tenant> {
+            unreachable!("not used by refresh")
+        }
     }
 
     #[async_trait]

@@ -18,7 +18,7 @@ use domain::values::{DisplayName, Email, TenantName, TenantSlug};
 use domain::{Error, Result, TenantContext, TenantId, UserId};
 use sea_orm::{
     ActiveModelTrait, ActiveValue::Set, ColumnTrait, DatabaseConnection, DatabaseTransaction,
-    EntityTrait, JoinType, QueryFilter, QueryOrder, QuerySelect, RelationTrait,
+    EntityTrait, JoinType, PaginatorTrait, QueryFilter, QueryOrder, QuerySelect, RelationTrait,
 };
 use std::sync::Arc;
 
@@ -65,6 +65,43 @@ impl SqlIdentityStore {
     pub fn with_databases(mut self, databases: Option<Arc<TenantDatabases>>) -> Self {
         self.storage = Provisioner::new(&self.db, databases);
         self
+    }
+
+    /// Creates a tenant owned by `owner`, refused at `max_owned` tenants
+    /// owned: counted under the owner's row lock (PostgreSQL; SQLite writers
+    /// take turns anyway), so concurrent creations cannot pass it together.
+    async fn create_owned(
+        &self,
+        owner: UserId,
+        t: &NewTenant,
+        max_owned: Option<u32>,
+    ) -> Result<Tenant> {
+        self.storage
+            .with_storage(t, async |tenant_id, placement| {
+                let tx = write_tx(&self.db).await?;
+                if let Some(max) = max_owned {
+                    user::Entity::find_by_id(owner.as_uuid())
+                        .lock_exclusive()
+                        .one(&tx)
+                        .await
+                        .or_unexpected()?
+                        .ok_or(Error::NotFound(Kind::User))?;
+                    let owned = membership::Entity::find()
+                        .filter(membership::Column::UserId.eq(owner.as_uuid()))
+                        .filter(membership::Column::Role.eq(RoleName::OWNER))
+                        .count(&tx)
+                        .await
+                        .or_unexpected()?;
+                    if owned >= u64::from(max) {
+                        return Err(domain::auth::owned_cap(max));
+                    }
+                }
+                let tenant = insert_tenant(&tx, (tenant_id, placement), owner, t, "slug").await?;
+                self.finish_join(tx, tenant.id, owner, RoleName::OWNER, Some(owner))
+                    .await?;
+                Ok(tenant)
+            })
+            .await
     }
 
     /// Audits a new membership, records the change in the feed, commits.
@@ -356,15 +393,15 @@ impl Directory for SqlIdentityStore {
         Ok(res.rows_affected > 0)
     }
     async fn create_tenant(&self, owner: UserId, t: &NewTenant) -> Result<Tenant> {
-        self.storage
-            .with_storage(t, async |tenant_id, placement| {
-                let tx = write_tx(&self.db).await?;
-                let tenant = insert_tenant(&tx, (tenant_id, placement), owner, t, "slug").await?;
-                self.finish_join(tx, tenant.id, owner, RoleName::OWNER, Some(owner))
-                    .await?;
-                Ok(tenant)
-            })
-            .await
+        self.create_owned(owner, t, None).await
+    }
+    async fn create_tenant_within(
+        &self,
+        owner: UserId,
+        t: &NewTenant,
+        max_owned: u32,
+    ) -> Result<Tenant> {
+        self.create_owned(owner, t, Some(max_owned)).await
     }
     async fn update_tenant(&self, ctx: &TenantContext, change: &TenantChange) -> Result<Tenant> {
         let tenant = ctx.tenant_id();

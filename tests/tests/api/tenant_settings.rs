@@ -306,7 +306,33 @@ async fn an_owner_sees_what_the_tenant_holds(backend: Backend) {
     assert_eq!(d["createTenant"]["usage"], Value::Null);
 }
 
+async fn concurrent_creations_stop_at_the_owned_tenant_cap(backend: Backend) {
+    let app = spawn_with(backend, |s| s.tenancy.self_service.max_owned_tenants = 3).await;
+    let acc = app.sign_up().await;
+    // The sign-up's tenant is one; six more asked for at once, two fit.
+    let attempts = (0..6).map(|i| {
+        app.gql(
+            Some(&acc.token),
+            "mutation($i: CreateTenantInput!) { createTenant(input: $i) { id } }",
+            json!({ "i": { "name": format!("Race {i}"), "slug": unique("race") } }),
+        )
+    });
+    let bodies = futures::future::join_all(attempts).await;
+    let (made, refused): (Vec<_>, Vec<_>) = bodies
+        .iter()
+        .partition(|b| b["data"]["createTenant"]["id"].is_string());
+    assert_eq!(made.len(), 2, "{bodies:?}");
+    for body in refused {
+        assert_code(body, "CONFLICT");
+    }
+    let d = app
+        .data(Some(&acc.token), "{ myTenants { role } }", json!({}))
+        .await;
+    assert_eq!(d["myTenants"].as_array().unwrap().len(), 3, "{d}");
+}
+
 crate::on_every_backend!(
+    concurrent_creations_stop_at_the_owned_tenant_cap,
     an_owner_sees_what_the_tenant_holds,
     an_owner_renames_the_tenant_and_changes_its_slug,
     a_taken_or_bad_slug_changes_nothing,

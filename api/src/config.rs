@@ -55,6 +55,8 @@ pub struct HousekeepingSettings {
     pub prune_interval_secs: u64,
     pub idempotency_key_ttl_secs: u64,
     pub expired_invitation_retention_secs: u64,
+    /// Soft-deleted projects can be restored this long, then go with their tasks.
+    pub deleted_project_retention_secs: u64,
     pub replay_interval_secs: u64,
     pub email_retry_interval_secs: u64,
     pub invitation_email_max_attempts: i32,
@@ -638,6 +640,7 @@ impl Settings {
             replay_every: secs(h.replay_interval_secs),
             idempotency_ttl: secs(h.idempotency_key_ttl_secs),
             invitation_retention: secs(h.expired_invitation_retention_secs),
+            deleted_project_retention: secs(h.deleted_project_retention_secs),
             session_idle: secs(self.auth.refresh_idle_secs.unsigned_abs()),
             // As the revocation list keeps them: the token's life and a minute's leeway.
             session_grace: secs(self.auth.access_token_ttl_secs.unsigned_abs() + 60),

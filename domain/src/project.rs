@@ -1,4 +1,5 @@
-//! Projects: a tenant's containers of tasks. Deleting one is soft and reversible.
+//! Projects: a tenant's containers of tasks. Deleting one is soft and
+//! reversible until housekeeping purges it (30 days by default).
 //! The use cases ([`Projects`]) each open their own tenant transaction from the
 //! caller's [`TenantContext`] and commit only when everything succeeded; every
 //! change records its event in the same transaction (the outbox).

@@ -84,13 +84,15 @@ impl Job for PruneSessions {
 }
 
 /// Every tenant's idempotency keys older than `idempotency_ttl` (a retry
-/// after that makes a new object) and invitations expired, unaccepted, for
-/// longer than `invitation_retention`.
+/// after that makes a new object), invitations expired, unaccepted, for
+/// longer than `invitation_retention`, and projects deleted longer ago than
+/// `deleted_project_retention`, with their tasks.
 pub struct PruneTenantData {
     pub control: DatabaseConnection,
     pub tenancy: SqlTenancy,
     pub idempotency_ttl: Duration,
     pub invitation_retention: Duration,
+    pub deleted_project_retention: Duration,
     pub every: Duration,
 }
 
@@ -105,16 +107,15 @@ impl Job for PruneTenantData {
     }
 
     async fn run(&self) -> Result<u64> {
-        let (keys_before, invitations_before) =
-            (ago(self.idempotency_ttl), ago(self.invitation_retention));
+        let before = super::super::tenancy::prune::Before {
+            keys: ago(self.idempotency_ttl),
+            invitations: ago(self.invitation_retention),
+            deleted_projects: ago(self.deleted_project_retention),
+        };
         let mut pruned = 0;
         let mut failed = None;
         for ctx in tenants_of(&self.control).await? {
-            match self
-                .tenancy
-                .prune_tenant_data(&ctx, keys_before, invitations_before)
-                .await
-            {
+            match self.tenancy.prune_tenant_data(&ctx, &before).await {
                 Ok(n) => pruned += n,
                 // A tenant being moved or deleted is done at the next turn.
                 Err(e) => {

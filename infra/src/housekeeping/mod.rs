@@ -49,6 +49,9 @@ pub struct Settings {
     pub idempotency_ttl: Duration,
     /// Unaccepted invitations are kept this long past their expiry.
     pub invitation_retention: Duration,
+    /// Soft-deleted projects (and their tasks) can be restored this long,
+    /// then go.
+    pub deleted_project_retention: Duration,
     /// Sessions' idle limit (as refresh applies it).
     pub session_idle: Duration,
     /// Access tokens' lifetime and leeway: what is ended stays this long.
@@ -76,6 +79,7 @@ impl Runner {
                 tenancy: storage.tenancy(),
                 idempotency_ttl: s.idempotency_ttl,
                 invitation_retention: s.invitation_retention,
+                deleted_project_retention: s.deleted_project_retention,
                 every: s.prune_every,
             }),
         ];

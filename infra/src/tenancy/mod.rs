@@ -21,7 +21,7 @@ pub mod moving;
 mod nudges;
 mod projects;
 pub(crate) mod provision;
-mod prune;
+pub(crate) mod prune;
 mod registry;
 pub mod relay;
 pub mod schema;

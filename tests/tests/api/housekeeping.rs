@@ -42,7 +42,7 @@ async fn count(db: &DatabaseConnection, table: &str, key_column: &str, key: sea_
     row.try_get_by_index::<i64>(0).unwrap()
 }
 
-async fn ended_sessions_old_keys_and_expired_invitations_are_pruned(setup: Setup) {
+async fn ended_sessions_old_keys_expired_invitations_and_long_deleted_projects_are_pruned(setup: Setup) {
     // Row tenants: their rows are in the tables this test reads.
     let app: TestApp = spawn_setup_with(setup, |s| s.housekeeping.prune_interval_secs = 1).await;
     let db = Database::connect(app.database_url.as_str()).await.unwrap();
@@ -112,19 +112,45 @@ async fn ended_sessions_old_keys_and_expired_invitations_are_pruned(setup: Setup
     )
     .await;
 
+    // Two deleted projects with a task each, one deleted 31 days ago.
+    let mut deleted = vec![];
+    for name in ["Long gone", "Just deleted"] {
+        let project = app.create_project(&acc.token, name).await;
+        app.create_task(&acc.token, json!({ "projectId": project, "title": "t" }))
+            .await;
+        app.data(
+            Some(&acc.token),
+            "mutation($id: ID!) { deleteProject(id: $id) }",
+            json!({ "id": project }),
+        )
+        .await;
+        deleted.push(uuid::Uuid::parse_str(&project).unwrap());
+    }
+    let (gone, recent) = (deleted[0], deleted[1]);
+    backdate(
+        &db,
+        "projects",
+        "deleted_at",
+        ("id", gone.into()),
+        Utc::now() - Days::days(31),
+    )
+    .await;
+
     let deadline = tokio::time::Instant::now() + Duration::from_secs(20);
     loop {
         let left = (
             count(&db, "sessions", "user_id", user.into()).await,
             count(&db, "idempotency_keys", "key", old_key.clone().into()).await,
             count(&db, "invitations", "email", old_email.clone().into()).await,
+            count(&db, "projects", "id", gone.into()).await,
+            count(&db, "tasks", "project_id", gone.into()).await,
         );
-        if left == (1, 0, 0) {
+        if left == (1, 0, 0, 0, 0) {
             break;
         }
         assert!(
             tokio::time::Instant::now() < deadline,
-            "not pruned (sessions, old key, old invitation): {left:?}"
+            "not pruned (sessions, old key, old invitation, old project, its tasks): {left:?}"
         );
         tokio::time::sleep(Duration::from_millis(200)).await;
     }
@@ -137,6 +163,15 @@ async fn ended_sessions_old_keys_and_expired_invitations_are_pruned(setup: Setup
         count(&db, "invitations", "email", new_email.into()).await,
         1
     );
+    assert_eq!(count(&db, "tasks", "project_id", recent.into()).await, 1);
+    let d = app
+        .data(
+            Some(&acc.token),
+            "mutation($id: ID!) { restoreProject(id: $id) { name } }",
+            json!({ "id": recent.to_string() }),
+        )
+        .await;
+    assert_eq!(d["restoreProject"]["name"], "Just deleted");
     let d = app.data(Some(&acc.token), "{ me { id } }", json!({})).await;
     assert_eq!(d["me"]["id"], acc.user_id.as_str());
     let metrics = app.metrics_text().await;
@@ -146,4 +181,4 @@ async fn ended_sessions_old_keys_and_expired_invitations_are_pruned(setup: Setup
     );
 }
 
-crate::for_every_setup!(ended_sessions_old_keys_and_expired_invitations_are_pruned);
+crate::for_every_setup!(ended_sessions_old_keys_expired_invitations_and_long_deleted_projects_are_pruned);

@@ -42,7 +42,9 @@ async fn count(db: &DatabaseConnection, table: &str, key_column: &str, key: sea_
     row.try_get_by_index::<i64>(0).unwrap()
 }
 
-async fn ended_sessions_old_keys_expired_invitations_and_long_deleted_projects_are_pruned(setup: Setup) {
+async fn ended_sessions_old_keys_expired_invitations_and_long_deleted_projects_are_pruned(
+    setup: Setup,
+) {
     // Row tenants: their rows are in the tables this test reads.
     let app: TestApp = spawn_setup_with(setup, |s| s.housekeeping.prune_interval_secs = 1).await;
     let db = Database::connect(app.database_url.as_str()).await.unwrap();
@@ -181,4 +183,6 @@ async fn ended_sessions_old_keys_expired_invitations_and_long_deleted_projects_a
     );
 }
 
-crate::for_every_setup!(ended_sessions_old_keys_expired_invitations_and_long_deleted_projects_are_pruned);
+crate::for_every_setup!(
+    ended_sessions_old_keys_expired_invitations_and_long_deleted_projects_are_pruned
+);

@@ -204,7 +204,8 @@ impl Auth<'_> {
     /// # Errors
     /// [`Error::Invalid`] on `name` or `slug` (every bad field at once), or
     /// on `input` when neither is given; [`Error::Conflict`] on `slug` when
-    /// another tenant has it.
+    /// another tenant has it (the store's unique slug says so: nothing is
+    /// provisioned here that a check up front would spare).
     pub async fn update_tenant(
         &self,
         ctx: &TenantContext,
@@ -222,10 +223,6 @@ impl Auth<'_> {
             slug.map(TenantSlug::parse).transpose().at("slug"),
         )
             .all_valid()?;
-        let current = self.identity.tenant(ctx.tenant_id()).await?;
-        if let Some(s) = slug.as_ref().filter(|s| **s != current.slug) {
-            self.slug_free(s, "slug").await?;
-        }
         self.identity
             .update_tenant(ctx, &TenantChange { name, slug })
             .await

@@ -406,9 +406,9 @@ impl Directory for SqlIdentityStore {
     async fn update_tenant(&self, ctx: &TenantContext, change: &TenantChange) -> Result<Tenant> {
         let tenant = ctx.tenant_id();
         let tx = write_tx(&self.db).await?;
-        // Serialised with the tenant's member and role changes.
-        crate::authz::store::lock_tenant_row(&tx, tenant).await?;
+        // The row lock every member and role change of the tenant takes too.
         let row = tenant::Entity::find_by_id(tenant.as_uuid())
+            .lock_exclusive()
             .one(&tx)
             .await
             .or_unexpected()?

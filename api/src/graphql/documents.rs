@@ -103,6 +103,22 @@ impl Documents {
     /// `BAD_USER_INPUT` for a malformed extension or a hash that is not the
     /// document's.
     pub fn prepare(&self, request: &mut async_graphql::Request) -> Result<(), ServerError> {
+        self.prepare_within(request, usize::MAX)
+    }
+
+    /// [`Self::prepare`] for a document of at most `max_bytes`; a longer one
+    /// is left untouched for the cost gate to refuse (never parsed or kept).
+    ///
+    /// # Errors
+    /// As [`Self::prepare`].
+    pub fn prepare_within(
+        &self,
+        request: &mut async_graphql::Request,
+        max_bytes: usize,
+    ) -> Result<(), ServerError> {
+        if request.query.len() > max_bytes {
+            return Ok(());
+        }
         let hash = persisted_hash(request)?;
         match hash {
             Some(h) if request.query.is_empty() => {

@@ -86,14 +86,11 @@ async fn caller(state: &AppState, headers: &HeaderMap) -> Result<Caller, ApiErro
 /// parsed, from the cache where it can be; or why not.
 type Prepared = (async_graphql::Request, Result<(), ServerError>);
 
-/// Once per request, by the handler that received it. A document over the
-/// size limit is left for the gate to refuse.
+/// Once per request, by the handler that received it.
 fn prepare(state: &AppState, mut request: async_graphql::Request) -> Prepared {
-    let done = if request.query.len() <= state.settings.graphql.max_document_bytes {
-        state.documents.prepare(&mut request)
-    } else {
-        Ok(())
-    };
+    let done = state
+        .documents
+        .prepare_within(&mut request, state.settings.graphql.max_document_bytes);
     (request, done)
 }
 

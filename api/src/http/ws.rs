@@ -62,12 +62,9 @@ impl Executor for SubscriptionsOnly {
         mut request: async_graphql::Request,
         session_data: Option<Arc<Data>>,
     ) -> BoxStream<'static, async_graphql::Response> {
-        // A document over the size limit is left for the gate to refuse.
-        let prepared = if request.query.len() <= self.max_document_bytes {
-            self.documents.prepare(&mut request)
-        } else {
-            Ok(())
-        };
+        let prepared = self
+            .documents
+            .prepare_within(&mut request, self.max_document_bytes);
         if let Err(e) = prepared.and_then(|()| self.gate.admit(&mut request)) {
             return futures::stream::once(async { async_graphql::Response::from_errors(vec![e]) })
                 .boxed();

@@ -43,29 +43,18 @@ pub enum Cap {
 
 impl Cap {
     pub fn message(self, max: usize) -> String {
-        match self {
-            Cap::Socket => {
-                format!("this connection already holds {max} subscriptions; complete one first")
-            }
-            Cap::User => {
-                format!(
-                    "your user already holds {max} subscriptions on this server; complete one first"
-                )
-            }
-            Cap::Tenant => {
-                format!(
-                    "your tenant already holds {max} subscriptions on this server; complete one first"
-                )
-            }
-            Cap::UserSockets => {
-                format!("your user already holds {max} connections to this server; close one first")
-            }
-            Cap::TenantSockets => {
-                format!(
-                    "your tenant already holds {max} connections to this server; close one first"
-                )
-            }
-        }
+        let (whose, what, then) = match self {
+            Cap::Socket => ("this connection", "subscriptions", "complete one"),
+            Cap::User => ("your user", "subscriptions on this server", "complete one"),
+            Cap::Tenant => (
+                "your tenant",
+                "subscriptions on this server",
+                "complete one",
+            ),
+            Cap::UserSockets => ("your user", "connections to this server", "close one"),
+            Cap::TenantSockets => ("your tenant", "connections to this server", "close one"),
+        };
+        format!("{whose} already holds {max} {what}; {then} first")
     }
 
     fn label(self) -> &'static str {

@@ -133,4 +133,6 @@ impl Services {
             ctx,
         }
     }
+
+    // generate: services
 }

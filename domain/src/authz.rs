@@ -18,10 +18,11 @@ pub enum Permission {
     WebhookManage,
     AuditRead,
     TenantManage,
+    // generate: permissions
 }
 
 impl Permission {
-    pub const ALL: [Permission; 10] = [
+    pub const ALL: &[Permission] = &[
         Permission::ProjectRead,
         Permission::ProjectWrite,
         Permission::TaskRead,
@@ -32,6 +33,7 @@ impl Permission {
         Permission::WebhookManage,
         Permission::AuditRead,
         Permission::TenantManage,
+        // generate: permission-list
     ];
 
     /// `resource:action`, as roles and the API name it.
@@ -47,11 +49,12 @@ impl Permission {
             Permission::WebhookManage => "webhook:manage",
             Permission::AuditRead => "audit:read",
             Permission::TenantManage => "tenant:manage",
+            // generate: permission-names
         }
     }
 
     pub fn parse(s: &str) -> Option<Self> {
-        Self::ALL.into_iter().find(|p| p.as_str() == s)
+        Self::ALL.iter().copied().find(|p| p.as_str() == s)
     }
 }
 
@@ -59,7 +62,7 @@ impl Permission {
 /// tenants.
 pub fn default_role(role: &str) -> Option<&'static [Permission]> {
     use Permission as P;
-    const OWNER: &[Permission] = &Permission::ALL;
+    const OWNER: &[Permission] = Permission::ALL;
     const ADMIN: &[Permission] = &[
         P::ProjectRead,
         P::ProjectWrite,
@@ -70,6 +73,7 @@ pub fn default_role(role: &str) -> Option<&'static [Permission]> {
         P::RoleManage,
         P::WebhookManage,
         P::AuditRead,
+        // generate: admin-permissions
     ];
     const MEMBER: &[Permission] = &[
         P::ProjectRead,
@@ -77,8 +81,14 @@ pub fn default_role(role: &str) -> Option<&'static [Permission]> {
         P::TaskRead,
         P::TaskWrite,
         P::MemberRead,
+        // generate: member-permissions
     ];
-    const VIEWER: &[Permission] = &[P::ProjectRead, P::TaskRead, P::MemberRead];
+    const VIEWER: &[Permission] = &[
+        P::ProjectRead,
+        P::TaskRead,
+        P::MemberRead,
+        // generate: viewer-permissions
+    ];
     match role {
         RoleName::OWNER => Some(OWNER),
         RoleName::ADMIN => Some(ADMIN),
@@ -188,7 +198,7 @@ mod tests {
 
     #[test]
     fn permissions_round_trip_their_names() {
-        for p in Permission::ALL {
+        for &p in Permission::ALL {
             assert_eq!(Permission::parse(p.as_str()), Some(p));
         }
         assert_eq!(Permission::parse("project:delete"), None);

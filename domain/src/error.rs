@@ -37,6 +37,7 @@ pub enum Entity {
     Webhook,
     Delivery,
     Invitation,
+    // generate: entities
 }
 
 impl fmt::Display for Entity {
@@ -51,6 +52,7 @@ impl fmt::Display for Entity {
             Entity::Webhook => "webhook",
             Entity::Delivery => "delivery",
             Entity::Invitation => "invitation",
+            // generate: entity-names
         })
     }
 }

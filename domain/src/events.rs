@@ -16,16 +16,18 @@ pub enum EventType {
     ProjectCreated,
     ProjectUpdated,
     ProjectDeleted,
+    // generate: event-types
 }
 
 impl EventType {
-    pub const ALL: [EventType; 6] = [
+    pub const ALL: &[EventType] = &[
         EventType::TaskCreated,
         EventType::TaskUpdated,
         EventType::TaskDeleted,
         EventType::ProjectCreated,
         EventType::ProjectUpdated,
         EventType::ProjectDeleted,
+        // generate: event-list
     ];
 
     /// The name webhooks subscribe to and deliveries carry as `type`.
@@ -37,6 +39,7 @@ impl EventType {
             EventType::ProjectCreated => "project.created",
             EventType::ProjectUpdated => "project.updated",
             EventType::ProjectDeleted => "project.deleted",
+            // generate: event-names
         }
     }
 
@@ -44,12 +47,17 @@ impl EventType {
     /// A name that is not one of [`EventType::ALL`].
     pub fn parse(raw: &str) -> Result<Self, Invalid> {
         Self::ALL
-            .into_iter()
+            .iter()
+            .copied()
             .find(|t| t.as_str() == raw)
             .ok_or_else(|| {
                 Invalid::new(format!(
                     "unknown event {raw:?}; expected one of {}",
-                    Self::ALL.map(EventType::as_str).join(", ")
+                    Self::ALL
+                        .iter()
+                        .map(|t| t.as_str())
+                        .collect::<Vec<_>>()
+                        .join(", ")
                 ))
             })
     }
@@ -61,6 +69,7 @@ impl EventType {
 pub enum Subject {
     Task(Task),
     Project(Project),
+    // generate: subjects
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -73,7 +82,7 @@ pub struct Event {
 }
 
 impl Event {
-    fn new(event_type: EventType, tenant_id: TenantId, subject: Subject) -> Self {
+    pub(crate) fn new(event_type: EventType, tenant_id: TenantId, subject: Subject) -> Self {
         Self {
             id: EventId::generate(),
             tenant_id,
@@ -102,7 +111,7 @@ mod tests {
 
     #[test]
     fn event_names_round_trip_and_unknown_ones_are_refused() {
-        for t in EventType::ALL {
+        for &t in EventType::ALL {
             assert_eq!(EventType::parse(t.as_str()), Ok(t));
         }
         assert!(EventType::parse("task.exploded").is_err());

@@ -64,3 +64,4 @@ id_type!(
     /// One event on its way to one webhook.
     DeliveryId
 );
+// generate: ids

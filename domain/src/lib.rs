@@ -26,6 +26,7 @@ pub mod usage;
 pub mod validate;
 pub mod values;
 pub mod webhook;
+// generate: domain-modules
 
 pub use error::{Error, FieldError, Result};
 pub use ids::{DeliveryId, EventId, ProjectId, SessionId, TaskId, TenantId, UserId, WebhookId};

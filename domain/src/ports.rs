@@ -50,6 +50,7 @@ pub trait TenantTx:
     + InvitationRepository
     + OutboxRepository
     + WebhookRepository
+    // generate: repositories
     + Send
     + Sync
 {

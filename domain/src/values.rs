@@ -67,6 +67,7 @@ text_value!(
     /// Free text attached to a project or task.
     Description, 0, 10_000
 );
+// generate: values
 
 /// An email address, lower-cased so that sign-in is case-insensitive.
 ///

@@ -19,7 +19,7 @@ pub use idens::*;
 pub use tenant::m20261121_000003_row_level_security::APP_ROLE;
 
 /// Every tenant-plane table (each leads its key with `tenant_id`, under row-level security).
-pub const TENANT_TABLES: [&str; 7] = [
+pub const TENANT_TABLES: &[&str] = &[
     "projects",
     "tasks",
     "idempotency_keys",
@@ -27,6 +27,7 @@ pub const TENANT_TABLES: [&str; 7] = [
     "outbox_events",
     "webhooks",
     "webhook_deliveries",
+    // generate: tenant-tables
 ];
 
 /// Global tables.
@@ -61,6 +62,7 @@ impl MigratorTrait for TenantPlane {
             Box::new(tenant::m20261121_000002_invitations::Migration),
             Box::new(tenant::m20261121_000003_row_level_security::Migration),
             Box::new(tenant::m20261121_000004_outbox_and_webhooks::Migration),
+            // generate: migrations
         ]
     }
 

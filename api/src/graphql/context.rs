@@ -6,7 +6,7 @@ use async_graphql::Context;
 use domain::TenantContext;
 use domain::authz::Permission;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicU32, Ordering};
+use std::sync::atomic::{AtomicU64, Ordering};
 
 /// The caller, attached per request by the HTTP handler after verifying the token.
 #[derive(Clone, Debug)]
@@ -17,9 +17,12 @@ pub enum Caller {
 
 /// Permission decisions already made in this request: a list of 100 tasks
 /// asks for `Task.assignee` 100 times, and the answer cannot change mid-request.
-/// Bit `i` says permission `i` (of [`Permission::ALL`]) was decided, bit `16 + i` allows it.
+/// Bit `i` says permission `i` (of [`Permission::ALL`]) was decided, bit `32 + i` allows it.
 #[derive(Debug, Default)]
-pub struct PermissionMemo(AtomicU32);
+pub struct PermissionMemo(AtomicU64);
+
+// A fork adding resources adds permissions: past 32 the memo needs a wider word.
+const _: () = assert!(Permission::ALL.len() <= 32);
 
 impl PermissionMemo {
     pub fn get(&self, p: Permission) -> Option<bool> {
@@ -34,9 +37,9 @@ impl PermissionMemo {
             .fetch_or(known | if allowed { yes } else { 0 }, Ordering::Relaxed);
     }
 
-    fn bits(p: Permission) -> (u32, u32) {
+    fn bits(p: Permission) -> (u64, u64) {
         let i = Permission::ALL.iter().position(|q| *q == p).unwrap_or(0);
-        (1 << i, 1 << (16 + i))
+        (1 << i, 1 << (32 + i))
     }
 }
 

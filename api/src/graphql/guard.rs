@@ -68,6 +68,7 @@ pub const ACCESS: &[(&str, Access)] = &[
     ("Task.project", Needs(P::ProjectRead)),
     ("Task.assignee", Needs(P::MemberRead)),
     ("Tenant.usage", Needs(P::TenantManage)),
+    // generate: access
 ];
 
 pub fn access_of(operation: &str) -> Option<Access> {

@@ -17,6 +17,7 @@ mod subscriptions;
 mod tasks;
 mod types;
 mod webhooks;
+// generate: graphql-modules
 
 use crate::config::GraphqlSettings;
 use crate::services::Services;
@@ -33,6 +34,7 @@ pub struct Query(
     projects::ProjectQuery,
     tasks::TaskQuery,
     webhooks::WebhookQuery,
+    // generate: queries
 );
 
 #[derive(MergedObject, Default)]
@@ -43,6 +45,7 @@ pub struct Mutation(
     projects::ProjectMutation,
     tasks::TaskMutation,
     webhooks::WebhookMutation,
+    // generate: mutations
 );
 
 pub type AppSchema = Schema<Query, Mutation, Subscription>;

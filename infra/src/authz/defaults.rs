@@ -27,7 +27,11 @@ fn wanted() -> Vec<(String, &'static str)> {
                 .map(move |p| (r.name.as_str().to_owned(), p.as_str()))
         })
         .collect();
-    lines.extend(Permission::ALL.map(|p| (permission_role(p), p.as_str())));
+    lines.extend(
+        Permission::ALL
+            .iter()
+            .map(|&p| (permission_role(p), p.as_str())),
+    );
     lines
 }
 

@@ -18,3 +18,4 @@ pub mod tenant;
 pub mod user;
 pub mod webhook;
 pub mod webhook_delivery;
+// generate: entities

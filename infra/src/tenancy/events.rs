@@ -55,6 +55,7 @@ pub fn data(event: &Event) -> Value {
     match &event.subject {
         Subject::Task(t) => json!({ "task": task_json(t) }),
         Subject::Project(p) => json!({ "project": project_json(p) }),
+        // generate: event-data
     }
 }
 

@@ -27,6 +27,7 @@ pub mod relay;
 pub mod schema;
 mod tasks;
 mod webhooks;
+// generate: repositories
 
 use crate::errors::{self, DbResultExt};
 use async_trait::async_trait;

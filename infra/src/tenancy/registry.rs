@@ -136,6 +136,7 @@ tenant_data! {
     outbox_event => Export::Skip,
     webhook => Export::Redacting(&["secret"]),
     webhook_delivery => Export::Rows,
+    // generate: tenant-data
 }
 
 #[cfg(test)]

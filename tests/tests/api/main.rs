@@ -41,3 +41,4 @@ mod tenant_settings;
 mod tokens;
 mod web_example;
 mod webhooks;
+// generate: test-modules

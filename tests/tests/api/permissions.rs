@@ -66,6 +66,7 @@ fn matrix(project: &str) -> Vec<(&'static str, String, [bool; 5], Then)> {
         ("transferOwnership", format!("mutation {{ transferOwnership(userId: \"{nobody}\") {{ role }} }}"), [true, false, false, false, false], NotFound),
         // Any signed-in user may start a tenant of their own.
         ("createTenant", "mutation { createTenant(input: {name: \"n\", slug: \"perm-x-1\"}) { id } }".into(), [true, true, true, true, true], Runs),
+        // generate: permission-matrix
     ]
 }
 

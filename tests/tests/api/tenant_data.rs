@@ -134,7 +134,10 @@ async fn every_table_of_tenant_data_is_registered_isolated_and_keyed_by_tenant()
         .as_str()
         .unwrap()
         .to_owned();
-    let registered: BTreeSet<String> = migration::TENANT_TABLES.map(str::to_owned).into();
+    let registered: BTreeSet<String> = migration::TENANT_TABLES
+        .iter()
+        .map(|t| (*t).to_owned())
+        .collect();
 
     // A schema tenant's schema holds its data and its migration ledger only.
     let own = tables(&db, &tenant_schema).await;
@@ -183,7 +186,7 @@ async fn every_table_of_tenant_data_is_registered_isolated_and_keyed_by_tenant()
 /// Rows of the tenant in every registered table, read as the database owner.
 async fn held(db: &DatabaseConnection, tenant: uuid::Uuid) -> BTreeMap<&'static str, u64> {
     let mut n = BTreeMap::new();
-    for t in migration::TENANT_TABLES {
+    for &t in migration::TENANT_TABLES {
         let c = count(
             db,
             &format!("SELECT count(*) AS n FROM {t} WHERE tenant_id = $1::uuid"),
@@ -235,6 +238,7 @@ async fn a_tenant_with_a_row_in_every_table_moves_exports_and_is_deleted_whole()
             json!({}),
         )
         .await;
+    // generate: tenant-data-rows
     let db = Database::connect(&first.database_url).await.unwrap();
     let deadline = tokio::time::Instant::now() + Duration::from_secs(20);
     while held(&db, tenant.as_uuid()).await["webhook_deliveries"] == 0 {

@@ -309,6 +309,7 @@ pub fn services(platform: &Platform, s: &Settings) -> anyhow::Result<Services> {
         authorizer: platform.authorizer(),
         external: oidc(s)?,
         external_identities: Arc::new(platform.external_identities()),
+        operators: Arc::new(platform.operators()),
         webhook_targets: s.webhook_targets(),
         hub: platform.hub(),
         invite_policy: InvitePolicy {
@@ -403,6 +404,7 @@ impl Application {
         let request_rates = request_rates(&platform, &services, &settings);
         let state = AppState {
             schema,
+            admin_schema: graphql::admin::build(services.clone(), settings.introspection()),
             gate,
             documents: Arc::new(graphql::documents::Documents::new(
                 settings.graphql.document_cache_mib << 20,

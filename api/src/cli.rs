@@ -24,12 +24,33 @@ pub enum Command {
     /// Apply pending control-plane and tenant-plane migrations, then exit.
     Migrate,
     /// Print the GraphQL schema (SDL) to stdout.
-    Schema,
+    Schema {
+        /// The operator schema of `/admin/graphql` instead (`admin.graphql`).
+        #[arg(long)]
+        admin: bool,
+    },
+    /// Operators: people who run the SaaS, outside every tenant.
+    Operators {
+        #[command(subcommand)]
+        command: OperatorsCommand,
+    },
     /// The tenant lifecycle: list tenants, migrate every tenant.
     Tenants {
         #[command(subcommand)]
         command: TenantsCommand,
     },
+}
+
+/// The operator list: users who may use `/admin/graphql`. Only this command
+/// grants the role; no tenant owner can.
+#[derive(Subcommand, Debug)]
+pub enum OperatorsCommand {
+    /// Grant the role to an existing user.
+    Add { email: String },
+    /// Take it back; their next request to `/admin/graphql` is refused.
+    Remove { email: String },
+    /// Every operator, with when the role was granted.
+    List,
 }
 
 #[derive(Subcommand, Debug)]

@@ -7,6 +7,7 @@ pub mod config;
 pub mod graphql;
 pub mod http;
 pub mod jobs;
+pub mod operators;
 pub mod services;
 pub mod telemetry;
 pub mod tenants;

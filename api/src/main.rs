@@ -1,5 +1,5 @@
 use api::app::{Application, shutdown_signal};
-use api::cli::{Cli, Command, TenantsCommand};
+use api::cli::{Cli, Command, OperatorsCommand, TenantsCommand};
 use api::config::Settings;
 use clap::Parser;
 
@@ -21,14 +21,23 @@ async fn main() -> std::process::ExitCode {
 
 async fn run() -> anyhow::Result<()> {
     let cli = Cli::parse();
-    if let Some(Command::Schema) = cli.command {
-        print!("{}", api::graphql::sdl());
+    if let Some(Command::Schema { admin }) = cli.command {
+        if admin {
+            print!("{}", api::graphql::admin::sdl());
+        } else {
+            print!("{}", api::graphql::sdl());
+        }
         return Ok(());
     }
     let mut settings = Settings::load()?;
     api::telemetry::init(&settings.log, settings.app_env);
     match cli.command {
         Some(Command::Migrate) => api::tenants::migrate(&settings, 4).await,
+        Some(Command::Operators { command }) => match command {
+            OperatorsCommand::Add { email } => api::operators::add(&settings, &email).await,
+            OperatorsCommand::Remove { email } => api::operators::remove(&settings, &email).await,
+            OperatorsCommand::List => api::operators::list(&settings).await,
+        },
         Some(Command::Tenants { command }) => match command {
             TenantsCommand::List => api::tenants::list(&settings).await,
             TenantsCommand::Create {
@@ -64,7 +73,7 @@ async fn run() -> anyhow::Result<()> {
             serve(settings).await
         }
         None => serve(settings).await,
-        Some(Command::Schema) => unreachable!("handled above"),
+        Some(Command::Schema { .. }) => unreachable!("handled above"),
     }
 }
 

@@ -7,6 +7,7 @@ use domain::authz::Authorizer;
 use domain::budgets::Budgets;
 use domain::external::ExternalProvider;
 use domain::invitation::{Invitations, InvitePolicy};
+use domain::operator::{Operations, Operators};
 use domain::ports::{
     AccessStore, ExternalIdentities, ExternalTokenVerifier, IdentityStore, Mailer, PasswordHasher,
     RateLimiter, RevocationList, SessionStore, Tenancy, TokenService,
@@ -36,6 +37,8 @@ pub struct Services {
     pub external: Option<Arc<dyn ExternalTokenVerifier>>,
     /// Links from the provider's subjects to users.
     pub external_identities: Arc<dyn ExternalIdentities>,
+    /// Who may use `/admin/graphql`, and the tenant directory they see.
+    pub operators: Arc<dyn Operators>,
     pub invite_policy: InvitePolicy,
     /// Which webhook targets are allowed (none private in production).
     pub webhook_targets: TargetPolicy,
@@ -86,6 +89,14 @@ impl Services {
                 verifier,
                 identities: &*self.external_identities,
             }),
+        }
+    }
+
+    /// The operator plane's use cases.
+    pub fn operations(&self) -> Operations<'_> {
+        Operations {
+            auth: self.auth(),
+            operators: &*self.operators,
         }
     }
 

@@ -12,6 +12,26 @@ fn committed_schema_is_the_live_schema() {
     );
 }
 
+/// The operator schema is committed beside it, apart: tenant clients never
+/// see operator fields.
+#[test]
+fn committed_admin_schema_is_the_live_one_and_apart() {
+    let path = concat!(env!("CARGO_MANIFEST_DIR"), "/../admin.graphql");
+    let committed = std::fs::read_to_string(path).expect("admin.graphql at the workspace root");
+    assert!(
+        committed == api::graphql::admin::sdl(),
+        "admin.graphql is out of date: run `cargo run -- schema --admin > admin.graphql` and commit it"
+    );
+    let tenant_side = api::graphql::sdl();
+    for operator_only in ["suspendTenant", "resumeTenant", "TenantStanding"] {
+        assert!(committed.contains(operator_only));
+        assert!(
+            !tenant_side.contains(operator_only),
+            "{operator_only} leaked into schema.graphql"
+        );
+    }
+}
+
 /// Every root operation declares who may run it, and the table names nothing
 /// that is not an operation (or a guarded nested field).
 #[test]

@@ -18,6 +18,8 @@ pub enum AuditAction {
     TenantDeleted,
     TenantMoved,
     TenantUpdated,
+    /// An operator changed the tenant's standing (suspended, read-only, resumed).
+    TenantStanding,
 }
 
 impl AuditAction {
@@ -33,6 +35,7 @@ impl AuditAction {
             Self::TenantDeleted => "tenant.deleted",
             Self::TenantMoved => "tenant.moved",
             Self::TenantUpdated => "tenant.updated",
+            Self::TenantStanding => "tenant.standing_changed",
         }
     }
 }

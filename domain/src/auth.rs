@@ -373,15 +373,14 @@ impl Auth<'_> {
         TenantContext::for_member(&claims, &membership)
     }
 
-    /// Whether a token presented earlier still stands: not expired, its
-    /// session not revoked. For long-lived connections, checked now and then
-    /// without the membership lookup of [`Auth::authenticate`].
+    /// The user a token was issued to, whatever its tenant: for the operator
+    /// endpoint, where the user, not the tenant, is what is checked.
     ///
     /// # Errors
-    /// `Unauthenticated` when it no longer stands; `Unexpected` when that
-    /// cannot be told (storage down).
-    pub async fn check_session(&self, token: &str) -> Result<()> {
-        self.live_claims(token).await.map(|_| ())
+    /// `Unauthenticated` when it does not stand (expired, revoked);
+    /// `Unexpected` when that cannot be told (storage down).
+    pub async fn signed_in_user(&self, token: &str) -> Result<UserId> {
+        self.live_claims(token).await.map(|c| c.user_id)
     }
 
     async fn live_claims(&self, token: &str) -> Result<AccessClaims> {

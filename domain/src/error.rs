@@ -81,6 +81,9 @@ pub enum Error {
     /// Authenticated, but not allowed to do this in this tenant.
     #[error("forbidden")]
     Forbidden,
+    /// An operator suspended the tenant (for writes only, or for everything).
+    #[error("this tenant is suspended; its owners can ask the operators why")]
+    TenantSuspended,
     /// Anything else: a bug or an infrastructure failure. Never shown to clients.
     #[error("unexpected error: {0}")]
     Unexpected(#[source] Box<dyn std::error::Error + Send + Sync>),

@@ -23,6 +23,44 @@ pub struct Tenant {
     pub created_at: DateTime<Utc>,
     /// Made by the fixture endpoint (see [`crate::ports::NewTenant::fixture`]).
     pub fixture: bool,
+    pub standing: Standing,
+    /// When an operator last changed `standing`.
+    pub standing_since: Option<DateTime<Utc>>,
+}
+
+/// Whether a tenant may be used. Only operators change it; nothing is
+/// deleted by a suspension, and resuming brings everything back.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Hash)]
+pub enum Standing {
+    #[default]
+    Active,
+    /// Members read; every write is refused `TENANT_SUSPENDED`.
+    ReadOnly,
+    /// Every operation of its members is refused `TENANT_SUSPENDED`, sign-in
+    /// included; its sockets close and its webhooks wait.
+    Suspended,
+}
+
+impl Standing {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Active => "active",
+            Self::ReadOnly => "read_only",
+            Self::Suspended => "suspended",
+        }
+    }
+}
+
+impl std::str::FromStr for Standing {
+    type Err = ();
+    fn from_str(s: &str) -> Result<Self, ()> {
+        match s {
+            "active" => Ok(Self::Active),
+            "read_only" => Ok(Self::ReadOnly),
+            "suspended" => Ok(Self::Suspended),
+            _ => Err(()),
+        }
+    }
 }
 
 /// A role's name within a tenant. The four defaults exist in every tenant.
@@ -90,6 +128,8 @@ pub struct Membership {
     pub tenant_id: TenantId,
     pub isolation: Isolation,
     pub role: RoleName,
+    /// The tenant's, read with the membership (and cached with it).
+    pub standing: Standing,
 }
 
 /// Claims of an access token whose signature, expiry, issuer and audience were

@@ -15,6 +15,7 @@ pub mod identity;
 pub mod ids;
 pub mod invitation;
 pub mod lifecycle;
+pub mod operator;
 pub mod page;
 pub mod ports;
 pub mod project;

@@ -46,9 +46,13 @@ impl Auth<'_> {
                 user,
                 tenant,
             } => {
-                if self.identity.membership(user, tenant).await?.is_none() {
+                let Some(membership) = self.identity.membership(user, tenant).await? else {
                     self.end_sessions(&[session], "membership_ended").await?;
                     return Err(Error::Unauthenticated(BAD_REFRESH));
+                };
+                // The session stays: it works again once the tenant is resumed.
+                if membership.standing == crate::identity::Standing::Suspended {
+                    return Err(Error::TenantSuspended);
                 }
                 let access = self.tokens.issue(user, tenant, session)?;
                 let user = self.identity.user(user).await?;
@@ -177,6 +181,9 @@ impl Auth<'_> {
     }
 
     pub(crate) async fn start_session(&self, user: User, tenant: Tenant) -> Result<SignedIn> {
+        if tenant.standing == crate::identity::Standing::Suspended {
+            return Err(Error::TenantSuspended);
+        }
         let (refresh, hash) = self.tokens.new_refresh_token();
         let session_id = self
             .sessions
@@ -296,6 +303,7 @@ mod tests {
                 tenant_id: tenant,
                 isolation: Isolation::Row,
                 role: RoleName::new(RoleName::MEMBER),
+                standing: crate::identity::Standing::Active,
             }))
         }
         async fn memberships_of(&self, _: UserId) -> Result<Vec<(Membership, Tenant)>> {
@@ -469,6 +477,8 @@ mod tests {
                 isolation: Isolation::Row,
                 created_at: Utc::now(),
                 fixture: false,
+                standing: crate::identity::Standing::Active,
+                standing_since: None,
             };
             Self {
                 sessions: Sessions {

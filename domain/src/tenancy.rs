@@ -3,7 +3,7 @@
 //! without one cannot reach tenant data: the compiler says so.
 
 use crate::error::{Error, Result};
-use crate::identity::{AccessClaims, ExternalSession, Membership, RoleName};
+use crate::identity::{AccessClaims, ExternalSession, Membership, RoleName, Standing};
 use crate::ids::{SessionId, TenantId, UserId};
 use std::fmt;
 use std::str::FromStr;
@@ -94,6 +94,8 @@ pub struct TenantContext {
     tenant_id: TenantId,
     isolation: Isolation,
     principal: Principal,
+    /// The tenant is suspended for writes (see [`crate::identity::Standing`]).
+    read_only: bool,
 }
 
 impl TenantContext {
@@ -101,12 +103,17 @@ impl TenantContext {
     ///
     /// # Errors
     /// [`Error::Unauthenticated`] when the membership is not the one the claims
-    /// name (another user or another tenant): a token is for one tenant only.
+    /// name (another user or another tenant): a token is for one tenant only;
+    /// [`Error::TenantSuspended`] when an operator suspended the tenant.
     pub fn for_member(claims: &AccessClaims, membership: &Membership) -> Result<Self> {
         if claims.user_id != membership.user_id || claims.tenant_id != membership.tenant_id {
             return Err(Error::Unauthenticated("token does not match a membership"));
         }
+        if membership.standing == Standing::Suspended {
+            return Err(Error::TenantSuspended);
+        }
         Ok(Self {
+            read_only: membership.standing == Standing::ReadOnly,
             tenant_id: membership.tenant_id,
             isolation: membership.isolation,
             principal: Principal::Member {
@@ -125,6 +132,7 @@ impl TenantContext {
             tenant_id,
             isolation,
             principal: Principal::Invitee,
+            read_only: false,
         }
     }
 
@@ -134,12 +142,18 @@ impl TenantContext {
             tenant_id,
             isolation,
             principal: Principal::System,
+            read_only: false,
         }
     }
 
     pub fn tenant_id(&self) -> TenantId {
         self.tenant_id
     }
+    /// Writes are refused: an operator suspended the tenant for writes.
+    pub fn read_only(&self) -> bool {
+        self.read_only
+    }
+
     pub fn isolation(&self) -> Isolation {
         self.isolation
     }
@@ -199,6 +213,7 @@ pub(crate) fn member_context(role: &str) -> TenantContext {
         tenant_id,
         isolation: crate::Isolation::Row,
         role: RoleName::new(role),
+        standing: crate::identity::Standing::Active,
     };
     TenantContext::for_member(&claims, &membership).expect("a member of the claims' tenant")
 }

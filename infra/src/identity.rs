@@ -12,7 +12,7 @@ use crate::users::{corrupt, user_to_domain};
 use async_trait::async_trait;
 use domain::audit::{AuditAction, AuditRecord, AuditValue, state};
 use domain::error::Entity as Kind;
-use domain::identity::{Membership, RoleName, Tenant, User};
+use domain::identity::{Membership, RoleName, Standing, Tenant, User};
 use domain::ports::{Accounts, Directory, Memberships, NewAccount, NewTenant, TenantChange};
 use domain::values::{DisplayName, Email, TenantName, TenantSlug};
 use domain::{Error, Result, TenantContext, TenantId, UserId};
@@ -144,7 +144,7 @@ async fn insert_membership(
     Ok(())
 }
 
-fn tenant_to_domain(r: tenant::Model) -> Result<Tenant> {
+pub(crate) fn tenant_to_domain(r: tenant::Model) -> Result<Tenant> {
     Ok(Tenant {
         id: TenantId::from_uuid(r.id),
         slug: TenantSlug::parse(&r.slug).map_err(|_| corrupt("slug"))?,
@@ -152,6 +152,8 @@ fn tenant_to_domain(r: tenant::Model) -> Result<Tenant> {
         isolation: r.isolation.parse().map_err(|_| corrupt("isolation"))?,
         created_at: r.created_at,
         fixture: r.fixture,
+        standing: r.standing.parse().map_err(|()| corrupt("standing"))?,
+        standing_since: r.standing_since,
     })
 }
 
@@ -161,6 +163,7 @@ fn membership_to_domain(m: membership::Model, t: &Tenant) -> Membership {
         tenant_id: TenantId::from_uuid(m.tenant_id),
         isolation: t.isolation,
         role: RoleName::new(m.role),
+        standing: t.standing,
     }
 }
 
@@ -186,6 +189,8 @@ async fn insert_tenant(
         rate_tenant_work: Set(None),
         rate_per_user: Set(None),
         fixture: Set(t.fixture),
+        standing: Set(Standing::Active.as_str().to_owned()),
+        standing_since: Set(None),
     };
     tenant::Entity::insert(row)
         .exec_without_returning(db)

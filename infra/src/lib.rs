@@ -13,6 +13,7 @@ pub mod lifecycle;
 pub mod mailer;
 pub mod membership_cache;
 pub mod oidc;
+pub mod operators;
 pub mod outbox;
 pub mod password;
 pub mod platform;

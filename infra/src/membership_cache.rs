@@ -53,22 +53,28 @@ impl Freshness for PolicyEngine {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 struct Entry {
     read_at: i64,
-    /// `(role, isolation)`; none for "not a member".
-    member: Option<(String, String)>,
+    /// `(role, isolation, tenant standing)`; none for "not a member".
+    member: Option<(String, String, String)>,
 }
 
 impl Entry {
     fn new(read_at: i64, found: Option<&Membership>) -> Self {
         Self {
             read_at,
-            member: found.map(|m| (m.role.as_str().to_owned(), m.isolation.as_str().to_owned())),
+            member: found.map(|m| {
+                (
+                    m.role.as_str().to_owned(),
+                    m.isolation.as_str().to_owned(),
+                    m.standing.as_str().to_owned(),
+                )
+            }),
         }
     }
 
     /// The lookup's answer; `None` when the entry cannot be read back (an
     /// older format, say), which counts as a miss.
     fn answer(&self, user: UserId, tenant: TenantId) -> Option<Option<Membership>> {
-        let Some((role, isolation)) = &self.member else {
+        let Some((role, isolation, standing)) = &self.member else {
             return Some(None);
         };
         Some(Some(Membership {
@@ -76,6 +82,7 @@ impl Entry {
             tenant_id: tenant,
             isolation: isolation.parse::<Isolation>().ok()?,
             role: RoleName::new(role.clone()),
+            standing: standing.parse().ok()?,
         }))
     }
 }
@@ -292,6 +299,7 @@ mod tests {
             tenant_id: tenant,
             isolation: Isolation::Row,
             role: RoleName::new(role.to_owned()),
+            standing: domain::identity::Standing::Active,
         }
     }
 

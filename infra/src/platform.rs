@@ -162,6 +162,14 @@ impl Platform {
         self.storage.tenant_rates(fresh_for)
     }
 
+    /// The operator list and the tenant directory as operators see it.
+    pub fn operators(&self) -> crate::operators::SqlOperators {
+        crate::operators::SqlOperators {
+            db: self.storage.control().clone(),
+            engine: Some(self.engine.clone()),
+        }
+    }
+
     /// Moving, exporting, deleting tenants, and collecting orphaned storage.
     pub fn lifecycle(&self) -> crate::lifecycle::SqlTenantLifecycle {
         crate::lifecycle::SqlTenantLifecycle {

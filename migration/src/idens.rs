@@ -14,6 +14,15 @@ pub enum Tenants {
     RateTenantWork,
     RatePerUser,
     Fixture,
+    Standing,
+    StandingSince,
+}
+
+#[derive(DeriveIden)]
+pub enum Operators {
+    Table,
+    UserId,
+    GrantedAt,
 }
 
 #[derive(DeriveIden)]

@@ -47,6 +47,7 @@ impl MigratorTrait for ControlPlane {
             Box::new(control::m20261202_000004_housekeeping::Migration),
             Box::new(control::m20261207_000001_tenant_members::Migration),
             Box::new(control::m20261207_000002_write_guard::Migration),
+            Box::new(control::m20261207_000003_operators_and_standing::Migration),
         ]
     }
 }

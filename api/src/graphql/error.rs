@@ -11,6 +11,8 @@ use std::sync::Arc;
 pub mod code {
     pub const UNAUTHENTICATED: &str = "UNAUTHENTICATED";
     pub const FORBIDDEN: &str = "FORBIDDEN";
+    /// An operator suspended the tenant: everything, or writes only.
+    pub const TENANT_SUSPENDED: &str = "TENANT_SUSPENDED";
     pub const NOT_FOUND: &str = "NOT_FOUND";
     pub const BAD_USER_INPUT: &str = "BAD_USER_INPUT";
     pub const CONFLICT: &str = "CONFLICT";
@@ -97,6 +99,8 @@ impl From<ApiError> for async_graphql::Error {
             }
             Error::Forbidden => async_graphql::Error::new("you are not allowed to do this")
                 .extend_with(|_, ext| ext.set("code", code::FORBIDDEN)),
+            Error::TenantSuspended => async_graphql::Error::new(e.to_string())
+                .extend_with(|_, ext| ext.set("code", code::TENANT_SUSPENDED)),
             Error::Unexpected(cause) => {
                 // The cause goes to the log (the request span carries the request id);
                 // the client gets a generic message, completed with the id by the handler.

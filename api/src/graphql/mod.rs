@@ -1,5 +1,6 @@
 //! The GraphQL schema: types, resolvers, loaders and limits.
 
+pub mod admin;
 mod auth;
 pub mod context;
 pub mod cost;

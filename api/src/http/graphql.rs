@@ -30,7 +30,7 @@ use tracing::Span;
 
 /// A response for errors that happen before GraphQL execution, in the same
 /// `{"errors": [...]}` shape clients already parse.
-fn http_error(status: StatusCode, code: &str, message: &str) -> Response {
+pub(super) fn http_error(status: StatusCode, code: &str, message: &str) -> Response {
     (
         status,
         Json(json!({ "errors": [{ "message": message, "extensions": { "code": code } }] })),
@@ -47,7 +47,7 @@ pub fn panic_response(_: Box<dyn std::any::Any + Send + 'static>) -> Response {
     )
 }
 
-fn request_id(headers: &HeaderMap, ext: Option<&RequestId>) -> String {
+pub(super) fn request_id(headers: &HeaderMap, ext: Option<&RequestId>) -> String {
     ext.and_then(|r| r.header_value().to_str().ok())
         .or_else(|| headers.get("x-request-id").and_then(|v| v.to_str().ok()))
         .unwrap_or("")
@@ -55,11 +55,12 @@ fn request_id(headers: &HeaderMap, ext: Option<&RequestId>) -> String {
 }
 
 /// Only `Authorization: Bearer`; tokens are never read from the query string.
-async fn caller(state: &AppState, headers: &HeaderMap) -> Result<Caller, ApiError> {
+/// `None` without the header.
+pub(super) fn bearer(headers: &HeaderMap) -> Result<Option<&str>, ApiError> {
     let Some(value) = headers.get(AUTHORIZATION) else {
-        return Ok(Caller::Anonymous);
+        return Ok(None);
     };
-    let token = value
+    value
         .to_str()
         .ok()
         .and_then(|v| {
@@ -68,11 +69,18 @@ async fn caller(state: &AppState, headers: &HeaderMap) -> Result<Caller, ApiErro
         })
         .map(str::trim)
         .filter(|t| !t.is_empty())
+        .map(Some)
         .ok_or_else(|| {
             ApiError::from(domain::Error::Unauthenticated(
                 "use `Authorization: Bearer <accessToken>`",
             ))
-        })?;
+        })
+}
+
+async fn caller(state: &AppState, headers: &HeaderMap) -> Result<Caller, ApiError> {
+    let Some(token) = bearer(headers)? else {
+        return Ok(Caller::Anonymous);
+    };
     let ctx = state.services.auth().authenticate(token).await?;
     let span = Span::current();
     span.record("tenant_id", tracing::field::display(ctx.tenant_id()));
@@ -80,6 +88,21 @@ async fn caller(state: &AppState, headers: &HeaderMap) -> Result<Caller, ApiErro
         span.record("user_id", tracing::field::display(user));
     }
     Ok(Caller::Member(ctx))
+}
+
+/// A tenant suspended for writes reads, and is refused every mutation.
+fn writable(caller: &Caller, request: &mut async_graphql::Request) -> Result<(), ServerError> {
+    match caller {
+        Caller::Member(ctx)
+            if ctx.read_only() && operation_type(request) == Some(OperationType::Mutation) =>
+        {
+            Err(
+                async_graphql::Error::from(ApiError::from(domain::Error::TenantSuspended))
+                    .into_server_error(Default::default()),
+            )
+        }
+        _ => Ok(()),
+    }
 }
 
 /// A request whose document was found (a persisted query's hash) and
@@ -109,7 +132,10 @@ async fn execute(
     for (mut request, prepared) in requests {
         // Parsed already and kept in the request for execution; measured,
         // then charged to its tenant, member or client address.
-        let admitted = match prepared.and_then(|()| state.gate.admit(&mut request)) {
+        let admitted = match prepared
+            .and_then(|()| writable(&caller, &mut request))
+            .and_then(|()| state.gate.admit(&mut request))
+        {
             Ok(figures) => {
                 let round_trips = figures.map_or(1, |f| f.round_trips);
                 state
@@ -219,7 +245,7 @@ fn retry_after(r: &async_graphql::Response) -> Option<u64> {
         .try_fold(0, |max, secs| secs.map(|s| max.max(s)))
 }
 
-fn is_json(headers: &HeaderMap) -> bool {
+pub(super) fn is_json(headers: &HeaderMap) -> bool {
     headers
         .get(CONTENT_TYPE)
         .and_then(|v| v.to_str().ok())

@@ -1,5 +1,6 @@
 //! The HTTP surface: routes and the middleware stack around them.
 
+mod admin;
 pub mod client_ip;
 mod fixtures;
 mod graphiql;
@@ -33,6 +34,8 @@ use tower_http::trace::TraceLayer;
 #[derive(Clone)]
 pub struct AppState {
     pub schema: AppSchema,
+    /// The operator schema, at `/admin/graphql`.
+    pub admin_schema: crate::graphql::admin::AdminSchema,
     /// Limits every document passes before the engine sees it.
     pub gate: Arc<crate::graphql::cost::Gate>,
     pub documents: Arc<crate::graphql::documents::Documents>,
@@ -62,6 +65,7 @@ pub fn router(state: AppState) -> anyhow::Result<Router> {
     let fixtures_on = state.settings.fixtures_enabled();
     let mut router = Router::new()
         .route("/graphql", get(ws::get).post(graphql::post))
+        .route("/admin/graphql", axum::routing::post(admin::post))
         .route("/graphiql/{file}", get(graphiql::asset))
         .route("/favicon.ico", get(|| async { StatusCode::NO_CONTENT }))
         .route("/healthz", get(health::healthz))

@@ -180,6 +180,7 @@ async fn serve(state: AppState, socket: WebSocket, protocol: WebSocketProtocols)
                 .await
                 .map_err(|e| match e {
                     domain::Error::Unauthenticated(why) => async_graphql::Error::new(why),
+                    e @ domain::Error::TenantSuspended => async_graphql::Error::new(e.to_string()),
                     // Storage trouble: the reason stays in the logs.
                     other => {
                         tracing::warn!(error = %other, "subscription sign-in failed");
@@ -264,10 +265,19 @@ async fn serve(state: AppState, socket: WebSocket, protocol: WebSocketProtocols)
             }
             _ = check.tick() => {
                 let Some((t, ctx)) = token.get() else { continue };
+                // The membership lookup is the cache's, which the change feed
+                // keeps current: a suspension or a removal ends the socket here.
                 // Storage trouble is not the session's end: look again next time.
-                if let Err(domain::Error::Unauthenticated(why)) = services.auth().check_session(t).await {
-                    let _ = sink.send(close(FORBIDDEN, why)).await;
-                    return;
+                match services.auth().authenticate(t).await {
+                    Err(domain::Error::Unauthenticated(why)) => {
+                        let _ = sink.send(close(FORBIDDEN, why)).await;
+                        return;
+                    }
+                    Err(e @ domain::Error::TenantSuspended) => {
+                        let _ = sink.send(close(FORBIDDEN, &e.to_string())).await;
+                        return;
+                    }
+                    _ => {}
                 }
                 // A member removed, or whose role lost `task:read`, stops here
                 // (the policy is in memory: no query).

@@ -7,6 +7,7 @@ pub mod idempotency_key;
 pub mod invitation;
 pub mod job;
 pub mod membership;
+pub mod operator;
 pub mod outbox_event;
 pub mod policy_change;
 pub mod project;

@@ -17,6 +17,10 @@ pub struct Model {
     pub rate_per_user: Option<i32>,
     /// Made by the fixture endpoint, which deletes no other tenant.
     pub fixture: bool,
+    /// `active`, `read_only` or `suspended` (see `domain::identity::Standing`).
+    pub standing: String,
+    /// When an operator last changed the standing.
+    pub standing_since: Option<DateTimeUtc>,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

@@ -250,7 +250,7 @@ impl Worker {
 
     /// Every tenant with events waiting or deliveries pending, and when.
     async fn sweep(&self) -> Vec<(TenantId, Instant, Isolation)> {
-        let tenants = match crate::tenancy::lifecycle::tenants_of(&self.control).await {
+        let tenants = match crate::tenancy::lifecycle::tenants_in_service(&self.control).await {
             Ok(t) => t,
             Err(e) => {
                 tracing::warn!(error = %e, "outbox sweep: listing tenants");
@@ -293,9 +293,27 @@ impl Worker {
         found
     }
 
+    /// Whether an operator suspended the tenant (a retry scheduled before the
+    /// suspension comes here without the sweep, which leaves such tenants out).
+    async fn suspended(&self, tenant: TenantId) -> bool {
+        use sea_orm::QuerySelect;
+        let standing: Option<String> = tenant::Entity::find_by_id(tenant.as_uuid())
+            .select_only()
+            .column(tenant::Column::Standing)
+            .into_tuple()
+            .one(&self.control)
+            .await
+            .unwrap_or_default();
+        standing.as_deref() == Some(domain::identity::Standing::Suspended.as_str())
+    }
+
     /// Works one tenant until its outbox is empty and nothing is due; says
     /// when to come back.
     async fn work(&self, tenant: TenantId, isolation: Isolation) -> Next {
+        if self.suspended(tenant).await {
+            // Its events and deliveries wait; the sweep brings it back once resumed.
+            return Next::Idle;
+        }
         let ctx = TenantContext::system(tenant, isolation);
         let s = &self.settings;
         // Whether the last round found nothing it could take, and what it left.

@@ -197,9 +197,28 @@ pub async fn migrate_all(
 pub(crate) async fn tenants_of(
     control: &DatabaseConnection,
 ) -> domain::Result<Vec<domain::TenantContext>> {
+    contexts(control, false).await
+}
+
+/// Tenants not suspended: a suspended tenant's webhooks wait until it is
+/// resumed (its events and deliveries stay where they are).
+pub(crate) async fn tenants_in_service(
+    control: &DatabaseConnection,
+) -> domain::Result<Vec<domain::TenantContext>> {
+    contexts(control, true).await
+}
+
+async fn contexts(
+    control: &DatabaseConnection,
+    in_service_only: bool,
+) -> domain::Result<Vec<domain::TenantContext>> {
     use crate::errors::DbResultExt;
-    use sea_orm::QuerySelect;
-    let rows: Vec<(uuid::Uuid, String)> = tenant::Entity::find()
+    use sea_orm::{ColumnTrait, QueryFilter, QuerySelect};
+    let mut q = tenant::Entity::find();
+    if in_service_only {
+        q = q.filter(tenant::Column::Standing.ne(domain::identity::Standing::Suspended.as_str()));
+    }
+    let rows: Vec<(uuid::Uuid, String)> = q
         .select_only()
         .column(tenant::Column::Id)
         .column(tenant::Column::Isolation)

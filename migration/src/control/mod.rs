@@ -8,3 +8,4 @@ pub mod m20261202_000003_external_identities;
 pub mod m20261202_000004_housekeeping;
 pub mod m20261207_000001_tenant_members;
 pub mod m20261207_000002_write_guard;
+pub mod m20261207_000003_operators_and_standing;

@@ -20,6 +20,7 @@ mod membership_cache;
 mod membership_changes;
 mod metrics;
 mod oidc;
+mod operators;
 mod permissions;
 mod postgres_outage;
 mod projects;

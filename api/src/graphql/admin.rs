@@ -1,0 +1,229 @@
+//! The operator schema, served at `/admin/graphql` and committed as
+//! `admin.graphql`: a schema of its own, so tenant clients never see (or
+//! generate types for) operator fields. Every request's caller is an
+//! [`OperatorContext`], checked against the operator list by the handler.
+
+use super::error::{ApiError, ApiResult};
+use super::scalars::{parse_id, to_id};
+use crate::services::Services;
+use async_graphql::connection::{Connection, Edge};
+use async_graphql::{Context, EmptySubscription, Enum, ID, Object, Schema};
+use chrono::{DateTime, Utc};
+use domain::error::Entity;
+use domain::identity::Standing;
+use domain::operator::{OperatorContext, TenantSummary};
+use domain::validate::AtField;
+use domain::values::{SearchTerm, TenantSlug};
+use domain::{Isolation, TenantId};
+use std::sync::Arc;
+
+pub type AdminSchema = Schema<AdminQuery, AdminMutation, EmptySubscription>;
+
+/// Operator requests are few and trusted more than tenants', but still bounded.
+pub fn build(services: Arc<Services>, introspection: bool) -> AdminSchema {
+    let mut builder = Schema::build(AdminQuery, AdminMutation, EmptySubscription)
+        .data(services)
+        .limit_depth(12)
+        .limit_complexity(2_000)
+        .limit_recursive_depth(32)
+        .limit_directives(10);
+    if !introspection {
+        builder = builder.disable_introspection();
+    }
+    builder.finish()
+}
+
+/// The operator schema in SDL, as committed in `admin.graphql`.
+pub fn sdl() -> String {
+    Schema::build(AdminQuery, AdminMutation, EmptySubscription)
+        .finish()
+        .sdl()
+}
+
+fn services<'a>(ctx: &Context<'a>) -> &'a Arc<Services> {
+    ctx.data_unchecked::<Arc<Services>>()
+}
+
+fn operator<'a>(ctx: &Context<'a>) -> ApiResult<&'a OperatorContext> {
+    ctx.data_opt::<OperatorContext>()
+        .ok_or_else(ApiError::unauthenticated)
+}
+
+fn tenant_id(id: &ID) -> ApiResult<TenantId> {
+    parse_id(id).ok_or_else(|| ApiError::from(domain::Error::NotFound(Entity::Tenant)))
+}
+
+#[derive(Enum, Copy, Clone, Eq, PartialEq, Debug)]
+#[graphql(name = "TenantStanding")]
+pub enum StandingValue {
+    Active,
+    /// Members read; every mutation is refused `TENANT_SUSPENDED`.
+    ReadOnly,
+    /// Every operation of its members is refused `TENANT_SUSPENDED`; its
+    /// sockets close and its webhooks wait.
+    Suspended,
+}
+
+impl From<Standing> for StandingValue {
+    fn from(s: Standing) -> Self {
+        match s {
+            Standing::Active => Self::Active,
+            Standing::ReadOnly => Self::ReadOnly,
+            Standing::Suspended => Self::Suspended,
+        }
+    }
+}
+
+#[derive(Enum, Copy, Clone, Eq, PartialEq, Debug)]
+#[graphql(name = "TenantStrategy")]
+pub enum StrategyValue {
+    Row,
+    Schema,
+    Database,
+}
+
+impl From<Isolation> for StrategyValue {
+    fn from(i: Isolation) -> Self {
+        match i {
+            Isolation::Row => Self::Row,
+            Isolation::Schema => Self::Schema,
+            Isolation::Database => Self::Database,
+        }
+    }
+}
+
+pub struct AdminTenant(TenantSummary);
+
+/// A tenant as operators see it.
+#[Object(name = "Tenant")]
+impl AdminTenant {
+    async fn id(&self) -> ID {
+        to_id(self.0.tenant.id.as_uuid())
+    }
+    async fn slug(&self) -> &str {
+        self.0.tenant.slug.as_str()
+    }
+    async fn name(&self) -> &str {
+        self.0.tenant.name.as_str()
+    }
+    /// How its data is kept apart: rows of shared tables, a schema, or a database.
+    async fn strategy(&self) -> StrategyValue {
+        self.0.tenant.isolation.into()
+    }
+    /// The database server of a database tenant.
+    async fn placement(&self) -> Option<&str> {
+        self.0.placement.as_deref()
+    }
+    async fn members(&self) -> u64 {
+        self.0.members
+    }
+    async fn standing(&self) -> StandingValue {
+        self.0.tenant.standing.into()
+    }
+    /// When an operator last changed `standing`.
+    async fn standing_since(&self) -> Option<DateTime<Utc>> {
+        self.0.tenant.standing_since
+    }
+    /// Made by the fixture endpoint of a test deployment.
+    async fn fixture(&self) -> bool {
+        self.0.tenant.fixture
+    }
+    async fn created_at(&self) -> DateTime<Utc> {
+        self.0.tenant.created_at
+    }
+}
+
+pub struct AdminQuery;
+
+#[Object]
+impl AdminQuery {
+    /// Every tenant, by slug; `search` matches a part of the slug or name.
+    async fn tenants(
+        &self,
+        ctx: &Context<'_>,
+        #[graphql(default = 20)] first: i32,
+        after: Option<String>,
+        search: Option<String>,
+    ) -> ApiResult<Connection<String, AdminTenant>> {
+        operator(ctx)?;
+        let first = u64::try_from(first.clamp(1, 100)).unwrap_or(20);
+        let (search, after) = (
+            search
+                .as_deref()
+                .map(SearchTerm::parse)
+                .transpose()
+                .at("search"),
+            after
+                .as_deref()
+                .map(TenantSlug::parse)
+                .transpose()
+                .at("after"),
+        );
+        let (search, after) = domain::validate::AllValid::all_valid((search, after))?;
+        let page = services(ctx)
+            .operations()
+            .tenants(search.flatten().as_ref(), after.as_ref(), first)
+            .await?;
+        let mut conn = Connection::new(after.is_some(), page.has_more);
+        conn.edges.extend(
+            page.items
+                .into_iter()
+                .map(|t| Edge::new(t.tenant.slug.as_str().to_owned(), AdminTenant(t))),
+        );
+        Ok(conn)
+    }
+
+    /// One tenant by id.
+    async fn tenant(&self, ctx: &Context<'_>, id: ID) -> ApiResult<AdminTenant> {
+        operator(ctx)?;
+        Ok(AdminTenant(
+            services(ctx).operations().tenant(tenant_id(&id)?).await?,
+        ))
+    }
+}
+
+pub struct AdminMutation;
+
+#[Object]
+impl AdminMutation {
+    /// Suspends a tenant: its members are refused `TENANT_SUSPENDED` on every
+    /// operation (only on writes with `readsAllowed`), its sockets close and
+    /// its webhooks wait. Nothing is deleted. Every node follows within a
+    /// second. Written to the tenant's audit log with you as actor.
+    async fn suspend_tenant(
+        &self,
+        ctx: &Context<'_>,
+        id: ID,
+        #[graphql(default = false)] reads_allowed: bool,
+        reason: Option<String>,
+    ) -> ApiResult<AdminTenant> {
+        let op = operator(ctx)?;
+        let standing = if reads_allowed {
+            Standing::ReadOnly
+        } else {
+            Standing::Suspended
+        };
+        Ok(AdminTenant(
+            services(ctx)
+                .operations()
+                .set_standing(op, tenant_id(&id)?, standing, reason.as_deref())
+                .await?,
+        ))
+    }
+
+    /// Ends a suspension; audited like it.
+    async fn resume_tenant(
+        &self,
+        ctx: &Context<'_>,
+        id: ID,
+        reason: Option<String>,
+    ) -> ApiResult<AdminTenant> {
+        let op = operator(ctx)?;
+        Ok(AdminTenant(
+            services(ctx)
+                .operations()
+                .set_standing(op, tenant_id(&id)?, Standing::Active, reason.as_deref())
+                .await?,
+        ))
+    }
+}

@@ -232,3 +232,63 @@ async fn create_a_database_tenant_then_move_it_to_row() {
     assert_eq!(files, 0, "a tenant never made leaves no database");
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+/// The operator role comes from the command line only; the endpoint follows
+/// the list on every request.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn operators_are_granted_listed_and_removed() {
+    let file = std::env::temp_dir().join(format!("tenantry-cli-{}.db", uuid::Uuid::new_v4()));
+    let db = format!("sqlite://{}?mode=rwc", file.display());
+    let base = serve(&db).await;
+    let f: serde_json::Value = reqwest::Client::new()
+        .post(format!("{base}/_fixtures/tenants"))
+        .header("x-fixtures-secret", "cli-fixtures-secret-0123456789abcdef")
+        .json(&serde_json::json!({ "users": [{ "role": "owner" }], "projects": 0 }))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let email = f["users"][0]["email"].as_str().unwrap().to_owned();
+    let token = f["users"][0]["accessToken"].as_str().unwrap().to_owned();
+    let admin = async || -> serde_json::Value {
+        reqwest::Client::new()
+            .post(format!("{base}/admin/graphql"))
+            .bearer_auth(&token)
+            .json(&serde_json::json!({ "query": "{ tenants { edges { node { slug } } } }" }))
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap()
+    };
+    assert_eq!(
+        admin().await["errors"][0]["extensions"]["code"],
+        "FORBIDDEN"
+    );
+
+    let (ok, out) = tenantry(&db, &["operators", "add", "nobody@example.test"]);
+    assert!(!ok && out.contains("nobody@example.test"), "{out}");
+    let (ok, out) = tenantry(&db, &["operators", "add", &email]);
+    assert!(ok && out.contains("is an operator"), "{out}");
+    let (ok, out) = tenantry(&db, &["operators", "list"]);
+    assert!(ok && out.contains(&email), "{out}");
+    let body = admin().await;
+    assert!(body["errors"].is_null(), "{body}");
+    assert_eq!(
+        body["data"]["tenants"]["edges"][0]["node"]["slug"],
+        f["tenant"]["slug"]
+    );
+
+    let (ok, out) = tenantry(&db, &["operators", "remove", &email]);
+    assert!(ok && out.contains("no longer an operator"), "{out}");
+    assert_eq!(
+        admin().await["errors"][0]["extensions"]["code"],
+        "FORBIDDEN"
+    );
+    for suffix in ["", "-wal", "-shm"] {
+        let _ = std::fs::remove_file(format!("{}{suffix}", file.display()));
+    }
+}

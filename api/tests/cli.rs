@@ -40,6 +40,20 @@ async fn serve(db: &str) -> String {
     base
 }
 
+/// A fixture tenant with its owner, from the server at `base`.
+async fn owner_fixture(base: &str) -> serde_json::Value {
+    reqwest::Client::new()
+        .post(format!("{base}/_fixtures/tenants"))
+        .header("x-fixtures-secret", "cli-fixtures-secret-0123456789abcdef")
+        .json(&serde_json::json!({ "users": [{ "role": "owner" }], "projects": 0 }))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap()
+}
+
 #[test]
 fn migrate_then_list_tenants() {
     let file = std::env::temp_dir().join(format!("tenantry-cli-{}.db", uuid::Uuid::new_v4()));
@@ -153,16 +167,7 @@ async fn create_a_database_tenant_then_move_it_to_row() {
     let db = format!("sqlite://{}/main.db?mode=rwc", dir.display());
     let base = serve(&db).await;
     // An account to own the new tenant.
-    let f: serde_json::Value = reqwest::Client::new()
-        .post(format!("{base}/_fixtures/tenants"))
-        .header("x-fixtures-secret", "cli-fixtures-secret-0123456789abcdef")
-        .json(&serde_json::json!({ "users": [{ "role": "owner" }], "projects": 0 }))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let f = owner_fixture(&base).await;
     let owner = f["users"][0]["email"].as_str().unwrap().to_owned();
 
     let (ok, out) = tenantry(
@@ -240,16 +245,7 @@ async fn operators_are_granted_listed_and_removed() {
     let file = std::env::temp_dir().join(format!("tenantry-cli-{}.db", uuid::Uuid::new_v4()));
     let db = format!("sqlite://{}?mode=rwc", file.display());
     let base = serve(&db).await;
-    let f: serde_json::Value = reqwest::Client::new()
-        .post(format!("{base}/_fixtures/tenants"))
-        .header("x-fixtures-secret", "cli-fixtures-secret-0123456789abcdef")
-        .json(&serde_json::json!({ "users": [{ "role": "owner" }], "projects": 0 }))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let f = owner_fixture(&base).await;
     let email = f["users"][0]["email"].as_str().unwrap().to_owned();
     let token = f["users"][0]["accessToken"].as_str().unwrap().to_owned();
     let admin = async || -> serde_json::Value {

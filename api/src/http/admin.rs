@@ -4,7 +4,7 @@
 //! revoked operator is refused at once.
 
 use super::AppState;
-use super::graphql::{bearer, http_error, is_json, request_id};
+use super::graphql::{bearer, http_error, is_json, request_id, within};
 use crate::graphql::error::{ApiError, code};
 use crate::graphql::limits::finish_errors;
 use async_graphql::ServerError;
@@ -60,17 +60,7 @@ pub async fn post(
     };
     tracing::Span::current().record("user_id", tracing::field::display(operator.user_id));
     let timeout = Duration::from_secs(state.settings.graphql.execution_timeout_secs);
-    let run = state.admin_schema.execute(request.data(operator));
-    let mut response = match tokio::time::timeout(timeout, run).await {
-        Ok(r) => r,
-        Err(_) => {
-            let mut e = ServerError::new("the request took too long and was stopped", None);
-            e.extensions
-                .get_or_insert_with(Default::default)
-                .set("code", code::TIMEOUT);
-            async_graphql::Response::from_errors(vec![e])
-        }
-    };
+    let mut response = within(timeout, state.admin_schema.execute(request.data(operator))).await;
     finish_errors(&mut response.errors, &request_id);
     Json(response).into_response()
 }

@@ -117,6 +117,24 @@ fn prepare(state: &AppState, mut request: async_graphql::Request) -> Prepared {
     (request, done)
 }
 
+/// Runs an execution for at most `timeout`; past it, a `TIMEOUT` error.
+/// Dropping a timed-out execution drops its open transaction, which rolls back.
+pub(super) async fn within(
+    timeout: Duration,
+    execution: impl Future<Output = async_graphql::Response>,
+) -> async_graphql::Response {
+    match tokio::time::timeout(timeout, execution).await {
+        Ok(r) => r,
+        Err(_) => {
+            let mut e = ServerError::new("the request took too long and was stopped", None);
+            e.extensions
+                .get_or_insert_with(Default::default)
+                .set("code", code::TIMEOUT);
+            async_graphql::Response::from_errors(vec![e])
+        }
+    }
+}
+
 /// Executes each request of a batch with its own per-request data; `single`
 /// answers with one response rather than an array.
 async fn execute(
@@ -162,18 +180,7 @@ async fn execute(
             .data(client)
             .data(PermissionMemo::default());
         let start = Instant::now();
-        // Dropping a timed-out execution drops its open transaction, which rolls back.
-        let mut response = match tokio::time::timeout(timeout, state.schema.execute(request)).await
-        {
-            Ok(r) => r,
-            Err(_) => {
-                let mut e = ServerError::new("the request took too long and was stopped", None);
-                e.extensions
-                    .get_or_insert_with(Default::default)
-                    .set("code", code::TIMEOUT);
-                async_graphql::Response::from_errors(vec![e])
-            }
-        };
+        let mut response = within(timeout, state.schema.execute(request)).await;
         finish_errors(&mut response.errors, request_id);
         record_operation(
             operation.as_deref(),

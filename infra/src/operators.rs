@@ -6,6 +6,7 @@ use crate::authz::store::{finish_change, write_tx};
 use crate::entities::{membership, operator, tenant, user};
 use crate::errors::DbResultExt;
 use crate::identity::tenant_to_domain;
+use crate::tenancy::contains_pattern;
 use crate::users::user_to_domain;
 use async_trait::async_trait;
 use domain::audit::{AuditAction, AuditRecord, AuditValue};
@@ -15,7 +16,7 @@ use domain::operator::{OperatorContext, Operators, TenantSummary};
 use domain::page::Page;
 use domain::values::{Email, SearchTerm, TenantSlug};
 use domain::{Error, Result, TenantId, UserId};
-use sea_orm::sea_query::{Expr, ExprTrait, Func, LikeExpr};
+use sea_orm::sea_query::{Expr, ExprTrait, Func};
 use sea_orm::{
     ActiveModelTrait, ActiveValue::Set, ColumnTrait, Condition, DatabaseConnection, EntityTrait,
     PaginatorTrait, QueryFilter, QueryOrder, QuerySelect,
@@ -67,14 +68,6 @@ impl SqlOperators {
             })
             .collect()
     }
-}
-
-fn contains(term: &str) -> LikeExpr {
-    let escaped = term
-        .replace('\\', "\\\\")
-        .replace('%', "\\%")
-        .replace('_', "\\_");
-    LikeExpr::new(format!("%{escaped}%")).escape('\\')
 }
 
 #[async_trait]
@@ -144,11 +137,11 @@ impl Operators for SqlOperators {
                 Condition::any()
                     .add(
                         Expr::expr(Func::lower(Expr::col(tenant::Column::Slug)))
-                            .like(contains(term.as_str())),
+                            .like(contains_pattern(term.as_str())),
                     )
                     .add(
                         Expr::expr(Func::lower(Expr::col(tenant::Column::Name)))
-                            .like(contains(term.as_str())),
+                            .like(contains_pattern(term.as_str())),
                     ),
             );
         }

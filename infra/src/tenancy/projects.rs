@@ -34,7 +34,7 @@ fn to_domain(r: row::Model) -> Result<Project> {
 }
 
 /// `%term%` for LIKE, with the term's own wildcards escaped.
-pub(super) fn contains_pattern(term: &str) -> LikeExpr {
+pub(crate) fn contains_pattern(term: &str) -> LikeExpr {
     let escaped = term
         .replace('\\', "\\\\")
         .replace('%', "\\%")

@@ -220,14 +220,13 @@ fn budgets(redis: Option<redis::aio::ConnectionManager>, s: &Settings) -> Limite
 }
 
 /// Every request's rates (see [`http::request_rates`]).
-fn request_rates(platform: &Platform, services: &Services, s: &Settings) -> Arc<RequestRates> {
+fn request_rates(services: &Services, s: &Settings) -> Arc<RequestRates> {
     // Fairness, not security: a Redis outage must neither stop every request
     // nor lift the rates, so each node then limits by itself.
     let make = limiters(services.redis.clone(), s, true);
     let rates = &s.rate_limit.requests;
     Arc::new(RequestRates::new(
         rates.clone(),
-        Arc::new(platform.tenant_rates(Duration::from_secs(rates.tenant_rates_ttl_secs))),
         Arc::new(move |name: &str, per_second: u32| make(name, per_second, Duration::from_secs(1))),
     ))
 }
@@ -298,6 +297,7 @@ pub fn services(platform: &Platform, s: &Settings) -> anyhow::Result<Services> {
             default: s.tenancy.default_isolation,
             choosable: s.tenancy.self_service.isolations.clone(),
             max_owned: s.tenancy.self_service.max_owned_tenants,
+            plans: Arc::new(crate::plans::catalog(s)?),
         },
         session_policy: SessionPolicy {
             absolute: chrono::Duration::seconds(s.auth.refresh_absolute_secs),
@@ -401,7 +401,7 @@ impl Application {
             None => None,
         };
         let gate = Arc::new(graphql::cost::Gate::new(&schema.sdl(), &settings.graphql));
-        let request_rates = request_rates(&platform, &services, &settings);
+        let request_rates = request_rates(&services, &settings);
         let state = AppState {
             schema,
             admin_schema: graphql::admin::build(services.clone(), settings.introspection()),

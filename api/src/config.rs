@@ -44,6 +44,7 @@ pub struct Settings {
     pub log: LogSettings,
     pub metrics: MetricsSettings,
     pub housekeeping: HousekeepingSettings,
+    pub plans: crate::plans::PlanSettings,
     #[serde(default)]
     pub fixtures: FixturesSettings,
 }
@@ -235,8 +236,6 @@ pub struct RequestRateSettings {
     pub user_per_second: u32,
     /// Requests without a token, per client address.
     pub anonymous_per_second: u32,
-    /// How long a node believes a tenant's own rates once read.
-    pub tenant_rates_ttl_secs: u64,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -578,6 +577,7 @@ impl Settings {
         {
             anyhow::bail!("configuration: housekeeping intervals must be at least 1 s");
         }
+        crate::plans::catalog(self)?;
         let sub = &self.subscriptions;
         if sub.max_per_socket == 0
             || sub.max_per_user == 0

@@ -8,6 +8,7 @@ pub mod graphql;
 pub mod http;
 pub mod jobs;
 pub mod operators;
+pub mod plans;
 pub mod services;
 pub mod telemetry;
 pub mod tenants;

@@ -267,8 +267,8 @@ pub async fn delete(settings: &Settings, key: &str, yes: bool) -> anyhow::Result
 }
 
 /// Shows a tenant's own request rates, after setting those given (`0` puts
-/// one back to the deployment's default). Nodes apply a change within
-/// `rate_limit.requests.tenant_rates_ttl_secs`.
+/// one back to its plan's). Every node applies a change through the change
+/// feed, within `authz.poll_interval_ms` (at once with Redis).
 ///
 /// # Errors
 /// An unknown tenant, or when the database cannot be written.
@@ -281,7 +281,7 @@ pub async fn rates(
     use domain::ports::TenantRates as _;
     let platform = platform(settings).await?;
     let tenant = find(&platform, key).await?;
-    let store = platform.tenant_rates(std::time::Duration::ZERO);
+    let store = platform.tenant_rates();
     let mut rates = store.request_rates(tenant.id).await?;
     if tenant_work.is_some() || per_user.is_some() {
         let own = |v: Option<u32>, old: Option<u32>| v.map_or(old, |n| (n > 0).then_some(n));
@@ -289,17 +289,21 @@ pub async fn rates(
         rates.per_user = own(per_user, rates.per_user);
         store.set_request_rates(tenant.id, rates).await?;
     }
-    let defaults = &settings.rate_limit.requests;
+    let plans = crate::plans::catalog(settings)?;
+    let plan = plans.entitlements(&domain::plan::Terms {
+        plan: tenant.terms.plan.clone(),
+        ..Default::default()
+    });
     let show = |v: Option<u32>, default: u32| match v {
         Some(n) => format!("{n}/s (its own)"),
-        None => format!("{default}/s (default)"),
+        None => format!("{default}/s (plan {})", plan.plan),
     };
     println!(
         "tenant {} ({}): database work {}, per member {}",
         tenant.slug,
         tenant.id,
-        show(rates.tenant_work, defaults.tenant_work_per_second),
-        show(rates.per_user, defaults.user_per_second),
+        show(rates.tenant_work, plan.limits.tenant_work_per_second),
+        show(rates.per_user, plan.limits.user_per_second),
     );
     Ok(())
 }

@@ -134,12 +134,18 @@ async fn export_then_delete_a_tenant() {
 
     // A tenant's own request rates: shown, set, and put back to the default.
     let (ok, out) = tenantry(&db, &["tenants", "rates", &slug]);
-    assert!(ok && out.contains("database work 500/s (default)"), "{out}");
+    assert!(
+        ok && out.contains("database work 500/s (plan standard)"),
+        "{out}"
+    );
     let (ok, out) = tenantry(&db, &["tenants", "rates", &slug, "--tenant-work", "50"]);
     assert!(ok && out.contains("database work 50/s (its own)"), "{out}");
-    assert!(out.contains("per member 20/s (default)"), "{out}");
+    assert!(out.contains("per member 20/s (plan standard)"), "{out}");
     let (ok, out) = tenantry(&db, &["tenants", "rates", &id, "--tenant-work", "0"]);
-    assert!(ok && out.contains("database work 500/s (default)"), "{out}");
+    assert!(
+        ok && out.contains("database work 500/s (plan standard)"),
+        "{out}"
+    );
 
     let (ok, out) = tenantry(&db, &["tenants", "delete", &slug]);
     assert!(!ok && out.contains("--yes"), "{out}");

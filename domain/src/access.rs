@@ -11,6 +11,11 @@ use crate::ports::{AccessStore, Member, MemberChange, MemberState};
 use crate::tenancy::TenantContext;
 use crate::validate::{AllValid, AtField, Invalid};
 
+/// The feature flag that lets a tenant make and change its own roles (its
+/// plan's, or turned on by an operator). Roles made before it went off keep
+/// working; only creating and changing them is refused.
+pub const CUSTOM_ROLES: &str = "custom-roles";
+
 pub struct Access<'a> {
     pub store: &'a dyn AccessStore,
     pub ctx: &'a TenantContext,
@@ -59,6 +64,7 @@ impl Access<'_> {
     /// [`Error::Invalid`] on `name` or `permissions`; [`Error::Forbidden`] for
     /// a permission the caller lacks; [`Error::Conflict`] on `name` if taken.
     pub async fn create_role(&self, name: &str, permissions: &[String]) -> Result<Role> {
+        self.ctx.entitlements().require(CUSTOM_ROLES)?;
         let (name, permissions) = (
             RoleName::parse_custom(name).at("name"),
             parse_permissions(permissions).at("permissions"),
@@ -83,6 +89,7 @@ impl Access<'_> {
     /// As [`Self::create_role`]; [`Error::Invalid`] on `name` for a default
     /// role; [`Error::NotFound`] for an unknown one.
     pub async fn update_role(&self, name: &str, permissions: &[String]) -> Result<Role> {
+        self.ctx.entitlements().require(CUSTOM_ROLES)?;
         let permissions = parse_permissions(permissions)
             .at("permissions")
             .map_err(|e| Error::Invalid(vec![e]))?;

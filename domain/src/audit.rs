@@ -20,6 +20,10 @@ pub enum AuditAction {
     TenantUpdated,
     /// An operator changed the tenant's standing (suspended, read-only, resumed).
     TenantStanding,
+    /// An operator gave the tenant another plan.
+    TenantPlan,
+    /// An operator turned one of the tenant's own feature flags on or off.
+    TenantFeature,
 }
 
 impl AuditAction {
@@ -36,6 +40,8 @@ impl AuditAction {
             Self::TenantMoved => "tenant.moved",
             Self::TenantUpdated => "tenant.updated",
             Self::TenantStanding => "tenant.standing_changed",
+            Self::TenantPlan => "tenant.plan_changed",
+            Self::TenantFeature => "tenant.feature_changed",
         }
     }
 }

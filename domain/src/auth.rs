@@ -49,6 +49,8 @@ pub struct TenantPolicy {
     pub choosable: Vec<Isolation>,
     /// Tenants one user may own at once, the sign-up's included.
     pub max_owned: u32,
+    /// The plans tenants are held to.
+    pub plans: std::sync::Arc<crate::plan::Plans>,
 }
 
 impl TenantPolicy {
@@ -59,6 +61,7 @@ impl TenantPolicy {
             default,
             choosable: Vec::new(),
             max_owned: 5,
+            plans: std::sync::Arc::new(crate::plan::Plans::single(crate::plan::Limits::UNLIMITED)),
         }
     }
 
@@ -370,7 +373,7 @@ impl Auth<'_> {
             .membership(claims.user_id, claims.tenant_id)
             .await?
             .ok_or(Error::Unauthenticated("not a member of this tenant"))?;
-        TenantContext::for_member(&claims, &membership)
+        TenantContext::for_member(&claims, &membership, &self.tenants.plans)
     }
 
     /// The user a token was issued to, whatever its tenant: for the operator

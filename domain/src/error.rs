@@ -84,6 +84,14 @@ pub enum Error {
     /// An operator suspended the tenant (for writes only, or for everything).
     #[error("this tenant is suspended; its owners can ask the operators why")]
     TenantSuspended,
+    /// The tenant's plan allows no more of this (see [`crate::plan`]).
+    #[error(
+        "your tenant's plan allows at most {max} {limit}; delete some or ask for a larger plan"
+    )]
+    LimitReached { limit: &'static str, max: u32 },
+    /// The tenant does not have this feature flag (its plan's or its own).
+    #[error("your tenant's plan does not include {0}")]
+    FeatureOff(&'static str),
     /// Anything else: a bug or an infrastructure failure. Never shown to clients.
     #[error("unexpected error: {0}")]
     Unexpected(#[source] Box<dyn std::error::Error + Send + Sync>),

@@ -26,6 +26,8 @@ pub struct Tenant {
     pub standing: Standing,
     /// When an operator last changed `standing`.
     pub standing_since: Option<DateTime<Utc>>,
+    /// Its plan, own rates and own features.
+    pub terms: crate::plan::Terms,
 }
 
 /// Whether a tenant may be used. Only operators change it; nothing is
@@ -130,6 +132,8 @@ pub struct Membership {
     pub role: RoleName,
     /// The tenant's, read with the membership (and cached with it).
     pub standing: Standing,
+    /// The tenant's too, read and cached likewise.
+    pub terms: crate::plan::Terms,
 }
 
 /// Claims of an access token whose signature, expiry, issuer and audience were

@@ -10,6 +10,7 @@ use crate::budgets::spend;
 use crate::error::{Entity, Error, Result};
 use crate::identity::RoleName;
 use crate::ids::{TenantId, UserId};
+use crate::plan::room_for;
 use crate::ports::{AccessStore, Mailer, Tenancy, TxMode};
 use crate::tenancy::TenantContext;
 use crate::validate::{AllValid, AtField, Invalid};
@@ -167,6 +168,7 @@ impl Invitations<'_> {
         {
             return Err(Error::conflict("email", "already a member of this tenant"));
         }
+        let members = self.auth.identity.member_ids(ctx.tenant_id()).await?.len() as u64;
         let token = self.new_token(ctx.tenant_id());
         let now = Utc::now();
         let invitation = Invitation {
@@ -182,6 +184,18 @@ impl Invitations<'_> {
             email_attempts: 0,
         };
         let tx = self.tenancy.begin(ctx, TxMode::Write).await?;
+        // Each pending invitation is a member to be: the plan counts it.
+        let pending = tx
+            .pending_invitations()
+            .await?
+            .iter()
+            .filter(|i| i.expires_at > now)
+            .count() as u64;
+        room_for(
+            "members",
+            ctx.entitlements().limits.members,
+            members + pending,
+        )?;
         tx.create_invitation(&invitation, &self.auth.tokens.refresh_hash(&token))
             .await?;
         tx.commit().await?;
@@ -379,6 +393,19 @@ impl Invitations<'_> {
         if invitation.accepted_at.is_some() || invitation.expires_at <= Utc::now() {
             return Err(bad());
         }
+        // Counted when it was made; checked again in case the plan shrank since.
+        let max = self
+            .auth
+            .tenants
+            .plans
+            .entitlements(&tenant.terms)
+            .limits
+            .members;
+        room_for(
+            "members",
+            max,
+            self.auth.identity.member_ids(tenant.id).await?.len() as u64,
+        )?;
         let user = match self.auth.identity.credentials(&invitation.email).await? {
             Some((user, hash)) => {
                 // A password check like a sign-in's, on the same account budget.

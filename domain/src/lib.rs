@@ -17,6 +17,7 @@ pub mod invitation;
 pub mod lifecycle;
 pub mod operator;
 pub mod page;
+pub mod plan;
 pub mod ports;
 pub mod project;
 pub mod rates;

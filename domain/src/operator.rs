@@ -9,6 +9,7 @@ use crate::error::{Error, Result};
 use crate::identity::{Standing, Tenant, User};
 use crate::ids::{TenantId, UserId};
 use crate::page::Page;
+use crate::plan::{Feature, PlanName};
 use crate::values::{Email, SearchTerm, TenantSlug};
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
@@ -26,6 +27,14 @@ pub struct TenantSummary {
     /// The database server of a database tenant.
     pub placement: Option<String>,
     pub members: u64,
+}
+
+/// A change of what a tenant is allowed.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum TermsChange {
+    Plan(PlanName),
+    /// One of its own feature flags, on or off.
+    Feature(Feature, bool),
 }
 
 /// The operator list and the directory of tenants as operators use it.
@@ -61,6 +70,30 @@ pub trait Operators: Send + Sync {
         standing: Standing,
         reason: Option<&str>,
     ) -> Result<TenantSummary>;
+    /// Changes the tenant's plan or one of its feature flags, audited and
+    /// told to every node like a standing change.
+    ///
+    /// # Errors
+    /// `Invalid` on `feature` past [`crate::plan::MAX_OWN_FEATURES`].
+    async fn change_terms(
+        &self,
+        operator: &OperatorContext,
+        tenant: TenantId,
+        change: &TermsChange,
+        reason: Option<&str>,
+    ) -> Result<TenantSummary>;
+}
+
+/// A reason as recorded: trimmed, none when empty.
+///
+/// # Errors
+/// `BAD_USER_INPUT` on `reason` over 500 characters.
+fn recorded_reason(reason: Option<&str>) -> Result<Option<&str>> {
+    let reason = reason.map(str::trim).filter(|r| !r.is_empty());
+    if reason.is_some_and(|r| r.chars().count() > 500) {
+        return Err(Error::invalid("reason", "must be at most 500 characters"));
+    }
+    Ok(reason)
 }
 
 /// The operator use cases.
@@ -103,12 +136,42 @@ impl Operations<'_> {
         standing: Standing,
         reason: Option<&str>,
     ) -> Result<TenantSummary> {
-        let reason = reason.map(str::trim).filter(|r| !r.is_empty());
-        if reason.is_some_and(|r| r.chars().count() > 500) {
-            return Err(Error::invalid("reason", "must be at most 500 characters"));
-        }
         self.operators
-            .set_standing(operator, tenant, standing, reason)
+            .set_standing(operator, tenant, standing, recorded_reason(reason)?)
+            .await
+    }
+
+    /// # Errors
+    /// `BAD_USER_INPUT` on `plan` for a name the catalog does not have, or
+    /// on `reason`.
+    pub async fn set_plan(
+        &self,
+        operator: &OperatorContext,
+        tenant: TenantId,
+        plan: &str,
+        why: Option<&str>,
+    ) -> Result<TenantSummary> {
+        let plan = self.auth.tenants.plans.named(plan)?.name.clone();
+        let why = recorded_reason(why)?;
+        self.operators
+            .change_terms(operator, tenant, &TermsChange::Plan(plan), why)
+            .await
+    }
+
+    /// # Errors
+    /// `BAD_USER_INPUT` on `feature` for a bad name, or on `reason`.
+    pub async fn set_feature(
+        &self,
+        operator: &OperatorContext,
+        tenant: TenantId,
+        feature: &str,
+        on: bool,
+        why: Option<&str>,
+    ) -> Result<TenantSummary> {
+        let change = TermsChange::Feature(Feature::parse(feature)?, on);
+        let why = recorded_reason(why)?;
+        self.operators
+            .change_terms(operator, tenant, &change, why)
             .await
     }
 }

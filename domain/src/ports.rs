@@ -56,6 +56,14 @@ pub trait TenantTx:
 {
     fn context(&self) -> &TenantContext;
 
+    /// Rows of `what` this tenant stores (deleted ones included until they
+    /// are purged), counted up to `up_to`.
+    async fn stored(&self, what: crate::plan::Stored, up_to: u32) -> Result<u64>;
+
+    /// Makes other transactions that take this lock for `what` wait until this
+    /// one ends, so a create and its count cannot interleave with another's.
+    async fn lock_stored(&self, what: crate::plan::Stored) -> Result<()>;
+
     /// Deletes every tenant-plane row of this tenant (tasks, projects,
     /// invitations, idempotency keys). Returns how many rows went.
     async fn purge(&self) -> Result<u64>;

@@ -9,6 +9,7 @@ use crate::events::{Event, EventType};
 use crate::ids::{ProjectId, TenantId};
 use crate::page::{Cursor, Keyed, SortValue};
 use crate::page::{Page, PageQuery};
+use crate::plan::{Stored, still_within};
 use crate::ports::{Created, Tenancy, TxMode};
 use crate::tenancy::TenantContext;
 use crate::validate::{AllValid, AtField};
@@ -153,8 +154,11 @@ impl Projects<'_> {
         let new = NewProject::parse(input)?;
         let key = IdempotencyKey::parse_optional(key)?;
         let tx = self.tenancy.begin(self.ctx, TxMode::Write).await?;
+        // Projects are made rarely: creates take turns, so the limit is exact.
+        tx.lock_stored(Stored::Projects).await?;
         let project = match tx.create_project(&new, key.as_ref()).await? {
             Created::New(p) => {
+                still_within(&*tx, Stored::Projects).await?;
                 tx.record_event(&Event::project(EventType::ProjectCreated, &p))
                     .await?;
                 p

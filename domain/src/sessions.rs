@@ -304,6 +304,7 @@ mod tests {
                 isolation: Isolation::Row,
                 role: RoleName::new(RoleName::MEMBER),
                 standing: crate::identity::Standing::Active,
+                terms: crate::plan::Terms::default(),
             }))
         }
         async fn memberships_of(&self, _: UserId) -> Result<Vec<(Membership, Tenant)>> {
@@ -479,6 +480,7 @@ mod tests {
                 fixture: false,
                 standing: crate::identity::Standing::Active,
                 standing_since: None,
+                terms: crate::plan::Terms::default(),
             };
             Self {
                 sessions: Sessions {

@@ -7,6 +7,7 @@ use crate::identity::User;
 use crate::ids::{ProjectId, TaskId, TenantId, UserId};
 use crate::page::{Cursor, Keyed, SortValue};
 use crate::page::{Page, PageQuery};
+use crate::plan::{Stored, still_within};
 use crate::ports::{Created, Memberships, Tenancy, TxMode};
 use crate::tenancy::TenantContext;
 use crate::validate::{AllValid, AtField, Invalid};
@@ -281,6 +282,9 @@ impl Tasks<'_> {
         let tx = self.tenancy.begin(self.ctx, TxMode::Write).await?;
         let task = match tx.create_task(&new, key.as_ref()).await? {
             Created::New(t) => {
+                // Not taking turns (tasks are the hot path): creates in flight
+                // at once may each pass the limit by one.
+                still_within(&*tx, Stored::Tasks).await?;
                 tx.record_event(&Event::task(EventType::TaskCreated, &t))
                     .await?;
                 t

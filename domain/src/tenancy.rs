@@ -5,8 +5,10 @@
 use crate::error::{Error, Result};
 use crate::identity::{AccessClaims, ExternalSession, Membership, RoleName, Standing};
 use crate::ids::{SessionId, TenantId, UserId};
+use crate::plan::{Entitlements, Plans};
 use std::fmt;
 use std::str::FromStr;
+use std::sync::Arc;
 
 /// Where a tenant's rows live (see DESIGN.md, Tenancy).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
@@ -96,6 +98,8 @@ pub struct TenantContext {
     principal: Principal,
     /// The tenant is suspended for writes (see [`crate::identity::Standing`]).
     read_only: bool,
+    /// Its plan's limits and features, with its own over them.
+    entitlements: Arc<Entitlements>,
 }
 
 impl TenantContext {
@@ -105,7 +109,11 @@ impl TenantContext {
     /// [`Error::Unauthenticated`] when the membership is not the one the claims
     /// name (another user or another tenant): a token is for one tenant only;
     /// [`Error::TenantSuspended`] when an operator suspended the tenant.
-    pub fn for_member(claims: &AccessClaims, membership: &Membership) -> Result<Self> {
+    pub fn for_member(
+        claims: &AccessClaims,
+        membership: &Membership,
+        plans: &Plans,
+    ) -> Result<Self> {
         if claims.user_id != membership.user_id || claims.tenant_id != membership.tenant_id {
             return Err(Error::Unauthenticated("token does not match a membership"));
         }
@@ -114,6 +122,7 @@ impl TenantContext {
         }
         Ok(Self {
             read_only: membership.standing == Standing::ReadOnly,
+            entitlements: plans.entitlements(&membership.terms),
             tenant_id: membership.tenant_id,
             isolation: membership.isolation,
             principal: Principal::Member {
@@ -133,6 +142,7 @@ impl TenantContext {
             isolation,
             principal: Principal::Invitee,
             read_only: false,
+            entitlements: Arc::new(Entitlements::unlimited()),
         }
     }
 
@@ -143,6 +153,7 @@ impl TenantContext {
             isolation,
             principal: Principal::System,
             read_only: false,
+            entitlements: Arc::new(Entitlements::unlimited()),
         }
     }
 
@@ -156,6 +167,10 @@ impl TenantContext {
 
     pub fn isolation(&self) -> Isolation {
         self.isolation
+    }
+    /// What the tenant's plan allows: its limits and features.
+    pub fn entitlements(&self) -> &Entitlements {
+        &self.entitlements
     }
     pub fn principal(&self) -> &Principal {
         &self.principal
@@ -214,6 +229,13 @@ pub(crate) fn member_context(role: &str) -> TenantContext {
         isolation: crate::Isolation::Row,
         role: RoleName::new(role),
         standing: crate::identity::Standing::Active,
+        terms: crate::plan::Terms::default(),
     };
-    TenantContext::for_member(&claims, &membership).expect("a member of the claims' tenant")
+    let plan = crate::plan::Plan {
+        name: crate::plan::PlanName::parse("everything").unwrap(),
+        limits: crate::plan::Limits::UNLIMITED,
+        features: [crate::plan::Feature::parse(crate::access::CUSTOM_ROLES).unwrap()].into(),
+    };
+    let plans = crate::plan::Plans::new(plan.name.clone(), [plan]).unwrap();
+    TenantContext::for_member(&claims, &membership, &plans).expect("a member of the claims' tenant")
 }

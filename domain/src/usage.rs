@@ -1,6 +1,7 @@
 //! What a tenant holds, for its owners to see beside its limits.
 
 use crate::error::Result;
+use crate::plan::Stored;
 use crate::ports::{Memberships, Tenancy, TxMode};
 use crate::project::ProjectFilter;
 use crate::task::TaskFilter;
@@ -13,6 +14,10 @@ pub struct TenantUsage {
     pub projects: u64,
     pub tasks: u64,
     pub webhooks: u64,
+    /// Projects and tasks as the plan counts them: deleted ones included
+    /// until they are purged.
+    pub stored_projects: u64,
+    pub stored_tasks: u64,
 }
 
 /// Reads the counts in one tenant transaction (and the members from the
@@ -32,5 +37,7 @@ pub async fn usage(
         projects: tx.count_projects(&ProjectFilter::default()).await?,
         tasks: tx.count_tasks(&TaskFilter::default()).await?,
         webhooks: tx.webhooks().await?.len() as u64,
+        stored_projects: tx.stored(Stored::Projects, u32::MAX).await?,
+        stored_tasks: tx.stored(Stored::Tasks, u32::MAX).await?,
     })
 }

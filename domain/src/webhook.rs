@@ -5,6 +5,7 @@ use crate::error::{Entity, Error, Result};
 use crate::events::EventType;
 use crate::ids::{DeliveryId, EventId, TenantId, WebhookId};
 use crate::page::{Cursor, Keyed, Page, PageQuery, SortValue};
+use crate::plan::room_for;
 use crate::ports::{Tenancy, TxMode};
 use crate::tenancy::TenantContext;
 use crate::validate::{AllValid, AtField, Invalid};
@@ -299,9 +300,6 @@ impl RetryPolicy {
     }
 }
 
-/// Webhooks one tenant may have: each event is sent to each of them.
-pub const MAX_WEBHOOKS: usize = 20;
-
 /// Webhook use cases, bound to the caller's tenant.
 pub struct Webhooks<'a> {
     pub tenancy: &'a dyn Tenancy,
@@ -315,12 +313,9 @@ impl Webhooks<'_> {
         let tx = self.tenancy.begin(self.ctx, TxMode::Write).await?;
         // Concurrent creates count one after another, so the cap holds.
         tx.lock_webhooks().await?;
-        if tx.webhooks().await?.len() >= MAX_WEBHOOKS {
-            return Err(Error::invalid(
-                "url",
-                format!("a tenant may have at most {MAX_WEBHOOKS} webhooks; delete one first"),
-            ));
-        }
+        // Each event is sent to each of them.
+        let max = self.ctx.entitlements().limits.webhooks;
+        room_for("webhooks", max, tx.webhooks().await?.len() as u64)?;
         let hook = tx.create_webhook(&new).await?;
         tx.commit().await?;
         Ok(hook)

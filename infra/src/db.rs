@@ -292,11 +292,6 @@ impl Storage {
         &self.db
     }
 
-    /// Tenants' own request rates, each read believed for `fresh_for`.
-    pub(crate) fn tenant_rates(&self, fresh_for: Duration) -> crate::tenant_rates::SqlTenantRates {
-        crate::tenant_rates::SqlTenantRates::new(self.db.clone(), fresh_for)
-    }
-
     pub(crate) fn access(&self) -> crate::authz::SqlAccessStore {
         crate::authz::SqlAccessStore::new(self.db.clone(), self.engine.clone())
     }

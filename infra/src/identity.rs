@@ -154,6 +154,7 @@ pub(crate) fn tenant_to_domain(r: tenant::Model) -> Result<Tenant> {
         fixture: r.fixture,
         standing: r.standing.parse().map_err(|()| corrupt("standing"))?,
         standing_since: r.standing_since,
+        terms: crate::tenant_rates::terms_of(&r),
     })
 }
 
@@ -164,6 +165,7 @@ fn membership_to_domain(m: membership::Model, t: &Tenant) -> Membership {
         isolation: t.isolation,
         role: RoleName::new(m.role),
         standing: t.standing,
+        terms: t.terms.clone(),
     }
 }
 
@@ -191,6 +193,8 @@ async fn insert_tenant(
         fixture: Set(t.fixture),
         standing: Set(Standing::Active.as_str().to_owned()),
         standing_since: Set(None),
+        plan: Set(None),
+        features: Set(String::new()),
     };
     tenant::Entity::insert(row)
         .exec_without_returning(db)

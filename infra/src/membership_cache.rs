@@ -18,6 +18,8 @@
 use crate::authz::PolicyEngine;
 use crate::redis_conn::LogEvery;
 use domain::identity::{Membership, RoleName};
+use domain::plan::{Feature, PlanName, Terms};
+use domain::rates::RequestRates;
 use domain::{Isolation, Result, TenantId, UserId};
 use redis::aio::ConnectionManager;
 use serde::{Deserialize, Serialize};
@@ -53,20 +55,37 @@ impl Freshness for PolicyEngine {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 struct Entry {
     read_at: i64,
-    /// `(role, isolation, tenant standing)`; none for "not a member".
-    member: Option<(String, String, String)>,
+    /// None for "not a member".
+    member: Option<Member>,
+}
+
+/// A membership with what is read of its tenant beside it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+struct Member {
+    role: String,
+    isolation: String,
+    standing: String,
+    plan: Option<String>,
+    rates: (Option<u32>, Option<u32>),
+    features: Vec<String>,
 }
 
 impl Entry {
     fn new(read_at: i64, found: Option<&Membership>) -> Self {
         Self {
             read_at,
-            member: found.map(|m| {
-                (
-                    m.role.as_str().to_owned(),
-                    m.isolation.as_str().to_owned(),
-                    m.standing.as_str().to_owned(),
-                )
+            member: found.map(|m| Member {
+                role: m.role.as_str().to_owned(),
+                isolation: m.isolation.as_str().to_owned(),
+                standing: m.standing.as_str().to_owned(),
+                plan: m.terms.plan.as_ref().map(|p| p.as_str().to_owned()),
+                rates: (m.terms.rates.tenant_work, m.terms.rates.per_user),
+                features: m
+                    .terms
+                    .features
+                    .iter()
+                    .map(|f| f.as_str().to_owned())
+                    .collect(),
             }),
         }
     }
@@ -74,15 +93,29 @@ impl Entry {
     /// The lookup's answer; `None` when the entry cannot be read back (an
     /// older format, say), which counts as a miss.
     fn answer(&self, user: UserId, tenant: TenantId) -> Option<Option<Membership>> {
-        let Some((role, isolation, standing)) = &self.member else {
+        let Some(m) = &self.member else {
             return Some(None);
+        };
+        let terms = Terms {
+            plan: m.plan.as_deref().map(PlanName::parse).transpose().ok()?,
+            rates: RequestRates {
+                tenant_work: m.rates.0,
+                per_user: m.rates.1,
+            },
+            features: m
+                .features
+                .iter()
+                .map(|f| Feature::parse(f))
+                .collect::<Result<_>>()
+                .ok()?,
         };
         Some(Some(Membership {
             user_id: user,
             tenant_id: tenant,
-            isolation: isolation.parse::<Isolation>().ok()?,
-            role: RoleName::new(role.clone()),
-            standing: standing.parse().ok()?,
+            isolation: m.isolation.parse::<Isolation>().ok()?,
+            role: RoleName::new(m.role.clone()),
+            standing: m.standing.parse().ok()?,
+            terms,
         }))
     }
 }
@@ -300,6 +333,7 @@ mod tests {
             isolation: Isolation::Row,
             role: RoleName::new(role.to_owned()),
             standing: domain::identity::Standing::Active,
+            terms: Terms::default(),
         }
     }
 
@@ -413,6 +447,26 @@ mod tests {
             Some("viewer")
         );
         assert_eq!(loads.load(Ordering::SeqCst), 2);
+    }
+
+    #[test]
+    fn entries_keep_the_tenants_terms_through_redis_json() {
+        let (user, tenant) = (UserId::generate(), TenantId::generate());
+        let mut m = member(user, tenant, "owner");
+        m.terms = Terms {
+            plan: Some(PlanName::parse("pro").unwrap()),
+            rates: RequestRates {
+                tenant_work: Some(9),
+                per_user: None,
+            },
+            features: [Feature::parse("sso").unwrap()].into(),
+        };
+        let json = serde_json::to_string(&Entry::new(3, Some(&m))).unwrap();
+        let back: Entry = serde_json::from_str(&json).unwrap();
+        assert_eq!(back.answer(user, tenant), Some(Some(m)));
+        // An entry of the older format is a miss, not an error.
+        let old = r#"{"read_at":1,"member":["owner","row","active"]}"#;
+        assert!(serde_json::from_str::<Entry>(old).is_err());
     }
 
     #[test]

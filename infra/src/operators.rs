@@ -7,13 +7,15 @@ use crate::entities::{membership, operator, tenant, user};
 use crate::errors::DbResultExt;
 use crate::identity::tenant_to_domain;
 use crate::tenancy::contains_pattern;
+use crate::tenant_rates::{features_column, terms_of};
 use crate::users::user_to_domain;
 use async_trait::async_trait;
-use domain::audit::{AuditAction, AuditRecord, AuditValue};
+use domain::audit::{AuditAction, AuditRecord, AuditState, AuditValue, state};
 use domain::error::Entity as Kind;
 use domain::identity::{Standing, User};
-use domain::operator::{OperatorContext, Operators, TenantSummary};
+use domain::operator::{OperatorContext, Operators, TenantSummary, TermsChange};
 use domain::page::Page;
+use domain::plan::MAX_OWN_FEATURES;
 use domain::values::{Email, SearchTerm, TenantSlug};
 use domain::{Error, Result, TenantId, UserId};
 use sea_orm::sea_query::{Expr, ExprTrait, Func};
@@ -176,44 +178,101 @@ impl Operators for SqlOperators {
         standing: Standing,
         reason: Option<&str>,
     ) -> Result<TenantSummary> {
+        self.change_tenant(operator, id, |active, row| {
+            active.standing = Set(standing.as_str().to_owned());
+            active.standing_since = Set(Some(crate::now()));
+            Ok(AuditRecord {
+                action: AuditAction::TenantStanding,
+                target: format!("tenant:{id}"),
+                before: Some(state("standing", &row.standing)),
+                after: Some(with_reason(state("standing", standing.as_str()), reason)),
+            })
+        })
+        .await
+    }
+
+    async fn change_terms(
+        &self,
+        operator: &OperatorContext,
+        id: TenantId,
+        change: &TermsChange,
+        reason: Option<&str>,
+    ) -> Result<TenantSummary> {
+        self.change_tenant(operator, id, |active, row| match change {
+            TermsChange::Plan(plan) => {
+                active.plan = Set(Some(plan.as_str().to_owned()));
+                Ok(AuditRecord {
+                    action: AuditAction::TenantPlan,
+                    target: format!("tenant:{id}"),
+                    before: Some(state("plan", row.plan.as_deref().unwrap_or("default"))),
+                    after: Some(with_reason(state("plan", plan.as_str()), reason)),
+                })
+            }
+            TermsChange::Feature(feature, on) => {
+                let mut features = terms_of(row).features;
+                let before = features.contains(feature);
+                if *on {
+                    features.insert(feature.clone());
+                } else {
+                    features.remove(feature);
+                }
+                if features.len() > MAX_OWN_FEATURES {
+                    return Err(Error::invalid(
+                        "feature",
+                        format!("a tenant may have at most {MAX_OWN_FEATURES} features of its own"),
+                    ));
+                }
+                active.features = Set(features_column(&features));
+                let flag = |on: bool| {
+                    let mut s = state("feature", feature.as_str());
+                    s.insert("enabled".to_owned(), AuditValue::Text(on.to_string()));
+                    s
+                };
+                Ok(AuditRecord {
+                    action: AuditAction::TenantFeature,
+                    target: format!("tenant:{id}"),
+                    before: Some(flag(before)),
+                    after: Some(with_reason(flag(*on), reason)),
+                })
+            }
+        })
+        .await
+    }
+}
+
+impl SqlOperators {
+    /// One operator change of a tenant's row: locked (the lock every member
+    /// and role change of the tenant takes too), changed by `apply`, which
+    /// says what to record, audited with the operator as actor (the tenant's
+    /// owners see who did it) and told to every node, in one transaction.
+    async fn change_tenant(
+        &self,
+        operator: &OperatorContext,
+        id: TenantId,
+        apply: impl FnOnce(&mut tenant::ActiveModel, &tenant::Model) -> Result<AuditRecord>,
+    ) -> Result<TenantSummary> {
         let tx = write_tx(&self.db).await?;
-        // The row lock every member and role change of the tenant takes too.
         let row = tenant::Entity::find_by_id(id.as_uuid())
             .lock_exclusive()
             .one(&tx)
             .await
             .or_unexpected()?
             .ok_or(Error::NotFound(Kind::Tenant))?;
-        let state = |s: &str| {
-            Some(
-                [("standing".to_owned(), AuditValue::Text(s.to_owned()))]
-                    .into_iter()
-                    .chain(reason.map(|r| ("reason".to_owned(), AuditValue::Text(r.to_owned()))))
-                    .collect(),
-            )
-        };
-        let before = Some(
-            [(
-                "standing".to_owned(),
-                AuditValue::Text(row.standing.clone()),
-            )]
-            .into(),
-        );
-        let mut active: tenant::ActiveModel = row.into();
-        active.standing = Set(standing.as_str().to_owned());
-        active.standing_since = Set(Some(crate::now()));
+        let mut active: tenant::ActiveModel = row.clone().into();
+        let record = apply(&mut active, &row)?;
         active.update(&tx).await.or_unexpected()?;
-        let record = AuditRecord {
-            action: AuditAction::TenantStanding,
-            target: format!("tenant:{id}"),
-            before,
-            after: state(standing.as_str()),
-        };
-        // The operator is the actor: the tenant's owners see who did it.
         audit::write(&tx, id, Some(operator.user_id), &record)
             .await
             .or_unexpected()?;
         finish_change(tx, id.as_uuid(), self.engine.as_deref()).await?;
         self.tenant(id).await
     }
+}
+
+/// `state` with the operator's reason, when one was given.
+fn with_reason(mut s: AuditState, reason: Option<&str>) -> AuditState {
+    if let Some(r) = reason {
+        s.insert("reason".to_owned(), AuditValue::Text(r.to_owned()));
+    }
+    s
 }

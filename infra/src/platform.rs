@@ -157,9 +157,12 @@ impl Platform {
         self.storage.external_identities()
     }
 
-    /// Tenants' own request rates, each read believed for `fresh_for`.
-    pub fn tenant_rates(&self, fresh_for: Duration) -> crate::tenant_rates::SqlTenantRates {
-        self.storage.tenant_rates(fresh_for)
+    /// Tenants' own request rates; a change reaches every node through the feed.
+    pub fn tenant_rates(&self) -> crate::tenant_rates::SqlTenantRates {
+        crate::tenant_rates::SqlTenantRates {
+            db: self.storage.control().clone(),
+            engine: Some(self.engine.clone()),
+        }
     }
 
     /// The operator list and the tenant directory as operators see it.

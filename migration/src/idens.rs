@@ -16,6 +16,8 @@ pub enum Tenants {
     Fixture,
     Standing,
     StandingSince,
+    Plan,
+    Features,
 }
 
 #[derive(DeriveIden)]

@@ -48,6 +48,7 @@ impl MigratorTrait for ControlPlane {
             Box::new(control::m20261207_000001_tenant_members::Migration),
             Box::new(control::m20261207_000002_write_guard::Migration),
             Box::new(control::m20261207_000003_operators_and_standing::Migration),
+            Box::new(control::m20261207_000004_plans_and_features::Migration),
         ]
     }
 }

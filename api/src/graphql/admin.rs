@@ -5,6 +5,7 @@
 
 use super::error::{ApiError, ApiResult};
 use super::scalars::{parse_id, to_id};
+use super::types::PlanLimits;
 use crate::services::Services;
 use async_graphql::connection::{Connection, Edge};
 use async_graphql::{Context, EmptySubscription, Enum, ID, Object, Schema};
@@ -12,6 +13,7 @@ use chrono::{DateTime, Utc};
 use domain::error::Entity;
 use domain::identity::Standing;
 use domain::operator::{OperatorContext, TenantSummary};
+use domain::plan::{Entitlements, Feature, Plan};
 use domain::validate::AtField;
 use domain::values::{SearchTerm, TenantSlug};
 use domain::{Isolation, TenantId};
@@ -131,6 +133,56 @@ impl AdminTenant {
     async fn created_at(&self) -> DateTime<Utc> {
         self.0.tenant.created_at
     }
+    /// Its plan: the one an operator gave it, else the deployment's default
+    /// (also when the one it was given has left the catalog).
+    async fn plan(&self, ctx: &Context<'_>) -> String {
+        self.entitlements(ctx).plan.as_str().to_owned()
+    }
+    /// Its plan's limits, with its own request rates over them.
+    async fn limits(&self, ctx: &Context<'_>) -> PlanLimits {
+        PlanLimits(self.entitlements(ctx).limits)
+    }
+    /// Every feature flag it has: its plan's and its own.
+    async fn features(&self, ctx: &Context<'_>) -> Vec<String> {
+        names(&self.entitlements(ctx).features)
+    }
+    /// The feature flags turned on for it beside its plan's.
+    async fn own_features(&self) -> Vec<String> {
+        names(&self.0.tenant.terms.features)
+    }
+}
+
+impl AdminTenant {
+    fn entitlements(&self, ctx: &Context<'_>) -> Arc<Entitlements> {
+        services(ctx)
+            .tenant_policy
+            .plans
+            .entitlements(&self.0.tenant.terms)
+    }
+}
+
+fn names(features: &std::collections::BTreeSet<Feature>) -> Vec<String> {
+    features.iter().map(|f| f.as_str().to_owned()).collect()
+}
+
+/// One plan of the catalog (`[plans]` in the configuration).
+pub struct AdminPlan(Plan, bool);
+
+#[Object(name = "Plan")]
+impl AdminPlan {
+    async fn name(&self) -> &str {
+        self.0.name.as_str()
+    }
+    /// The plan of every tenant that has not been given another.
+    async fn is_default(&self) -> bool {
+        self.1
+    }
+    async fn limits(&self) -> PlanLimits {
+        PlanLimits(self.0.limits)
+    }
+    async fn features(&self) -> Vec<String> {
+        names(&self.0.features)
+    }
 }
 
 pub struct AdminQuery;
@@ -180,6 +232,17 @@ impl AdminQuery {
             services(ctx).operations().tenant(tenant_id(&id)?).await?,
         ))
     }
+
+    /// The plans tenants can be given, by name.
+    async fn plans(&self, ctx: &Context<'_>) -> ApiResult<Vec<AdminPlan>> {
+        operator(ctx)?;
+        let plans = &services(ctx).tenant_policy.plans;
+        let default = &plans.default_plan().name;
+        Ok(plans
+            .all()
+            .map(|p| AdminPlan(p.clone(), &p.name == default))
+            .collect())
+    }
 }
 
 pub struct AdminMutation;
@@ -207,6 +270,45 @@ impl AdminMutation {
             services(ctx)
                 .operations()
                 .set_standing(op, tenant_id(&id)?, standing, reason.as_deref())
+                .await?,
+        ))
+    }
+
+    /// Gives a tenant another plan (one of `plans`): its limits and features
+    /// change on every node within a second. A limit lowered below what the
+    /// tenant holds deletes nothing: its creates are refused `LIMIT_REACHED`
+    /// until it is back under. Audited like a suspension.
+    async fn set_tenant_plan(
+        &self,
+        ctx: &Context<'_>,
+        id: ID,
+        plan: String,
+        reason: Option<String>,
+    ) -> ApiResult<AdminTenant> {
+        let op = operator(ctx)?;
+        Ok(AdminTenant(
+            services(ctx)
+                .operations()
+                .set_plan(op, tenant_id(&id)?, &plan, reason.as_deref())
+                .await?,
+        ))
+    }
+
+    /// Turns one of a tenant's own feature flags on or off (beside its
+    /// plan's, which stay on). Every node follows within a second; audited.
+    async fn set_tenant_feature(
+        &self,
+        ctx: &Context<'_>,
+        id: ID,
+        feature: String,
+        enabled: bool,
+        reason: Option<String>,
+    ) -> ApiResult<AdminTenant> {
+        let op = operator(ctx)?;
+        Ok(AdminTenant(
+            services(ctx)
+                .operations()
+                .set_feature(op, tenant_id(&id)?, &feature, enabled, reason.as_deref())
                 .await?,
         ))
     }

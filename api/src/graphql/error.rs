@@ -17,6 +17,9 @@ pub mod code {
     pub const BAD_USER_INPUT: &str = "BAD_USER_INPUT";
     pub const CONFLICT: &str = "CONFLICT";
     pub const RATE_LIMITED: &str = "RATE_LIMITED";
+    /// The tenant's plan allows no more of something; `extensions.limit`
+    /// says what and `extensions.max` how many.
+    pub const LIMIT_REACHED: &str = "LIMIT_REACHED";
     pub const QUERY_TOO_COMPLEX: &str = "QUERY_TOO_COMPLEX";
     pub const TIMEOUT: &str = "TIMEOUT";
     pub const INTERNAL_SERVER_ERROR: &str = "INTERNAL_SERVER_ERROR";
@@ -101,6 +104,24 @@ impl From<ApiError> for async_graphql::Error {
                 .extend_with(|_, ext| ext.set("code", code::FORBIDDEN)),
             Error::TenantSuspended => async_graphql::Error::new(e.to_string())
                 .extend_with(|_, ext| ext.set("code", code::TENANT_SUSPENDED)),
+            // Refused like a permission, naming the flag for the client.
+            Error::FeatureOff(feature) => {
+                let feature = *feature;
+                async_graphql::Error::new(e.to_string()).extend_with(move |_, ext| {
+                    ext.set("code", code::FORBIDDEN);
+                    ext.set("feature", feature);
+                })
+            }
+            Error::LimitReached { limit, max } => {
+                let (limit, max) = (*limit, *max);
+                metrics::counter!("tenantry_limit_refusals_total", "reason" => format!("plan_{limit}"))
+                    .increment(1);
+                async_graphql::Error::new(e.to_string()).extend_with(move |_, ext| {
+                    ext.set("code", code::LIMIT_REACHED);
+                    ext.set("limit", limit);
+                    ext.set("max", max);
+                })
+            }
             Error::Unexpected(cause) => {
                 // The cause goes to the log (the request span carries the request id);
                 // the client gets a generic message, completed with the id by the handler.

@@ -58,12 +58,84 @@ impl TenantNode {
         }
         let s = services(ctx);
         let usage = domain::usage::usage(&*s.tenancy, &*s.identity, t).await?;
-        Ok(Some(TenantUsageNode(usage)))
+        Ok(Some(TenantUsageNode(usage, t.entitlements().limits)))
+    }
+
+    /// The tenant's plan; null for any tenant but the one the token is for.
+    async fn plan(&self, ctx: &Context<'_>) -> ApiResult<Option<String>> {
+        Ok(self
+            .own(ctx)?
+            .map(|t| t.entitlements().plan.as_str().to_owned()))
+    }
+
+    /// What the tenant's plan allows (with any limit an operator set for
+    /// it); null for any tenant but the one the token is for.
+    async fn limits(&self, ctx: &Context<'_>) -> ApiResult<Option<PlanLimits>> {
+        Ok(self.own(ctx)?.map(|t| PlanLimits(t.entitlements().limits)))
+    }
+
+    /// The feature flags the tenant has (its plan's and its own), by name;
+    /// null for any tenant but the one the token is for. Clients show or hide
+    /// what a flag gates; the server checks it too.
+    async fn features(&self, ctx: &Context<'_>) -> ApiResult<Option<Vec<String>>> {
+        Ok(self.own(ctx)?.map(|t| {
+            t.entitlements()
+                .features
+                .iter()
+                .map(|f| f.as_str().to_owned())
+                .collect()
+        }))
+    }
+}
+
+impl TenantNode {
+    /// The request's context when this is the token's tenant.
+    fn own<'a>(&self, ctx: &Context<'a>) -> ApiResult<Option<&'a domain::TenantContext>> {
+        let t = tenant(ctx)?;
+        Ok((t.tenant_id() == self.0.id).then_some(t))
+    }
+}
+
+/// What a plan allows one tenant.
+pub struct PlanLimits(pub domain::plan::Limits);
+
+#[Object(name = "PlanLimits")]
+impl PlanLimits {
+    /// Members, pending invitations included.
+    async fn members(&self) -> u32 {
+        self.0.members
+    }
+    /// Projects, deleted ones included until they are purged.
+    async fn projects(&self) -> u32 {
+        self.0.projects
+    }
+    /// Tasks, those of deleted projects included until they are purged.
+    async fn tasks(&self) -> u32 {
+        self.0.tasks
+    }
+    async fn webhooks(&self) -> u32 {
+        self.0.webhooks
+    }
+    /// Database round trips of the tenant's requests together, per second.
+    async fn tenant_work_per_second(&self) -> u32 {
+        self.0.tenant_work_per_second
+    }
+    /// Requests of one member, per second.
+    async fn requests_per_member_per_second(&self) -> u32 {
+        self.0.user_per_second
+    }
+    /// Subscriptions open at once, on one server.
+    async fn subscriptions(&self) -> u32 {
+        self.0.subscriptions
+    }
+    /// Signed-in sockets open at once, on one server.
+    async fn sockets(&self) -> u32 {
+        self.0.sockets
     }
 }
 
 /// Counts of a tenant's data and the limits that apply to them.
-pub struct TenantUsageNode(pub domain::usage::TenantUsage);
+pub struct TenantUsageNode(pub domain::usage::TenantUsage, pub domain::plan::Limits);
 
 #[Object(name = "TenantUsage")]
 impl TenantUsageNode {
@@ -81,9 +153,19 @@ impl TenantUsageNode {
     async fn webhooks(&self) -> u64 {
         self.0.webhooks
     }
-    /// The most webhooks a tenant may have.
+    /// Projects as `limits.projects` counts them: deleted ones included until
+    /// they are purged.
+    async fn stored_projects(&self) -> u64 {
+        self.0.stored_projects
+    }
+    /// Tasks as `limits.tasks` counts them: those of deleted projects
+    /// included until they are purged.
+    async fn stored_tasks(&self) -> u64 {
+        self.0.stored_tasks
+    }
+    /// The most webhooks the tenant's plan allows (also in `Tenant.limits`).
     async fn webhook_limit(&self) -> u64 {
-        domain::webhook::MAX_WEBHOOKS as u64
+        u64::from(self.1.webhooks)
     }
 }
 

@@ -4,14 +4,15 @@
 //! configured (shared by the nodes) or in-process; while Redis is away, each
 //! node applies the rates by itself (see `app::request_rates`).
 //!
-//! A tenant may have its own rates (`tenantry tenants rates`); each distinct
-//! rate gets a limiter of its own, made on first use.
+//! A tenant's two rates are its plan's, or its own (`tenantry tenants
+//! rates`), both bound into the request's context; each distinct rate gets a
+//! limiter of its own, made on first use.
 
 use crate::config::RequestRateSettings;
 use crate::graphql::context::Caller;
 use crate::graphql::error::code;
 use async_graphql::ServerError;
-use domain::ports::{RateDecision, RateLimiter, TenantRates};
+use domain::ports::{RateDecision, RateLimiter};
 use std::collections::HashMap;
 use std::net::IpAddr;
 use std::sync::{Arc, Mutex};
@@ -51,20 +52,14 @@ impl Rule {
 /// See the module documentation.
 pub struct RequestRates {
     defaults: RequestRateSettings,
-    tenants: Arc<dyn TenantRates>,
     make: LimiterFactory,
     limiters: Mutex<HashMap<(Rule, u32), Arc<dyn RateLimiter>>>,
 }
 
 impl RequestRates {
-    pub fn new(
-        defaults: RequestRateSettings,
-        tenants: Arc<dyn TenantRates>,
-        make: LimiterFactory,
-    ) -> Self {
+    pub fn new(defaults: RequestRateSettings, make: LimiterFactory) -> Self {
         Self {
             defaults,
-            tenants,
             make,
             limiters: Mutex::default(),
         }
@@ -89,24 +84,17 @@ impl RequestRates {
     ) -> Result<(), ServerError> {
         match caller {
             Caller::Member(ctx) => {
-                // A storage failure here must not stop the request: the defaults apply.
-                let own = self
-                    .tenants
-                    .request_rates(ctx.tenant_id())
-                    .await
-                    .unwrap_or_default();
+                let limits = ctx.entitlements().limits;
                 let tenant = ctx.tenant_id();
                 if let Some(user) = ctx.user_id() {
-                    let per_user = own.per_user.unwrap_or(self.defaults.user_per_second);
+                    let per_user = limits.user_per_second;
                     let key = format!("{tenant}:{user}");
                     check(
                         Rule::User,
                         self.limiter(Rule::User, per_user).check(&key).await,
                     )?;
                 }
-                let work = own
-                    .tenant_work
-                    .unwrap_or(self.defaults.tenant_work_per_second);
+                let work = limits.tenant_work_per_second;
                 // A request heavier than the whole burst takes the whole
                 // burst, rather than never fitting.
                 let cost = u32::try_from(round_trips.max(1))

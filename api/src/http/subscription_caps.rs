@@ -2,6 +2,8 @@
 //! tenant, so no client or tenant fills a node's memory or its fan-out; and
 //! how many signed-in sockets, per user and per tenant, for the same reason.
 //!
+//! A tenant's two caps are its plan's.
+//!
 //! A subscription holds a [`Slot`] from `subscribe` until it completes, the
 //! client stops it or the socket closes; a socket holds one from its
 //! `connection_init` until it closes. A slot gives its place back when
@@ -25,9 +27,7 @@ enum Holder {
 pub struct SubscriptionCaps {
     per_socket: usize,
     per_user: usize,
-    per_tenant: usize,
     sockets_per_user: usize,
-    sockets_per_tenant: usize,
     held: Mutex<HashMap<Holder, usize>>,
 }
 
@@ -97,9 +97,7 @@ impl SubscriptionCaps {
         Arc::new(Self {
             per_socket: s.max_per_socket,
             per_user: s.max_per_user,
-            per_tenant: s.max_per_tenant,
             sockets_per_user: s.max_sockets_per_user,
-            sockets_per_tenant: s.max_sockets_per_tenant,
             held: Mutex::default(),
         })
     }
@@ -122,7 +120,11 @@ impl SubscriptionCaps {
         self.hold(
             [
                 (user, self.per_user, Cap::User),
-                (Some(tenant), self.per_tenant, Cap::Tenant),
+                (
+                    Some(tenant),
+                    per_tenant(ctx.entitlements().limits.subscriptions),
+                    Cap::Tenant,
+                ),
             ],
             "tenantry_subscriptions_active",
         )
@@ -139,7 +141,11 @@ impl SubscriptionCaps {
         self.hold(
             [
                 (user, self.sockets_per_user, Cap::UserSockets),
-                (Some(tenant), self.sockets_per_tenant, Cap::TenantSockets),
+                (
+                    Some(tenant),
+                    per_tenant(ctx.entitlements().limits.sockets),
+                    Cap::TenantSockets,
+                ),
             ],
             "tenantry_subscription_sockets_held",
         )
@@ -169,6 +175,12 @@ impl SubscriptionCaps {
             gauge,
         })
     }
+}
+
+/// A tenant's cap is its plan's (`subscriptions.max_*_per_tenant` unless
+/// the plan says otherwise).
+fn per_tenant(limit: u32) -> usize {
+    usize::try_from(limit).unwrap_or(usize::MAX)
 }
 
 fn refuse(cap: Cap, max: usize) -> Result<Slot, (Cap, usize)> {

@@ -21,6 +21,10 @@ pub struct Model {
     pub standing: String,
     /// When an operator last changed the standing.
     pub standing_since: Option<DateTimeUtc>,
+    /// Null: the deployment's default plan.
+    pub plan: Option<String>,
+    /// Feature flags on beside the plan's, comma-separated.
+    pub features: String,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

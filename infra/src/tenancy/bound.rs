@@ -272,6 +272,27 @@ impl Bound {
         q.0.count(&self.tx).await.or_unexpected()
     }
 
+    /// Counts what `q` selects, up to its own limit: `COUNT(*)` over it as a
+    /// sub-select (a `Select`'s own count drops the limit).
+    pub(crate) async fn count_limited<E: EntityTrait>(&self, q: Scoped<Select<E>>) -> Result<u64> {
+        use sea_orm::ConnectionTrait;
+        let count = Query::select()
+            .expr_as(Expr::cust("COUNT(*)"), sea_orm::sea_query::Alias::new("n"))
+            .from_subquery(q.into_subquery(), sea_orm::sea_query::Alias::new("limited"))
+            .to_owned();
+        let row = self
+            .tx
+            .query_one_raw(self.backend().build(&count))
+            .await
+            .or_unexpected()?;
+        let n: i64 = row
+            .map(|r| r.try_get("", "n"))
+            .transpose()
+            .or_unexpected()?
+            .unwrap_or(0);
+        Ok(n.unsigned_abs())
+    }
+
     /// Runs an update; returns the number of rows it changed.
     pub(crate) async fn exec_update<E: EntityTrait>(
         &self,
@@ -424,6 +445,14 @@ impl Bound {
 impl TenantTx for Bound {
     fn context(&self) -> &TenantContext {
         &self.ctx
+    }
+
+    async fn stored(&self, what: domain::plan::Stored, up_to: u32) -> Result<u64> {
+        self.stored_rows(what, up_to).await
+    }
+
+    async fn lock_stored(&self, what: domain::plan::Stored) -> Result<()> {
+        self.lock_stored_kind(what).await
     }
 
     async fn purge(&self) -> Result<u64> {

@@ -20,6 +20,7 @@ pub mod lifecycle;
 pub mod moving;
 mod nudges;
 mod projects;
+mod stored;
 pub(crate) use projects::contains_pattern;
 pub(crate) mod provision;
 pub(crate) mod prune;

@@ -22,6 +22,7 @@ mod metrics;
 mod oidc;
 mod operators;
 mod permissions;
+mod plans;
 mod postgres_outage;
 mod projects;
 mod rate_limits;

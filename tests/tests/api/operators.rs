@@ -17,7 +17,7 @@ const TENANT: &str = "query($id: ID!) { tenant(id: $id) { slug standing strategy
 
 impl TestApp {
     /// POSTs to the operator endpoint; returns the whole JSON response.
-    async fn admin(&self, token: Option<&str>, query: &str, variables: Value) -> Value {
+    pub(crate) async fn admin(&self, token: Option<&str>, query: &str, variables: Value) -> Value {
         let mut req = reqwest::Client::new()
             .post(self.url("/admin/graphql"))
             .json(&json!({ "query": query, "variables": variables }));
@@ -27,14 +27,14 @@ impl TestApp {
         req.send().await.unwrap().json().await.unwrap()
     }
 
-    async fn admin_data(&self, token: &str, query: &str, variables: Value) -> Value {
+    pub(crate) async fn admin_data(&self, token: &str, query: &str, variables: Value) -> Value {
         let body = self.admin(Some(token), query, variables).await;
         assert!(body.get("errors").is_none(), "unexpected errors: {body:#}");
         body["data"].clone()
     }
 
     /// A signed-up user made an operator, as `tenantry operators add` does.
-    async fn operator(&self) -> Account {
+    pub(crate) async fn operator(&self) -> Account {
         let acc = self.sign_up().await;
         self.platform()
             .await

@@ -21,17 +21,31 @@ fn retry_after(body: &Value) -> u64 {
 async fn set_own_rates(app: &TestApp, tenant: &str, rates: RequestRates) {
     app.platform()
         .await
-        .tenant_rates(Duration::ZERO)
+        .tenant_rates()
         .set_request_rates(tenant.parse::<TenantId>().unwrap(), rates)
         .await
         .unwrap();
+}
+
+/// Waits until the tenant sees its own rate: every node follows the change
+/// feed, within its poll interval. Polls slower than the rates refill.
+async fn applied(app: &TestApp, token: &str, field: &str, value: u64) {
+    let q = format!("{{ tenant {{ limits {{ {field} }} }} }}");
+    let deadline = std::time::Instant::now() + Duration::from_secs(5);
+    loop {
+        let body = app.gql(Some(token), &q, json!({})).await;
+        if body["data"]["tenant"]["limits"][field] == value {
+            return;
+        }
+        assert!(std::time::Instant::now() < deadline, "not applied: {body}");
+        tokio::time::sleep(Duration::from_millis(400)).await;
+    }
 }
 
 async fn a_tenants_database_work_is_rated_and_its_own_rate_replaces_the_default(setup: Setup) {
     let app = spawn_setup_with(setup, |s| {
         let r = &mut s.rate_limit.requests;
         r.tenant_work_per_second = 45;
-        r.tenant_rates_ttl_secs = 0;
     })
     .await;
     let busy = app.sign_up().await;
@@ -53,6 +67,7 @@ async fn a_tenants_database_work_is_rated_and_its_own_rate_replaces_the_default(
         per_user: None,
     };
     set_own_rates(&app, &busy.tenant_id, rates).await;
+    applied(&app, &busy.token, "tenantWorkPerSecond", 1_000).await;
     for _ in 0..3 {
         app.data(t, HEAVY, json!({})).await;
     }
@@ -63,7 +78,6 @@ async fn members_and_anonymous_clients_are_rated(setup: Setup) {
         let r = &mut s.rate_limit.requests;
         r.user_per_second = 3;
         r.anonymous_per_second = 3;
-        r.tenant_rates_ttl_secs = 0;
         s.fixtures.secret = Some("rates-fixtures-secret-0123456789abcdef".to_owned().into());
     })
     .await;
@@ -112,6 +126,7 @@ async fn members_and_anonymous_clients_are_rated(setup: Setup) {
         per_user: Some(100),
     };
     set_own_rates(&app, tenant, rates).await;
+    applied(&app, second, "requestsPerMemberPerSecond", 100).await;
     for _ in 0..5 {
         app.data(Some(second), "{ me { id } }", json!({})).await;
     }

@@ -270,7 +270,7 @@ async fn an_owner_sees_what_the_tenant_holds(backend: Backend) {
         async move {
             app.data(
                 Some(owner),
-                "{ tenant { usage { members projects tasks webhooks webhookLimit } } }",
+                "{ tenant { usage { members projects tasks webhooks webhookLimit storedProjects storedTasks } } }",
                 json!({}),
             )
             .await["tenant"]["usage"]
@@ -279,9 +279,11 @@ async fn an_owner_sees_what_the_tenant_holds(backend: Backend) {
     };
     assert_eq!(
         usage().await,
-        json!({ "members": 2, "projects": 2, "tasks": 6, "webhooks": 0, "webhookLimit": 20 })
+        json!({ "members": 2, "projects": 2, "tasks": 6, "webhooks": 0, "webhookLimit": 20,
+                "storedProjects": 2, "storedTasks": 6 })
     );
-    // A soft-deleted project and its tasks are not counted.
+    // A soft-deleted project and its tasks are not counted as live, but are
+    // stored (and count against the plan) until they are purged.
     let gone = f["projects"][0]["id"].as_str().unwrap();
     app.data(
         Some(&owner),
@@ -293,6 +295,13 @@ async fn an_owner_sees_what_the_tenant_holds(backend: Backend) {
     assert_eq!(
         (after["projects"].clone(), after["tasks"].clone()),
         (json!(1), json!(3))
+    );
+    assert_eq!(
+        (
+            after["storedProjects"].clone(),
+            after["storedTasks"].clone()
+        ),
+        (json!(2), json!(6))
     );
 
     // Another tenant of the same owner shows no usage through this token.

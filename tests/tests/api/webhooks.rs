@@ -397,11 +397,17 @@ async fn finished_deliveries_are_pruned_after_the_retention(backend: Backend) {
     .await;
 }
 
-/// Thirty creates at once: counted one after another, so twenty stand.
+/// Twelve creates at once under a plan of five webhooks: counted one after
+/// another, so five stand and the others are refused `LIMIT_REACHED`.
 async fn the_webhook_cap_holds_under_concurrent_creates(backend: Backend) {
-    let app = spawn_with(backend, |s| s.tenancy.admission.wait_ms = 10_000).await;
+    const CAP: usize = 5;
+    let app = spawn_with(backend, |s| {
+        s.tenancy.admission.wait_ms = 10_000;
+        s.plans.webhooks = CAP as u32;
+    })
+    .await;
     let a = app.sign_up().await;
-    let creates = (0..30).map(|i| {
+    let creates = (0..12).map(|i| {
         let (app, token) = (&app, a.token.as_str());
         async move {
             let url = format!("http://127.0.0.1:9/hook-{i}");
@@ -416,16 +422,20 @@ async fn the_webhook_cap_holds_under_concurrent_creates(backend: Backend) {
     let answers = futures::future::join_all(creates).await;
     let made = answers.iter().filter(|b| b.get("errors").is_none()).count();
     for b in answers.iter().filter(|b| b.get("errors").is_some()) {
-        assert_code(b, "BAD_USER_INPUT");
+        assert_code(b, "LIMIT_REACHED");
+        assert_eq!(b["errors"][0]["extensions"]["limit"], "webhooks", "{b}");
+        assert_eq!(b["errors"][0]["extensions"]["max"], CAP, "{b}");
     }
-    assert_eq!(made, domain::webhook::MAX_WEBHOOKS, "{answers:?}");
+    assert_eq!(made, CAP, "{answers:?}");
     let d = app
-        .data(Some(&a.token), "{ webhooks { id } }", json!({}))
+        .data(
+            Some(&a.token),
+            "{ webhooks { id } tenant { usage { webhookLimit } } }",
+            json!({}),
+        )
         .await;
-    assert_eq!(
-        d["webhooks"].as_array().unwrap().len(),
-        domain::webhook::MAX_WEBHOOKS
-    );
+    assert_eq!(d["webhooks"].as_array().unwrap().len(), CAP);
+    assert_eq!(d["tenant"]["usage"]["webhookLimit"], CAP);
 }
 
 crate::on_every_backend!(

@@ -298,6 +298,9 @@ pub fn services(platform: &Platform, s: &Settings) -> anyhow::Result<Services> {
             choosable: s.tenancy.self_service.isolations.clone(),
             max_owned: s.tenancy.self_service.max_owned_tenants,
             plans: Arc::new(crate::plans::catalog(s)?),
+            deletion_grace: chrono::Duration::seconds(
+                i64::try_from(s.tenancy.deletion_grace_secs).unwrap_or(i64::MAX),
+            ),
         },
         session_policy: SessionPolicy {
             absolute: chrono::Duration::seconds(s.auth.refresh_absolute_secs),
@@ -489,14 +492,23 @@ impl Application {
                 platform
                     .housekeeping(
                         &self.state.settings.housekeeping(),
-                        vec![Arc::new(crate::jobs::RetryInvitationEmails {
-                            services: self.state.services.clone(),
-                            storage: platform.storage().clone(),
-                            retry: self.state.settings.email_retry(),
-                            every: Duration::from_secs(
-                                self.state.settings.housekeeping.email_retry_interval_secs,
-                            ),
-                        })],
+                        vec![
+                            Arc::new(crate::jobs::RetryInvitationEmails {
+                                services: self.state.services.clone(),
+                                storage: platform.storage().clone(),
+                                retry: self.state.settings.email_retry(),
+                                every: Duration::from_secs(
+                                    self.state.settings.housekeeping.email_retry_interval_secs,
+                                ),
+                            }),
+                            Arc::new(crate::jobs::PurgeDeletedTenants {
+                                services: self.state.services.clone(),
+                                lifecycle: Arc::new(platform.lifecycle()),
+                                every: Duration::from_secs(
+                                    self.state.settings.housekeeping.prune_interval_secs,
+                                ),
+                            }),
+                        ],
                     )
                     .run(),
             ))

@@ -275,6 +275,8 @@ pub struct TenancySettings {
     /// Connections this node may open in all (shared pool, admin
     /// connections, tenant pools).
     pub connection_budget: u32,
+    /// How long a deleted tenant can be restored before it is purged.
+    pub deletion_grace_secs: u64,
     pub database: DatabaseTenancy,
     pub admission: AdmissionSettings,
     pub self_service: SelfServiceSettings,

@@ -46,3 +46,36 @@ impl Job for RetryInvitationEmails {
         Ok(sent)
     }
 }
+
+/// Deleted tenants whose grace period is over, purged with everything they
+/// hold (see `domain::deletion`).
+pub struct PurgeDeletedTenants {
+    pub services: Arc<Services>,
+    pub lifecycle: Arc<dyn domain::lifecycle::TenantLifecycle>,
+    pub every: Duration,
+}
+
+#[async_trait]
+impl Job for PurgeDeletedTenants {
+    fn name(&self) -> &'static str {
+        "purge_deleted_tenants"
+    }
+
+    fn every(&self) -> Duration {
+        self.every
+    }
+
+    async fn run(&self) -> domain::Result<u64> {
+        let (purged, failed) = domain::deletion::purge_due(
+            &*self.services.operators,
+            &*self.lifecycle,
+            chrono::Utc::now(),
+        )
+        .await?;
+        // Deletion can be repeated: a failed one is tried again next run.
+        for (tenant, e) in failed {
+            tracing::warn!(tenant = %tenant.id, error = %e, "purging a deleted tenant failed");
+        }
+        Ok(purged)
+    }
+}

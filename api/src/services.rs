@@ -100,6 +100,15 @@ impl Services {
         }
     }
 
+    /// Deleting a tenant with a grace period, by its owner or an operator.
+    pub fn deletions(&self) -> domain::deletion::Deletions<'_> {
+        domain::deletion::Deletions {
+            operators: &*self.operators,
+            directory: &*self.identity,
+            grace: self.tenant_policy.deletion_grace,
+        }
+    }
+
     /// Invitation use cases (and removing a member, which voids theirs).
     pub fn invitations(&self) -> Invitations<'_> {
         Invitations {

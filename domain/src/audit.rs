@@ -24,6 +24,9 @@ pub enum AuditAction {
     TenantPlan,
     /// An operator turned one of the tenant's own feature flags on or off.
     TenantFeature,
+    /// An owner or an operator deleted the tenant; it is purged after its
+    /// grace period unless restored.
+    TenantDeletionScheduled,
 }
 
 impl AuditAction {
@@ -42,6 +45,7 @@ impl AuditAction {
             Self::TenantStanding => "tenant.standing_changed",
             Self::TenantPlan => "tenant.plan_changed",
             Self::TenantFeature => "tenant.feature_changed",
+            Self::TenantDeletionScheduled => "tenant.deletion_scheduled",
         }
     }
 }

@@ -51,6 +51,8 @@ pub struct TenantPolicy {
     pub max_owned: u32,
     /// The plans tenants are held to.
     pub plans: std::sync::Arc<crate::plan::Plans>,
+    /// How long a deleted tenant can be restored before it is purged.
+    pub deletion_grace: chrono::Duration,
 }
 
 impl TenantPolicy {
@@ -62,6 +64,7 @@ impl TenantPolicy {
             choosable: Vec::new(),
             max_owned: 5,
             plans: std::sync::Arc::new(crate::plan::Plans::single(crate::plan::Limits::UNLIMITED)),
+            deletion_grace: chrono::Duration::days(30),
         }
     }
 

@@ -84,6 +84,9 @@ pub enum Error {
     /// An operator suspended the tenant (for writes only, or for everything).
     #[error("this tenant is suspended; its owners can ask the operators why")]
     TenantSuspended,
+    /// The tenant was deleted; it is purged when its grace period ends.
+    #[error("this tenant was deleted; until it is purged, the operators can restore it")]
+    TenantDeleted,
     /// The tenant's plan allows no more of this (see [`crate::plan`]).
     #[error(
         "your tenant's plan allows at most {max} {limit}; delete some or ask for a larger plan"

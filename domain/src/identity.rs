@@ -26,6 +26,8 @@ pub struct Tenant {
     pub standing: Standing,
     /// When an operator last changed `standing`.
     pub standing_since: Option<DateTime<Utc>>,
+    /// When a deleted tenant goes for good.
+    pub purge_after: Option<DateTime<Utc>>,
     /// Its plan, own rates and own features.
     pub terms: crate::plan::Terms,
 }
@@ -41,6 +43,10 @@ pub enum Standing {
     /// Every operation of its members is refused `TENANT_SUSPENDED`, sign-in
     /// included; its sockets close and its webhooks wait.
     Suspended,
+    /// Deleted by an owner or an operator, and purged once its grace period
+    /// is over; until then an operator can restore it. Its members are
+    /// refused `TENANT_DELETED` as a suspended tenant's are.
+    Deleted,
 }
 
 impl Standing {
@@ -49,6 +55,22 @@ impl Standing {
             Self::Active => "active",
             Self::ReadOnly => "read_only",
             Self::Suspended => "suspended",
+            Self::Deleted => "deleted",
+        }
+    }
+
+    /// Whether its members and its background work are served at all
+    /// (writes aside).
+    pub fn in_service(self) -> bool {
+        matches!(self, Self::Active | Self::ReadOnly)
+    }
+
+    /// What its members are refused with, when they are refused everything.
+    pub fn refusal(self) -> Option<crate::Error> {
+        match self {
+            Self::Active | Self::ReadOnly => None,
+            Self::Suspended => Some(crate::Error::TenantSuspended),
+            Self::Deleted => Some(crate::Error::TenantDeleted),
         }
     }
 }
@@ -60,6 +82,7 @@ impl std::str::FromStr for Standing {
             "active" => Ok(Self::Active),
             "read_only" => Ok(Self::ReadOnly),
             "suspended" => Ok(Self::Suspended),
+            "deleted" => Ok(Self::Deleted),
             _ => Err(()),
         }
     }

@@ -8,6 +8,7 @@ pub mod audit;
 pub mod auth;
 pub mod authz;
 pub mod budgets;
+pub mod deletion;
 pub mod error;
 pub mod events;
 pub mod external;

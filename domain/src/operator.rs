@@ -82,13 +82,28 @@ pub trait Operators: Send + Sync {
         change: &TermsChange,
         reason: Option<&str>,
     ) -> Result<TenantSummary>;
+    /// Marks the tenant deleted, to be purged after `purge_after`; audited
+    /// with `actor` (an owner or an operator) and told to every node, like a
+    /// standing change.
+    ///
+    /// # Errors
+    /// `CONFLICT` when it is deleted already.
+    async fn schedule_deletion(
+        &self,
+        actor: UserId,
+        tenant: TenantId,
+        purge_after: DateTime<Utc>,
+        reason: Option<&str>,
+    ) -> Result<TenantSummary>;
+    /// Deleted tenants whose grace period ended before `now`.
+    async fn due_for_purge(&self, now: DateTime<Utc>) -> Result<Vec<Tenant>>;
 }
 
 /// A reason as recorded: trimmed, none when empty.
 ///
 /// # Errors
 /// `BAD_USER_INPUT` on `reason` over 500 characters.
-fn recorded_reason(reason: Option<&str>) -> Result<Option<&str>> {
+pub(crate) fn recorded_reason(reason: Option<&str>) -> Result<Option<&str>> {
     let reason = reason.map(str::trim).filter(|r| !r.is_empty());
     if reason.is_some_and(|r| r.chars().count() > 500) {
         return Err(Error::invalid("reason", "must be at most 500 characters"));

@@ -51,8 +51,8 @@ impl Auth<'_> {
                     return Err(Error::Unauthenticated(BAD_REFRESH));
                 };
                 // The session stays: it works again once the tenant is resumed.
-                if membership.standing == crate::identity::Standing::Suspended {
-                    return Err(Error::TenantSuspended);
+                if let Some(refused) = membership.standing.refusal() {
+                    return Err(refused);
                 }
                 let access = self.tokens.issue(user, tenant, session)?;
                 let user = self.identity.user(user).await?;
@@ -181,8 +181,8 @@ impl Auth<'_> {
     }
 
     pub(crate) async fn start_session(&self, user: User, tenant: Tenant) -> Result<SignedIn> {
-        if tenant.standing == crate::identity::Standing::Suspended {
-            return Err(Error::TenantSuspended);
+        if let Some(refused) = tenant.standing.refusal() {
+            return Err(refused);
         }
         let (refresh, hash) = self.tokens.new_refresh_token();
         let session_id = self
@@ -480,6 +480,7 @@ mod tests {
                 fixture: false,
                 standing: crate::identity::Standing::Active,
                 standing_since: None,
+                purge_after: None,
                 terms: crate::plan::Terms::default(),
             };
             Self {

@@ -108,7 +108,8 @@ impl TenantContext {
     /// # Errors
     /// [`Error::Unauthenticated`] when the membership is not the one the claims
     /// name (another user or another tenant): a token is for one tenant only;
-    /// [`Error::TenantSuspended`] when an operator suspended the tenant.
+    /// [`Error::TenantSuspended`] when an operator suspended the tenant, and
+    /// [`Error::TenantDeleted`] when it was deleted.
     pub fn for_member(
         claims: &AccessClaims,
         membership: &Membership,
@@ -117,8 +118,8 @@ impl TenantContext {
         if claims.user_id != membership.user_id || claims.tenant_id != membership.tenant_id {
             return Err(Error::Unauthenticated("token does not match a membership"));
         }
-        if membership.standing == Standing::Suspended {
-            return Err(Error::TenantSuspended);
+        if let Some(refused) = membership.standing.refusal() {
+            return Err(refused);
         }
         Ok(Self {
             read_only: membership.standing == Standing::ReadOnly,

@@ -154,6 +154,7 @@ pub(crate) fn tenant_to_domain(r: tenant::Model) -> Result<Tenant> {
         fixture: r.fixture,
         standing: r.standing.parse().map_err(|()| corrupt("standing"))?,
         standing_since: r.standing_since,
+        purge_after: r.purge_after,
         terms: crate::tenant_rates::terms_of(&r),
     })
 }
@@ -195,6 +196,7 @@ async fn insert_tenant(
         standing_since: Set(None),
         plan: Set(None),
         features: Set(String::new()),
+        purge_after: Set(None),
     };
     tenant::Entity::insert(row)
         .exec_without_returning(db)

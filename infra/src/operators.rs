@@ -12,7 +12,7 @@ use crate::users::user_to_domain;
 use async_trait::async_trait;
 use domain::audit::{AuditAction, AuditRecord, AuditState, AuditValue, state};
 use domain::error::Entity as Kind;
-use domain::identity::{Standing, User};
+use domain::identity::{Standing, Tenant, User};
 use domain::operator::{OperatorContext, Operators, TenantSummary, TermsChange};
 use domain::page::Page;
 use domain::plan::MAX_OWN_FEATURES;
@@ -178,9 +178,18 @@ impl Operators for SqlOperators {
         standing: Standing,
         reason: Option<&str>,
     ) -> Result<TenantSummary> {
-        self.change_tenant(operator, id, |active, row| {
+        self.change_tenant(operator.user_id, id, |active, row| {
+            // A deleted tenant is restored (made active) or purged: suspending
+            // it would hide its deletion.
+            if row.standing == Standing::Deleted.as_str() && standing != Standing::Active {
+                return Err(Error::conflict(
+                    "id",
+                    "this tenant is deleted: restore it (resumeTenant) first",
+                ));
+            }
             active.standing = Set(standing.as_str().to_owned());
             active.standing_since = Set(Some(crate::now()));
+            active.purge_after = Set(None);
             Ok(AuditRecord {
                 action: AuditAction::TenantStanding,
                 target: format!("tenant:{id}"),
@@ -198,7 +207,7 @@ impl Operators for SqlOperators {
         change: &TermsChange,
         reason: Option<&str>,
     ) -> Result<TenantSummary> {
-        self.change_tenant(operator, id, |active, row| match change {
+        self.change_tenant(operator.user_id, id, |active, row| match change {
             TermsChange::Plan(plan) => {
                 active.plan = Set(Some(plan.as_str().to_owned()));
                 Ok(AuditRecord {
@@ -238,16 +247,58 @@ impl Operators for SqlOperators {
         })
         .await
     }
+
+    async fn schedule_deletion(
+        &self,
+        actor: UserId,
+        id: TenantId,
+        purge_after: chrono::DateTime<chrono::Utc>,
+        reason: Option<&str>,
+    ) -> Result<TenantSummary> {
+        self.change_tenant(actor, id, |active, row| {
+            if row.standing == Standing::Deleted.as_str() {
+                return Err(Error::conflict("id", "this tenant is deleted already"));
+            }
+            active.standing = Set(Standing::Deleted.as_str().to_owned());
+            active.standing_since = Set(Some(crate::now()));
+            active.purge_after = Set(Some(purge_after));
+            let mut after = state("standing", Standing::Deleted.as_str());
+            after.insert(
+                "purgeAfter".to_owned(),
+                AuditValue::Text(purge_after.to_rfc3339()),
+            );
+            Ok(AuditRecord {
+                action: AuditAction::TenantDeletionScheduled,
+                target: format!("tenant:{id}"),
+                before: Some(state("standing", &row.standing)),
+                after: Some(with_reason(after, reason)),
+            })
+        })
+        .await
+    }
+
+    async fn due_for_purge(&self, now: chrono::DateTime<chrono::Utc>) -> Result<Vec<Tenant>> {
+        tenant::Entity::find()
+            .filter(tenant::Column::Standing.eq(Standing::Deleted.as_str()))
+            .filter(tenant::Column::PurgeAfter.lte(now))
+            .all(&self.db)
+            .await
+            .or_unexpected()?
+            .into_iter()
+            .map(tenant_to_domain)
+            .collect()
+    }
 }
 
 impl SqlOperators {
-    /// One operator change of a tenant's row: locked (the lock every member
-    /// and role change of the tenant takes too), changed by `apply`, which
-    /// says what to record, audited with the operator as actor (the tenant's
-    /// owners see who did it) and told to every node, in one transaction.
+    /// One change of a tenant's row by an operator (or an owner deleting it):
+    /// locked (the lock every member and role change of the tenant takes
+    /// too), changed by `apply`, which says what to record, audited with
+    /// `actor` (the tenant's owners see who did it) and told to every node,
+    /// in one transaction.
     async fn change_tenant(
         &self,
-        operator: &OperatorContext,
+        actor: UserId,
         id: TenantId,
         apply: impl FnOnce(&mut tenant::ActiveModel, &tenant::Model) -> Result<AuditRecord>,
     ) -> Result<TenantSummary> {
@@ -261,7 +312,7 @@ impl SqlOperators {
         let mut active: tenant::ActiveModel = row.clone().into();
         let record = apply(&mut active, &row)?;
         active.update(&tx).await.or_unexpected()?;
-        audit::write(&tx, id, Some(operator.user_id), &record)
+        audit::write(&tx, id, Some(actor), &record)
             .await
             .or_unexpected()?;
         finish_change(tx, id.as_uuid(), self.engine.as_deref()).await?;

@@ -18,6 +18,7 @@ pub enum Tenants {
     StandingSince,
     Plan,
     Features,
+    PurgeAfter,
 }
 
 #[derive(DeriveIden)]

@@ -64,6 +64,9 @@ pub enum StandingValue {
     /// Every operation of its members is refused `TENANT_SUSPENDED`; its
     /// sockets close and its webhooks wait.
     Suspended,
+    /// Deleted: refused like a suspended tenant (`TENANT_DELETED`) and purged
+    /// at `purgeAfter` unless restored (`resumeTenant`).
+    Deleted,
 }
 
 impl From<Standing> for StandingValue {
@@ -72,6 +75,7 @@ impl From<Standing> for StandingValue {
             Standing::Active => Self::Active,
             Standing::ReadOnly => Self::ReadOnly,
             Standing::Suspended => Self::Suspended,
+            Standing::Deleted => Self::Deleted,
         }
     }
 }
@@ -125,6 +129,10 @@ impl AdminTenant {
     /// When an operator last changed `standing`.
     async fn standing_since(&self) -> Option<DateTime<Utc>> {
         self.0.tenant.standing_since
+    }
+    /// When a deleted tenant is purged with everything it holds.
+    async fn purge_after(&self) -> Option<DateTime<Utc>> {
+        self.0.tenant.purge_after
     }
     /// Made by the fixture endpoint of a test deployment.
     async fn fixture(&self) -> bool {
@@ -313,7 +321,27 @@ impl AdminMutation {
         ))
     }
 
-    /// Ends a suspension; audited like it.
+    /// Deletes a tenant: its members are refused `TENANT_DELETED` on every
+    /// server within a second, and it is purged with everything it holds at
+    /// `purgeAfter` (`tenancy.deletion_grace_secs` from now) unless restored
+    /// with `resumeTenant`. Audited; its owners see it if it is restored.
+    async fn delete_tenant(
+        &self,
+        ctx: &Context<'_>,
+        id: ID,
+        reason: Option<String>,
+    ) -> ApiResult<AdminTenant> {
+        let op = operator(ctx)?;
+        Ok(AdminTenant(
+            services(ctx)
+                .deletions()
+                .by_operator(op, tenant_id(&id)?, reason.as_deref())
+                .await?,
+        ))
+    }
+
+    /// Ends a suspension, or restores a deleted tenant before it is purged;
+    /// audited like them.
     async fn resume_tenant(
         &self,
         ctx: &Context<'_>,

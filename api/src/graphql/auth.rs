@@ -182,6 +182,23 @@ impl AuthMutation {
         Ok(TenantNode(tenant))
     }
 
+    /// Deletes the current tenant (owners), naming its slug to confirm. Its
+    /// members, this caller included, are refused `TENANT_DELETED` from the
+    /// next request, on every server; the operators can restore it until it
+    /// is purged with everything it holds, at the time returned
+    /// (`tenancy.deletion_grace_secs` later: 30 days by default).
+    #[graphql(guard = "Guarded(\"deleteTenant\")")]
+    async fn delete_tenant(
+        &self,
+        ctx: &Context<'_>,
+        confirm_slug: String,
+    ) -> ApiResult<chrono::DateTime<chrono::Utc>> {
+        Ok(services(ctx)
+            .deletions()
+            .by_owner(tenant(ctx)?, &confirm_slug)
+            .await?)
+    }
+
     /// Creates a tenant owned by the caller. Use `switchTenant` to work in it.
     #[graphql(guard = "Guarded(\"createTenant\")")]
     async fn create_tenant(

@@ -13,6 +13,9 @@ pub mod code {
     pub const FORBIDDEN: &str = "FORBIDDEN";
     /// An operator suspended the tenant: everything, or writes only.
     pub const TENANT_SUSPENDED: &str = "TENANT_SUSPENDED";
+    /// The tenant was deleted and waits out its grace period before it is
+    /// purged; an operator can restore it until then.
+    pub const TENANT_DELETED: &str = "TENANT_DELETED";
     pub const NOT_FOUND: &str = "NOT_FOUND";
     pub const BAD_USER_INPUT: &str = "BAD_USER_INPUT";
     pub const CONFLICT: &str = "CONFLICT";
@@ -104,6 +107,8 @@ impl From<ApiError> for async_graphql::Error {
                 .extend_with(|_, ext| ext.set("code", code::FORBIDDEN)),
             Error::TenantSuspended => async_graphql::Error::new(e.to_string())
                 .extend_with(|_, ext| ext.set("code", code::TENANT_SUSPENDED)),
+            Error::TenantDeleted => async_graphql::Error::new(e.to_string())
+                .extend_with(|_, ext| ext.set("code", code::TENANT_DELETED)),
             // Refused like a permission, naming the flag for the client.
             Error::FeatureOff(feature) => {
                 let feature = *feature;

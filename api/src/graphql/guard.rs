@@ -34,6 +34,7 @@ pub const ACCESS: &[(&str, Access)] = &[
     ("changePassword", SignedIn),
     ("createTenant", SignedIn),
     ("updateTenant", Needs(P::TenantManage)),
+    ("deleteTenant", Needs(P::TenantManage)),
     ("leaveTenant", SignedIn),
     ("transferOwnership", Needs(P::TenantManage)),
     ("projects", Needs(P::ProjectRead)),

@@ -180,7 +180,9 @@ async fn serve(state: AppState, socket: WebSocket, protocol: WebSocketProtocols)
                 .await
                 .map_err(|e| match e {
                     domain::Error::Unauthenticated(why) => async_graphql::Error::new(why),
-                    e @ domain::Error::TenantSuspended => async_graphql::Error::new(e.to_string()),
+                    e @ (domain::Error::TenantSuspended | domain::Error::TenantDeleted) => {
+                        async_graphql::Error::new(e.to_string())
+                    }
                     // Storage trouble: the reason stays in the logs.
                     other => {
                         tracing::warn!(error = %other, "subscription sign-in failed");
@@ -273,7 +275,7 @@ async fn serve(state: AppState, socket: WebSocket, protocol: WebSocketProtocols)
                         let _ = sink.send(close(FORBIDDEN, why)).await;
                         return;
                     }
-                    Err(e @ domain::Error::TenantSuspended) => {
+                    Err(e @ (domain::Error::TenantSuspended | domain::Error::TenantDeleted)) => {
                         let _ = sink.send(close(FORBIDDEN, &e.to_string())).await;
                         return;
                     }

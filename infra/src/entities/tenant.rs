@@ -25,6 +25,8 @@ pub struct Model {
     pub plan: Option<String>,
     /// Feature flags on beside the plan's, comma-separated.
     pub features: String,
+    /// When a deleted tenant is purged.
+    pub purge_after: Option<DateTimeUtc>,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

@@ -293,8 +293,9 @@ impl Worker {
         found
     }
 
-    /// Whether an operator suspended the tenant (a retry scheduled before the
-    /// suspension comes here without the sweep, which leaves such tenants out).
+    /// Whether the tenant is out of service: suspended or deleted (a retry
+    /// scheduled before that comes here without the sweep, which leaves such
+    /// tenants out).
     async fn suspended(&self, tenant: TenantId) -> bool {
         use sea_orm::QuerySelect;
         let standing: Option<String> = tenant::Entity::find_by_id(tenant.as_uuid())
@@ -304,7 +305,9 @@ impl Worker {
             .one(&self.control)
             .await
             .unwrap_or_default();
-        standing.as_deref() == Some(domain::identity::Standing::Suspended.as_str())
+        standing
+            .and_then(|s| s.parse::<domain::identity::Standing>().ok())
+            .is_some_and(|s| !s.in_service())
     }
 
     /// Works one tenant until its outbox is empty and nothing is due; says

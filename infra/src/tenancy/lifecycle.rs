@@ -216,7 +216,11 @@ async fn contexts(
     use sea_orm::{ColumnTrait, QueryFilter, QuerySelect};
     let mut q = tenant::Entity::find();
     if in_service_only {
-        q = q.filter(tenant::Column::Standing.ne(domain::identity::Standing::Suspended.as_str()));
+        use domain::identity::Standing;
+        q = q.filter(
+            tenant::Column::Standing
+                .is_in([Standing::Active.as_str(), Standing::ReadOnly.as_str()]),
+        );
     }
     let rows: Vec<(uuid::Uuid, String)> = q
         .select_only()

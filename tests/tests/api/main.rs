@@ -37,6 +37,7 @@ mod subscriptions;
 mod tasks;
 mod tenant_data;
 mod tenant_databases;
+mod tenant_deletion;
 mod tenant_lifecycle;
 mod tenant_moves;
 mod tenant_settings;

@@ -20,13 +20,16 @@ enum Then {
     Runs,
     /// NOT_FOUND, and nothing else: the request names no existing object.
     NotFound,
+    /// BAD_USER_INPUT, and nothing else: the request is refused on its input
+    /// once the caller is allowed (deleting with a slug that is not the tenant's).
+    Invalid,
 }
 
 /// Operation, a request that runs it, and whether owner, admin, member,
 /// viewer and triager may.
 #[rustfmt::skip]
 fn matrix(project: &str) -> Vec<(&'static str, String, [bool; 5], Then)> {
-    use Then::{NotFound, Runs};
+    use Then::{Invalid, NotFound, Runs};
     let nobody = uuid::Uuid::now_v7();
     vec![
         ("projects", "{ projects { totalCount } }".into(), [true, true, true, true, true], Runs),
@@ -63,6 +66,8 @@ fn matrix(project: &str) -> Vec<(&'static str, String, [bool; 5], Then)> {
         ("me", "{ me { id } }".into(), [true, true, true, true, true], Runs),
         // Only owners rename their tenant (the slug stays, so the rows after still find it).
         ("updateTenant", "mutation { updateTenant(input: {name: \"Renamed by the matrix\"}) { id } }".into(), [true, false, false, false, false], Runs),
+        // A wrong slug, so an allowed call deletes nothing (tenant_deletion.rs deletes).
+        ("deleteTenant", "mutation { deleteTenant(confirmSlug: \"not-this-tenant\") }".into(), [true, false, false, false, false], Invalid),
         ("transferOwnership", format!("mutation {{ transferOwnership(userId: \"{nobody}\") {{ role }} }}"), [true, false, false, false, false], NotFound),
         // Any signed-in user may start a tenant of their own.
         ("createTenant", "mutation { createTenant(input: {name: \"n\", slug: \"perm-x-1\"}) { id } }".into(), [true, true, true, true, true], Runs),
@@ -104,6 +109,7 @@ async fn every_operation_against_every_role(backend: Backend) {
                 (false, _) => vec!["FORBIDDEN"],
                 (true, Then::Runs) => vec![],
                 (true, Then::NotFound) => vec!["NOT_FOUND"],
+                (true, Then::Invalid) => vec!["BAD_USER_INPUT"],
             };
             assert_eq!(codes(&body), expected, "{op} as {role}: {body}");
             if expected.is_empty() {

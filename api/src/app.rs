@@ -313,6 +313,9 @@ pub fn services(platform: &Platform, s: &Settings) -> anyhow::Result<Services> {
         external: oidc(s)?,
         external_identities: Arc::new(platform.external_identities()),
         operators: Arc::new(platform.operators()),
+        domains: Arc::new(platform.tenant_domains()),
+        hosts: Arc::new(platform.host_resolver(s.base_domain()?)),
+        base_domain: s.base_domain()?,
         webhook_targets: s.webhook_targets(),
         hub: platform.hub(),
         invite_policy: InvitePolicy {

@@ -277,6 +277,8 @@ pub struct TenancySettings {
     pub connection_budget: u32,
     /// How long a deleted tenant can be restored before it is purged.
     pub deletion_grace_secs: u64,
+    /// `<slug>.<base_domain>` is each tenant's host, e.g. `app.example.com`.
+    pub base_domain: Option<String>,
     pub database: DatabaseTenancy,
     pub admission: AdmissionSettings,
     pub self_service: SelfServiceSettings,
@@ -443,6 +445,25 @@ impl Settings {
         Ok(s)
     }
 
+    /// `tenancy.base_domain`, checked.
+    ///
+    /// # Errors
+    /// When it is not a host name.
+    pub fn base_domain(&self) -> anyhow::Result<Option<domain::hosts::Hostname>> {
+        self.tenancy
+            .base_domain
+            .as_deref()
+            .filter(|d| !d.is_empty())
+            .map(|d| {
+                domain::hosts::Hostname::parse(d).map_err(|_| {
+                    anyhow::anyhow!(
+                        "configuration: tenancy.base_domain must be a host name such as app.example.com, not {d:?}"
+                    )
+                })
+            })
+            .transpose()
+    }
+
     fn check(&mut self) -> anyhow::Result<()> {
         if self.auth.algorithm != JwtAlgorithm::Hs256 {
             // Asymmetric keys: both files must be named; the secret is not used.
@@ -580,6 +601,7 @@ impl Settings {
             anyhow::bail!("configuration: housekeeping intervals must be at least 1 s");
         }
         crate::plans::catalog(self)?;
+        self.base_domain()?;
         let sub = &self.subscriptions;
         if sub.max_per_socket == 0
             || sub.max_per_user == 0

@@ -39,6 +39,11 @@ pub struct Services {
     pub external_identities: Arc<dyn ExternalIdentities>,
     /// Who may use `/admin/graphql`, and the tenant directory they see.
     pub operators: Arc<dyn Operators>,
+    /// Tenants' custom domains.
+    pub domains: Arc<dyn domain::hosts::TenantDomains>,
+    /// The tenant a request's host names (`tenancy.base_domain`, custom domains).
+    pub hosts: Arc<infra::hosts::HostResolver>,
+    pub base_domain: Option<domain::hosts::Hostname>,
     pub invite_policy: InvitePolicy,
     /// Which webhook targets are allowed (none private in production).
     pub webhook_targets: TargetPolicy,
@@ -97,6 +102,14 @@ impl Services {
         Operations {
             auth: self.auth(),
             operators: &*self.operators,
+        }
+    }
+
+    /// Custom domains: owners ask, operators approve.
+    pub fn domains(&self) -> domain::hosts::Domains<'_> {
+        domain::hosts::Domains {
+            store: &*self.domains,
+            base: self.base_domain.as_ref(),
         }
     }
 

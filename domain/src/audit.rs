@@ -27,6 +27,11 @@ pub enum AuditAction {
     /// An owner or an operator deleted the tenant; it is purged after its
     /// grace period unless restored.
     TenantDeletionScheduled,
+    /// An owner asked for a custom domain.
+    TenantDomainAdded,
+    /// An operator approved a custom domain: requests to it are the tenant's.
+    TenantDomainApproved,
+    TenantDomainRemoved,
 }
 
 impl AuditAction {
@@ -46,6 +51,9 @@ impl AuditAction {
             Self::TenantPlan => "tenant.plan_changed",
             Self::TenantFeature => "tenant.feature_changed",
             Self::TenantDeletionScheduled => "tenant.deletion_scheduled",
+            Self::TenantDomainAdded => "tenant.domain_added",
+            Self::TenantDomainApproved => "tenant.domain_approved",
+            Self::TenantDomainRemoved => "tenant.domain_removed",
         }
     }
 }

@@ -12,6 +12,7 @@ pub mod deletion;
 pub mod error;
 pub mod events;
 pub mod external;
+pub mod hosts;
 pub mod identity;
 pub mod ids;
 pub mod invitation;

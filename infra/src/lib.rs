@@ -6,6 +6,7 @@ pub mod db;
 mod entities;
 mod errors;
 pub mod external_identities;
+pub mod hosts;
 pub mod housekeeping;
 pub mod identity;
 pub mod jwt;

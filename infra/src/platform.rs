@@ -165,6 +165,22 @@ impl Platform {
         }
     }
 
+    /// Tenants' custom domains.
+    pub fn tenant_domains(&self) -> crate::hosts::SqlTenantDomains {
+        crate::hosts::SqlTenantDomains {
+            db: self.storage.control().clone(),
+            engine: Some(self.engine.clone()),
+        }
+    }
+
+    /// Finds the tenant a request's host names, following the change feed.
+    pub fn host_resolver(
+        &self,
+        base: Option<domain::hosts::Hostname>,
+    ) -> crate::hosts::HostResolver {
+        crate::hosts::HostResolver::new(self.storage.control().clone(), self.engine.clone(), base)
+    }
+
     /// The operator list and the tenant directory as operators see it.
     pub fn operators(&self) -> crate::operators::SqlOperators {
         crate::operators::SqlOperators {

@@ -22,6 +22,15 @@ pub enum Tenants {
 }
 
 #[derive(DeriveIden)]
+pub enum TenantDomains {
+    Table,
+    Domain,
+    TenantId,
+    Approved,
+    CreatedAt,
+}
+
+#[derive(DeriveIden)]
 pub enum Operators {
     Table,
     UserId,

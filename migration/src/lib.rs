@@ -50,6 +50,7 @@ impl MigratorTrait for ControlPlane {
             Box::new(control::m20261207_000003_operators_and_standing::Migration),
             Box::new(control::m20261207_000004_plans_and_features::Migration),
             Box::new(control::m20261207_000005_tenant_deletion::Migration),
+            Box::new(control::m20261207_000006_tenant_domains::Migration),
         ]
     }
 }

@@ -3,6 +3,7 @@
 //! generate types for) operator fields. Every request's caller is an
 //! [`OperatorContext`], checked against the operator list by the handler.
 
+use super::domains::DomainNode;
 use super::error::{ApiError, ApiResult};
 use super::scalars::{parse_id, to_id};
 use super::types::PlanLimits;
@@ -157,6 +158,11 @@ impl AdminTenant {
     /// The feature flags turned on for it beside its plan's.
     async fn own_features(&self) -> Vec<String> {
         names(&self.0.tenant.terms.features)
+    }
+    /// Its custom domains, approved or waiting for approval.
+    async fn domains(&self, ctx: &Context<'_>) -> ApiResult<Vec<DomainNode>> {
+        let found = services(ctx).domains.domains_of(self.0.tenant.id).await?;
+        Ok(found.into_iter().map(DomainNode).collect())
     }
 }
 
@@ -338,6 +344,28 @@ impl AdminMutation {
                 .by_operator(op, tenant_id(&id)?, reason.as_deref())
                 .await?,
         ))
+    }
+
+    /// Approves a custom domain a tenant's owner asked for: from then on,
+    /// on every server within a second, requests to it are that tenant's.
+    /// Check first that the domain is the tenant's (DNS, a verification
+    /// record). Audited in the tenant's log.
+    async fn approve_tenant_domain(
+        &self,
+        ctx: &Context<'_>,
+        domain: String,
+    ) -> ApiResult<DomainNode> {
+        let op = operator(ctx)?;
+        Ok(DomainNode(
+            services(ctx).domains().approve(op, &domain).await?,
+        ))
+    }
+
+    /// Removes a tenant's custom domain, approved or not; audited.
+    async fn remove_tenant_domain(&self, ctx: &Context<'_>, domain: String) -> ApiResult<bool> {
+        let op = operator(ctx)?;
+        services(ctx).domains().revoke(op, &domain).await?;
+        Ok(true)
     }
 
     /// Ends a suspension, or restores a deleted tenant before it is purged;

@@ -1,6 +1,6 @@
 //! Sign-up, sign-in, tenants and the caller's identity.
 
-use super::context::{services, tenant};
+use super::context::{RequestHost, services, tenant};
 use super::error::{ApiError, ApiResult};
 use super::guard::Guarded;
 use super::scalars::{Isolation, parse_id};
@@ -107,12 +107,24 @@ impl AuthMutation {
     /// Signs in. Every failure answers the same `UNAUTHENTICATED`, whichever part was wrong.
     #[graphql(guard = "Guarded(\"signIn\")")]
     async fn sign_in(&self, ctx: &Context<'_>, input: SignInInput) -> ApiResult<AuthPayload> {
+        // On a tenant's host, signing in is signing in to that tenant.
+        let host = ctx.data_opt::<RequestHost>().and_then(|h| h.0.as_ref());
+        let slug = match (host, input.tenant_slug.as_deref()) {
+            (Some(h), Some(asked)) if asked != h.slug.as_str() => {
+                return Err(domain::Error::Unauthenticated(
+                    "this host is another tenant's: sign in to a tenant on its own host",
+                )
+                .into());
+            }
+            (Some(h), _) => Some(h.slug.as_str()),
+            (None, asked) => asked,
+        };
         let signed = services(ctx)
             .auth()
             .sign_in(
                 &input.email,
                 &input.password,
-                input.tenant_slug.as_deref(),
+                slug,
                 ctx.data_opt::<ClientIp>().and_then(|c| c.0),
             )
             .await?;

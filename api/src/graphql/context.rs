@@ -89,3 +89,8 @@ mod tests {
         assert_eq!(m.get(Permission::TaskWrite), None);
     }
 }
+
+/// The tenant the request's host names, when a host rule applies
+/// (`tenancy.base_domain`, custom domains): signing in there signs in to it.
+#[derive(Debug, Clone, Default)]
+pub struct RequestHost(pub Option<domain::hosts::HostTenant>);

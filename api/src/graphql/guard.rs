@@ -35,6 +35,8 @@ pub const ACCESS: &[(&str, Access)] = &[
     ("createTenant", SignedIn),
     ("updateTenant", Needs(P::TenantManage)),
     ("deleteTenant", Needs(P::TenantManage)),
+    ("addTenantDomain", Needs(P::TenantManage)),
+    ("removeTenantDomain", Needs(P::TenantManage)),
     ("leaveTenant", SignedIn),
     ("transferOwnership", Needs(P::TenantManage)),
     ("projects", Needs(P::ProjectRead)),

@@ -5,6 +5,7 @@ mod auth;
 pub mod context;
 pub mod cost;
 pub mod documents;
+mod domains;
 pub mod error;
 pub mod guard;
 mod invitations;
@@ -46,6 +47,7 @@ pub struct Mutation(
     projects::ProjectMutation,
     tasks::TaskMutation,
     webhooks::WebhookMutation,
+    domains::DomainMutation,
     // generate: mutations
 );
 

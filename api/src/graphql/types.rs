@@ -74,6 +74,21 @@ impl TenantNode {
         Ok(self.own(ctx)?.map(|t| PlanLimits(t.entitlements().limits)))
     }
 
+    /// Its custom domains, approved or waiting; null for any tenant but the
+    /// one the token is for.
+    async fn domains(
+        &self,
+        ctx: &Context<'_>,
+    ) -> ApiResult<Option<Vec<super::domains::DomainNode>>> {
+        let Some(t) = self.own(ctx)? else {
+            return Ok(None);
+        };
+        let found = services(ctx).domains.domains_of(t.tenant_id()).await?;
+        Ok(Some(
+            found.into_iter().map(super::domains::DomainNode).collect(),
+        ))
+    }
+
     /// The feature flags the tenant has (its plan's and its own), by name;
     /// null for any tenant but the one the token is for. Clients show or hide
     /// what a flag gates; the server checks it too.

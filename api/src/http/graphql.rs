@@ -8,7 +8,7 @@ use super::AppState;
 use super::client_ip::{ClientIp, client_ip};
 use super::graphiql;
 use super::metrics::record_operation;
-use crate::graphql::context::{Caller, PermissionMemo};
+use crate::graphql::context::{Caller, PermissionMemo, RequestHost};
 use crate::graphql::error::{ApiError, code};
 use crate::graphql::limits::finish_errors;
 use crate::graphql::loaders::Loaders;
@@ -21,6 +21,7 @@ use axum::extract::{Query, State};
 use axum::http::header::{ACCEPT, AUTHORIZATION, CONTENT_TYPE};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
+use domain::hosts::HostTenant;
 use serde::Deserialize;
 use serde_json::json;
 use std::net::SocketAddr;
@@ -77,11 +78,18 @@ pub(super) fn bearer(headers: &HeaderMap) -> Result<Option<&str>, ApiError> {
         })
 }
 
-async fn caller(state: &AppState, headers: &HeaderMap) -> Result<Caller, ApiError> {
+async fn caller(
+    state: &AppState,
+    headers: &HeaderMap,
+    host: Option<&HostTenant>,
+) -> Result<Caller, ApiError> {
     let Some(token) = bearer(headers)? else {
         return Ok(Caller::Anonymous);
     };
     let ctx = state.services.auth().authenticate(token).await?;
+    if let Some(host) = host {
+        host.admits(&ctx)?;
+    }
     let span = Span::current();
     span.record("tenant_id", tracing::field::display(ctx.tenant_id()));
     if let Some(user) = ctx.user_id() {
@@ -143,6 +151,7 @@ async fn execute(
     single: bool,
     caller: Caller,
     client: ClientIp,
+    host: RequestHost,
     request_id: &str,
 ) -> BatchResponse {
     let timeout = Duration::from_secs(state.settings.graphql.execution_timeout_secs);
@@ -178,6 +187,7 @@ async fn execute(
         request = request
             .data(caller.clone())
             .data(client)
+            .data(host.clone())
             .data(PermissionMemo::default());
         let start = Instant::now();
         let mut response = within(timeout, state.schema.execute(request)).await;
@@ -205,7 +215,12 @@ async fn run(
 ) -> Response {
     let trusted = &state.settings.server.trusted_proxies;
     let client = ClientIp(client_ip(peer.map(|c| c.0.0.ip()), headers, trusted));
-    let caller = match caller(state, headers).await {
+    let host = super::host::host_tenant(state, headers).await;
+    let caller = match host {
+        Ok(ref host) => caller(state, headers, host.as_ref()).await,
+        Err(ref e) => Err(e.clone()),
+    };
+    let caller = match caller {
         Ok(c) => c,
         Err(e) => {
             let mut err = async_graphql::Error::from(e).into_server_error(Default::default());
@@ -213,7 +228,8 @@ async fn run(
             return Json(async_graphql::Response::from_errors(vec![err])).into_response();
         }
     };
-    let response = execute(state, requests, single, caller, client, request_id).await;
+    let host = RequestHost(host.unwrap_or_default());
+    let response = execute(state, requests, single, caller, client, host, request_id).await;
     let mut http = Json(&response).into_response();
     if let Some(cc) = response.cache_control().value()
         && let Ok(v) = cc.parse()

@@ -7,6 +7,7 @@ mod graphiql;
 mod graphql;
 mod headers;
 mod health;
+mod host;
 pub mod metrics;
 pub mod request_rates;
 pub mod subscription_caps;

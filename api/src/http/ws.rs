@@ -109,6 +109,17 @@ pub async fn get(State(state): State<AppState>, req: Request) -> Response {
             .call(Request::from_parts(parts, body), state)
             .await;
     };
+    // A token of another tenant than the host's is refused at connection_init.
+    let host = match super::host::host_tenant(&state, &parts.headers).await {
+        Ok(host) => host,
+        Err(_) => {
+            return (
+                StatusCode::SERVICE_UNAVAILABLE,
+                "could not tell this host's tenant; try again",
+            )
+                .into_response();
+        }
+    };
     let Some(protocol) = protocol(&parts.headers) else {
         return (
             StatusCode::BAD_REQUEST,
@@ -123,7 +134,7 @@ pub async fn get(State(state): State<AppState>, req: Request) -> Response {
         .read_buffer_size(4 * 1024)
         .write_buffer_size(4 * 1024)
         .max_message_size(64 * 1024)
-        .on_upgrade(move |socket| serve(state, socket, protocol))
+        .on_upgrade(move |socket| serve(state, socket, protocol, host))
 }
 
 /// The token of `{"authorization": "Bearer …"}` (any case of the key).
@@ -156,7 +167,12 @@ impl Drop for Connected {
     }
 }
 
-async fn serve(state: AppState, socket: WebSocket, protocol: WebSocketProtocols) {
+async fn serve(
+    state: AppState,
+    socket: WebSocket,
+    protocol: WebSocketProtocols,
+    host: Option<domain::hosts::HostTenant>,
+) {
     let _connected = Connected::new();
     let services = state.services.clone();
     // The token and caller, once `connection_init` signed in.
@@ -189,6 +205,10 @@ async fn serve(state: AppState, socket: WebSocket, protocol: WebSocketProtocols)
                         async_graphql::Error::new("could not sign in now; try again")
                     }
                 })?;
+            if let Some(host) = &host {
+                host.admits(&ctx)
+                    .map_err(|e| async_graphql::Error::new(e.to_string()))?;
+            }
             let held = caps
                 .connect(&ctx)
                 .map_err(|(cap, max)| async_graphql::Error::new(cap.message(max)))?;

@@ -16,6 +16,7 @@ pub mod revocation_replay;
 pub mod session;
 pub mod task;
 pub mod tenant;
+pub mod tenant_domain;
 pub mod user;
 pub mod webhook;
 pub mod webhook_delivery;

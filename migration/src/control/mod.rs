@@ -11,3 +11,4 @@ pub mod m20261207_000002_write_guard;
 pub mod m20261207_000003_operators_and_standing;
 pub mod m20261207_000004_plans_and_features;
 pub mod m20261207_000005_tenant_deletion;
+pub mod m20261207_000006_tenant_domains;

@@ -11,6 +11,7 @@ mod auth;
 mod budgets;
 mod fixtures;
 mod graphiql_browser;
+mod hosts;
 mod housekeeping;
 mod http_contract;
 mod invitations;

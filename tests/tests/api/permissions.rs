@@ -68,6 +68,8 @@ fn matrix(project: &str) -> Vec<(&'static str, String, [bool; 5], Then)> {
         ("updateTenant", "mutation { updateTenant(input: {name: \"Renamed by the matrix\"}) { id } }".into(), [true, false, false, false, false], Runs),
         // A wrong slug, so an allowed call deletes nothing (tenant_deletion.rs deletes).
         ("deleteTenant", "mutation { deleteTenant(confirmSlug: \"not-this-tenant\") }".into(), [true, false, false, false, false], Invalid),
+        ("addTenantDomain", "mutation { addTenantDomain(domain: \"perm-x-1.example.test\") { domain } }".into(), [true, false, false, false, false], Runs),
+        ("removeTenantDomain", "mutation { removeTenantDomain(domain: \"nobody.example.test\") }".into(), [true, false, false, false, false], NotFound),
         ("transferOwnership", format!("mutation {{ transferOwnership(userId: \"{nobody}\") {{ role }} }}"), [true, false, false, false, false], NotFound),
         // Any signed-in user may start a tenant of their own.
         ("createTenant", "mutation { createTenant(input: {name: \"n\", slug: \"perm-x-1\"}) { id } }".into(), [true, true, true, true, true], Runs),

@@ -316,6 +316,7 @@ pub fn services(platform: &Platform, s: &Settings) -> anyhow::Result<Services> {
         domains: Arc::new(platform.tenant_domains()),
         hosts: Arc::new(platform.host_resolver(s.base_domain()?)),
         base_domain: s.base_domain()?,
+        impersonation_ttl: chrono::Duration::seconds(s.auth.impersonation_ttl_secs.max(1)),
         webhook_targets: s.webhook_targets(),
         hub: platform.hub(),
         invite_policy: InvitePolicy {

@@ -248,6 +248,8 @@ pub struct AuthSettings {
     pub issuer: String,
     pub audience: String,
     pub access_token_ttl_secs: i64,
+    /// How long an operator's impersonation token lives (no refresh).
+    pub impersonation_ttl_secs: i64,
     pub refresh_absolute_secs: i64,
     pub refresh_idle_secs: i64,
     pub argon2_memory_kib: u32,

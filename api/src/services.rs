@@ -44,6 +44,8 @@ pub struct Services {
     /// The tenant a request's host names (`tenancy.base_domain`, custom domains).
     pub hosts: Arc<infra::hosts::HostResolver>,
     pub base_domain: Option<domain::hosts::Hostname>,
+    /// How long an impersonation token lives.
+    pub impersonation_ttl: chrono::Duration,
     pub invite_policy: InvitePolicy,
     /// Which webhook targets are allowed (none private in production).
     pub webhook_targets: TargetPolicy,
@@ -102,6 +104,15 @@ impl Services {
         Operations {
             auth: self.auth(),
             operators: &*self.operators,
+        }
+    }
+
+    /// Operators acting as members, for support.
+    pub fn impersonations(&self) -> domain::impersonation::Impersonations<'_> {
+        domain::impersonation::Impersonations {
+            auth: self.auth(),
+            operators: &*self.operators,
+            ttl: self.impersonation_ttl,
         }
     }
 

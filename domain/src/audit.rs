@@ -32,6 +32,10 @@ pub enum AuditAction {
     /// An operator approved a custom domain: requests to it are the tenant's.
     TenantDomainApproved,
     TenantDomainRemoved,
+    /// An operator obtained a token to act as a member.
+    ImpersonationStarted,
+    /// A request made with such a token.
+    ImpersonatedRequest,
 }
 
 impl AuditAction {
@@ -54,6 +58,8 @@ impl AuditAction {
             Self::TenantDomainAdded => "tenant.domain_added",
             Self::TenantDomainApproved => "tenant.domain_approved",
             Self::TenantDomainRemoved => "tenant.domain_removed",
+            Self::ImpersonationStarted => "impersonation.started",
+            Self::ImpersonatedRequest => "impersonation.request",
         }
     }
 }

@@ -104,6 +104,7 @@ impl Auth<'_> {
             tenant_id,
             session_id,
             expires_at: c.expires_at,
+            actor: None,
             external: Some(ExternalSession {
                 issuer: c.issuer,
                 subject: c.subject,

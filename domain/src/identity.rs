@@ -169,6 +169,17 @@ pub struct AccessClaims {
     pub expires_at: DateTime<Utc>,
     /// Set for a token of an external provider (see [`ExternalSession`]).
     pub external: Option<ExternalSession>,
+    /// Set for an operator's impersonation token (RFC 8693 `act`).
+    pub actor: Option<Actor>,
+}
+
+/// Who really acts with an impersonation token: an operator, acting as the
+/// token's user for support (see [`crate::impersonation`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Actor {
+    pub operator: UserId,
+    /// Whether mutations are allowed; reads only otherwise.
+    pub writes: bool,
 }
 
 /// Who an external provider's token names there, and its life: signing out

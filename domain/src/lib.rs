@@ -15,6 +15,7 @@ pub mod external;
 pub mod hosts;
 pub mod identity;
 pub mod ids;
+pub mod impersonation;
 pub mod invitation;
 pub mod lifecycle;
 pub mod operator;

@@ -4,6 +4,7 @@
 //! access token on their own endpoint (`/admin/graphql`), where the user, not
 //! the token's tenant, is checked against the operator list on every request.
 
+use crate::audit::AuditRecord;
 use crate::auth::Auth;
 use crate::error::{Error, Result};
 use crate::identity::{Standing, Tenant, User};
@@ -95,6 +96,8 @@ pub trait Operators: Send + Sync {
         purge_after: DateTime<Utc>,
         reason: Option<&str>,
     ) -> Result<TenantSummary>;
+    /// Writes an entry to the tenant's audit log, with `actor` (an operator).
+    async fn record(&self, tenant: TenantId, actor: UserId, record: &AuditRecord) -> Result<()>;
     /// Deleted tenants whose grace period ended before `now`.
     async fn due_for_purge(&self, now: DateTime<Utc>) -> Result<Vec<Tenant>>;
 }

@@ -407,6 +407,19 @@ pub trait TokenService: Send + Sync {
     /// # Errors
     /// [`crate::Error::Unexpected`] when signing fails.
     fn issue(&self, user: UserId, tenant: TenantId, session: SessionId) -> Result<IssuedToken>;
+    /// An impersonation token: `user`'s in `tenant`, carrying the operator as
+    /// its actor (RFC 8693 `act`), living `ttl_seconds`.
+    ///
+    /// # Errors
+    /// [`crate::Error::Unexpected`] when signing fails.
+    fn issue_acting(
+        &self,
+        user: UserId,
+        tenant: TenantId,
+        session: SessionId,
+        actor: crate::identity::Actor,
+        ttl_seconds: i64,
+    ) -> Result<IssuedToken>;
     /// Checks signature, algorithm, expiry, not-before, issuer, audience and every required claim.
     ///
     /// # Errors

@@ -326,6 +326,16 @@ mod tests {
                 expires_in_seconds: 900,
             })
         }
+        fn issue_acting(
+            &self,
+            _: UserId,
+            _: TenantId,
+            _: SessionId,
+            _: crate::identity::Actor,
+            _: i64,
+        ) -> Result<IssuedToken> {
+            unreachable!("not used by refresh")
+        }
         fn verify(&self, _: &str) -> Result<crate::identity::AccessClaims> {
             unreachable!("not used by refresh")
         }

@@ -100,6 +100,8 @@ pub struct TenantContext {
     read_only: bool,
     /// Its plan's limits and features, with its own over them.
     entitlements: Arc<Entitlements>,
+    /// The operator acting as the member, with an impersonation token.
+    actor: Option<crate::identity::Actor>,
 }
 
 impl TenantContext {
@@ -124,6 +126,7 @@ impl TenantContext {
         Ok(Self {
             read_only: membership.standing == Standing::ReadOnly,
             entitlements: plans.entitlements(&membership.terms),
+            actor: claims.actor,
             tenant_id: membership.tenant_id,
             isolation: membership.isolation,
             principal: Principal::Member {
@@ -144,6 +147,7 @@ impl TenantContext {
             principal: Principal::Invitee,
             read_only: false,
             entitlements: Arc::new(Entitlements::unlimited()),
+            actor: None,
         }
     }
 
@@ -155,6 +159,7 @@ impl TenantContext {
             principal: Principal::System,
             read_only: false,
             entitlements: Arc::new(Entitlements::unlimited()),
+            actor: None,
         }
     }
 
@@ -169,6 +174,11 @@ impl TenantContext {
     pub fn isolation(&self) -> Isolation {
         self.isolation
     }
+    /// The operator acting as this member (an impersonation token), if one is.
+    pub fn actor(&self) -> Option<crate::identity::Actor> {
+        self.actor
+    }
+
     /// What the tenant's plan allows: its limits and features.
     pub fn entitlements(&self) -> &Entitlements {
         &self.entitlements
@@ -223,6 +233,7 @@ pub(crate) fn member_context(role: &str) -> TenantContext {
         session_id: SessionId::generate(),
         expires_at: chrono::Utc::now(),
         external: None,
+        actor: None,
     };
     let membership = Membership {
         user_id,

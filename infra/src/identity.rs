@@ -361,6 +361,11 @@ impl Directory for SqlIdentityStore {
             .exec(&tx)
             .await
             .or_unexpected()?;
+        crate::entities::tenant_domain::Entity::delete_many()
+            .filter(crate::entities::tenant_domain::Column::TenantId.eq(tenant.as_uuid()))
+            .exec(&tx)
+            .await
+            .or_unexpected()?;
         let row = tenant::Entity::find_by_id(tenant.as_uuid())
             .one(&tx)
             .await

@@ -6,7 +6,7 @@
 //! RSA public key), no `tid`, or another audience is refused.
 
 use chrono::{DateTime, Utc};
-use domain::identity::{AccessClaims, IssuedToken, RefreshToken};
+use domain::identity::{AccessClaims, Actor, IssuedToken, RefreshToken};
 use domain::ports::TokenService;
 use domain::{Error, Result, SessionId, TenantId, UserId};
 use jsonwebtoken::{Algorithm, DecodingKey, EncodingKey, Header, Validation, decode, encode};
@@ -50,6 +50,17 @@ struct Claims {
     exp: i64,
     iss: String,
     aud: String,
+    /// RFC 8693's actor: the operator impersonating `sub`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    act: Option<Act>,
+}
+
+#[derive(Debug, Serialize, Deserialize)]
+struct Act {
+    sub: Uuid,
+    /// Whether the impersonation may write; reads only otherwise.
+    #[serde(default)]
+    writes: bool,
 }
 
 pub struct JwtTokens {
@@ -110,8 +121,15 @@ impl JwtTokens {
     }
 }
 
-impl TokenService for JwtTokens {
-    fn issue(&self, user: UserId, tenant: TenantId, session: SessionId) -> Result<IssuedToken> {
+impl JwtTokens {
+    fn sign(
+        &self,
+        user: UserId,
+        tenant: TenantId,
+        session: SessionId,
+        act: Option<Act>,
+        ttl_seconds: i64,
+    ) -> Result<IssuedToken> {
         let now = Utc::now().timestamp();
         let claims = Claims {
             sub: user.as_uuid(),
@@ -120,16 +138,38 @@ impl TokenService for JwtTokens {
             jti: Uuid::now_v7(),
             iat: now,
             nbf: now,
-            exp: now + self.settings.ttl_seconds,
+            exp: now + ttl_seconds,
             iss: self.settings.issuer.clone(),
             aud: self.settings.audience.clone(),
+            act,
         };
         let token = encode(&Header::new(self.algorithm), &claims, &self.encoding)
             .map_err(Error::unexpected)?;
         Ok(IssuedToken {
             token,
-            expires_in_seconds: self.settings.ttl_seconds,
+            expires_in_seconds: ttl_seconds,
         })
+    }
+}
+
+impl TokenService for JwtTokens {
+    fn issue(&self, user: UserId, tenant: TenantId, session: SessionId) -> Result<IssuedToken> {
+        self.sign(user, tenant, session, None, self.settings.ttl_seconds)
+    }
+
+    fn issue_acting(
+        &self,
+        user: UserId,
+        tenant: TenantId,
+        session: SessionId,
+        actor: Actor,
+        ttl_seconds: i64,
+    ) -> Result<IssuedToken> {
+        let act = Act {
+            sub: actor.operator.as_uuid(),
+            writes: actor.writes,
+        };
+        self.sign(user, tenant, session, Some(act), ttl_seconds)
     }
 
     fn new_refresh_token(&self) -> (RefreshToken, String) {
@@ -161,6 +201,10 @@ impl TokenService for JwtTokens {
             session_id: SessionId::from_uuid(c.sid),
             expires_at: DateTime::from_timestamp(c.exp, 0).unwrap_or_default(),
             external: None,
+            actor: c.act.map(|a| Actor {
+                operator: UserId::from_uuid(a.sub),
+                writes: a.writes,
+            }),
         })
     }
 }
@@ -190,6 +234,29 @@ mod tests {
         let issued = t.issue(u, tn, s).unwrap();
         let c = t.verify(&issued.token).unwrap();
         assert_eq!((c.user_id, c.tenant_id, c.session_id), (u, tn, s));
+        assert_eq!(c.actor, None);
+    }
+
+    #[test]
+    fn an_impersonation_token_carries_its_actor_and_its_own_life() {
+        let t = tokens("a-test-secret-that-is-long-enough-000");
+        let actor = Actor {
+            operator: UserId::generate(),
+            writes: false,
+        };
+        let issued = t
+            .issue_acting(
+                UserId::generate(),
+                TenantId::generate(),
+                SessionId::generate(),
+                actor,
+                60,
+            )
+            .unwrap();
+        assert_eq!(issued.expires_in_seconds, 60);
+        let c = t.verify(&issued.token).unwrap();
+        assert_eq!(c.actor, Some(actor));
+        assert!(c.expires_at <= chrono::Utc::now() + chrono::Duration::seconds(61));
     }
 
     #[test]

@@ -277,6 +277,12 @@ impl Operators for SqlOperators {
         .await
     }
 
+    async fn record(&self, tenant: TenantId, actor: UserId, record: &AuditRecord) -> Result<()> {
+        audit::write(&self.db, tenant, Some(actor), record)
+            .await
+            .or_unexpected()
+    }
+
     async fn due_for_purge(&self, now: chrono::DateTime<chrono::Utc>) -> Result<Vec<Tenant>> {
         tenant::Entity::find()
             .filter(tenant::Column::Standing.eq(Standing::Deleted.as_str()))

@@ -52,7 +52,7 @@ fn operator<'a>(ctx: &Context<'a>) -> ApiResult<&'a OperatorContext> {
         .ok_or_else(ApiError::unauthenticated)
 }
 
-fn tenant_id(id: &ID) -> ApiResult<TenantId> {
+fn tenant_id_of(id: &ID) -> ApiResult<TenantId> {
     parse_id(id).ok_or_else(|| ApiError::from(domain::Error::NotFound(Entity::Tenant)))
 }
 
@@ -199,6 +199,20 @@ impl AdminPlan {
     }
 }
 
+/// A token to act as a member, for support.
+#[derive(async_graphql::SimpleObject)]
+#[graphql(name = "Impersonation")]
+pub struct ImpersonationPayload {
+    /// Send as `Authorization: Bearer <accessToken>` to `/graphql`. It names
+    /// you as its actor: its every request is in the tenant's audit log.
+    pub access_token: String,
+    /// Seconds until it expires (`auth.impersonation_ttl_secs`); it cannot
+    /// be refreshed.
+    pub expires_in: i64,
+    /// Whether mutations are allowed; otherwise they are refused `FORBIDDEN`.
+    pub writes: bool,
+}
+
 pub struct AdminQuery;
 
 #[Object]
@@ -243,7 +257,10 @@ impl AdminQuery {
     async fn tenant(&self, ctx: &Context<'_>, id: ID) -> ApiResult<AdminTenant> {
         operator(ctx)?;
         Ok(AdminTenant(
-            services(ctx).operations().tenant(tenant_id(&id)?).await?,
+            services(ctx)
+                .operations()
+                .tenant(tenant_id_of(&id)?)
+                .await?,
         ))
     }
 
@@ -283,7 +300,7 @@ impl AdminMutation {
         Ok(AdminTenant(
             services(ctx)
                 .operations()
-                .set_standing(op, tenant_id(&id)?, standing, reason.as_deref())
+                .set_standing(op, tenant_id_of(&id)?, standing, reason.as_deref())
                 .await?,
         ))
     }
@@ -303,7 +320,7 @@ impl AdminMutation {
         Ok(AdminTenant(
             services(ctx)
                 .operations()
-                .set_plan(op, tenant_id(&id)?, &plan, reason.as_deref())
+                .set_plan(op, tenant_id_of(&id)?, &plan, reason.as_deref())
                 .await?,
         ))
     }
@@ -322,7 +339,7 @@ impl AdminMutation {
         Ok(AdminTenant(
             services(ctx)
                 .operations()
-                .set_feature(op, tenant_id(&id)?, &feature, enabled, reason.as_deref())
+                .set_feature(op, tenant_id_of(&id)?, &feature, enabled, reason.as_deref())
                 .await?,
         ))
     }
@@ -341,7 +358,7 @@ impl AdminMutation {
         Ok(AdminTenant(
             services(ctx)
                 .deletions()
-                .by_operator(op, tenant_id(&id)?, reason.as_deref())
+                .by_operator(op, tenant_id_of(&id)?, reason.as_deref())
                 .await?,
         ))
     }
@@ -368,6 +385,33 @@ impl AdminMutation {
         Ok(true)
     }
 
+    /// A short-lived token to act as a member of a tenant, for support:
+    /// read-only unless `writes`. Starting it and every request made with it
+    /// are written to the tenant's audit log with you as actor, so its owners
+    /// see it; `reason` (required) is recorded with it.
+    async fn impersonate(
+        &self,
+        ctx: &Context<'_>,
+        tenant_id: ID,
+        user_id: ID,
+        #[graphql(default = false)] writes: bool,
+        reason: String,
+    ) -> ApiResult<ImpersonationPayload> {
+        let op = operator(ctx)?;
+        let user = parse_id(&user_id)
+            .map(domain::UserId::from_uuid)
+            .ok_or_else(|| ApiError::from(domain::Error::NotFound(Entity::Membership)))?;
+        let started = services(ctx)
+            .impersonations()
+            .start(op, tenant_id_of(&tenant_id)?, user, writes, &reason)
+            .await?;
+        Ok(ImpersonationPayload {
+            access_token: started.access.token,
+            expires_in: started.access.expires_in_seconds,
+            writes: started.writes,
+        })
+    }
+
     /// Ends a suspension, or restores a deleted tenant before it is purged;
     /// audited like them.
     async fn resume_tenant(
@@ -380,7 +424,7 @@ impl AdminMutation {
         Ok(AdminTenant(
             services(ctx)
                 .operations()
-                .set_standing(op, tenant_id(&id)?, Standing::Active, reason.as_deref())
+                .set_standing(op, tenant_id_of(&id)?, Standing::Active, reason.as_deref())
                 .await?,
         ))
     }

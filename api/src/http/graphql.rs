@@ -98,9 +98,23 @@ async fn caller(
     Ok(Caller::Member(ctx))
 }
 
-/// A tenant suspended for writes reads, and is refused every mutation.
+/// A tenant suspended for writes reads, and is refused every mutation; so
+/// is a read-only impersonation.
 fn writable(caller: &Caller, request: &mut async_graphql::Request) -> Result<(), ServerError> {
     match caller {
+        Caller::Member(ctx)
+            if ctx.actor().is_some_and(|a| !a.writes)
+                && operation_type(request) == Some(OperationType::Mutation) =>
+        {
+            let mut e = ServerError::new(
+                "this impersonation is read-only; an operator can start one that writes",
+                None,
+            );
+            e.extensions
+                .get_or_insert_with(Default::default)
+                .set("code", code::FORBIDDEN);
+            Err(e)
+        }
         Caller::Member(ctx)
             if ctx.read_only() && operation_type(request) == Some(OperationType::Mutation) =>
         {
@@ -172,12 +186,28 @@ async fn execute(
             }
             Err(e) => Err(e),
         };
+        let operation = request.operation_name.clone();
+        // An operator acting as a member: each request is in the tenant's
+        // audit log, refused ones too, before it runs, or it does not run.
+        let admitted = match &caller {
+            Caller::Member(ctx) if ctx.actor().is_some() => {
+                let named = operation_label(&mut request);
+                let recorded =
+                    domain::impersonation::record_request(&*state.services.operators, ctx, &named)
+                        .await
+                        .map_err(|e| {
+                            async_graphql::Error::from(ApiError::from(e))
+                                .into_server_error(Default::default())
+                        });
+                recorded.and(admitted)
+            }
+            _ => admitted,
+        };
         if let Err(mut e) = admitted {
             finish_errors(std::slice::from_mut(&mut e), request_id);
             responses.push(async_graphql::Response::from_errors(vec![e]));
             continue;
         }
-        let operation = request.operation_name.clone();
         if let Some(op) = &operation {
             Span::current().record("operation", op.as_str());
         }
@@ -333,6 +363,27 @@ pub struct GetParams {
 }
 /// The operation a GET request would run, if the document parses and names one.
 /// The parsed document stays in the request for execution.
+/// The operation's name (given, or the document's one named operation), else
+/// its kind: what the audit log says an impersonated request was.
+fn operation_label(request: &mut async_graphql::Request) -> String {
+    if let Some(name) = &request.operation_name {
+        return name.clone();
+    }
+    let Ok(doc) = request.parsed_query() else {
+        return "unparsed".to_owned();
+    };
+    let mut ops = doc.operations.iter();
+    match (ops.next(), ops.next()) {
+        (Some((Some(name), _)), None) => name.to_string(),
+        (Some((None, op)), None) => match op.node.ty {
+            OperationType::Mutation => "mutation".to_owned(),
+            OperationType::Subscription => "subscription".to_owned(),
+            OperationType::Query => "query".to_owned(),
+        },
+        _ => "query".to_owned(),
+    }
+}
+
 pub(super) fn operation_type(request: &mut async_graphql::Request) -> Option<OperationType> {
     let name = request.operation_name.clone();
     let doc = request.parsed_query().ok()?;

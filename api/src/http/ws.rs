@@ -209,6 +209,10 @@ async fn serve(
                 host.admits(&ctx)
                     .map_err(|e| async_graphql::Error::new(e.to_string()))?;
             }
+            // An operator acting as a member: the socket is in the audit log.
+            domain::impersonation::record_request(&*services.operators, &ctx, "socket")
+                .await
+                .map_err(|_| async_graphql::Error::new("could not sign in now; try again"))?;
             let held = caps
                 .connect(&ctx)
                 .map_err(|(cap, max)| async_graphql::Error::new(cap.message(max)))?;

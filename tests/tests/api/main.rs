@@ -14,6 +14,7 @@ mod graphiql_browser;
 mod hosts;
 mod housekeeping;
 mod http_contract;
+mod impersonation;
 mod invitations;
 mod isolation;
 mod limits;

@@ -1,0 +1,142 @@
+//! Impersonation for support: an operator's short-lived token to act as a
+//! member, read-only unless asked, every request of which the tenant's
+//! owners find in their audit log with the operator as actor.
+
+use crate::helpers::{Backend, assert_code, bad_fields, spawn_with};
+use serde_json::{Value, json};
+
+const SECRET: &str = "impersonation-fixtures-secret-0123456";
+const IMPERSONATE: &str = "mutation($t: ID!, $u: ID!, $w: Boolean!, $r: String!) { impersonate(tenantId: $t, userId: $u, writes: $w, reason: $r) { accessToken expiresIn writes } }";
+const CREATE: &str = "mutation { createProject(input: { name: \"By support\" }) { id } }";
+
+async fn an_operator_acts_as_a_member_and_the_owners_see_it(backend: Backend) {
+    let app = spawn_with(backend, |s| {
+        s.fixtures.secret = Some(SECRET.to_owned().into())
+    })
+    .await;
+    let op = app.operator().await;
+    let f = app
+        .fixture(
+            SECRET,
+            json!({ "users": [{ "role": "owner" }, { "role": "member" }], "projects": 1 }),
+        )
+        .await;
+    let (tenant, owner) = (
+        f["tenant"]["id"].as_str().unwrap(),
+        f["users"][0]["accessToken"].as_str().unwrap(),
+    );
+    let member = f["users"][1]["id"].as_str().unwrap();
+    let vars =
+        |writes: bool, reason: &str| json!({ "t": tenant, "u": member, "w": writes, "r": reason });
+
+    // A reason is required; a member of the tenant only; operators only.
+    assert_eq!(
+        bad_fields(
+            &app.admin(Some(&op.token), IMPERSONATE, vars(false, " "))
+                .await
+        ),
+        ["reason"]
+    );
+    let stranger = app.sign_up().await;
+    assert_code(
+        &app.admin(
+            Some(&op.token),
+            IMPERSONATE,
+            json!({ "t": tenant, "u": stranger.user_id, "w": false, "r": "ticket 1" }),
+        )
+        .await,
+        "NOT_FOUND",
+    );
+    assert_code(
+        &app.admin(Some(owner), IMPERSONATE, vars(false, "ticket 1"))
+            .await,
+        "FORBIDDEN",
+    );
+
+    // Read-only: reads as the member, writes refused.
+    let d = app
+        .admin_data(&op.token, IMPERSONATE, vars(false, "ticket 42"))
+        .await;
+    assert_eq!(d["impersonate"]["writes"], false);
+    assert!(
+        d["impersonate"]["expiresIn"].as_i64().unwrap() <= 900,
+        "{d}"
+    );
+    let ro = d["impersonate"]["accessToken"].as_str().unwrap().to_owned();
+    let me = app
+        .data(
+            Some(&ro),
+            "query Support { me { id } projects { totalCount } }",
+            json!({}),
+        )
+        .await;
+    assert_eq!(
+        (
+            me["me"]["id"].as_str(),
+            me["projects"]["totalCount"].as_u64()
+        ),
+        (Some(member), Some(1))
+    );
+    let refused = app.gql(Some(&ro), CREATE, json!({})).await;
+    assert_code(&refused, "FORBIDDEN");
+    let n = app
+        .data(Some(owner), "{ projects { totalCount } }", json!({}))
+        .await;
+    assert_eq!(n["projects"]["totalCount"], 1, "nothing was written");
+
+    // Writes when asked for.
+    let d = app
+        .admin_data(&op.token, IMPERSONATE, vars(true, "ticket 43"))
+        .await;
+    let rw = d["impersonate"]["accessToken"].as_str().unwrap().to_owned();
+    app.data(Some(&rw), CREATE, json!({})).await;
+
+    // The owners see both starts and every request, with the operator as actor.
+    let log = app
+        .data(
+            Some(owner),
+            "{ auditLog(first: 20) { edges { node { actorId action target after } } } }",
+            json!({}),
+        )
+        .await;
+    let by_op: Vec<&Value> = log["auditLog"]["edges"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| &e["node"])
+        .filter(|n| n["actorId"] == op.user_id.as_str())
+        .collect();
+    let started: Vec<_> = by_op
+        .iter()
+        .filter(|n| n["action"] == "impersonation.started")
+        .collect();
+    assert_eq!(started.len(), 2, "{log}");
+    assert!(
+        started
+            .iter()
+            .any(|n| n["after"]["reason"] == "ticket 42" && n["after"]["writes"] == "false"),
+        "{log}"
+    );
+    let requests: Vec<&str> = by_op
+        .iter()
+        .filter(|n| n["action"] == "impersonation.request")
+        .map(|n| n["after"]["operation"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        requests.len(),
+        3,
+        "the query, the refused mutation and the made one: {log}"
+    );
+    assert!(
+        requests.contains(&"Support") && requests.contains(&"mutation"),
+        "{requests:?}"
+    );
+    assert!(
+        by_op
+            .iter()
+            .all(|n| n["target"] == format!("user:{member}")),
+        "{log}"
+    );
+}
+
+crate::on_every_backend!(an_operator_acts_as_a_member_and_the_owners_see_it);

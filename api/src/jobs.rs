@@ -5,11 +5,12 @@ use crate::services::Services;
 use async_trait::async_trait;
 use domain::invitation::EmailRetry;
 use infra::db::Storage;
-use infra::housekeeping::{Job, tenants};
+use infra::housekeeping::{Job, tenants_in_service};
 use std::sync::Arc;
 use std::time::Duration;
 
-/// Every tenant's failed invitation emails, sent again when due.
+/// Every tenant's failed invitation emails, sent again when due; not while
+/// a tenant is suspended or deleted (they go once it is back, if still due).
 pub struct RetryInvitationEmails {
     pub services: Arc<Services>,
     pub storage: Storage,
@@ -29,7 +30,7 @@ impl Job for RetryInvitationEmails {
 
     async fn run(&self) -> domain::Result<u64> {
         let mut sent = 0;
-        for ctx in tenants(&self.storage).await? {
+        for ctx in tenants_in_service(&self.storage).await? {
             match self
                 .services
                 .invitations()

@@ -386,7 +386,15 @@ impl Auth<'_> {
     /// `Unauthenticated` when it does not stand (expired, revoked);
     /// `Unexpected` when that cannot be told (storage down).
     pub async fn signed_in_user(&self, token: &str) -> Result<UserId> {
-        self.live_claims(token).await.map(|c| c.user_id)
+        let claims = self.live_claims(token).await?;
+        // An impersonation token is the member's in one tenant, never the
+        // user's elsewhere (an operator impersonating an operator, say).
+        if claims.actor.is_some() {
+            return Err(Error::Unauthenticated(
+                "an impersonation token is for the tenant endpoint only",
+            ));
+        }
+        Ok(claims.user_id)
     }
 
     async fn live_claims(&self, token: &str) -> Result<AccessClaims> {

@@ -66,6 +66,13 @@ impl fmt::Display for Hostname {
     }
 }
 
+/// Names under the base domain that are the service's own, never a
+/// tenant's: a tenant with such a slug is reached by its token only.
+pub const RESERVED_LABELS: &[&str] = &[
+    "www", "api", "app", "admin", "auth", "login", "mail", "static", "assets", "cdn", "docs",
+    "status",
+];
+
 /// Where to look a host up.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum HostRule {
@@ -86,7 +93,7 @@ impl HostRule {
             return None;
         }
         match host.as_str().strip_suffix(&format!(".{base}")) {
-            Some(label) if !label.contains('.') => {
+            Some(label) if !label.contains('.') && !RESERVED_LABELS.contains(&label) => {
                 TenantSlug::parse(label).ok().map(Self::Subdomain)
             }
             Some(_) => None,
@@ -257,6 +264,7 @@ mod tests {
             Some(HostRule::Subdomain(TenantSlug::parse("acme").unwrap()))
         );
         assert_eq!(HostRule::of(&base, Some(&base)), None);
+        assert_eq!(HostRule::of(&host("api.app.test"), Some(&base)), None);
         assert_eq!(HostRule::of(&host("a.b.app.test"), Some(&base)), None);
         // Only a whole label matches: `evilapp.test` is not under `app.test`.
         assert_eq!(

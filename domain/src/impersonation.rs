@@ -52,6 +52,10 @@ impl Impersonations<'_> {
             .membership(user, tenant)
             .await?
             .ok_or(Error::NotFound(Entity::Membership))?;
+        // Operators act as themselves: one operator's rights never pass to another.
+        if self.operators.is_operator(user).await? {
+            return Err(Error::Forbidden);
+        }
         if let Some(refused) = member.standing.refusal() {
             return Err(refused);
         }

@@ -384,6 +384,10 @@ impl Invitations<'_> {
             .tenant(tenant_id)
             .await
             .map_err(|_| bad())?;
+        // Nothing is made for a tenant out of service (no user, no member).
+        if let Some(refused) = tenant.standing.refusal() {
+            return Err(refused);
+        }
         let ctx = TenantContext::for_invitation(tenant.id, tenant.isolation);
         let hash = self.auth.tokens.refresh_hash(token);
         let invitation = {

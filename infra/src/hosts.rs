@@ -49,6 +49,18 @@ fn record(action: AuditAction, tenant: TenantId, domain: &Hostname) -> AuditReco
     }
 }
 
+/// The domain's row, locked for the rest of `tx`.
+async fn locked(
+    tx: &sea_orm::DatabaseTransaction,
+    domain: &Hostname,
+) -> Result<Option<row::Model>> {
+    row::Entity::find_by_id(domain.as_str())
+        .lock_exclusive()
+        .one(tx)
+        .await
+        .or_unexpected()
+}
+
 impl SqlTenantDomains {
     /// Writes the audit entry and the feed row, and commits.
     async fn finish(
@@ -101,11 +113,8 @@ impl TenantDomains for SqlTenantDomains {
         domain: &Hostname,
     ) -> Result<()> {
         let tx = write_tx(&self.db).await?;
-        let found = row::Entity::find_by_id(domain.as_str())
-            .lock_exclusive()
-            .one(&tx)
-            .await
-            .or_unexpected()?
+        let found = locked(&tx, domain)
+            .await?
             .filter(|r| tenant.is_none_or(|t| t.as_uuid() == r.tenant_id))
             .ok_or(Error::NotFound(Kind::Tenant))?;
         let owner = TenantId::from_uuid(found.tenant_id);
@@ -124,11 +133,8 @@ impl TenantDomains for SqlTenantDomains {
 
     async fn approve_domain(&self, actor: UserId, domain: &Hostname) -> Result<TenantDomain> {
         let tx = write_tx(&self.db).await?;
-        let found = row::Entity::find_by_id(domain.as_str())
-            .lock_exclusive()
-            .one(&tx)
-            .await
-            .or_unexpected()?
+        let found = locked(&tx, domain)
+            .await?
             .ok_or(Error::NotFound(Kind::Tenant))?;
         let owner = TenantId::from_uuid(found.tenant_id);
         let mut active: row::ActiveModel = found.into();
@@ -200,7 +206,12 @@ impl HostResolver {
         if let Some((found, read_at)) = self.read.get(host) {
             let fresh = match &found {
                 Some(t) => self.freshness.still_fresh(t.id.as_uuid(), read_at),
-                None => self.freshness.version() == read_at,
+                // No change of any tenant since, and the feed still followed
+                // (the nil tenant has no changes of its own).
+                None => {
+                    self.freshness.version() == read_at
+                        && self.freshness.still_fresh(uuid::Uuid::nil(), read_at)
+                }
             };
             if fresh {
                 return Ok(found);

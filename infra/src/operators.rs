@@ -181,11 +181,21 @@ impl Operators for SqlOperators {
         self.change_tenant(operator.user_id, id, |active, row| {
             // A deleted tenant is restored (made active) or purged: suspending
             // it would hide its deletion.
-            if row.standing == Standing::Deleted.as_str() && standing != Standing::Active {
-                return Err(Error::conflict(
-                    "id",
-                    "this tenant is deleted: restore it (resumeTenant) first",
-                ));
+            if row.standing == Standing::Deleted.as_str() {
+                if standing != Standing::Active {
+                    return Err(Error::conflict(
+                        "id",
+                        "this tenant is deleted: restore it (resumeTenant) first",
+                    ));
+                }
+                // Past it, the purge job may be deleting it: restoring then
+                // could leave a tenant half emptied.
+                if row.purge_after.is_some_and(|at| at <= crate::now()) {
+                    return Err(Error::conflict(
+                        "id",
+                        "this tenant's grace period is over: it is being purged",
+                    ));
+                }
             }
             active.standing = Set(standing.as_str().to_owned());
             active.standing_since = Set(Some(crate::now()));

@@ -2,9 +2,9 @@
 //! resolver carries (`#[graphql(guard = "Guarded(\"projects\")")]`). An
 //! operation missing from this table is refused, and a test fails.
 
-use super::context::{PermissionMemo, services, tenant};
+use super::context::{Caller, PermissionMemo, services, tenant};
 use super::error::ApiError;
-use async_graphql::{Context, Guard};
+use async_graphql::{Context, ErrorExtensions, Guard};
 use domain::authz::Permission;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -74,6 +74,17 @@ pub const ACCESS: &[(&str, Access)] = &[
     // generate: access
 ];
 
+/// What an operator's impersonation token may never do, writes or not: act
+/// on the member's account or start sessions of its own (a token without the
+/// operator as actor, or a refreshable one, would escape the audit).
+pub const NOT_WHILE_IMPERSONATING: &[&str] = &[
+    "switchTenant",
+    "createTenant",
+    "changePassword",
+    "refreshSession",
+    "deleteTenant",
+];
+
 pub fn access_of(operation: &str) -> Option<Access> {
     ACCESS
         .iter()
@@ -86,6 +97,15 @@ pub struct Guarded(pub &'static str);
 
 impl Guard for Guarded {
     async fn check(&self, ctx: &Context<'_>) -> async_graphql::Result<()> {
+        if NOT_WHILE_IMPERSONATING.contains(&self.0)
+            && let Some(Caller::Member(t)) = ctx.data_opt::<Caller>()
+            && t.actor().is_some()
+        {
+            return Err(async_graphql::Error::new(
+                "not with an impersonation token: it acts in this tenant only, as this member",
+            )
+            .extend_with(|_, ext| ext.set("code", super::error::code::FORBIDDEN)));
+        }
         match access_of(self.0) {
             Some(Public) => Ok(()),
             Some(SignedIn) => tenant(ctx).map(|_| ()).map_err(Into::into),

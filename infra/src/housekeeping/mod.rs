@@ -240,3 +240,12 @@ async fn release(control: &DatabaseConnection, name: &str) -> Result<()> {
 pub async fn tenants(storage: &crate::db::Storage) -> Result<Vec<TenantContext>> {
     crate::tenancy::lifecycle::tenants_of(storage.control()).await
 }
+
+/// Tenants neither suspended nor deleted: work done in a tenant's name (its
+/// emails, say) waits while it is out of service.
+///
+/// # Errors
+/// When the directory cannot be read.
+pub async fn tenants_in_service(storage: &crate::db::Storage) -> Result<Vec<TenantContext>> {
+    crate::tenancy::lifecycle::tenants_in_service(storage.control()).await
+}

@@ -200,8 +200,8 @@ pub(crate) async fn tenants_of(
     contexts(control, false).await
 }
 
-/// Tenants not suspended: a suspended tenant's webhooks wait until it is
-/// resumed (its events and deliveries stay where they are).
+/// Tenants neither suspended nor deleted: a suspended tenant's webhooks wait
+/// until it is resumed (its events and deliveries stay where they are).
 pub(crate) async fn tenants_in_service(
     control: &DatabaseConnection,
 ) -> domain::Result<Vec<domain::TenantContext>> {

@@ -52,6 +52,16 @@ async fn an_operator_acts_as_a_member_and_the_owners_see_it(backend: Backend) {
             .await,
         "FORBIDDEN",
     );
+    // An operator is never impersonated, even in a tenant they belong to.
+    assert_code(
+        &app.admin(
+            Some(&op.token),
+            IMPERSONATE,
+            json!({ "t": op.tenant_id, "u": op.user_id, "w": false, "r": "ticket 1" }),
+        )
+        .await,
+        "FORBIDDEN",
+    );
 
     // Read-only: reads as the member, writes refused.
     let d = app
@@ -90,6 +100,20 @@ async fn an_operator_acts_as_a_member_and_the_owners_see_it(backend: Backend) {
         .await;
     let rw = d["impersonate"]["accessToken"].as_str().unwrap().to_owned();
     app.data(Some(&rw), CREATE, json!({})).await;
+    // Never a session of its own, nor the member's account, nor elsewhere.
+    for escape in [
+        format!(
+            "mutation {{ switchTenant(tenantId: \"{tenant}\") {{ accessToken refreshToken }} }}"
+        ),
+        "mutation { changePassword(currentPassword: \"x\", newPassword: \"y-long-enough-1\") }"
+            .to_owned(),
+    ] {
+        assert_code(&app.gql(Some(&rw), &escape, json!({})).await, "FORBIDDEN");
+    }
+    assert_code(
+        &app.admin(Some(&rw), "{ plans { name } }", json!({})).await,
+        "UNAUTHENTICATED",
+    );
 
     // The owners see both starts and every request, with the operator as actor.
     let log = app
@@ -124,8 +148,8 @@ async fn an_operator_acts_as_a_member_and_the_owners_see_it(backend: Backend) {
         .collect();
     assert_eq!(
         requests.len(),
-        3,
-        "the query, the refused mutation and the made one: {log}"
+        5,
+        "the query, the refused mutation, the made one and the two refused escapes: {log}"
     );
     assert!(
         requests.contains(&"Support") && requests.contains(&"mutation"),

@@ -163,6 +163,40 @@ async fn a_deleted_tenant_is_purged_when_its_grace_ends(backend: Backend) {
     assert_eq!(d["projects"]["edges"][0]["node"]["name"], "Stays");
 }
 
+/// Once its grace period is over the purge may have begun: restoring then
+/// is refused rather than racing it.
+async fn a_tenant_past_its_grace_is_not_restored(backend: Backend) {
+    let app = spawn_with(backend, |s| {
+        s.tenancy.deletion_grace_secs = 0;
+        s.housekeeping.enabled = false;
+    })
+    .await;
+    let op = app.operator().await;
+    let a = app.sign_up().await;
+    let vars = json!({ "id": a.tenant_id });
+    app.admin_data(
+        &op.token,
+        "mutation($id: ID!) { deleteTenant(id: $id) { id } }",
+        vars.clone(),
+    )
+    .await;
+    let body = app
+        .admin(
+            Some(&op.token),
+            "mutation($id: ID!) { resumeTenant(id: $id) { id } }",
+            vars.clone(),
+        )
+        .await;
+    assert_code(&body, "CONFLICT");
+    let d = app.admin_data(&op.token, ADMIN_TENANT, vars).await;
+    assert_eq!(d["tenant"]["standing"], "DELETED");
+}
+
+mod one {
+    use super::*;
+    crate::on_one_backend!(a_tenant_past_its_grace_is_not_restored);
+}
+
 crate::on_every_backend!(
     an_owner_deletes_the_tenant_and_an_operator_restores_it,
     a_deleted_tenant_is_purged_when_its_grace_ends,

@@ -259,6 +259,7 @@ async fn serve(
     );
     let every = Duration::from_millis(state.settings.subscriptions.session_check_ms.max(100));
     let mut check = tokio::time::interval_at(tokio::time::Instant::now() + every, every);
+    let mut changes = state.platform.authorizer().changes();
     check.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     let mut init_deadline = std::pin::pin!(tokio::time::sleep(Duration::from_millis(
         state.settings.subscriptions.init_timeout_ms,
@@ -289,31 +290,48 @@ async fn serve(
                 let _ = sink.send(close(INIT_TIMEOUT, "Connection initialisation timeout")).await;
                 return;
             }
-            _ = check.tick() => {
-                let Some((t, ctx)) = token.get() else { continue };
-                // The membership lookup is the cache's, which the change feed
-                // keeps current: a suspension or a removal ends the socket here.
-                // Storage trouble is not the session's end: look again next time.
-                match services.auth().authenticate(t).await {
-                    Err(domain::Error::Unauthenticated(why)) => {
-                        let _ = sink.send(close(FORBIDDEN, why)).await;
-                        return;
-                    }
-                    Err(e @ (domain::Error::TenantSuspended | domain::Error::TenantDeleted)) => {
-                        let _ = sink.send(close(FORBIDDEN, &e.to_string())).await;
-                        return;
-                    }
-                    _ => {}
+            // Now and then, and as soon as this node applies a change of the
+            // feed (a suspension, a removal, a role change: within
+            // `authz.poll_interval_ms`, at once with Redis).
+            checked = async {
+                // Once the engine is gone (shutting down) only the tick is left.
+                tokio::select! {
+                    _ = check.tick() => {}
+                    Ok(()) = changes.changed() => {}
                 }
-                // A member removed, or whose role lost `task:read`, stops here
-                // (the policy is in memory: no query).
-                if !services.authorizer.allowed(ctx, Permission::TaskRead).await {
-                    let _ = sink.send(close(FORBIDDEN, "no longer allowed to read tasks")).await;
+            } => {
+                let () = checked;
+                let Some((t, ctx)) = token.get() else { continue };
+                if let Some((code, why)) = ended(&services, t, ctx).await {
+                    let _ = sink.send(close(code, &why)).await;
                     return;
                 }
             }
         }
     }
+}
+
+/// Why a signed-in socket must close now, if it must: its session, its
+/// membership or its tenant's standing ended (the membership lookup is the
+/// cache's, which the change feed keeps current), or its role lost
+/// `task:read` (the policy is in memory: no query). Storage trouble is not
+/// the session's end: look again next time.
+async fn ended(
+    services: &crate::services::Services,
+    token: &str,
+    ctx: &TenantContext,
+) -> Option<(u16, String)> {
+    match services.auth().authenticate(token).await {
+        Err(domain::Error::Unauthenticated(why)) => return Some((FORBIDDEN, why.to_owned())),
+        Err(e @ (domain::Error::TenantSuspended | domain::Error::TenantDeleted)) => {
+            return Some((FORBIDDEN, e.to_string()));
+        }
+        _ => {}
+    }
+    if !services.authorizer.allowed(ctx, Permission::TaskRead).await {
+        return Some((FORBIDDEN, "no longer allowed to read tasks".to_owned()));
+    }
+    None
 }
 
 fn close(code: u16, reason: &str) -> Message {

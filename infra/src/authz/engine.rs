@@ -44,6 +44,9 @@ pub struct PolicyEngine {
     /// stands while its tenant is fresh since then (a Casbin check
     /// evaluates its matcher with rhai; a hit is a hash lookup).
     decisions: quick_cache::sync::Cache<(Uuid, Uuid, Permission), (i64, bool)>,
+    /// The change applied last, for whoever reacts to changes as they come
+    /// (open sockets check their member again).
+    changes: tokio::sync::watch::Sender<i64>,
 }
 
 /// Decisions kept at most (about 50 bytes each).
@@ -141,7 +144,13 @@ impl PolicyEngine {
             freshness,
             wake: std::sync::OnceLock::new(),
             decisions: quick_cache::sync::Cache::new(DECISIONS),
+            changes: tokio::sync::watch::channel(applied).0,
         })
+    }
+
+    /// Marks each change applied on this node, as it is applied.
+    pub fn changes(&self) -> tokio::sync::watch::Receiver<i64> {
+        self.changes.subscribe()
     }
 
     /// Whether `user` holds `permission` in `tenant`.
@@ -274,6 +283,7 @@ impl PolicyEngine {
                 }
             }
             self.applied.store(last, Ordering::Release);
+            self.changes.send_replace(last);
             applied += rows.len();
         }
     }
@@ -284,6 +294,7 @@ impl PolicyEngine {
         e.load_policy().await?;
         self.freshness.learn(&self.db).await?;
         self.applied.store(latest, Ordering::Release);
+        self.changes.send_replace(latest);
         Ok(())
     }
 

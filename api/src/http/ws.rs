@@ -259,7 +259,10 @@ async fn serve(
     );
     let every = Duration::from_millis(state.settings.subscriptions.session_check_ms.max(100));
     let mut check = tokio::time::interval_at(tokio::time::Instant::now() + every, every);
-    let mut changes = state.platform.authorizer().changes();
+    let engine = state.platform.authorizer();
+    let mut changes = engine.changes();
+    // The change this socket's member was last checked at.
+    let mut checked_at = engine.version();
     check.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     let mut init_deadline = std::pin::pin!(tokio::time::sleep(Duration::from_millis(
         state.settings.subscriptions.init_timeout_ms,
@@ -293,15 +296,20 @@ async fn serve(
             // Now and then, and as soon as this node applies a change of the
             // feed (a suspension, a removal, a role change: within
             // `authz.poll_interval_ms`, at once with Redis).
-            checked = async {
+            periodic = async {
                 // Once the engine is gone (shutting down) only the tick is left.
                 tokio::select! {
-                    _ = check.tick() => {}
-                    Ok(()) = changes.changed() => {}
+                    _ = check.tick() => true,
+                    Ok(()) = changes.changed() => false,
                 }
             } => {
-                let () = checked;
                 let Some((t, ctx)) = token.get() else { continue };
+                // A change of another tenant leaves this socket's member as it
+                // was: no lookup (with Redis, a round trip) per socket for it.
+                if !periodic && engine.still_fresh(ctx.tenant_id().as_uuid(), checked_at) {
+                    continue;
+                }
+                checked_at = engine.version();
                 if let Some((code, why)) = ended(&services, t, ctx).await {
                     let _ = sink.send(close(code, &why)).await;
                     return;

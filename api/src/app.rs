@@ -285,6 +285,7 @@ pub fn services(platform: &Platform, s: &Settings) -> anyhow::Result<Services> {
     })
     .map_err(|e| anyhow::anyhow!("configuration: argon2 parameters: {e}"))?;
     let redis = platform.redis().map(|(conn, _)| conn.clone());
+    let base_domain = s.base_domain()?;
     Ok(Services {
         tenancy: Arc::new(platform.tenancy()),
         identity: Arc::new(platform.identity()),
@@ -314,8 +315,8 @@ pub fn services(platform: &Platform, s: &Settings) -> anyhow::Result<Services> {
         external_identities: Arc::new(platform.external_identities()),
         operators: Arc::new(platform.operators()),
         domains: Arc::new(platform.tenant_domains()),
-        hosts: Arc::new(platform.host_resolver(s.base_domain()?)),
-        base_domain: s.base_domain()?,
+        hosts: Arc::new(platform.host_resolver(base_domain.clone())),
+        base_domain,
         impersonation_ttl: chrono::Duration::seconds(s.auth.impersonation_ttl_secs.max(1)),
         webhook_targets: s.webhook_targets(),
         hub: platform.hub(),

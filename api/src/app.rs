@@ -315,11 +315,15 @@ pub fn services(platform: &Platform, s: &Settings) -> anyhow::Result<Services> {
         external_identities: Arc::new(platform.external_identities()),
         operators: Arc::new(platform.operators()),
         domains: Arc::new(platform.tenant_domains()),
+        request_counts: Arc::new(infra::metering::SqlRequestCounts::new(platform.storage())),
         hosts: Arc::new(platform.host_resolver(base_domain.clone())),
         base_domain,
         impersonation_ttl: chrono::Duration::seconds(s.auth.impersonation_ttl_secs.max(1)),
         webhook_targets: s.webhook_targets(),
         hub: platform.hub(),
+        moves: Arc::new(platform.move_queue()),
+        lifecycle: Arc::new(platform.lifecycle()),
+        move_queued: Arc::new(tokio::sync::Notify::new()),
         invite_policy: InvitePolicy {
             ttl: chrono::Duration::hours(s.invitations.ttl_hours),
             accept_url: s.invitations.accept_url.clone(),
@@ -418,6 +422,7 @@ impl Application {
                 settings.graphql.document_cache_mib << 20,
             )),
             request_rates,
+            meter: Arc::default(),
             subscription_caps: http::subscription_caps::SubscriptionCaps::new(
                 &settings.subscriptions,
             ),
@@ -513,9 +518,40 @@ impl Application {
                                     self.state.settings.housekeeping.prune_interval_secs,
                                 ),
                             }),
+                            Arc::new(infra::metering::PruneRequestCounts {
+                                counts: self.state.services.request_counts.clone(),
+                                retention: Duration::from_secs(
+                                    self.state
+                                        .settings
+                                        .metering
+                                        .retention_days
+                                        .saturating_mul(86_400),
+                                ),
+                                every: Duration::from_secs(
+                                    self.state.settings.housekeeping.prune_interval_secs,
+                                ),
+                            }),
                         ],
                     )
                     .run(),
+            ))
+        });
+        // Counted requests reach the database every period, and once more
+        // below when the last request is done.
+        let flusher = crate::metering::Flusher::spawn(
+            self.state.meter.clone(),
+            self.state.services.request_counts.clone(),
+            Duration::from_millis(self.state.settings.metering.flush_every_ms),
+        );
+        let _moves = self.state.settings.tenancy.moves.worker.then(|| {
+            AbortOnDrop(tokio::spawn(
+                crate::moves::MoveWorker {
+                    services: self.state.services.clone(),
+                    poll: Duration::from_millis(
+                        self.state.settings.tenancy.moves.poll_interval_ms.max(10),
+                    ),
+                }
+                .run(),
             ))
         });
         let started = Arc::new(Notify::new());
@@ -538,6 +574,7 @@ impl Application {
             result = server => result.context("serving")?,
             () = deadline => tracing::warn!("grace period over; dropping requests still in flight"),
         }
+        flusher.finish(Duration::from_secs(5)).await;
         platform.close().await;
         Ok(())
     }

@@ -44,6 +44,7 @@ pub struct Settings {
     pub log: LogSettings,
     pub metrics: MetricsSettings,
     pub housekeeping: HousekeepingSettings,
+    pub metering: MeteringSettings,
     pub plans: crate::plans::PlanSettings,
     #[serde(default)]
     pub fixtures: FixturesSettings,
@@ -62,6 +63,16 @@ pub struct HousekeepingSettings {
     pub email_retry_interval_secs: u64,
     pub invitation_email_max_attempts: i32,
     pub invitation_email_backoff_secs: i64,
+}
+
+/// Each tenant's requests, counted by every server for operators (see
+/// `crate::metering`).
+#[derive(Debug, Clone, Deserialize)]
+pub struct MeteringSettings {
+    /// How often a server adds what it counted to the hour's totals.
+    pub flush_every_ms: u64,
+    /// Hourly totals are kept this long, then pruned by housekeeping.
+    pub retention_days: u64,
 }
 
 /// Where Prometheus reads `/metrics`: never in the open on the API's listener.
@@ -284,6 +295,17 @@ pub struct TenancySettings {
     pub database: DatabaseTenancy,
     pub admission: AdmissionSettings,
     pub self_service: SelfServiceSettings,
+    pub moves: MoveSettings,
+}
+
+/// Moves operators queue (`moveTenant`), run by a worker on each node.
+#[derive(Debug, Clone, Deserialize)]
+pub struct MoveSettings {
+    /// Off: this node runs none (others still can).
+    pub worker: bool,
+    /// How often an idle worker looks at the queue for moves queued on
+    /// other nodes or left by a node that stopped.
+    pub poll_interval_ms: u64,
 }
 
 /// What users may create for themselves (see `domain::auth::TenantPolicy`).
@@ -601,6 +623,12 @@ impl Settings {
             || h.invitation_email_backoff_secs < 0
         {
             anyhow::bail!("configuration: housekeeping intervals must be at least 1 s");
+        }
+        // The last day's requests need 25 hourly totals.
+        if self.metering.flush_every_ms == 0 || self.metering.retention_days < 2 {
+            anyhow::bail!(
+                "configuration: metering.flush_every_ms must be at least 1 and metering.retention_days at least 2"
+            );
         }
         crate::plans::catalog(self)?;
         self.base_domain()?;

@@ -7,6 +7,8 @@ pub mod config;
 pub mod graphql;
 pub mod http;
 pub mod jobs;
+pub mod metering;
+pub mod moves;
 pub mod operators;
 pub mod plans;
 pub mod services;

@@ -41,6 +41,8 @@ pub struct Services {
     pub operators: Arc<dyn Operators>,
     /// Tenants' custom domains.
     pub domains: Arc<dyn domain::hosts::TenantDomains>,
+    /// Tenants' hourly request totals, for operators.
+    pub request_counts: Arc<dyn domain::metering::RequestCounts>,
     /// The tenant a request's host names (`tenancy.base_domain`, custom domains).
     pub hosts: Arc<infra::hosts::HostResolver>,
     pub base_domain: Option<domain::hosts::Hostname>,
@@ -51,6 +53,11 @@ pub struct Services {
     pub webhook_targets: TargetPolicy,
     /// Task and project events for this node's subscribers.
     pub hub: Arc<infra::realtime::Hub>,
+    /// Tenant moves run as jobs, the storage's lifecycle that runs them, and
+    /// the bell that wakes this node's worker when one is queued here.
+    pub moves: Arc<dyn domain::moves::MoveQueue>,
+    pub lifecycle: Arc<dyn domain::lifecycle::TenantLifecycle>,
+    pub move_queued: Arc<tokio::sync::Notify>,
     /// Set when Redis is configured, for readiness checks.
     pub redis: Option<redis::aio::ConnectionManager>,
 }
@@ -121,6 +128,15 @@ impl Services {
         domain::hosts::Domains {
             store: &*self.domains,
             base: self.base_domain.as_ref(),
+        }
+    }
+
+    /// Moving tenants between strategies as jobs.
+    pub fn moves(&self) -> domain::moves::Moves<'_> {
+        domain::moves::Moves {
+            operators: &*self.operators,
+            queue: &*self.moves,
+            lifecycle: &*self.lifecycle,
         }
     }
 

@@ -180,11 +180,24 @@ pub async fn move_tenant(
         .map_err(|_| anyhow::anyhow!("--to must be row, schema or database"))?;
     let platform = platform(settings).await?;
     let tenant = find(&platform, key).await?;
+    let plan = domain::moves::MovePlan {
+        to,
+        server: server.map(str::to_owned),
+        actor: None,
+    };
+    let bar = MoveBar(
+        ProgressBar::new(0).with_style(
+            ProgressStyle::with_template("{spinner} {msg} {bar:30} {pos}/{len} tables")
+                .unwrap_or_else(|_| ProgressStyle::default_bar()),
+        ),
+    );
     let report = platform
         .lifecycle()
-        .move_tenant(tenant.id, to, server)
+        .move_with(tenant.id, &plan, &bar)
         .await
-        .with_context(|| format!("moving tenant {} ({})", tenant.slug, tenant.id))?;
+        .with_context(|| format!("moving tenant {} ({})", tenant.slug, tenant.id));
+    bar.0.finish_and_clear();
+    let report = report?;
     let rows: Vec<String> = report
         .rows
         .iter()
@@ -201,6 +214,19 @@ pub async fn move_tenant(
         rows.join(", ")
     );
     Ok(())
+}
+
+/// A move's progress on the terminal.
+struct MoveBar(ProgressBar);
+
+impl domain::moves::MoveProgress for MoveBar {
+    fn report(&self, p: domain::moves::Progress) {
+        self.0.set_length(u64::from(p.tables_total));
+        self.0.set_position(u64::from(p.tables_done));
+        self.0
+            .set_message(format!("{}: {} rows", p.phase.as_str(), p.rows_copied));
+        self.0.tick();
+    }
 }
 
 /// Wakes the running nodes' change-feed readers (see

@@ -17,6 +17,8 @@ pub enum AuditAction {
     RoleDeleted,
     TenantDeleted,
     TenantMoved,
+    /// An operator asked for the tenant to be moved (it moves as a job).
+    TenantMoveRequested,
     TenantUpdated,
     /// An operator changed the tenant's standing (suspended, read-only, resumed).
     TenantStanding,
@@ -50,6 +52,7 @@ impl AuditAction {
             Self::RoleDeleted => "role.deleted",
             Self::TenantDeleted => "tenant.deleted",
             Self::TenantMoved => "tenant.moved",
+            Self::TenantMoveRequested => "tenant.move_requested",
             Self::TenantUpdated => "tenant.updated",
             Self::TenantStanding => "tenant.standing_changed",
             Self::TenantPlan => "tenant.plan_changed",

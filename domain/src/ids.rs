@@ -64,4 +64,8 @@ id_type!(
     /// One event on its way to one webhook.
     DeliveryId
 );
+id_type!(
+    /// A move of a tenant between strategies, run as a job.
+    MoveId
+);
 // generate: ids

@@ -18,6 +18,8 @@ pub mod ids;
 pub mod impersonation;
 pub mod invitation;
 pub mod lifecycle;
+pub mod metering;
+pub mod moves;
 pub mod operator;
 pub mod page;
 pub mod plan;
@@ -34,5 +36,7 @@ pub mod webhook;
 // generate: domain-modules
 
 pub use error::{Error, FieldError, Result};
-pub use ids::{DeliveryId, EventId, ProjectId, SessionId, TaskId, TenantId, UserId, WebhookId};
+pub use ids::{
+    DeliveryId, EventId, MoveId, ProjectId, SessionId, TaskId, TenantId, UserId, WebhookId,
+};
 pub use tenancy::{Isolation, Principal, TenantContext};

@@ -7,8 +7,10 @@
 use crate::error::Result;
 use crate::identity::Tenant;
 use crate::ids::TenantId;
+use crate::moves::{MovePlan, MoveProgress};
 use crate::ports::{Directory, Tenancy, TxMode};
 use crate::tenancy::{Isolation, TenantContext};
+use crate::usage::StoredRows;
 use async_trait::async_trait;
 use std::time::Duration;
 
@@ -57,7 +59,28 @@ pub trait TenantLifecycle: Send + Sync {
         tenant: TenantId,
         to: Isolation,
         server: Option<&str>,
+    ) -> Result<Moved> {
+        let plan = MovePlan {
+            to,
+            server: server.map(str::to_owned),
+            actor: None,
+        };
+        self.move_with(tenant, &plan, &()).await
+    }
+    /// [`Self::move_tenant`], telling `progress` how far it got, with the
+    /// plan's actor named in the tenant's audit log.
+    async fn move_with(
+        &self,
+        tenant: TenantId,
+        plan: &MovePlan,
+        progress: &dyn MoveProgress,
     ) -> Result<Moved>;
+    /// Whether a tenant living at `from` can be moved to `to` (onto
+    /// `server`), as far as can be told before trying.
+    ///
+    /// # Errors
+    /// `BAD_USER_INPUT` when it cannot.
+    async fn check_move(&self, from: Isolation, to: Isolation, server: Option<&str>) -> Result<()>;
     /// Writes the tenant as JSON lines: its directory entry, members and
     /// custom roles, then every exported table's rows (secrets blanked);
     /// returns the table rows written.
@@ -71,6 +94,9 @@ pub trait TenantLifecycle: Send + Sync {
     /// Removes an orphan; `false` when it was left alone (its tenant owns it
     /// after all, or is being moved).
     async fn remove_orphan(&self, orphan: &Orphan) -> Result<bool>;
+    /// The rows the tenant stores as its plan counts them, for operators
+    /// (who are no members of it).
+    async fn stored_rows(&self, tenant: TenantId, isolation: Isolation) -> Result<StoredRows>;
 }
 
 /// Purges the tenant's data, removes its control-plane rows (members,

@@ -41,3 +41,25 @@ pub async fn usage(
         stored_tasks: tx.stored(Stored::Tasks, u32::MAX).await?,
     })
 }
+
+/// Projects and tasks as the plan counts them: deleted ones included until
+/// they are purged.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct StoredRows {
+    pub projects: u64,
+    pub tasks: u64,
+}
+
+/// The stored rows of the context's tenant, in one read transaction: what
+/// operators see beside its limits (with a system context, as they are no
+/// member).
+///
+/// # Errors
+/// When the store fails.
+pub async fn stored_rows(tenancy: &dyn Tenancy, ctx: &TenantContext) -> Result<StoredRows> {
+    let tx = tenancy.begin(ctx, TxMode::Read).await?;
+    Ok(StoredRows {
+        projects: tx.stored(Stored::Projects, u32::MAX).await?,
+        tasks: tx.stored(Stored::Tasks, u32::MAX).await?,
+    })
+}

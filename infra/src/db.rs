@@ -143,18 +143,18 @@ impl Storage {
         ping(&self.db).await
     }
 
-    /// Moves a tenant to another strategy (and, into `database`, onto
-    /// `server`); see [`crate::tenancy::moving`].
+    /// Moves a tenant to another strategy (and, into `database`, onto the
+    /// plan's server); see [`crate::tenancy::moving`].
     ///
     /// # Errors
     /// As the move fails; the tenant then stays where it was.
     pub(crate) async fn move_tenant(
         &self,
         tenant: domain::TenantId,
-        to: domain::Isolation,
-        server: Option<&str>,
+        plan: &domain::moves::MovePlan,
+        progress: &dyn domain::moves::MoveProgress,
     ) -> domain::Result<domain::lifecycle::Moved> {
-        self.tenancy().move_tenant(tenant, to, server).await
+        self.tenancy().move_tenant(tenant, plan, progress).await
     }
 
     /// Schemas and databases no tenant owns, at least `min_age` old; see

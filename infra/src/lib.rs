@@ -13,6 +13,8 @@ pub mod jwt;
 pub mod lifecycle;
 pub mod mailer;
 pub mod membership_cache;
+pub mod metering;
+pub mod moves;
 pub mod oidc;
 pub mod operators;
 pub mod outbox;

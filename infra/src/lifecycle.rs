@@ -9,7 +9,9 @@ use crate::tenancy::SqlTenancy;
 use async_trait::async_trait;
 use domain::identity::Tenant;
 use domain::lifecycle::{Moved, Orphan, TenantLifecycle};
+use domain::moves::{MovePlan, MoveProgress};
 use domain::ports::AccessStore;
+use domain::usage::StoredRows;
 use domain::{Error, Isolation, Result, TenantContext, TenantId};
 use serde_json::json;
 use std::time::Duration;
@@ -26,13 +28,22 @@ const PAGE: u64 = 500;
 
 #[async_trait]
 impl TenantLifecycle for SqlTenantLifecycle {
-    async fn move_tenant(
+    async fn move_with(
         &self,
         tenant: TenantId,
-        to: Isolation,
-        server: Option<&str>,
+        plan: &MovePlan,
+        progress: &dyn MoveProgress,
     ) -> Result<Moved> {
-        self.storage.move_tenant(tenant, to, server).await
+        self.storage.move_tenant(tenant, plan, progress).await
+    }
+
+    async fn check_move(&self, from: Isolation, to: Isolation, server: Option<&str>) -> Result<()> {
+        self.tenancy.check_move(from, to, server)
+    }
+
+    async fn stored_rows(&self, tenant: TenantId, isolation: Isolation) -> Result<StoredRows> {
+        let ctx = TenantContext::system(tenant, isolation);
+        domain::usage::stored_rows(&self.tenancy, &ctx).await
     }
 
     async fn export(&self, tenant: &Tenant, out: &mut (dyn std::io::Write + Send)) -> Result<u64> {

@@ -189,6 +189,14 @@ impl Platform {
         }
     }
 
+    /// The queue of tenant moves run as jobs.
+    pub fn move_queue(&self) -> crate::moves::SqlMoveQueue {
+        crate::moves::SqlMoveQueue {
+            db: self.storage.control().clone(),
+            engine: Some(self.engine.clone()),
+        }
+    }
+
     /// Moving, exporting, deleting tenants, and collecting orphaned storage.
     pub fn lifecycle(&self) -> crate::lifecycle::SqlTenantLifecycle {
         crate::lifecycle::SqlTenantLifecycle {

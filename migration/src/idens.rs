@@ -31,6 +31,30 @@ pub enum TenantDomains {
 }
 
 #[derive(DeriveIden)]
+pub enum TenantMoves {
+    Table,
+    Id,
+    TenantId,
+    FromIsolation,
+    ToIsolation,
+    Server,
+    RequestedBy,
+    Reason,
+    Status,
+    Phase,
+    TablesDone,
+    TablesTotal,
+    RowsCopied,
+    Attempts,
+    Placement,
+    Error,
+    LeaseUntil,
+    RequestedAt,
+    StartedAt,
+    FinishedAt,
+}
+
+#[derive(DeriveIden)]
 pub enum Operators {
     Table,
     UserId,

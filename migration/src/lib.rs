@@ -51,6 +51,8 @@ impl MigratorTrait for ControlPlane {
             Box::new(control::m20261207_000004_plans_and_features::Migration),
             Box::new(control::m20261207_000005_tenant_deletion::Migration),
             Box::new(control::m20261207_000006_tenant_domains::Migration),
+            Box::new(control::m20261207_000007_tenant_moves::Migration),
+            Box::new(control::m20261207_000008_tenant_request_counts::Migration),
         ]
     }
 }

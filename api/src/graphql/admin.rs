@@ -5,7 +5,9 @@
 
 use super::domains::DomainNode;
 use super::error::{ApiError, ApiResult};
+use super::moves::MoveNode;
 use super::scalars::{parse_id, to_id};
+use super::tenant_usage::AdminTenantUsage;
 use super::types::PlanLimits;
 use crate::services::Services;
 use async_graphql::connection::{Connection, Edge};
@@ -25,6 +27,7 @@ pub type AdminSchema = Schema<AdminQuery, AdminMutation, EmptySubscription>;
 /// Operator requests are few and trusted more than tenants', but still bounded.
 pub fn build(services: Arc<Services>, introspection: bool) -> AdminSchema {
     let mut builder = Schema::build(AdminQuery, AdminMutation, EmptySubscription)
+        .data(super::tenant_usage::requests_loader(&services))
         .data(services)
         .limit_depth(12)
         .limit_complexity(2_000)
@@ -87,6 +90,16 @@ pub enum StrategyValue {
     Row,
     Schema,
     Database,
+}
+
+impl From<StrategyValue> for Isolation {
+    fn from(s: StrategyValue) -> Self {
+        match s {
+            StrategyValue::Row => Self::Row,
+            StrategyValue::Schema => Self::Schema,
+            StrategyValue::Database => Self::Database,
+        }
+    }
 }
 
 impl From<Isolation> for StrategyValue {
@@ -159,10 +172,28 @@ impl AdminTenant {
     async fn own_features(&self) -> Vec<String> {
         names(&self.0.tenant.terms.features)
     }
+    /// Its latest moves between strategies, newest first.
+    async fn moves(
+        &self,
+        ctx: &Context<'_>,
+        #[graphql(default = 10)] first: i32,
+    ) -> ApiResult<Vec<MoveNode>> {
+        let first = u64::try_from(first.clamp(1, 100)).unwrap_or(10);
+        let found = services(ctx)
+            .moves
+            .of_tenant(self.0.tenant.id, first)
+            .await?;
+        Ok(found.into_iter().map(MoveNode).collect())
+    }
     /// Its custom domains, approved or waiting for approval.
     async fn domains(&self, ctx: &Context<'_>) -> ApiResult<Vec<DomainNode>> {
         let found = services(ctx).domains.domains_of(self.0.tenant.id).await?;
         Ok(found.into_iter().map(DomainNode).collect())
+    }
+    /// What it uses, beside `limits`: its requests in the last day and the
+    /// rows it stores.
+    async fn usage(&self) -> AdminTenantUsage {
+        AdminTenantUsage::of(&self.0)
     }
 }
 
@@ -262,6 +293,17 @@ impl AdminQuery {
                 .tenant(tenant_id_of(&id)?)
                 .await?,
         ))
+    }
+
+    /// A move of a tenant, by the id `moveTenant` returned: poll it for
+    /// its progress.
+    async fn tenant_move(&self, ctx: &Context<'_>, id: ID) -> ApiResult<Option<MoveNode>> {
+        operator(ctx)?;
+        let Some(id) = parse_id::<domain::MoveId>(&id) else {
+            return Ok(None);
+        };
+        let found = services(ctx).moves.get(id).await?;
+        Ok(found.map(MoveNode))
     }
 
     /// The plans tenants can be given, by name.
@@ -410,6 +452,36 @@ impl AdminMutation {
             expires_in: started.access.expires_in_seconds,
             writes: started.writes,
         })
+    }
+
+    /// Moves a tenant to another strategy (into `DATABASE`, onto `server`
+    /// or the one the placement rule picks), as a job: this returns it
+    /// queued, a worker on one of the servers runs it, and `tenantMove(id)`
+    /// shows how far it got. While its rows are copied, the tenant's writes
+    /// are refused `RATE_LIMITED` (retry in a second) and its reads go on;
+    /// a move that fails leaves it where it was. One move of a tenant at a
+    /// time (`CONFLICT`); audited with you as actor.
+    async fn move_tenant(
+        &self,
+        ctx: &Context<'_>,
+        id: ID,
+        to: StrategyValue,
+        server: Option<String>,
+        reason: Option<String>,
+    ) -> ApiResult<MoveNode> {
+        let op = operator(ctx)?;
+        let s = services(ctx);
+        let plan = domain::moves::MovePlan {
+            to: to.into(),
+            server,
+            actor: Some(op.user_id),
+        };
+        let queued = s
+            .moves()
+            .request(op, tenant_id_of(&id)?, plan, reason.as_deref())
+            .await?;
+        s.move_queued.notify_one();
+        Ok(MoveNode(queued))
     }
 
     /// Ends a suspension, or restores a deleted tenant before it is purged;

@@ -11,12 +11,14 @@ pub mod guard;
 mod invitations;
 pub mod limits;
 pub mod loaders;
+mod moves;
 pub mod pagination;
 mod projects;
 mod roles;
 pub mod scalars;
 mod subscriptions;
 mod tasks;
+mod tenant_usage;
 mod types;
 mod webhooks;
 // generate: graphql-modules

@@ -171,6 +171,11 @@ async fn execute(
     let timeout = Duration::from_secs(state.settings.graphql.execution_timeout_secs);
     let mut responses = Vec::with_capacity(requests.len());
     for (mut request, prepared) in requests {
+        // Metered for operators before anything can refuse it (see
+        // `crate::metering`): a refused operation is still the tenant's.
+        if let Caller::Member(ctx) = &caller {
+            state.meter.count(ctx.tenant_id());
+        }
         // Parsed already and kept in the request for execution; measured,
         // then charged to its tenant, member or client address.
         let admitted = match prepared

@@ -42,6 +42,8 @@ pub struct AppState {
     pub documents: Arc<crate::graphql::documents::Documents>,
     /// Every request's rates, per tenant, member and client address.
     pub request_rates: Arc<request_rates::RequestRates>,
+    /// Each tenant's operations on this node, until the next flush.
+    pub meter: Arc<crate::metering::RequestMeter>,
     /// Subscriptions held on this node, per user and per tenant.
     pub subscription_caps: Arc<subscription_caps::SubscriptionCaps>,
     pub services: Arc<Services>,

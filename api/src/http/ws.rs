@@ -231,6 +231,7 @@ async fn serve(
         held: Arc::default(),
         token: token.clone(),
         protocol,
+        meter: state.meter.clone(),
     };
     let (refusals, mut refused_rx) = futures::channel::mpsc::unbounded::<String>();
     let input = stream.take_while(|m| future::ready(m.is_ok())).filter_map({
@@ -356,6 +357,8 @@ struct Slots {
     held: Arc<Mutex<HashMap<String, Slot>>>,
     token: Arc<OnceLock<(String, TenantContext)>>,
     protocol: WebSocketProtocols,
+    /// Each subscription started counts as one operation of the tenant.
+    meter: Arc<crate::metering::RequestMeter>,
 }
 
 #[derive(serde::Deserialize)]
@@ -383,6 +386,8 @@ impl Slots {
                 let Some((_, ctx)) = self.token.get() else {
                     return Some(data);
                 };
+                // Counted like a request, refused by a cap or not.
+                self.meter.count(ctx.tenant_id());
                 let mut held = self.held.lock().expect("slots lock");
                 // The engine replaces a subscription whose id is reused: it
                 // keeps the slot it has.

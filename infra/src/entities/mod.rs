@@ -17,6 +17,8 @@ pub mod session;
 pub mod task;
 pub mod tenant;
 pub mod tenant_domain;
+pub mod tenant_move;
+pub mod tenant_request_count;
 pub mod user;
 pub mod webhook;
 pub mod webhook_delivery;

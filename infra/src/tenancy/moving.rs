@@ -142,19 +142,74 @@ pub(crate) async fn still_here(
 }
 
 use domain::lifecycle::Moved;
+use domain::moves::{MovePhase, MovePlan, MoveProgress, Progress};
+
+/// A move's progress, told to its listener at each step.
+struct Tracker<'a> {
+    now: std::sync::Mutex<Progress>,
+    listener: &'a dyn MoveProgress,
+}
+
+impl<'a> Tracker<'a> {
+    fn new(listener: &'a dyn MoveProgress) -> Self {
+        Self {
+            now: std::sync::Mutex::new(Progress::default()),
+            listener,
+        }
+    }
+
+    fn update(&self, change: impl FnOnce(&mut Progress)) {
+        let now = {
+            let mut p = self
+                .now
+                .lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner);
+            change(&mut p);
+            *p
+        };
+        self.listener.report(now);
+    }
+
+    fn phase(&self, phase: MovePhase) {
+        self.update(|p| p.phase = phase);
+    }
+}
 
 impl SqlTenancy {
     fn databases(&self) -> Result<&TenantDatabases> {
         self.databases.as_deref().ok_or_else(|| {
-            Error::invalid(
-                "isolation",
-                "database isolation needs tenancy.database.servers",
-            )
+            Error::invalid("to", "database isolation needs tenancy.database.servers")
         })
     }
 
-    /// Moves the tenant to `to` (for `database`, onto `server` or the one the
-    /// placement rule picks).
+    /// Whether a tenant at `from` can move to `to` (onto `server`) here.
+    ///
+    /// # Errors
+    /// `BAD_USER_INPUT` when it cannot.
+    pub fn check_move(&self, from: Isolation, to: Isolation, server: Option<&str>) -> Result<()> {
+        if to == Isolation::Schema && self.db.get_database_backend() != DbBackend::Postgres {
+            return Err(Error::invalid("to", "schema isolation needs PostgreSQL"));
+        }
+        if from == to {
+            return Err(Error::invalid("to", format!("the tenant is already {to}")));
+        }
+        if to == Isolation::Database || from == Isolation::Database {
+            self.databases()?;
+        }
+        match (to, server) {
+            (Isolation::Database, Some(name)) if !self.databases()?.has_server(name) => Err(
+                Error::invalid("server", format!("no database server is named {name:?}")),
+            ),
+            (Isolation::Row | Isolation::Schema, Some(_)) => Err(Error::invalid(
+                "server",
+                "only a move into database isolation goes to a server",
+            )),
+            _ => Ok(()),
+        }
+    }
+
+    /// Moves the tenant as `plan` says (for `database`, onto its server or
+    /// the one the placement rule picks), telling `progress` at each step.
     ///
     /// # Errors
     /// `BAD_USER_INPUT` for a move this deployment cannot make; otherwise as
@@ -162,16 +217,13 @@ impl SqlTenancy {
     pub async fn move_tenant(
         &self,
         tenant: TenantId,
-        to: Isolation,
-        server: Option<&str>,
+        plan: &MovePlan,
+        progress: &dyn MoveProgress,
     ) -> Result<Moved> {
+        let (to, server) = (plan.to, plan.server.as_deref());
         let postgres = self.db.get_database_backend() == DbBackend::Postgres;
-        if to == Isolation::Schema && !postgres {
-            return Err(Error::invalid(
-                "isolation",
-                "schema isolation needs PostgreSQL",
-            ));
-        }
+        let tracker = Tracker::new(progress);
+        tracker.phase(MovePhase::Preparing);
         // Writes pause here: in-flight ones finish first, new ones are turned
         // away; and a second move of this tenant waits for this one.
         let control = self.db.begin().await.or_unexpected()?;
@@ -193,17 +245,9 @@ impl SqlTenancy {
             .isolation
             .parse()
             .map_err(|_| Error::unexpected("stored isolation is invalid"))?;
-        if from == to {
-            return Err(Error::invalid(
-                "isolation",
-                format!("the tenant is already {to}"),
-            ));
-        }
-        if to == Isolation::Database || from == Isolation::Database {
-            self.databases()?;
-        }
+        self.check_move(from, to, server)?;
         let placement = self.prepare(tenant, to, server).await?;
-        let copied = self.copy(tenant, from, to).await;
+        let copied = self.copy(tenant, from, to, &tracker).await;
         let rows = match copied {
             Ok(rows) => rows,
             Err(e) => {
@@ -211,6 +255,7 @@ impl SqlTenancy {
                 return Err(e);
             }
         };
+        tracker.phase(MovePhase::Switching);
         let mut switch: tenant::ActiveModel = row.clone().into_active_model();
         switch.isolation = Set(to.as_str().to_owned());
         switch.placement = Set(placement.clone());
@@ -222,7 +267,7 @@ impl SqlTenancy {
         };
         let switched = async {
             switch.update(&control).await.or_unexpected()?;
-            crate::authz::audit::write(&control, tenant, None, &record)
+            crate::authz::audit::write(&control, tenant, plan.actor, &record)
                 .await
                 .or_unexpected()?;
             // Through the change feed, every node's cached lookups of this
@@ -248,6 +293,7 @@ impl SqlTenancy {
             return Err(e);
         }
         // The old copy is unreachable now; remove it.
+        tracker.phase(MovePhase::Cleaning);
         self.discard(tenant, from, row.placement.as_deref()).await;
         Ok(Moved {
             from,
@@ -296,6 +342,7 @@ impl SqlTenancy {
         tenant: TenantId,
         from: Isolation,
         to: Isolation,
+        tracker: &Tracker<'_>,
     ) -> Result<Vec<(&'static str, u64)>> {
         let level = (self.db.get_database_backend() == DbBackend::Postgres)
             .then_some(sea_orm::IsolationLevel::RepeatableRead);
@@ -315,9 +362,16 @@ impl SqlTenancy {
                 super::Check::None,
             )
             .await?;
-        let mut rows = Vec::with_capacity(super::registry::TABLES.len());
-        for table in super::registry::TABLES {
-            rows.push((table.name(), table.copy(&src, &dst).await?));
+        let tables = super::registry::TABLES;
+        tracker.update(|p| {
+            p.phase = MovePhase::Copying;
+            p.tables_total = u32::try_from(tables.len()).unwrap_or(u32::MAX);
+        });
+        let written = |n: u64| tracker.update(|p| p.rows_copied += n);
+        let mut rows = Vec::with_capacity(tables.len());
+        for table in tables {
+            rows.push((table.name(), table.copy(&src, &dst, &written).await?));
+            tracker.update(|p| p.tables_done += 1);
         }
         Box::new(dst).commit().await?;
         Ok(rows)

@@ -34,7 +34,8 @@ pub(crate) trait TenantTable: Sync {
     fn name(&self) -> &'static str;
     fn export(&self) -> Export;
     /// Copies `src`'s rows to `dst`; how many, checked against `dst`'s count.
-    async fn copy(&self, src: &Bound, dst: &Bound) -> Result<u64>;
+    /// `written` hears of each batch inserted (its row count).
+    async fn copy(&self, src: &Bound, dst: &Bound, written: &(dyn Fn(u64) + Sync)) -> Result<u64>;
     /// Deletes the tenant's rows; how many.
     async fn purge(&self, tx: &Bound) -> Result<u64>;
     async fn count(&self, tx: &Bound) -> Result<u64>;
@@ -74,7 +75,7 @@ where
         self.export
     }
 
-    async fn copy(&self, src: &Bound, dst: &Bound) -> Result<u64> {
+    async fn copy(&self, src: &Bound, dst: &Bound, written: &(dyn Fn(u64) + Sync)) -> Result<u64> {
         let rows = src.all(src.select::<E>()).await?;
         let n = rows.len() as u64;
         let mut models: Vec<A> = rows
@@ -83,7 +84,9 @@ where
             .collect();
         while !models.is_empty() {
             let rest = models.split_off(models.len().min(COPY_BATCH));
+            let batch = models.len() as u64;
             dst.insert_many::<E, A>(models).await.or_unexpected()?;
+            written(batch);
             models = rest;
         }
         let there = self.count(dst).await?;

@@ -12,3 +12,5 @@ pub mod m20261207_000003_operators_and_standing;
 pub mod m20261207_000004_plans_and_features;
 pub mod m20261207_000005_tenant_deletion;
 pub mod m20261207_000006_tenant_domains;
+pub mod m20261207_000007_tenant_moves;
+pub mod m20261207_000008_tenant_request_counts;

@@ -20,12 +20,14 @@ const SECRET: &str = "tenant-data-fixtures-secret-0123456789";
 /// Control-plane tables that name a tenant but are not its data: who
 /// belongs to it, who is signed in to it, what was done in it, and the change
 /// feed. They stay in the shared database when it moves.
-const CONTROL_TABLES_NAMING_A_TENANT: [&str; 5] = [
+const CONTROL_TABLES_NAMING_A_TENANT: [&str; 7] = [
     "memberships",
     "sessions",
     "audit_log",
     "policy_changes",
     "tenant_domains",
+    "tenant_moves",
+    "tenant_request_counts",
 ];
 
 async fn spawn(worker: bool) -> (TestApp, Platform) {

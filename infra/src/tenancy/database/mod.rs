@@ -190,6 +190,11 @@ impl TenantDatabases {
         Ok(&self.servers[self.index_of(name)?])
     }
 
+    /// Whether a server of that name is configured.
+    pub(crate) fn has_server(&self, name: &str) -> bool {
+        self.servers.iter().any(|s| s.name == name)
+    }
+
     fn index_of(&self, name: &str) -> Result<usize> {
         self.servers
             .iter()

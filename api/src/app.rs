@@ -543,13 +543,15 @@ impl Application {
             self.state.services.request_counts.clone(),
             Duration::from_millis(self.state.settings.metering.flush_every_ms),
         );
-        let _moves = self.state.settings.tenancy.moves.worker.then(|| {
+        let (stop_moves, stopping) = tokio::sync::watch::channel(false);
+        let moves = self.state.settings.tenancy.moves.worker.then(|| {
             AbortOnDrop(tokio::spawn(
                 crate::moves::MoveWorker {
                     services: self.state.services.clone(),
                     poll: Duration::from_millis(
                         self.state.settings.tenancy.moves.poll_interval_ms.max(10),
                     ),
+                    stopping,
                 }
                 .run(),
             ))
@@ -564,6 +566,8 @@ impl Application {
         .with_graceful_shutdown(async move {
             shutdown.await;
             tracing::info!("shutting down: finishing in-flight requests");
+            // No new move starts here; a running one goes back to the queue.
+            let _ = stop_moves.send(true);
             notify.notify_one();
         });
         let deadline = async move {
@@ -573,6 +577,15 @@ impl Application {
         tokio::select! {
             result = server => result.context("serving")?,
             () = deadline => tracing::warn!("grace period over; dropping requests still in flight"),
+        }
+        if let Some(mut worker) = moves
+            && tokio::time::timeout(Duration::from_secs(5), &mut worker.0)
+                .await
+                .is_err()
+        {
+            tracing::warn!(
+                "the tenant move worker did not stop in time; its move's lease runs out"
+            );
         }
         flusher.finish(Duration::from_secs(5)).await;
         platform.close().await;

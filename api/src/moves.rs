@@ -19,6 +19,9 @@ pub struct MoveWorker {
     /// How often the queue is looked at when nobody rang (moves queued on
     /// another node, or taken up after a node stopped).
     pub poll: Duration,
+    /// Turns true when the node starts shutting down: no move is taken then,
+    /// and the one running is stopped and put back in the queue.
+    pub stopping: tokio::sync::watch::Receiver<bool>,
 }
 
 /// The latest progress, kept for the heartbeat to write.
@@ -42,9 +45,13 @@ fn lease_end() -> chrono::DateTime<chrono::Utc> {
 }
 
 impl MoveWorker {
-    /// Runs moves until the task is aborted.
-    pub async fn run(self) {
+    /// Runs moves until the node shuts down.
+    pub async fn run(mut self) {
         loop {
+            let stop = *self.stopping.borrow();
+            if stop {
+                return;
+            }
             let claimed = self
                 .services
                 .moves
@@ -52,21 +59,25 @@ impl MoveWorker {
                 .await;
             match claimed {
                 Ok(Some(mv)) => self.run_one(mv).await,
-                Ok(None) => {
-                    tokio::select! {
-                        () = self.services.move_queued.notified() => {}
-                        () = tokio::time::sleep(self.poll) => {}
-                    }
-                }
+                Ok(None) => self.idle(self.poll).await,
                 Err(e) => {
                     tracing::warn!(error = %e, "reading the tenant move queue failed");
-                    tokio::time::sleep(self.poll).await;
+                    self.idle(self.poll).await;
                 }
             }
         }
     }
 
-    async fn run_one(&self, mv: TenantMove) {
+    /// Waits for a move queued here, the poll, or the node's shutdown.
+    async fn idle(&mut self, poll: Duration) {
+        tokio::select! {
+            () = self.services.move_queued.notified() => {}
+            () = tokio::time::sleep(poll) => {}
+            _ = self.stopping.changed() => {}
+        }
+    }
+
+    async fn run_one(&mut self, mv: TenantMove) {
         let queue = &self.services.moves;
         tracing::info!(tenant = %mv.tenant_id, to = %mv.plan.to, attempt = mv.attempts, "moving a tenant");
         let latest = Latest::default();
@@ -74,7 +85,8 @@ impl MoveWorker {
         let work = moves.run(&mv, &latest);
         // Polled beside the move, not inside a `select!` arm: an arm's body
         // would stop the move from being polled while a write of its progress
-        // waits — on SQLite, for the move's own write lock.
+        // waits — on SQLite, for the move's own write lock. It ends when the
+        // run no longer holds the move.
         let heartbeat = async {
             let start = tokio::time::Instant::now() + HEARTBEAT;
             let mut beat = tokio::time::interval_at(start, HEARTBEAT);
@@ -82,27 +94,56 @@ impl MoveWorker {
             loop {
                 beat.tick().await;
                 // A missed beat is written at the next; the lease has room for many.
-                if let Err(e) = queue.heartbeat(mv.id, latest.get(), lease_end()).await {
-                    tracing::warn!(error = %e, "writing a tenant move's progress failed");
+                match queue
+                    .heartbeat(mv.id, mv.attempts, latest.get(), lease_end())
+                    .await
+                {
+                    Ok(true) => {}
+                    Ok(false) => return,
+                    Err(e) => tracing::warn!(error = %e, "writing a tenant move's progress failed"),
                 }
             }
         };
+        let stopping = &mut self.stopping;
+        let stopping = async move {
+            // An error is the sender gone: the node is going too.
+            let _ = stopping.wait_for(|s| *s).await;
+        };
+        // Dropping the move's future rolls its open transactions back: the
+        // tenant stays where it was, or (past the switch) where it went.
         let outcome = tokio::select! {
             outcome = work => outcome,
-            never = heartbeat => never,
+            () = heartbeat => {
+                tracing::warn!(tenant = %mv.tenant_id, "a tenant move's lease was taken by another node; this run stops");
+                return;
+            }
+            () = stopping => {
+                tracing::info!(tenant = %mv.tenant_id, "shutting down: the tenant move goes back to the queue");
+                if let Err(e) = queue.release(mv.id, mv.attempts).await {
+                    tracing::warn!(error = %e, "putting a tenant move back failed; its lease runs out instead");
+                }
+                return;
+            }
         };
         match &outcome {
             Ok(placement) => {
                 tracing::info!(tenant = %mv.tenant_id, %placement, "tenant moved");
             }
             Err(why) => {
-                tracing::warn!(tenant = %mv.tenant_id, error = %why, "moving a tenant failed")
+                tracing::warn!(tenant = %mv.tenant_id, error = %why, "moving a tenant failed");
             }
         }
-        if let Err(e) = queue.finish(mv.id, latest.get(), outcome).await {
+        match queue
+            .finish(mv.id, mv.attempts, latest.get(), outcome)
+            .await
+        {
+            Ok(true) => {}
+            Ok(false) => {
+                tracing::warn!(tenant = %mv.tenant_id, "a tenant move ended after another node took it up; that node records it");
+            }
             // Its lease runs out, and a node takes it up again: a move found
             // done is recorded as such then.
-            tracing::error!(error = %e, "recording the end of a tenant move failed");
+            Err(e) => tracing::error!(error = %e, "recording the end of a tenant move failed"),
         }
     }
 }

@@ -94,6 +94,15 @@ pub trait TenantLifecycle: Send + Sync {
     /// Removes an orphan; `false` when it was left alone (its tenant owns it
     /// after all, or is being moved).
     async fn remove_orphan(&self, orphan: &Orphan) -> Result<bool>;
+    /// Removes a copy of the tenant at `isolation` (on `placement`) that a
+    /// move left behind; `false` when the directory says the tenant lives
+    /// there (then nothing is removed).
+    async fn remove_old_copy(
+        &self,
+        tenant: TenantId,
+        isolation: Isolation,
+        placement: Option<&str>,
+    ) -> Result<bool>;
     /// The rows the tenant stores as its plan counts them, for operators
     /// (who are no members of it).
     async fn stored_rows(&self, tenant: TenantId, isolation: Isolation) -> Result<StoredRows>;

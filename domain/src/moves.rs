@@ -10,7 +10,7 @@ use crate::audit::{AuditAction, AuditRecord, AuditValue, state};
 use crate::error::{Error, Result};
 use crate::identity::Standing;
 use crate::ids::{MoveId, TenantId, UserId};
-use crate::lifecycle::{Moved, TenantLifecycle};
+use crate::lifecycle::TenantLifecycle;
 use crate::operator::{OperatorContext, Operators, recorded_reason};
 use crate::tenancy::Isolation;
 use async_trait::async_trait;
@@ -134,6 +134,8 @@ pub struct TenantMove {
     pub id: MoveId,
     pub tenant_id: TenantId,
     pub from: Isolation,
+    /// The database server it was on, when it was a database tenant.
+    pub from_placement: Option<String>,
     pub plan: MovePlan,
     pub reason: Option<String>,
     pub status: MoveStatus,
@@ -167,17 +169,30 @@ pub trait MoveQueue: Send + Sync {
     async fn of_tenant(&self, tenant: TenantId, first: u64) -> Result<Vec<TenantMove>>;
     /// Takes the oldest queued move, or a running one whose lease ended
     /// before `now` (its node stopped), leased until `until`; its attempts
-    /// counted.
+    /// counted. The attempt number is the run's token: a run whose lease
+    /// another node took has a stale one, and its writes below do nothing.
     async fn claim(&self, now: DateTime<Utc>, until: DateTime<Utc>) -> Result<Option<TenantMove>>;
-    /// Writes a running move's progress and extends its lease.
-    async fn heartbeat(&self, id: MoveId, progress: Progress, until: DateTime<Utc>) -> Result<()>;
-    /// Ends a move: `Ok(placement)` succeeded, `Err(why)` failed.
+    /// Writes a running move's progress and extends its lease; `false` when
+    /// the run no longer holds it (another node took the move up).
+    async fn heartbeat(
+        &self,
+        id: MoveId,
+        attempt: u32,
+        progress: Progress,
+        until: DateTime<Utc>,
+    ) -> Result<bool>;
+    /// Ends a move: `Ok(placement)` succeeded, `Err(why)` failed; `false`
+    /// when the run no longer held it.
     async fn finish(
         &self,
         id: MoveId,
+        attempt: u32,
         progress: Progress,
         outcome: std::result::Result<String, String>,
-    ) -> Result<()>;
+    ) -> Result<bool>;
+    /// Puts a run stopped on purpose (its node shutting down) back in the
+    /// queue, its attempt not counted.
+    async fn release(&self, id: MoveId, attempt: u32) -> Result<()>;
 }
 
 /// The move use cases.
@@ -205,7 +220,8 @@ impl Moves<'_> {
         reason: Option<&str>,
     ) -> Result<TenantMove> {
         let reason = recorded_reason(reason)?;
-        let found = self.operators.tenant(tenant).await?.tenant;
+        let summary = self.operators.tenant(tenant).await?;
+        let found = summary.tenant;
         if found.standing == Standing::Deleted {
             return Err(Error::TenantDeleted);
         }
@@ -220,6 +236,7 @@ impl Moves<'_> {
             id: MoveId::generate(),
             tenant_id: tenant,
             from: found.isolation,
+            from_placement: summary.placement,
             reason: reason.map(str::to_owned),
             status: MoveStatus::Queued,
             progress: Progress::default(),
@@ -250,9 +267,14 @@ impl Moves<'_> {
     }
 
     /// Runs a claimed move to its end and returns the outcome to record:
-    /// the placement, or why it failed. A move taken up again whose tenant
-    /// already lives at its target had switched before its node stopped: it
-    /// is done (its old copy may be left: `tenantry tenants gc` finds it).
+    /// the placement, or why it failed.
+    ///
+    /// Where the tenant lives decides first: a move taken up again whose
+    /// tenant is already at its target had switched before its node stopped,
+    /// so it is done, and its old copy (which that node may not have
+    /// removed) is removed now. A run that fails looks again, since another
+    /// node's run of the same move (one whose lease this run's node took)
+    /// may have switched meanwhile.
     ///
     /// # Errors
     /// Never: failures are the move's outcome.
@@ -261,24 +283,55 @@ impl Moves<'_> {
         mv: &TenantMove,
         progress: &dyn MoveProgress,
     ) -> std::result::Result<String, String> {
+        if let Some(done) = self.found_done(mv).await? {
+            return Ok(done);
+        }
         if mv.attempts > MAX_ATTEMPTS {
             return Err(format!(
-                "stopped {MAX_ATTEMPTS} times before it ended (its node stopped each time); the tenant is where it was or where it was going: see its strategy"
+                "stopped {MAX_ATTEMPTS} times before it ended (its node stopped each time); the tenant is where it was"
             ));
         }
-        if mv.attempts > 1 {
-            match self.operators.tenant(mv.tenant_id).await {
-                Ok(t) if t.tenant.isolation == mv.plan.to => {
-                    return Ok(t.placement.unwrap_or_else(|| mv.plan.to.to_string()));
-                }
-                Ok(_) => {}
-                Err(e) => return Err(e.to_string()),
-            }
-        }
-        self.lifecycle
+        match self
+            .lifecycle
             .move_with(mv.tenant_id, &mv.plan, progress)
             .await
-            .map(|m: Moved| m.placement)
-            .map_err(|e| e.to_string())
+        {
+            Ok(moved) => Ok(moved.placement),
+            Err(e) => match self.found_done(mv).await {
+                Ok(Some(done)) => Ok(done),
+                _ => Err(e.to_string()),
+            },
+        }
+    }
+
+    /// The placement, when the tenant is at the move's target already and
+    /// this is not the move's first run; `Err` for a deleted tenant.
+    async fn found_done(&self, mv: &TenantMove) -> std::result::Result<Option<String>, String> {
+        let here = self
+            .operators
+            .tenant(mv.tenant_id)
+            .await
+            .map_err(|e| e.to_string())?;
+        if here.tenant.standing == Standing::Deleted {
+            return Err(Error::TenantDeleted.to_string());
+        }
+        if mv.attempts <= 1 || here.tenant.isolation != mv.plan.to {
+            return Ok(None);
+        }
+        // The directory is checked again by the removal: a copy the tenant
+        // lives in is never removed.
+        if let Err(e) = self
+            .lifecycle
+            .remove_old_copy(mv.tenant_id, mv.from, mv.from_placement.as_deref())
+            .await
+        {
+            return Err(format!(
+                "the tenant moved, but its old copy could not be removed: {e}"
+            ));
+        }
+        Ok(Some(
+            here.placement
+                .unwrap_or_else(|| mv.plan.to.as_str().to_owned()),
+        ))
     }
 }

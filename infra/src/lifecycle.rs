@@ -41,6 +41,17 @@ impl TenantLifecycle for SqlTenantLifecycle {
         self.tenancy.check_move(from, to, server)
     }
 
+    async fn remove_old_copy(
+        &self,
+        tenant: TenantId,
+        isolation: Isolation,
+        placement: Option<&str>,
+    ) -> Result<bool> {
+        self.tenancy
+            .remove_old_copy(tenant, isolation, placement)
+            .await
+    }
+
     async fn stored_rows(&self, tenant: TenantId, isolation: Isolation) -> Result<StoredRows> {
         let ctx = TenantContext::system(tenant, isolation);
         domain::usage::stored_rows(&self.tenancy, &ctx).await

@@ -58,7 +58,11 @@ impl RequestCounts for SqlRequestCounts {
                     .or_unexpected()?,
             );
         }
-        let rows: Vec<counts::ActiveModel> = add
+        // In one order on every node: two flushes of the same tenants take
+        // their rows' locks in turn rather than deadlock.
+        let mut sorted = add.to_vec();
+        sorted.sort_unstable_by_key(|(t, _)| *t);
+        let rows: Vec<counts::ActiveModel> = sorted
             .iter()
             .filter(|(t, n)| *n > 0 && existing.contains(&t.as_uuid()))
             .map(|(t, n)| counts::ActiveModel {

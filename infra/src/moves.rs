@@ -40,6 +40,7 @@ fn to_domain(r: row::Model) -> Result<TenantMove> {
         id: MoveId::from_uuid(r.id),
         tenant_id: TenantId::from_uuid(r.tenant_id),
         from: isolation(&r.from_isolation)?,
+        from_placement: r.from_placement,
         plan: MovePlan {
             to: isolation(&r.to_isolation)?,
             server: r.server,
@@ -88,6 +89,7 @@ impl MoveQueue for SqlMoveQueue {
             id: Set(mv.id.as_uuid()),
             tenant_id: Set(mv.tenant_id.as_uuid()),
             from_isolation: Set(mv.from.as_str().to_owned()),
+            from_placement: Set(mv.from_placement.clone()),
             to_isolation: Set(mv.plan.to.as_str().to_owned()),
             server: Set(mv.plan.server.clone()),
             requested_by: Set(mv.plan.actor.map(|u| u.as_uuid())),
@@ -176,28 +178,34 @@ impl MoveQueue for SqlMoveQueue {
         self.get(MoveId::from_uuid(candidate.id)).await
     }
 
-    async fn heartbeat(&self, id: MoveId, progress: Progress, until: DateTime<Utc>) -> Result<()> {
+    async fn heartbeat(
+        &self,
+        id: MoveId,
+        attempt: u32,
+        progress: Progress,
+        until: DateTime<Utc>,
+    ) -> Result<bool> {
         let mut m = row::ActiveModel {
             lease_until: Set(Some(until)),
             ..Default::default()
         };
         progress_columns(&mut m, progress);
-        row::Entity::update_many()
+        let done = row::Entity::update_many()
             .set(m)
-            .filter(row::Column::Id.eq(id.as_uuid()))
-            .filter(row::Column::Status.eq(MoveStatus::Running.as_str()))
+            .filter(held_by(id, attempt))
             .exec(&self.db)
             .await
             .or_unexpected()?;
-        Ok(())
+        Ok(done.rows_affected == 1)
     }
 
     async fn finish(
         &self,
         id: MoveId,
+        attempt: u32,
         progress: Progress,
         outcome: std::result::Result<String, String>,
-    ) -> Result<()> {
+    ) -> Result<bool> {
         let succeeded = outcome.is_ok();
         let mut m = row::ActiveModel {
             lease_until: Set(None),
@@ -221,12 +229,41 @@ impl MoveQueue for SqlMoveQueue {
             engine.committed().await;
         }
         // A tenant purged meanwhile took its moves with it: nothing to end.
-        row::Entity::update_many()
+        let done = row::Entity::update_many()
             .set(m)
-            .filter(row::Column::Id.eq(id.as_uuid()))
+            .filter(held_by(id, attempt))
+            .exec(&self.db)
+            .await
+            .or_unexpected()?;
+        Ok(done.rows_affected == 1)
+    }
+
+    async fn release(&self, id: MoveId, attempt: u32) -> Result<()> {
+        row::Entity::update_many()
+            .col_expr(
+                row::Column::Status,
+                Expr::value(MoveStatus::Queued.as_str()),
+            )
+            .col_expr(
+                row::Column::LeaseUntil,
+                Expr::value(Option::<DateTime<Utc>>::None),
+            )
+            .col_expr(
+                row::Column::Attempts,
+                Expr::col(row::Column::Attempts).sub(1),
+            )
+            .filter(held_by(id, attempt))
             .exec(&self.db)
             .await
             .or_unexpected()?;
         Ok(())
     }
+}
+
+/// The move, while the run of attempt `attempt` still holds it.
+fn held_by(id: MoveId, attempt: u32) -> Condition {
+    Condition::all()
+        .add(row::Column::Id.eq(id.as_uuid()))
+        .add(row::Column::Status.eq(MoveStatus::Running.as_str()))
+        .add(row::Column::Attempts.eq(i32::try_from(attempt).unwrap_or(i32::MAX)))
 }

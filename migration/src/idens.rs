@@ -36,6 +36,7 @@ pub enum TenantMoves {
     Id,
     TenantId,
     FromIsolation,
+    FromPlacement,
     ToIsolation,
     Server,
     RequestedBy,

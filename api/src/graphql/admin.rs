@@ -28,6 +28,7 @@ pub type AdminSchema = Schema<AdminQuery, AdminMutation, EmptySubscription>;
 pub fn build(services: Arc<Services>, introspection: bool) -> AdminSchema {
     let mut builder = Schema::build(AdminQuery, AdminMutation, EmptySubscription)
         .data(super::tenant_usage::requests_loader(&services))
+        .data(super::tenant_usage::StoredReads::default())
         .data(services)
         .limit_depth(12)
         .limit_complexity(2_000)

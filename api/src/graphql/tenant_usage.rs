@@ -44,6 +44,15 @@ pub fn requests_loader(services: &Services) -> DataLoader<RequestsLoader> {
     )
 }
 
+/// Tenants whose stored rows one operator schema reads at once.
+pub struct StoredReads(pub tokio::sync::Semaphore);
+
+impl Default for StoredReads {
+    fn default() -> Self {
+        Self(tokio::sync::Semaphore::new(4))
+    }
+}
+
 pub struct AdminTenantUsage {
     tenant: TenantId,
     isolation: Isolation,
@@ -64,10 +73,22 @@ impl AdminTenantUsage {
     }
 
     /// Read through the lifecycle: operators are no members of the tenant.
+    /// A page of tenants reads a few at a time ([`StoredReads`]): these
+    /// transactions skip the tenants' fair admission, so they must not take
+    /// the shared pool for themselves.
     async fn stored(&self, ctx: &Context<'_>) -> ApiResult<StoredRows> {
         let services = ctx.data_unchecked::<Arc<Services>>();
+        let turns = ctx.data_unchecked::<StoredReads>();
         self.stored
-            .get_or_try_init(|| services.lifecycle.stored_rows(self.tenant, self.isolation))
+            .get_or_try_init(|| async {
+                let _turn = turns.0.acquire().await.map_err(|_| {
+                    domain::Error::unexpected("the stored-rows readers were closed")
+                })?;
+                services
+                    .lifecycle
+                    .stored_rows(self.tenant, self.isolation)
+                    .await
+            })
             .await
             .copied()
             .map_err(ApiError::from)

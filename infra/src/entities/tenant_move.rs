@@ -1,6 +1,6 @@
 use sea_orm::entity::prelude::*;
 
-/// A move of a tenant between strategies, run as a job (see `crate::moves`).
+/// A move of a tenant between strategies, run as a job (see `domain::moves`).
 #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
 #[sea_orm(table_name = "tenant_moves")]
 pub struct Model {
@@ -8,6 +8,7 @@ pub struct Model {
     pub id: Uuid,
     pub tenant_id: Uuid,
     pub from_isolation: String,
+    pub from_placement: Option<String>,
     pub to_isolation: String,
     pub server: Option<String>,
     pub requested_by: Option<Uuid>,

@@ -307,6 +307,32 @@ impl SqlTenancy {
         })
     }
 
+    /// Removes a copy of the tenant a move left behind (its node stopped
+    /// after the switch); `false`, removing nothing, when the directory says
+    /// the tenant lives there.
+    ///
+    /// # Errors
+    /// When the directory cannot be read or the removal fails.
+    pub async fn remove_old_copy(
+        &self,
+        tenant: TenantId,
+        isolation: Isolation,
+        placement: Option<&str>,
+    ) -> Result<bool> {
+        let row = tenant::Entity::find_by_id(tenant.as_uuid())
+            .one(&self.db)
+            .await
+            .or_unexpected()?
+            .ok_or(Error::NotFound(domain::error::Entity::Tenant))?;
+        let lives_there = row.isolation == isolation.as_str()
+            && (isolation != Isolation::Database || row.placement.as_deref() == placement);
+        if lives_there {
+            return Ok(false);
+        }
+        self.remove_copy(tenant, isolation, placement).await?;
+        Ok(true)
+    }
+
     /// Makes the target empty and ready: a fresh schema or database (a
     /// half-made one from a failed run removed first). Returns the placement.
     async fn prepare(

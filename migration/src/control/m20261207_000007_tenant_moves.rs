@@ -17,6 +17,7 @@ impl MigrationTrait for Migration {
                 .col(uuid(TenantMoves::Id).primary_key())
                 .col(uuid(TenantMoves::TenantId))
                 .col(string_len(TenantMoves::FromIsolation, 16))
+                .col(string_len_null(TenantMoves::FromPlacement, 64))
                 .col(string_len(TenantMoves::ToIsolation, 16))
                 .col(string_len_null(TenantMoves::Server, 64))
                 .col(uuid_null(TenantMoves::RequestedBy))

@@ -375,6 +375,131 @@ async fn a_move_left_by_a_stopped_node_is_taken_up(backend: Backend) {
     assert_eq!(strategy(&a).await, to);
     assert_eq!(strategy(&b).await, to);
     assert_eq!(strategy(&c).await, backend.isolation().to_uppercase());
+
+    // Removing a move's leftovers never touches the copy a tenant lives in.
+    let placement = node
+        .admin_data(
+            &op.token,
+            "query($id: ID!) { tenant(id: $id) { placement } }",
+            json!({ "id": b.tenant_id }),
+        )
+        .await["tenant"]["placement"]
+        .as_str()
+        .map(str::to_owned);
+    let lifecycle = platform.lifecycle();
+    assert!(
+        !lifecycle
+            .remove_old_copy(b_id, to_isolation, placement.as_deref())
+            .await
+            .unwrap()
+    );
+    let from: Isolation = backend.isolation().parse().unwrap();
+    assert!(lifecycle.remove_old_copy(b_id, from, None).await.unwrap());
+    node.data(
+        Some(&b.token),
+        "{ me { id } projects { totalCount } }",
+        json!({}),
+    )
+    .await;
+}
+
+/// A run whose lease another node took (its node stalled past it) writes
+/// nothing more: neither its progress nor its end; a run stopped on purpose
+/// goes back to the queue without counting.
+async fn a_run_whose_lease_was_taken_writes_nothing(backend: Backend) {
+    use domain::moves::MoveQueue;
+    let (app, platform, _) = spawn_with_platform(backend, |s| s.tenancy.moves.worker = false).await;
+    let op = app.operator().await;
+    let a = app.sign_up().await;
+    let to = if backend.is_postgres() {
+        "SCHEMA"
+    } else {
+        "DATABASE"
+    };
+    let id = queue(&app, &op, &a.tenant_id, json!({ "to": to })).await["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let queue = platform.move_queue();
+    let now = chrono::Utc::now();
+    let lease = chrono::Duration::seconds(30);
+    let first = queue
+        .claim(now, now + lease)
+        .await
+        .unwrap()
+        .expect("queued");
+    assert_eq!((first.id.to_string(), first.attempts), (id.clone(), 1));
+    assert!(
+        queue.claim(now, now + lease).await.unwrap().is_none(),
+        "leased"
+    );
+    let step = Progress {
+        phase: MovePhase::Copying,
+        tables_done: 1,
+        tables_total: 7,
+        rows_copied: 10,
+    };
+    assert!(
+        queue
+            .heartbeat(first.id, 1, step, now + lease)
+            .await
+            .unwrap()
+    );
+
+    // Its lease over, another node takes it: the first run's token is stale.
+    let later = now + chrono::Duration::seconds(31);
+    let second = queue
+        .claim(later, later + lease)
+        .await
+        .unwrap()
+        .expect("lapsed");
+    assert_eq!(second.attempts, 2);
+    assert_eq!(second.progress, step, "the progress so far is kept");
+    assert!(
+        !queue
+            .heartbeat(first.id, 1, Progress::default(), later + lease)
+            .await
+            .unwrap()
+    );
+    assert!(
+        !queue
+            .finish(first.id, 1, step, Ok("nowhere".into()))
+            .await
+            .unwrap()
+    );
+    let m = app.admin_data(&op.token, READ, json!({ "id": id })).await["tenantMove"].clone();
+    assert_eq!(
+        (&m["status"], &m["attempts"]),
+        (&json!("RUNNING"), &json!(2)),
+        "{m}"
+    );
+
+    // Put back at shutdown: queued again, that run not counted.
+    queue.release(second.id, 2).await.unwrap();
+    let m = app.admin_data(&op.token, READ, json!({ "id": id })).await["tenantMove"].clone();
+    assert_eq!(
+        (&m["status"], &m["attempts"]),
+        (&json!("QUEUED"), &json!(1)),
+        "{m}"
+    );
+    let third = queue
+        .claim(later, later + lease)
+        .await
+        .unwrap()
+        .expect("queued again");
+    assert_eq!(third.attempts, 2);
+    assert!(
+        queue
+            .finish(third.id, 2, step, Err("boom".into()))
+            .await
+            .unwrap()
+    );
+    let m = app.admin_data(&op.token, READ, json!({ "id": id })).await["tenantMove"].clone();
+    assert_eq!(
+        (&m["status"], &m["error"]),
+        (&json!("FAILED"), &json!("boom")),
+        "{m}"
+    );
 }
 
 #[derive(Default)]
@@ -446,6 +571,18 @@ crate::on_every_backend!(
     a_move_left_by_a_stopped_node_is_taken_up,
     a_move_reports_its_progress,
 );
+
+mod fencing {
+    use super::*;
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn sqlite() {
+        a_run_whose_lease_was_taken_writes_nothing(Backend::Sqlite).await;
+    }
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn postgres() {
+        a_run_whose_lease_was_taken_writes_nothing(Backend::Postgres).await;
+    }
+}
 
 mod both {
     use super::*;

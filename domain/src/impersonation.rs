@@ -98,12 +98,17 @@ impl Impersonations<'_> {
     }
 }
 
+/// Why an impersonation token stopped working before its expiry.
+pub const OPERATOR_GONE: &str = "the operator who started this impersonation is no longer one";
+
 /// Writes one request made with an impersonation token to the tenant's
 /// audit log: `operation` is its name, or its kind when it has none.
 ///
 /// # Errors
-/// When the log cannot be written: the request must then not run, since an
-/// impersonation nobody can see is what this exists to prevent.
+/// `UNAUTHENTICATED` once its operator is no longer one: the token dies
+/// with the role, not at its expiry. When the log cannot be written: the
+/// request must then not run, since an impersonation nobody can see is what
+/// this exists to prevent.
 pub async fn record_request(
     operators: &dyn Operators,
     ctx: &TenantContext,
@@ -112,6 +117,9 @@ pub async fn record_request(
     let (Some(actor), Some(user)) = (ctx.actor(), ctx.user_id()) else {
         return Ok(());
     };
+    if !operators.is_operator(actor.operator).await? {
+        return Err(Error::Unauthenticated(OPERATOR_GONE));
+    }
     let record = AuditRecord {
         action: AuditAction::ImpersonatedRequest,
         target: format!("user:{user}"),

@@ -337,6 +337,12 @@ async fn ended(
         }
         _ => {}
     }
+    // An impersonation ends with its operator's role (storage trouble: look again).
+    if let Some(actor) = ctx.actor()
+        && let Ok(false) = services.operators.is_operator(actor.operator).await
+    {
+        return Some((FORBIDDEN, domain::impersonation::OPERATOR_GONE.to_owned()));
+    }
     if !services.authorizer.allowed(ctx, Permission::TaskRead).await {
         return Some((FORBIDDEN, "no longer allowed to read tasks".to_owned()));
     }

@@ -428,6 +428,25 @@ impl TestApp {
     }
 
     /// Like [`TestApp::gql`], but panics on errors and returns `data`.
+    /// The latest 50 entries of the token's tenant's audit log whose actor
+    /// is `actor` (an operator, say), newest first, as `owner_token` reads them.
+    pub async fn audit_by(&self, owner_token: &str, actor: &str) -> Vec<Value> {
+        let log = self
+            .data(
+                Some(owner_token),
+                "{ auditLog(first: 50) { edges { node { actorId action target before after } } } }",
+                json!({}),
+            )
+            .await;
+        log["auditLog"]["edges"]
+            .as_array()
+            .expect("auditLog edges")
+            .iter()
+            .map(|e| e["node"].clone())
+            .filter(|n| n["actorId"] == actor)
+            .collect()
+    }
+
     pub async fn data(&self, token: Option<&str>, query: &str, variables: Value) -> Value {
         let body = self.gql(token, query, variables).await;
         assert!(body.get("errors").is_none(), "unexpected errors: {body:#}");

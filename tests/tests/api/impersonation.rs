@@ -3,7 +3,8 @@
 //! owners find in their audit log with the operator as actor.
 
 use crate::helpers::{Backend, assert_code, bad_fields, spawn_with};
-use serde_json::{Value, json};
+use domain::operator::Operators as _;
+use serde_json::json;
 
 const SECRET: &str = "impersonation-fixtures-secret-0123456";
 const IMPERSONATE: &str = "mutation($t: ID!, $u: ID!, $w: Boolean!, $r: String!) { impersonate(tenantId: $t, userId: $u, writes: $w, reason: $r) { accessToken expiresIn writes } }";
@@ -116,20 +117,8 @@ async fn an_operator_acts_as_a_member_and_the_owners_see_it(backend: Backend) {
     );
 
     // The owners see both starts and every request, with the operator as actor.
-    let log = app
-        .data(
-            Some(owner),
-            "{ auditLog(first: 20) { edges { node { actorId action target after } } } }",
-            json!({}),
-        )
-        .await;
-    let by_op: Vec<&Value> = log["auditLog"]["edges"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|e| &e["node"])
-        .filter(|n| n["actorId"] == op.user_id.as_str())
-        .collect();
+    let by_op = app.audit_by(owner, &op.user_id).await;
+    let log = format!("{by_op:#?}");
     let started: Vec<_> = by_op
         .iter()
         .filter(|n| n["action"] == "impersonation.started")
@@ -160,6 +149,28 @@ async fn an_operator_acts_as_a_member_and_the_owners_see_it(backend: Backend) {
             .iter()
             .all(|n| n["target"] == format!("user:{member}")),
         "{log}"
+    );
+
+    // The token dies with its operator's role, not at its expiry.
+    app.platform()
+        .await
+        .operators()
+        .revoke(&domain::values::Email::parse(&op.email).unwrap())
+        .await
+        .unwrap();
+    let body = app.gql(Some(&ro), "{ me { id } }", json!({})).await;
+    assert_code(&body, "UNAUTHENTICATED");
+    assert!(
+        body["errors"][0]["message"]
+            .as_str()
+            .unwrap()
+            .contains("no longer"),
+        "{body}"
+    );
+    assert_eq!(
+        app.audit_by(owner, &op.user_id).await.len(),
+        by_op.len(),
+        "a refused request of a removed operator is not recorded as theirs"
     );
 }
 

@@ -165,20 +165,8 @@ async fn an_operator_moves_a_tenant_as_a_job(backend: Backend) {
     assert_eq!(o["tenant"]["moves"], json!([]));
 
     // Its owners see who asked and why, and the move itself.
-    let log = app
-        .data(
-            Some(&a.token),
-            "{ auditLog(first: 20) { edges { node { actorId action after } } } }",
-            json!({}),
-        )
-        .await;
-    let by_op: Vec<&Value> = log["auditLog"]["edges"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|e| &e["node"])
-        .filter(|n| n["actorId"] == op.user_id.as_str())
-        .collect();
+    let by_op = app.audit_by(&a.token, &op.user_id).await;
+    let log = format!("{by_op:#?}");
     let asked = by_op
         .iter()
         .find(|n| n["action"] == "tenant.move_requested")

@@ -255,20 +255,8 @@ async fn an_operator_changes_a_tenants_plan_and_features(backend: Backend) {
     );
 
     // The owners see each change, with the operator as actor and the reason.
-    let log = app
-        .data(
-            t,
-            "{ auditLog(first: 10) { edges { node { actorId action before after } } } }",
-            json!({}),
-        )
-        .await;
-    let entries: Vec<&Value> = log["auditLog"]["edges"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|e| &e["node"])
-        .filter(|n| n["actorId"] == op.user_id.as_str())
-        .collect();
+    let entries = app.audit_by(&a.token, &op.user_id).await;
+    let log = format!("{entries:#?}");
     let actions: Vec<&str> = entries
         .iter()
         .map(|n| n["action"].as_str().unwrap())

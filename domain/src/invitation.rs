@@ -184,7 +184,9 @@ impl Invitations<'_> {
             email_attempts: 0,
         };
         let tx = self.tenancy.begin(ctx, TxMode::Write).await?;
-        // Each pending invitation is a member to be: the plan counts it.
+        // Each pending invitation is a member to be: the plan counts it, and
+        // invitations made at once take turns so none passes it.
+        tx.lock_invitations().await?;
         let pending = tx
             .pending_invitations()
             .await?

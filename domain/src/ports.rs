@@ -64,6 +64,11 @@ pub trait TenantTx:
     /// one ends, so a create and its count cannot interleave with another's.
     async fn lock_stored(&self, what: crate::plan::Stored) -> Result<()>;
 
+    /// Makes other invitations of this tenant wait until this transaction
+    /// ends, so a count of its members-to-be and the invitation it admits
+    /// cannot interleave with another's.
+    async fn lock_invitations(&self) -> Result<()>;
+
     /// Deletes every tenant-plane row of this tenant (tasks, projects,
     /// invitations, idempotency keys). Returns how many rows went.
     async fn purge(&self) -> Result<u64>;

@@ -455,6 +455,10 @@ impl TenantTx for Bound {
         self.lock_stored_kind(what).await
     }
 
+    async fn lock_invitations(&self) -> Result<()> {
+        self.lock_invitation_turn().await
+    }
+
     async fn purge(&self) -> Result<u64> {
         let mut n = 0;
         // Children before parents.

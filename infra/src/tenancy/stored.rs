@@ -8,6 +8,8 @@ use sea_orm::QuerySelect;
 
 /// Separates the advisory locks of stored kinds from a tenant's other locks.
 const STORED_LOCK_SPACE: i32 = 0x7374_0000;
+/// The invitations' turn, after the [`Stored`] kinds'.
+const INVITATIONS: i32 = 0x100;
 
 impl Bound {
     /// Rows of `what`, counted up to `up_to`: the count reads at most that
@@ -34,5 +36,10 @@ impl Bound {
 
     pub(crate) async fn lock_stored_kind(&self, what: Stored) -> Result<()> {
         self.advisory_lock(STORED_LOCK_SPACE + what as i32).await
+    }
+
+    /// Invitations count against the members limit: they take turns too.
+    pub(crate) async fn lock_invitation_turn(&self) -> Result<()> {
+        self.advisory_lock(STORED_LOCK_SPACE + INVITATIONS).await
     }
 }

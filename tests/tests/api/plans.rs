@@ -326,7 +326,38 @@ async fn a_plan_change_reaches_the_other_node_through_redis() {
     a_plan_change_reaches_the_other_node_within_a_second(Setup::PostgresRedis).await;
 }
 
+/// Invitations made at once take turns: the members limit (members and
+/// pending invitations) holds however many arrive together.
+async fn the_members_limit_holds_under_concurrent_invitations(backend: Backend) {
+    const MAX: usize = 4;
+    let app = spawn_with(backend, |s| {
+        // Enough connections that the invitations meet at the limit, not
+        // at the pool.
+        s.database.max_connections = 16;
+        s.tenancy.admission.wait_ms = 10_000;
+        s.plans.members = MAX as u32;
+    })
+    .await;
+    let a = app.sign_up().await;
+    let invites = (0..24).map(|i| {
+        let (app, token) = (&app, a.token.as_str());
+        async move {
+            let email = format!("{}-{i}@example.com", crate::helpers::unique("invitee"));
+            app.gql(Some(token), INVITE, json!({ "e": email })).await
+        }
+    });
+    let answers = futures::future::join_all(invites).await;
+    for b in answers.iter().filter(|b| b.get("errors").is_some()) {
+        assert_code(b, "LIMIT_REACHED");
+        assert_eq!(b["errors"][0]["extensions"]["limit"], "members", "{b}");
+    }
+    // The owner is one member: three invitations fit.
+    let made = answers.iter().filter(|b| b.get("errors").is_none()).count();
+    assert_eq!(made, MAX - 1, "{answers:?}");
+}
+
 crate::on_every_backend!(
     creates_past_a_limit_are_refused_and_write_nothing,
     an_operator_changes_a_tenants_plan_and_features,
+    the_members_limit_holds_under_concurrent_invitations,
 );

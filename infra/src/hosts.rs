@@ -231,16 +231,17 @@ impl HostResolver {
             .column(tenant::Column::Slug);
         let q = match rule {
             HostRule::Subdomain(slug) => q.filter(tenant::Column::Slug.eq(slug.as_str())),
-            HostRule::Custom(host) => {
-                let domains = SqlTenantDomains {
-                    db: self.db.clone(),
-                    engine: None,
-                };
-                let Some(id) = domains.approved(host).await? else {
-                    return Ok(None);
-                };
-                q.filter(tenant::Column::Id.eq(id.as_uuid()))
-            }
+            // The approved domain and its tenant in one statement.
+            HostRule::Custom(host) => q.filter(
+                tenant::Column::Id.in_subquery(
+                    sea_orm::sea_query::Query::select()
+                        .column(row::Column::TenantId)
+                        .from(row::Entity)
+                        .and_where(row::Column::Domain.eq(host.as_str()))
+                        .and_where(row::Column::Approved.eq(true))
+                        .to_owned(),
+                ),
+            ),
         };
         let found: Option<(uuid::Uuid, String)> =
             q.into_tuple().one(&self.db).await.or_unexpected()?;

@@ -155,7 +155,7 @@ pub(crate) fn tenant_to_domain(r: tenant::Model) -> Result<Tenant> {
         standing: r.standing.parse().map_err(|()| corrupt("standing"))?,
         standing_since: r.standing_since,
         purge_after: r.purge_after,
-        terms: crate::tenant_rates::terms_of(&r),
+        terms: crate::terms::terms_of(&r),
     })
 }
 

@@ -27,7 +27,7 @@ pub mod redis_conn;
 pub mod revocations;
 pub mod sessions;
 pub mod tenancy;
-pub mod tenant_rates;
+pub mod terms;
 mod users;
 
 /// Now, truncated to microseconds: what PostgreSQL stores, so a timestamp read

@@ -7,7 +7,7 @@ use crate::entities::{membership, operator, tenant, user};
 use crate::errors::DbResultExt;
 use crate::identity::tenant_to_domain;
 use crate::tenancy::contains_pattern;
-use crate::tenant_rates::{features_column, terms_of};
+use crate::terms::{features_column, terms_of};
 use crate::users::user_to_domain;
 use async_trait::async_trait;
 use domain::audit::{AuditAction, AuditRecord, AuditState, AuditValue, state};

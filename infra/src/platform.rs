@@ -158,8 +158,8 @@ impl Platform {
     }
 
     /// Tenants' own request rates; a change reaches every node through the feed.
-    pub fn tenant_rates(&self) -> crate::tenant_rates::SqlTenantRates {
-        crate::tenant_rates::SqlTenantRates {
+    pub fn tenant_rates(&self) -> crate::terms::SqlTenantRates {
+        crate::terms::SqlTenantRates {
             db: self.storage.control().clone(),
             engine: Some(self.engine.clone()),
         }

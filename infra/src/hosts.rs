@@ -179,7 +179,17 @@ pub struct HostResolver {
     base: Option<Hostname>,
     /// What a host resolved to, stamped with the feed version read before.
     read: quick_cache::sync::Cache<Hostname, (Option<HostTenant>, i64)>,
+    /// Turns of the lookups the cache cannot answer (see [`MISSES_AT_ONCE`]).
+    misses: tokio::sync::Semaphore,
 }
+
+/// Lookups of hosts not in the cache at once. A host is resolved before any
+/// rate limit has seen the request, so a flood of made-up `Host` headers
+/// would otherwise be a control-plane query each: it holds at most this
+/// many connections, and a lookup that waits [`MISS_WAIT`] for its turn is
+/// refused `RATE_LIMITED`.
+const MISSES_AT_ONCE: usize = 4;
+const MISS_WAIT: std::time::Duration = std::time::Duration::from_secs(1);
 
 impl HostResolver {
     pub(crate) fn new(
@@ -192,13 +202,15 @@ impl HostResolver {
             freshness,
             base,
             read: quick_cache::sync::Cache::new(10_000),
+            misses: tokio::sync::Semaphore::new(MISSES_AT_ONCE),
         }
     }
 
     /// The tenant `host` names, if a host rule applies to it and it names one.
     ///
     /// # Errors
-    /// When the control plane cannot be read.
+    /// When the control plane cannot be read; `RATE_LIMITED` when lookups
+    /// of unknown hosts are flooding in (see [`MISSES_AT_ONCE`]).
     pub async fn tenant(&self, host: &Hostname) -> Result<Option<HostTenant>> {
         let Some(rule) = HostRule::of(host, self.base.as_ref()) else {
             return Ok(None);
@@ -217,6 +229,16 @@ impl HostResolver {
                 return Ok(found);
             }
         }
+        let _turn = tokio::time::timeout(MISS_WAIT, self.misses.acquire())
+            .await
+            .map_err(|_| {
+                metrics::counter!("tenantry_limit_refusals_total", "reason" => "host_lookup")
+                    .increment(1);
+                Error::RateLimited {
+                    retry_after_secs: 1,
+                }
+            })?
+            .map_err(|_| Error::unexpected("the host lookups were closed"))?;
         // Stamped before the read: a change committed meanwhile makes it stale.
         let read_at = self.freshness.version();
         let found = self.look_up(&rule).await?;

@@ -250,3 +250,46 @@ async fn a_custom_domain_leads_to_its_tenant_once_approved_through_redis() {
 }
 
 crate::on_every_backend!(a_tenants_host_signs_in_to_it_and_refuses_other_tenants_tokens);
+
+/// A host is resolved before any rate limit sees the request: lookups of
+/// hosts the cache cannot answer take turns (four at once), and one that
+/// waits past its second is refused `RATE_LIMITED`, not queued without end.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn lookups_of_unknown_hosts_are_bounded() {
+    use domain::hosts::Hostname;
+    use sea_orm::{ConnectionTrait, Database, TransactionTrait};
+    let (app, platform, _) = crate::helpers::spawn_with_platform(Backend::Postgres, |s| {
+        s.tenancy.base_domain = Some(BASE.to_owned());
+    })
+    .await;
+    let resolver =
+        std::sync::Arc::new(platform.host_resolver(Some(Hostname::parse(BASE).unwrap())));
+    let host = |i: usize| Hostname::parse(&format!("made-up-{i}.{BASE}")).unwrap();
+    // The directory held: every lookup waits on it, holding its turn.
+    let db = Database::connect(&app.database_url).await.unwrap();
+    let lock = db.begin().await.unwrap();
+    lock.execute_unprepared("LOCK TABLE tenants IN ACCESS EXCLUSIVE MODE")
+        .await
+        .unwrap();
+    let waiting: Vec<_> = (0..4)
+        .map(|i| {
+            let (r, h) = (resolver.clone(), host(i));
+            tokio::spawn(async move { r.tenant(&h).await })
+        })
+        .collect();
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let started = std::time::Instant::now();
+    // Unbounded, it would wait for the lock like the others.
+    let fifth = tokio::time::timeout(Duration::from_secs(5), resolver.tenant(&host(4))).await;
+    assert!(
+        matches!(fifth, Ok(Err(domain::Error::RateLimited { .. }))),
+        "{fifth:?}"
+    );
+    assert!(started.elapsed() < Duration::from_secs(3));
+    lock.rollback().await.unwrap();
+    for w in waiting {
+        assert_eq!(w.await.unwrap().unwrap(), None, "no tenant has that host");
+    }
+    // Its turn free again, the next lookup runs.
+    assert_eq!(resolver.tenant(&host(5)).await.unwrap(), None);
+}

@@ -2,7 +2,7 @@
 
 use crate::error::Result;
 use crate::plan::Stored;
-use crate::ports::{Memberships, Tenancy, TxMode};
+use crate::ports::{Memberships, Tenancy, TenantTx, TxMode};
 use crate::project::ProjectFilter;
 use crate::task::TaskFilter;
 use crate::tenancy::TenantContext;
@@ -32,13 +32,14 @@ pub async fn usage(
 ) -> Result<TenantUsage> {
     let members = memberships.member_ids(ctx.tenant_id()).await?.len() as u64;
     let tx = tenancy.begin(ctx, TxMode::Read).await?;
+    let stored = stored_in(&*tx).await?;
     Ok(TenantUsage {
         members,
         projects: tx.count_projects(&ProjectFilter::default()).await?,
         tasks: tx.count_tasks(&TaskFilter::default()).await?,
         webhooks: tx.webhooks().await?.len() as u64,
-        stored_projects: tx.stored(Stored::Projects, u32::MAX).await?,
-        stored_tasks: tx.stored(Stored::Tasks, u32::MAX).await?,
+        stored_projects: stored.projects,
+        stored_tasks: stored.tasks,
     })
 }
 
@@ -58,6 +59,10 @@ pub struct StoredRows {
 /// When the store fails.
 pub async fn stored_rows(tenancy: &dyn Tenancy, ctx: &TenantContext) -> Result<StoredRows> {
     let tx = tenancy.begin(ctx, TxMode::Read).await?;
+    stored_in(&*tx).await
+}
+
+async fn stored_in(tx: &dyn TenantTx) -> Result<StoredRows> {
     Ok(StoredRows {
         projects: tx.stored(Stored::Projects, u32::MAX).await?,
         tasks: tx.stored(Stored::Tasks, u32::MAX).await?,

@@ -13,6 +13,7 @@
 //! ```
 //!
 //! Run by itself it prints the mean time per request (BENCH_REQUESTS, 2000).
+//! `BENCH_POSTGRES=1` serves it from PostgreSQL instead (row tenants).
 
 mod common;
 
@@ -50,26 +51,67 @@ async fn once(router: &axum::Router, token: &str, body: &str) -> axum::body::Byt
         .expect("a body")
 }
 
-/// The requests callgrind counts (`--toggle-collect='*measured*'`).
+/// The requests callgrind counts (`--toggle-collect='*measured*'`): a plain
+/// function around the runtime's `block_on`, so every poll happens in its
+/// frame (an `async fn`'s body is inlined into its caller's poll).
 #[inline(never)]
-async fn measured(router: &axum::Router, token: &str, body: &str, n: usize) {
-    for _ in 0..n {
-        std::hint::black_box(once(router, token, body).await);
-    }
+fn measured(
+    rt: &tokio::runtime::Runtime,
+    router: &axum::Router,
+    token: &str,
+    body: &str,
+    n: usize,
+) {
+    rt.block_on(async {
+        for _ in 0..n {
+            std::hint::black_box(once(router, token, body).await);
+        }
+    });
 }
 
-#[tokio::main(flavor = "current_thread")]
-async fn main() -> anyhow::Result<()> {
+fn main() -> anyhow::Result<()> {
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()?;
+    let (router, token, body, platform, file) = rt.block_on(prepare())?;
     let n: usize = env_or("BENCH_REQUESTS", 2000);
+    let started = Instant::now();
+    measured(&rt, &router, &token, &body, n);
+    println!(
+        "{n} list requests in process: {:.1} µs each",
+        started.elapsed().as_secs_f64() * 1e6 / n as f64
+    );
+    rt.block_on(platform.close());
+    for suffix in ["", "-wal", "-shm"] {
+        let _ = std::fs::remove_file(format!("{}{suffix}", file.display()));
+    }
+    Ok(())
+}
+
+/// The server, a member's token, the request, the storage to close and
+/// the SQLite file to remove.
+async fn prepare() -> anyhow::Result<(
+    axum::Router,
+    String,
+    String,
+    infra::platform::Platform,
+    std::path::PathBuf,
+)> {
     let file = std::env::temp_dir().join(format!("tenantry-cpu-{}.db", uuid::Uuid::now_v7()));
+    // BENCH_POSTGRES=1: the same on PostgreSQL (TEST_DATABASE_URL's server,
+    // database `tenantry_bench_cpu`), whose work, in its own processes,
+    // callgrind does not count: what is left is the server's share.
+    let url = if env_or("BENCH_POSTGRES", 0) == 1 {
+        let (_admin, url) = common::fresh_database("tenantry_bench_cpu").await?;
+        format!("{url}?sslmode=disable")
+    } else {
+        format!("sqlite://{}?mode=rwc", file.display())
+    };
     let figment = Settings::figment()
         .merge(("app_env", "test"))
         .merge(("server.port", 0))
         .merge(("metrics.listen", ""))
-        .merge((
-            "database.url",
-            format!("sqlite://{}?mode=rwc", file.display()),
-        ))
+        .merge(("database.url", url))
         .merge(("demo.seed_on_first_start", false))
         .merge(("log.filter", "off"))
         .merge(("rate_limit.requests.user_per_second", 1_000_000))
@@ -115,15 +157,5 @@ async fn main() -> anyhow::Result<()> {
     for _ in 0..50 {
         once(&router, &token, &body).await;
     }
-    let started = Instant::now();
-    measured(&router, &token, &body, n).await;
-    println!(
-        "{n} list requests in process (SQLite): {:.1} µs each",
-        started.elapsed().as_secs_f64() * 1e6 / n as f64
-    );
-    platform.close().await;
-    for suffix in ["", "-wal", "-shm"] {
-        let _ = std::fs::remove_file(format!("{}{suffix}", file.display()));
-    }
-    Ok(())
+    Ok((router, token, body, platform, file))
 }

@@ -193,16 +193,30 @@ impl Bound {
             .to_owned()
     }
 
-    /// The rows of `q`, each with the member its `user` column names (if
-    /// that user is a member of this tenant), in one query: a left join on
-    /// `tenant_members`. `None` where the members are out of reach.
-    pub(crate) async fn all_with_members<E: TenantScoped>(
+    /// `SELECT 1 FROM projects WHERE tenant_id = $t AND id = $p AND deleted_at IS NULL`.
+    pub(crate) fn live_project(&self, id: domain::ProjectId) -> SelectStatement {
+        Query::select()
+            .expr(Expr::val(1))
+            .from(project::Entity)
+            .and_where(Expr::col(project::Column::TenantId).eq(self.tenant()))
+            .and_where(Expr::col(project::Column::Id).eq(id.as_uuid()))
+            .and_where(Expr::col(project::Column::DeletedAt).is_null())
+            .to_owned()
+    }
+
+    /// The rows of `q` and the members its `user` column names (those of
+    /// them who are members of this tenant, each once), in one query: a left
+    /// join on `tenant_members`, whose columns follow `q`'s `leading` ones.
+    /// The rows stay raw, for the caller to read by position. `None` where
+    /// the members are out of reach.
+    pub(crate) async fn rows_with_members<E: TenantScoped>(
         &self,
         q: Scoped<Select<E>>,
         user: E::Column,
-    ) -> Result<Option<Vec<(E::Model, Option<domain::identity::User>)>>> {
+        leading: usize,
+    ) -> Result<Option<(Vec<sea_orm::QueryResult>, Vec<domain::identity::User>)>> {
         use sea_orm::sea_query::{Alias, IntoTableRef, JoinType};
-        use sea_orm::{ConnectionTrait, FromQueryResult, QueryTrait};
+        use sea_orm::{ConnectionTrait, QueryTrait};
         let Some(members) = &self.members else {
             return Ok(None);
         };
@@ -235,22 +249,39 @@ impl Bound {
             .query_all_raw(select.build(self.backend()))
             .await
             .or_unexpected()?;
-        rows.iter()
-            .map(|r| {
-                let model = E::Model::from_query_result(r, "").or_unexpected()?;
-                let member = match r.try_get::<Option<Uuid>>("", "member_id").or_unexpected()? {
-                    Some(id) => Some(crate::users::stored_user(
-                        id,
-                        &r.try_get::<String>("", "member_email").or_unexpected()?,
-                        &r.try_get::<String>("", "member_name").or_unexpected()?,
-                        r.try_get("", "member_since").or_unexpected()?,
-                    )?),
-                    None => None,
-                };
-                Ok((model, member))
-            })
-            .collect::<Result<Vec<_>>>()
-            .map(Some)
+        let mut users: Vec<domain::identity::User> = Vec::new();
+        for r in &rows {
+            let Some(id) = r
+                .try_get_by_index::<Option<Uuid>>(leading)
+                .or_unexpected()?
+            else {
+                continue;
+            };
+            // A page names few assignees, many times each: each is read once.
+            if users.iter().any(|u| u.id.as_uuid() == id) {
+                continue;
+            }
+            users.push(crate::users::stored_user(
+                id,
+                &r.try_get_by_index::<String>(leading + 1).or_unexpected()?,
+                &r.try_get_by_index::<String>(leading + 2).or_unexpected()?,
+                r.try_get_by_index(leading + 3).or_unexpected()?,
+            )?);
+        }
+        Ok(Some((rows, users)))
+    }
+
+    /// The rows of `q`, raw, for the caller to read by position: reading a
+    /// column by name is a hash lookup, per column of each row.
+    pub(crate) async fn rows<E: EntityTrait>(
+        &self,
+        q: Scoped<Select<E>>,
+    ) -> Result<Vec<sea_orm::QueryResult>> {
+        use sea_orm::{ConnectionTrait, QueryTrait};
+        self.tx
+            .query_all_raw(q.0.build(self.backend()))
+            .await
+            .or_unexpected()
     }
 
     pub(crate) async fn all<E: EntityTrait>(&self, q: Scoped<Select<E>>) -> Result<Vec<E::Model>> {

@@ -16,7 +16,9 @@ use domain::task::{NewTask, Task, TaskFilter, TaskOrderField, TaskPatch};
 use domain::values::{Description, DueDate, IdempotencyKey, Priority, TaskTitle};
 use domain::{Error, ProjectId, Result, TaskId, TenantId, UserId};
 use sea_orm::sea_query::{Expr, ExprTrait, Func};
-use sea_orm::{ActiveValue::Set, ColumnTrait, Condition, QueryFilter, Select};
+use sea_orm::{
+    ActiveValue::Set, ColumnTrait, Condition, QueryFilter, QueryResult, QuerySelect, Select,
+};
 
 const SCOPE: &str = "task";
 
@@ -43,6 +45,44 @@ fn to_domain(r: row::Model) -> Result<Task> {
     })
 }
 
+/// The columns a page of tasks reads, in the order [`page_row`] reads them
+/// back (a page's rows are read by position, not by name).
+const PAGE_COLUMNS: [C; 11] = [
+    C::Id,
+    C::ProjectId,
+    C::Title,
+    C::Description,
+    C::Status,
+    C::Priority,
+    C::AssigneeId,
+    C::DueDate,
+    C::CreatedAt,
+    C::UpdatedAt,
+    C::Version,
+];
+
+/// A row of a page ([`PAGE_COLUMNS`]): a live task of `tenant`.
+fn page_row(tenant: uuid::Uuid, r: &QueryResult) -> Result<row::Model> {
+    let model = || -> std::result::Result<row::Model, sea_orm::DbErr> {
+        Ok(row::Model {
+            tenant_id: tenant,
+            id: r.try_get_by_index(0)?,
+            project_id: r.try_get_by_index(1)?,
+            title: r.try_get_by_index(2)?,
+            description: r.try_get_by_index(3)?,
+            status: r.try_get_by_index(4)?,
+            priority: r.try_get_by_index(5)?,
+            assignee_id: r.try_get_by_index(6)?,
+            due_date: r.try_get_by_index(7)?,
+            created_at: r.try_get_by_index(8)?,
+            updated_at: r.try_get_by_index(9)?,
+            deleted_at: None,
+            version: r.try_get_by_index(10)?,
+        })
+    };
+    model().map_err(crate::errors::unexpected)
+}
+
 fn sort_of(page: &PageQuery<TaskOrderField>) -> SortColumn<C> {
     let (column, nullable) = match page.field {
         TaskOrderField::CreatedAt => (C::CreatedAt, false),
@@ -59,6 +99,21 @@ impl Bound {
     fn visible(&self, q: Select<row::Entity>) -> Select<row::Entity> {
         q.filter(C::DeletedAt.is_null())
             .filter(Expr::col(C::ProjectId).in_subquery(self.live_project_ids()))
+    }
+
+    /// [`Self::visible`], and in `filter`'s project if it names one: then
+    /// whether that project is live is asked once (`EXISTS`, evaluated once
+    /// by PostgreSQL) rather than of each row (a semi-join over every live
+    /// project of the tenant, probed per task).
+    fn visible_filtered(&self, q: Select<row::Entity>, f: &TaskFilter) -> Select<row::Entity> {
+        let q = match f.project_id {
+            Some(p) => q
+                .filter(C::DeletedAt.is_null())
+                .filter(C::ProjectId.eq(p.as_uuid()))
+                .filter(Expr::exists(self.live_project(p))),
+            None => self.visible(q),
+        };
+        filtered(q, f)
     }
 
     async fn task_row(&self, id: TaskId) -> Result<row::Model> {
@@ -78,7 +133,7 @@ impl Bound {
     ) -> Scoped<Select<row::Entity>> {
         self.select::<row::Entity>().and(|q| {
             keyset::apply(
-                filtered(self.visible(q), filter),
+                self.visible_filtered(q.select_only().columns(PAGE_COLUMNS), filter),
                 sort_of(page),
                 C::Id,
                 page,
@@ -87,11 +142,9 @@ impl Bound {
     }
 }
 
+/// `f`'s conditions but its project (see [`Bound::visible_filtered`]).
 fn filtered(q: Select<row::Entity>, f: &TaskFilter) -> Select<row::Entity> {
     let mut q = q;
-    if let Some(p) = f.project_id {
-        q = q.filter(C::ProjectId.eq(p.as_uuid()));
-    }
     if let Some(s) = f.status {
         q = q.filter(C::Status.eq(s.as_str()));
     }
@@ -184,9 +237,9 @@ impl TaskRepository for Bound {
         filter: &TaskFilter,
         page: &PageQuery<TaskOrderField>,
     ) -> Result<Page<Task>> {
-        let q = self.page_of(filter, page);
-        let rows = self.all(q).await?;
-        keyset::page(rows, page, to_domain)
+        let rows = self.rows(self.page_of(filter, page)).await?;
+        let tenant = self.tenant();
+        keyset::page(rows, page, |r| page_row(tenant, &r).and_then(to_domain))
     }
 
     async fn list_tasks_with_assignees(
@@ -195,26 +248,21 @@ impl TaskRepository for Bound {
         page: &PageQuery<TaskOrderField>,
     ) -> Result<(Page<Task>, Option<Vec<User>>)> {
         let q = self.page_of(filter, page);
-        let Some(rows) = self.all_with_members(q, C::AssigneeId).await? else {
+        let Some((rows, users)) = self
+            .rows_with_members(q, C::AssigneeId, PAGE_COLUMNS.len())
+            .await?
+        else {
             return Ok((self.list_tasks(filter, page).await?, None));
         };
-        let mut users: Vec<User> = Vec::new();
-        let mut tasks = Vec::with_capacity(rows.len());
-        for (task, member) in rows {
-            if let Some(m) = member
-                && !users.iter().any(|u| u.id == m.id)
-            {
-                users.push(m);
-            }
-            tasks.push(task);
-        }
-        Ok((keyset::page(tasks, page, to_domain)?, Some(users)))
+        let tenant = self.tenant();
+        let page = keyset::page(rows, page, |r| page_row(tenant, &r).and_then(to_domain))?;
+        Ok((page, Some(users)))
     }
 
     async fn count_tasks(&self, filter: &TaskFilter) -> Result<u64> {
         self.count(
             self.select::<row::Entity>()
-                .and(|q| filtered(self.visible(q), filter)),
+                .and(|q| self.visible_filtered(q, filter)),
         )
         .await
     }

@@ -13,6 +13,7 @@ pub mod limits;
 pub mod loaders;
 mod moves;
 pub mod pagination;
+mod plain_fields;
 mod projects;
 mod roles;
 pub mod scalars;

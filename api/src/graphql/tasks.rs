@@ -6,6 +6,7 @@ use super::error::{ApiError, ApiResult};
 use super::guard::Guarded;
 use super::loaders::Loaders;
 use super::pagination::{KeysetCursor, PageArgs, connection, page_query};
+use super::plain_fields::Plain;
 use super::scalars::{Date, OrderDirection, TaskOrderField, TaskStatus, parse_id};
 use super::types::TaskNode;
 use async_graphql::connection::Connection;
@@ -109,7 +110,8 @@ impl TaskCount {
     }
 }
 
-pub type TaskConnection = Connection<KeysetCursor, TaskNode, TaskCount>;
+/// Pages of tasks are the hot path: their nodes answer plain fields in place.
+pub type TaskConnection = Connection<KeysetCursor, Plain<TaskNode>, TaskCount>;
 
 pub async fn task_connection(
     ctx: &Context<'_>,
@@ -148,7 +150,9 @@ pub async fn task_connection(
             )))
         })?;
     }
-    Ok(connection(&query, page, TaskCount { filter }, TaskNode))
+    Ok(connection(&query, page, TaskCount { filter }, |t| {
+        Plain(TaskNode(t))
+    }))
 }
 
 #[derive(Default)]

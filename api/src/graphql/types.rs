@@ -5,9 +5,11 @@ use super::error::{ApiError, ApiResult};
 use super::guard::Guarded;
 use super::loaders::Loaders;
 use super::pagination::PageArgs;
+use super::plain_fields::{Plain, PlainFields};
 use super::scalars::{Date, Isolation, TaskStatus, to_id};
 use super::tasks::{TaskConnection, TaskOrder, TaskScope, task_connection};
-use async_graphql::{ComplexObject, Context, ID, Object, SimpleObject};
+use async_graphql::resolver_utils::enum_value;
+use async_graphql::{ComplexObject, Context, ID, Object, ScalarType, SimpleObject, Value};
 use chrono::{DateTime, Utc};
 use domain::error::Entity;
 use domain::identity::{Membership, Tenant, User};
@@ -26,6 +28,19 @@ impl UserNode {
     }
     async fn display_name(&self) -> &str {
         self.0.display_name.as_str()
+    }
+}
+
+/// As the resolvers above answer them.
+impl PlainFields for UserNode {
+    fn plain(&self, name: &str) -> Option<Value> {
+        let u = &self.0;
+        Some(match name {
+            "id" => Value::String(to_id(u.id.as_uuid()).0),
+            "email" => Value::String(u.email.as_str().to_owned()),
+            "displayName" => Value::String(u.display_name.as_str().to_owned()),
+            _ => return None,
+        })
     }
 }
 
@@ -336,11 +351,36 @@ impl TaskNode {
         }
     }
     #[graphql(guard = "Guarded(\"Task.assignee\")")]
-    async fn assignee(&self, ctx: &Context<'_>) -> async_graphql::Result<Option<UserNode>> {
+    async fn assignee(&self, ctx: &Context<'_>) -> async_graphql::Result<Option<Plain<UserNode>>> {
         let Some(id) = self.0.assignee_id else {
             return Ok(None);
         };
         let loaders = ctx.data_unchecked::<Loaders>();
-        Ok(loaders.members.load_one(id).await?.map(UserNode))
+        Ok(loaders
+            .members
+            .load_one(id)
+            .await?
+            .map(|u| Plain(UserNode(u))))
+    }
+}
+
+/// As the resolvers above answer them (a test compares the two).
+impl PlainFields for TaskNode {
+    fn plain(&self, name: &str) -> Option<Value> {
+        let t = &self.0;
+        Some(match name {
+            "id" => Value::String(to_id(t.id.as_uuid()).0),
+            "title" => Value::String(t.title.as_str().to_owned()),
+            "description" => Value::String(t.description.as_str().to_owned()),
+            "status" => enum_value(TaskStatus::from(t.status)),
+            "priority" => Value::from(i32::from(t.priority.value())),
+            "dueDate" => t
+                .due_date
+                .map_or(Value::Null, |d| Date::from(d.date()).to_value()),
+            "createdAt" => t.created_at.to_value(),
+            "updatedAt" => t.updated_at.to_value(),
+            "version" => Value::from(t.version),
+            _ => return None,
+        })
     }
 }

@@ -332,6 +332,120 @@ async fn one_idempotency_key_makes_one_task_however_the_retries_race(backend: Ba
     );
 }
 
+/// Every field of a task, aliased, as pages answer them in place and as
+/// `task(id)` answers them through the engine; the same with fragments and
+/// directives (which take the engine's path in pages too).
+const EVERY_FIELD: &str =
+    "__typename id title description status priority dueDate createdAt updatedAt version
+  also: title assignee { __typename id email displayName } project { id name }";
+
+async fn a_page_answers_every_field_as_the_engine_does(backend: Backend) {
+    let app = spawn(backend).await;
+    let acc = app.sign_up().await;
+    let p = app.create_project(&acc.token, "Launch").await;
+    let t = app
+        .create_task(
+            &acc.token,
+            json!({ "projectId": p, "title": "Write \"docs\" ✓", "description": "a\nb", "status": "IN_PROGRESS",
+                    "priority": 3, "assigneeId": acc.user_id, "dueDate": "2026-12-01" }),
+        )
+        .await;
+    let bare = app
+        .create_task(&acc.token, json!({ "projectId": p, "title": "Bare" }))
+        .await;
+    let one = |id: &Value| {
+        let (app, token, id) = (&app, acc.token.clone(), id.clone());
+        async move {
+            app.data(
+                Some(&token),
+                &format!("query($id: ID!) {{ task(id: $id) {{ {EVERY_FIELD} }} }}"),
+                json!({ "id": id }),
+            )
+            .await["task"]
+                .clone()
+        }
+    };
+    for (selection, fragment) in [
+        (EVERY_FIELD.to_owned(), String::new()),
+        (
+            "...F".to_owned(),
+            format!("fragment F on Task {{ {EVERY_FIELD} }}"),
+        ),
+        (
+            format!("id @include(if: true) title @skip(if: true) {EVERY_FIELD}"),
+            String::new(),
+        ),
+    ] {
+        let d = app
+            .data(
+                Some(&acc.token),
+                &format!(
+                    "{{ tasks(first: 10) {{ edges {{ node {{ {selection} }} }} }} }} {fragment}"
+                ),
+                json!({}),
+            )
+            .await;
+        let nodes: Vec<Value> = d["tasks"]["edges"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|e| e["node"].clone())
+            .collect();
+        assert_eq!(nodes.len(), 2, "{d}");
+        for (node, id) in nodes.iter().zip([&bare["id"], &t["id"]]) {
+            let engine = one(id).await;
+            assert_eq!(node, &engine, "{selection}");
+        }
+    }
+    // Keys in the selection's order, as the engine writes them (read from
+    // the text: parsed, an object's keys are sorted).
+    let text = |query: String| {
+        let (app, token) = (&app, acc.token.clone());
+        async move {
+            app.client()
+                .post(app.url("/graphql"))
+                .bearer_auth(token)
+                .json(&json!({ "query": query }))
+                .send()
+                .await
+                .unwrap()
+                .text()
+                .await
+                .unwrap()
+        }
+    };
+    let keys = |text: &str, after: &str| -> Vec<String> {
+        let rest = &text[text.find(after).expect(after) + after.len()..];
+        let parts: Vec<&str> = rest.split("\":").collect();
+        // Each part but the last ends with a key.
+        parts[..parts.len() - 1]
+            .iter()
+            .filter_map(|part| part.rsplit('"').next().map(str::to_owned))
+            .collect()
+    };
+    let page = text(format!(
+        "{{ tasks(first: 1) {{ edges {{ node {{ {EVERY_FIELD} }} }} }} }}"
+    ))
+    .await;
+    let engine = text(format!(
+        "{{ task(id: {}) {{ {EVERY_FIELD} }} }}",
+        bare["id"]
+    ))
+    .await;
+    assert_eq!(keys(&page, "\"node\":{"), keys(&engine, "\"task\":{"));
+    assert_eq!(
+        keys(&page, "\"node\":{")[..3],
+        ["__typename", "id", "title"]
+    );
+
+    let node = &one(&t["id"]).await;
+    assert_eq!(node["status"], "IN_PROGRESS");
+    assert_eq!(node["also"], "Write \"docs\" ✓");
+    assert_eq!(node["assignee"]["__typename"], "User");
+    assert_eq!(node["dueDate"], "2026-12-01");
+    assert!(one(&bare["id"]).await["dueDate"].is_null());
+}
+
 crate::on_every_backend!(
     tasks_are_created_and_filtered_with_project_and_assignee,
     due_date_order_puts_undated_tasks_last_and_pages_through_them,
@@ -339,4 +453,5 @@ crate::on_every_backend!(
     update_changes_only_given_fields_and_checks_the_version,
     a_task_needs_a_live_project_and_a_member_assignee,
     one_idempotency_key_makes_one_task_however_the_retries_race,
+    a_page_answers_every_field_as_the_engine_does,
 );

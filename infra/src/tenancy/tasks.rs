@@ -140,6 +140,16 @@ impl Bound {
             )
         })
     }
+
+    /// The page [`Self::page_of`]'s rows make, read by position.
+    fn page_of_rows(
+        &self,
+        rows: Vec<sea_orm::QueryResult>,
+        page: &PageQuery<TaskOrderField>,
+    ) -> Result<Page<Task>> {
+        let tenant = self.tenant();
+        keyset::page(rows, page, |r| page_row(tenant, &r).and_then(to_domain))
+    }
 }
 
 /// `f`'s conditions but its project (see [`Bound::visible_filtered`]).
@@ -238,8 +248,7 @@ impl TaskRepository for Bound {
         page: &PageQuery<TaskOrderField>,
     ) -> Result<Page<Task>> {
         let rows = self.rows(self.page_of(filter, page)).await?;
-        let tenant = self.tenant();
-        keyset::page(rows, page, |r| page_row(tenant, &r).and_then(to_domain))
+        self.page_of_rows(rows, page)
     }
 
     async fn list_tasks_with_assignees(
@@ -254,9 +263,7 @@ impl TaskRepository for Bound {
         else {
             return Ok((self.list_tasks(filter, page).await?, None));
         };
-        let tenant = self.tenant();
-        let page = keyset::page(rows, page, |r| page_row(tenant, &r).and_then(to_domain))?;
-        Ok((page, Some(users)))
+        Ok((self.page_of_rows(rows, page)?, Some(users)))
     }
 
     async fn count_tasks(&self, filter: &TaskFilter) -> Result<u64> {

@@ -139,6 +139,96 @@ async fn task_events_arrive_in_order_for_their_tenant_only(backend: Backend) {
 
 crate::on_every_backend!(task_events_arrive_in_order_for_their_tenant_only);
 
+/// The outbox worker's per-tenant lock space ("outb"), as in `infra`'s relay.
+const RELAY_LOCK_SPACE: i32 = 0x6f75_7462;
+
+/// A commit publishes its own events when no webhook could want them and no
+/// older event waits in the outbox: they reach subscribers while no worker
+/// pass can take the tenant (its lock held here). With a webhook, or behind
+/// an older event, they wait in the outbox, and the worker hands them on, in
+/// order, once it can.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_commit_publishes_its_own_events_unless_a_webhook_or_an_older_event_waits() {
+    use sea_orm::{ConnectionTrait, Database, Statement, TransactionTrait};
+    let app = spawn_with(Backend::Postgres, |s| {
+        s.webhooks.sweep_interval_ms = 300;
+    })
+    .await;
+    let a = app.sign_up().await;
+    let p = app.create_project(&a.token, "One").await;
+    let mut ws = Ws::signed_in(&app.addr, &a.token).await;
+    let sub = Sub::start(&app, &mut ws, &a.token, "all", &p, None).await;
+    let db = Database::connect(&app.database_url).await.unwrap();
+    let waiting = async || -> i64 {
+        crate::databases::count(
+            &db,
+            "SELECT count(*) AS n FROM outbox_events WHERE tenant_id = $1::uuid",
+            a.tenant_id.clone(),
+        )
+        .await
+    };
+    let lock = db.begin().await.unwrap();
+    lock.execute_raw(Statement::from_string(
+        sea_orm::DbBackend::Postgres,
+        format!(
+            "SELECT pg_advisory_xact_lock({RELAY_LOCK_SPACE}, hashtext('{}'))",
+            a.tenant_id
+        ),
+    ))
+    .await
+    .unwrap();
+
+    let direct = app
+        .create_task(&a.token, json!({ "projectId": p, "title": "Direct" }))
+        .await;
+    let e = sub.next(&mut ws).await;
+    assert_eq!(
+        (e["kind"].clone(), e["task"]["id"].clone()),
+        (json!("CREATED"), direct["id"].clone()),
+        "published by its commit, though no worker pass could take the tenant"
+    );
+    assert_eq!(waiting().await, 0, "nothing went through the outbox");
+
+    // A webhook might want the next one: it waits for the worker.
+    let hook = app
+        .data(
+            Some(&a.token),
+            "mutation($i: CreateWebhookInput!) { createWebhook(input: $i) { id } }",
+            json!({ "i": { "url": "http://127.0.0.1:9/hook", "events": ["project.created"], "secret": "whsec-0123456789abcdef" } }),
+        )
+        .await["createWebhook"]["id"]
+        .clone();
+    let queued = app
+        .create_task(&a.token, json!({ "projectId": p, "title": "Queued" }))
+        .await;
+    app.data(
+        Some(&a.token),
+        "mutation($id: ID!) { deleteWebhook(id: $id) }",
+        json!({ "id": hook }),
+    )
+    .await;
+    // No webhook now, but an older event waits: this one queues behind it.
+    let behind = app
+        .create_task(&a.token, json!({ "projectId": p, "title": "Behind" }))
+        .await;
+    assert_eq!(waiting().await, 2, "both wait in the outbox");
+    assert!(
+        matches!(ws.read(Duration::from_millis(500)).await, Read::Nothing),
+        "nothing overtakes the waiting events"
+    );
+
+    lock.rollback().await.unwrap();
+    for (expected, title) in [(&queued, "Queued"), (&behind, "Behind")] {
+        let e = sub.next(&mut ws).await;
+        assert_eq!(
+            (e["task"]["id"].clone(), e["task"]["title"].clone()),
+            (expected["id"].clone(), json!(title)),
+            "the worker hands them on in order"
+        );
+    }
+    assert_eq!(waiting().await, 0);
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_connection_that_does_not_sign_in_in_time_is_closed_with_4408() {
     let app = spawn_with(Backend::Sqlite, |s| s.subscriptions.init_timeout_ms = 300).await;

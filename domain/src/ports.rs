@@ -60,6 +60,12 @@ pub trait TenantTx:
     /// are purged), counted up to `up_to`.
     async fn stored(&self, what: crate::plan::Stored, up_to: u32) -> Result<u64>;
 
+    /// Whether this tenant stores at most `max` of `what`, for a limit. An
+    /// adapter may answer from its own recent count while the tenant is far
+    /// below `max` (counting is an index scan of up to `max` entries); near
+    /// it, it counts.
+    async fn within(&self, what: crate::plan::Stored, max: u32) -> Result<bool>;
+
     /// Makes other transactions that take this lock for `what` wait until this
     /// one ends, so a create and its count cannot interleave with another's.
     async fn lock_stored(&self, what: crate::plan::Stored) -> Result<()>;

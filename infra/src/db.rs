@@ -71,6 +71,7 @@ pub struct Storage {
     databases: Option<std::sync::Arc<TenantDatabases>>,
     /// Commits that wrote outbox events wake this node's worker through it.
     nudges: std::sync::Arc<crate::tenancy::Nudges>,
+    stored_hints: std::sync::Arc<crate::tenancy::StoredHints>,
     /// Identity stores answer membership lookups from it, once it is on.
     membership_cache: Option<std::sync::Arc<crate::membership_cache::MembershipCache>>,
     /// Tenants' fair shares of the shared pool.
@@ -97,6 +98,7 @@ impl Storage {
             engine: None,
             databases,
             nudges: std::sync::Arc::default(),
+            stored_hints: std::sync::Arc::default(),
             membership_cache: None,
             admission: settings
                 .admission
@@ -212,6 +214,7 @@ impl Storage {
             .with_statement_timeout(self.tenant_statement_timeout)
             .with_databases(self.databases.clone())
             .with_nudges(self.nudges.clone())
+            .with_stored_hints(self.stored_hints.clone())
             .with_admission(self.admission.clone())
             .with_moved_hook(self.engine.clone().map(|engine| {
                 std::sync::Arc::new(move |t: domain::TenantId| engine.distrust(t.as_uuid()))

@@ -3,6 +3,7 @@
 use crate::entities::project;
 use crate::errors::DbResultExt;
 use async_trait::async_trait;
+use domain::plan::Stored;
 use domain::ports::TenantTx;
 use domain::{Result, TenantContext};
 use sea_orm::sea_query::{Expr, ExprTrait, Query, SelectStatement};
@@ -64,6 +65,8 @@ pub(crate) struct Bound {
     /// outbox, or published, when the transaction commits (see `events.rs`).
     pub(super) held_events: std::sync::Mutex<Vec<crate::entities::outbox_event::Model>>,
     nudges: Option<std::sync::Arc<super::Nudges>>,
+    /// This node's recent counts of stored rows, for limits.
+    hints: Option<std::sync::Arc<super::StoredHints>>,
     /// The tenant's place in the shared pool; last, so it is given back
     /// after the connection is.
     grant: Option<super::admission::Grant>,
@@ -90,6 +93,7 @@ impl Bound {
             announced: std::sync::atomic::AtomicBool::new(false),
             held_events: std::sync::Mutex::default(),
             nudges: None,
+            hints: None,
             grant: None,
         }
     }
@@ -116,6 +120,11 @@ impl Bound {
 
     pub(crate) fn announcing(mut self, nudges: Option<std::sync::Arc<super::Nudges>>) -> Self {
         self.nudges = nudges;
+        self
+    }
+
+    pub(crate) fn hinted(mut self, hints: Option<std::sync::Arc<super::StoredHints>>) -> Self {
+        self.hints = hints;
         self
     }
 
@@ -508,6 +517,12 @@ impl TenantTx for Bound {
 
     async fn stored(&self, what: domain::plan::Stored, up_to: u32) -> Result<u64> {
         self.stored_rows(what, up_to).await
+    }
+
+    async fn within(&self, what: Stored, max: u32) -> Result<bool> {
+        // Projects take turns to keep their limit exact; tasks are the hot path.
+        let hints = self.hints.as_deref().filter(|_| what == Stored::Tasks);
+        self.within_limit(hints, what, max).await
     }
 
     async fn lock_stored(&self, what: domain::plan::Stored) -> Result<()> {

@@ -42,6 +42,7 @@ use sea_orm::{
     TransactionOptions, TransactionTrait,
 };
 use std::sync::Arc;
+pub use stored::StoredHints;
 
 /// Tenancy over one shared SQL database (the row strategy).
 #[derive(Clone)]
@@ -54,6 +55,7 @@ pub struct SqlTenancy {
     statement_timeout: String,
     /// Woken when a commit wrote outbox events.
     nudges: Option<Arc<Nudges>>,
+    stored_hints: Option<Arc<StoredHints>>,
     /// Told when a tenant is not where its context says: a cached lookup
     /// named its old place (the membership cache, for one).
     on_moved: Option<MovedHook>,
@@ -74,6 +76,7 @@ impl SqlTenancy {
             databases: None,
             statement_timeout: String::new(),
             nudges: None,
+            stored_hints: None,
             on_moved: None,
             admission: None,
             shared_schema: Arc::default(),
@@ -88,6 +91,11 @@ impl SqlTenancy {
     }
 
     #[must_use]
+    pub fn with_stored_hints(mut self, hints: Arc<StoredHints>) -> Self {
+        self.stored_hints = Some(hints);
+        self
+    }
+
     pub fn with_nudges(mut self, nudges: Arc<Nudges>) -> Self {
         self.nudges = Some(nudges);
         self
@@ -365,7 +373,8 @@ impl SqlTenancy {
             .seeing_members(members)
             .holding(companion)
             .admitted(grant)
-            .announcing(self.nudges.clone()))
+            .announcing(self.nudges.clone())
+            .hinted(self.stored_hints.clone()))
     }
 
     /// For tests only: a bound transaction's raw connection, to issue on

@@ -296,7 +296,7 @@ impl Bound {
             .into_iter()
             .map(Expr::exists)
             .reduce(ExprTrait::or)
-            .unwrap_or_else(|| Expr::val(false).into());
+            .unwrap_or_else(|| Expr::val(false));
         let q = Query::select().expr(found).to_owned();
         self.tx
             .query_one_raw(self.backend().build(&q))

@@ -125,14 +125,8 @@ impl Worker {
         sink: Option<EventSink>,
     ) -> reqwest::Result<Self> {
         let (sends, sends_rx) = tokio::sync::mpsc::unbounded_channel();
-        let sender = Arc::new(Sender::new(settings.timeout, settings.targets)?);
-        // This node's commits publish what needs no delivery themselves:
-        // a worker pass per event would cost more than the write.
-        if let Some(sink) = &sink {
-            nudges.relay_directly(sink.clone());
-        }
         Ok(Self {
-            sender,
+            sender: Arc::new(Sender::new(settings.timeout, settings.targets)?),
             tenancy,
             control,
             nudges,

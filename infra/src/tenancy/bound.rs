@@ -61,9 +61,6 @@ pub(crate) struct Bound {
     extra_lock: bool,
     /// Set when the transaction wrote outbox events, so the commit wakes the worker.
     announced: std::sync::atomic::AtomicBool,
-    /// Events recorded while this node relays its own: written to the
-    /// outbox, or published, when the transaction commits (see `events.rs`).
-    pub(super) held_events: std::sync::Mutex<Vec<crate::entities::outbox_event::Model>>,
     nudges: Option<std::sync::Arc<super::Nudges>>,
     /// This node's recent counts of stored rows, for limits.
     hints: Option<std::sync::Arc<super::StoredHints>>,
@@ -91,7 +88,6 @@ impl Bound {
             extra_lock: false,
             companion: None,
             announced: std::sync::atomic::AtomicBool::new(false),
-            held_events: std::sync::Mutex::default(),
             nudges: None,
             hints: None,
             grant: None,
@@ -156,11 +152,6 @@ impl Bound {
                 .await?;
         }
         Ok(())
-    }
-
-    /// Where this node's commits publish their own events, if it relays.
-    pub(super) fn direct_sink(&self) -> Option<&crate::outbox::EventSink> {
-        self.nudges.as_ref().and_then(|n| n.direct())
     }
 
     /// Makes the commit tell this node's outbox worker about the new events.
@@ -283,29 +274,6 @@ impl Bound {
             )?);
         }
         Ok(Some((rows, users)))
-    }
-
-    /// Whether any of `queries` (built from [`Self::select`], so scoped)
-    /// finds a row: `SELECT EXISTS (…) OR EXISTS (…)`, one round trip.
-    pub(crate) async fn any_row(
-        &self,
-        queries: impl IntoIterator<Item = SelectStatement>,
-    ) -> Result<bool> {
-        use sea_orm::ConnectionTrait;
-        let found = queries
-            .into_iter()
-            .map(Expr::exists)
-            .reduce(ExprTrait::or)
-            .unwrap_or_else(|| Expr::val(false));
-        let q = Query::select().expr(found).to_owned();
-        self.tx
-            .query_one_raw(self.backend().build(&q))
-            .await
-            .or_unexpected()?
-            .map(|r| r.try_get_by_index::<bool>(0))
-            .transpose()
-            .or_unexpected()
-            .map(|found| found.unwrap_or(false))
     }
 
     /// The rows of `q`, raw, for the caller to read by position: reading a
@@ -543,8 +511,6 @@ impl TenantTx for Bound {
     }
 
     async fn commit(self: Box<Self>) -> Result<()> {
-        // Held events go to the outbox now, or are published once committed.
-        let publish = self.place_held_events().await?;
         let Bound {
             tx,
             companion,
@@ -569,9 +535,6 @@ impl TenantTx for Bound {
             && let Err(e) = c.rollback().await
         {
             tracing::warn!(error = %e, "releasing a tenant's move lock");
-        }
-        if let Some((sink, events)) = publish {
-            super::events::publish(&ctx, sink, events).await;
         }
         Ok(())
     }

@@ -90,12 +90,14 @@ impl SqlTenancy {
         self
     }
 
+    /// This node's recent counts of stored rows, for plan limits.
     #[must_use]
     pub fn with_stored_hints(mut self, hints: Arc<StoredHints>) -> Self {
         self.stored_hints = Some(hints);
         self
     }
 
+    #[must_use]
     pub fn with_nudges(mut self, nudges: Arc<Nudges>) -> Self {
         self.nudges = Some(nudges);
         self

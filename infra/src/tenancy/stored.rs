@@ -103,7 +103,7 @@ impl StoredHints {
         let ceiling = u64::from(max - max / 10);
         // Taken, then checked: creates racing on one count each take their own.
         let since = seen.since.fetch_add(1, Ordering::Relaxed) + 1;
-        seen.counted + since <= ceiling
+        seen.counted + since < ceiling
     }
 
     /// Remembers a count just made.
@@ -153,8 +153,8 @@ mod tests {
             !h.far_below(t, Stored::Tasks, 20_000, now),
             "nothing counted yet"
         );
-        h.counted(t, Stored::Tasks, 17_990, now);
-        // 90% of 20,000 is 18,000: ten more creates stand on this count.
+        h.counted(t, Stored::Tasks, 17_989, now);
+        // Below 90% of 20,000 (18,000): ten more creates stand on this count.
         for _ in 0..10 {
             assert!(h.far_below(t, Stored::Tasks, 20_000, now));
         }

@@ -488,9 +488,7 @@ impl TenantTx for Bound {
     }
 
     async fn within(&self, what: Stored, max: u32) -> Result<bool> {
-        // Projects take turns to keep their limit exact; tasks are the hot path.
-        let hints = self.hints.as_deref().filter(|_| what == Stored::Tasks);
-        self.within_limit(hints, what, max).await
+        self.within_limit(self.hints.as_deref(), what, max).await
     }
 
     async fn lock_stored(&self, what: domain::plan::Stored) -> Result<()> {
